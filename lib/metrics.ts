@@ -1,0 +1,170 @@
+/**
+ * Classification metrics on plain arrays (logits `n×C` row-major, integer labels), so they
+ * are cheap, backend-independent and testable by hand.
+ * @module
+ */
+
+/** Everything the trainer, eval command and reports record about one evaluation. */
+export interface EvalMetrics {
+  n: number;
+  accuracy: number;
+  macroF1: number;
+  precision: number[];
+  recall: number[];
+  f1: number[];
+  /** `confusion[true][predicted]` counts. */
+  confusion: number[][];
+  /** Expected calibration error (15 equal-width confidence bins). */
+  ece: number;
+}
+
+/** Index of the largest logit in each row. */
+export function argmaxRows(logits: ArrayLike<number>, numClasses: number): Int32Array {
+  const n = logits.length / numClasses;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < numClasses; c++) {
+      if (logits[i * numClasses + c] > logits[i * numClasses + best]) best = c;
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Row-wise softmax (stable), optionally at temperature T. */
+export function softmaxRows(logits: ArrayLike<number>, numClasses: number, T = 1): Float64Array {
+  const out = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i += numClasses) {
+    let max = -Infinity;
+    for (let c = 0; c < numClasses; c++) max = Math.max(max, logits[i + c] / T);
+    let sum = 0;
+    for (let c = 0; c < numClasses; c++) sum += out[i + c] = Math.exp(logits[i + c] / T - max);
+    for (let c = 0; c < numClasses; c++) out[i + c] /= sum;
+  }
+  return out;
+}
+
+/** Confusion matrix `[true][predicted]`. */
+export function confusionMatrix(
+  labels: ArrayLike<number>,
+  predictions: ArrayLike<number>,
+  numClasses: number,
+): number[][] {
+  const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  for (let i = 0; i < labels.length; i++) m[labels[i]][predictions[i]]++;
+  return m;
+}
+
+/** Fraction of predictions equal to the labels. */
+export function accuracy(labels: ArrayLike<number>, predictions: ArrayLike<number>): number {
+  let hit = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) hit++;
+  return labels.length ? hit / labels.length : 0;
+}
+
+/** Per-class precision, recall and F1 from a confusion matrix (0 where undefined, like sklearn). */
+export function perClassScores(confusion: number[][]): {
+  precision: number[];
+  recall: number[];
+  f1: number[];
+} {
+  const k = confusion.length;
+  const precision: number[] = [], recall: number[] = [], f1: number[] = [];
+  for (let c = 0; c < k; c++) {
+    const tp = confusion[c][c];
+    let predicted = 0, actual = 0;
+    for (let j = 0; j < k; j++) {
+      predicted += confusion[j][c];
+      actual += confusion[c][j];
+    }
+    const p = predicted ? tp / predicted : 0;
+    const r = actual ? tp / actual : 0;
+    precision.push(p);
+    recall.push(r);
+    f1.push(p + r > 0 ? (2 * p * r) / (p + r) : 0);
+  }
+  return { precision, recall, f1 };
+}
+
+/** Unweighted mean of per-class F1. */
+export function macroF1(confusion: number[][]): number {
+  const { f1 } = perClassScores(confusion);
+  return f1.reduce((a, b) => a + b, 0) / f1.length;
+}
+
+/** Expected calibration error: Σ_bins (|bin|/n)·|accuracy(bin) − mean confidence(bin)|. */
+export function expectedCalibrationError(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses: number,
+  bins = 15,
+): number {
+  const probs = softmaxRows(logits, numClasses);
+  const n = labels.length;
+  const count = new Float64Array(bins),
+    conf = new Float64Array(bins),
+    hits = new Float64Array(bins);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < numClasses; c++) {
+      if (probs[i * numClasses + c] > probs[i * numClasses + best]) best = c;
+    }
+    const p = probs[i * numClasses + best];
+    // Bins are (lo, hi]; confidence is never 0, so index p·bins rounded up, minus one.
+    const b = Math.min(bins - 1, Math.max(0, Math.ceil(p * bins) - 1));
+    count[b]++;
+    conf[b] += p;
+    if (best === labels[i]) hits[b]++;
+  }
+  let ece = 0;
+  for (let b = 0; b < bins; b++) {
+    if (count[b]) ece += (count[b] / n) * Math.abs(hits[b] / count[b] - conf[b] / count[b]);
+  }
+  return ece;
+}
+
+/** Fraction of samples where student and teacher predict the same class. */
+export function topOneAgreement(
+  studentLogits: ArrayLike<number>,
+  teacherLogits: ArrayLike<number>,
+  numClasses: number,
+): number {
+  return accuracy(argmaxRows(teacherLogits, numClasses), argmaxRows(studentLogits, numClasses));
+}
+
+/** Mean over samples of KL(softmax(teacher/T) ‖ softmax(student/T)), in nats. */
+export function meanKlToTeacher(
+  studentLogits: ArrayLike<number>,
+  teacherLogits: ArrayLike<number>,
+  numClasses: number,
+  T = 1,
+): number {
+  const p = softmaxRows(teacherLogits, numClasses, T);
+  const q = softmaxRows(studentLogits, numClasses, T);
+  const n = p.length / numClasses;
+  let kl = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] > 0) kl += p[i] * (Math.log(p[i]) - Math.log(Math.max(q[i], 1e-300)));
+  }
+  return n ? kl / n : 0;
+}
+
+/** All of {@linkcode EvalMetrics} from logits and labels. */
+export function evaluateLogits(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): EvalMetrics {
+  const predictions = argmaxRows(logits, numClasses);
+  const confusion = confusionMatrix(labels, predictions, numClasses);
+  const scores = perClassScores(confusion);
+  return {
+    n: labels.length,
+    accuracy: accuracy(labels, predictions),
+    macroF1: scores.f1.reduce((a, b) => a + b, 0) / numClasses,
+    ...scores,
+    confusion,
+    ece: expectedCalibrationError(logits, labels, numClasses),
+  };
+}
