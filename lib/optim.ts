@@ -1,0 +1,125 @@
+/**
+ * Optimizers whose state lives in named variables, so checkpoints hold it and a resumed run
+ * continues bit-for-bit. AdamW follows PyTorch/HF (decoupled weight decay, bias correction).
+ * @module
+ */
+import * as tf from "./tf.ts";
+import { UserError } from "./cli/errors.ts";
+
+/** Optimizer names accepted by `--optimizer`. */
+export const OPTIMIZERS = ["adamw", "adam", "sgd"] as const;
+/** One of {@linkcode OPTIMIZERS}. */
+export type OptimizerName = typeof OPTIMIZERS[number];
+
+/** Optimizer settings. */
+export interface OptimizerOptions {
+  name: OptimizerName;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** SGD momentum. */
+  momentum?: number;
+}
+
+/** An optimizer bound to a set of named variables. */
+export interface Optimizer {
+  /** Apply one update with learning rate `lr`; gradients are keyed by variable name. */
+  step(grads: Record<string, tf.Tensor>, lr: number): void;
+  /** State variables (moments, step counter) by name, for checkpoints. */
+  state(): Map<string, tf.Variable>;
+  dispose(): void;
+}
+
+/** Parse and validate an optimizer name. */
+export function parseOptimizer(name: string): OptimizerName {
+  if (!(OPTIMIZERS as readonly string[]).includes(name)) {
+    throw new UserError(`--optimizer must be one of ${OPTIMIZERS.join(", ")}, got "${name}"`);
+  }
+  return name as OptimizerName;
+}
+
+/** Build an optimizer for `params` (names must match the gradient keys). */
+export function createOptimizer(
+  params: Map<string, tf.Variable>,
+  opts: OptimizerOptions,
+): Optimizer {
+  const state = new Map<string, tf.Variable>();
+  const slot = (kind: string, name: string, v: tf.Variable) => {
+    const key = `optimizer/${kind}/${name}`;
+    let s = state.get(key);
+    if (!s) {
+      s = tf.variable(tf.zerosLike(v), false, `${key}#${crypto.randomUUID()}`);
+      state.set(key, s);
+    }
+    return s;
+  };
+  const stepVar = tf.variable(tf.scalar(0), false, `optimizer/step#${crypto.randomUUID()}`);
+  state.set("optimizer/step", stepVar);
+  // Create every slot up front so state() is complete before the first step (for resume).
+  for (const [name, v] of params) {
+    if (opts.name === "sgd") {
+      if (opts.momentum) slot("momentum", name, v);
+    } else {
+      slot("m", name, v);
+      slot("v", name, v);
+    }
+  }
+  const wd = opts.weightDecay ?? 0;
+  const b1 = opts.beta1 ?? 0.9, b2 = opts.beta2 ?? 0.999, eps = opts.eps ?? 1e-8;
+
+  return {
+    step(grads, lr) {
+      const t = stepVar.dataSync()[0] + 1;
+      tf.tidy(() => {
+        for (const [name, p] of params) {
+          let g = grads[name];
+          if (!g) continue;
+          if (opts.name === "sgd") {
+            if (wd) g = tf.add(g, tf.mul(p, wd));
+            if (opts.momentum) {
+              const buf = slot("momentum", name, p);
+              buf.assign(t === 1 ? g : tf.add(tf.mul(buf, opts.momentum), g));
+              g = buf;
+            }
+            p.assign(tf.sub(p, tf.mul(g, lr)));
+            continue;
+          }
+          const m = slot("m", name, p), v = slot("v", name, p);
+          // Adam folds weight decay into the gradient (L2); AdamW decays the weights directly.
+          if (opts.name === "adam" && wd) g = tf.add(g, tf.mul(p, wd));
+          m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+          v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+          const mHat = tf.div(m, 1 - b1 ** t);
+          const vHat = tf.div(v, 1 - b2 ** t);
+          let next = tf.sub(p, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), eps)), lr));
+          if (opts.name === "adamw" && wd) next = tf.sub(next, tf.mul(p, lr * wd));
+          p.assign(next);
+        }
+        stepVar.assign(tf.scalar(t));
+      });
+    },
+    state: () => state,
+    dispose() {
+      for (const v of state.values()) v.dispose();
+    },
+  };
+}
+
+/** Scale gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): number {
+  const norm = tf.tidy(() =>
+    tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))
+  );
+  const value = norm.dataSync()[0];
+  norm.dispose();
+  if (maxNorm > 0 && value > maxNorm) {
+    const scale = maxNorm / (value + 1e-6);
+    for (const k of Object.keys(grads)) {
+      const old = grads[k];
+      grads[k] = tf.mul(old, scale);
+      old.dispose();
+    }
+  }
+  return value;
+}
