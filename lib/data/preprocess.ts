@@ -1,0 +1,101 @@
+/**
+ * ViTImageProcessor-equivalent preprocessing: decode (sharp), resize exactly like PIL BILINEAR
+ * (see `pil_resize.ts`), keep uint8 RGB, and normalise `(x/255 - mean)/std` on the fly.
+ * @module
+ */
+import sharp from "sharp";
+import { resizeBilinearPIL } from "./pil_resize.ts";
+
+/** How images become model input; structurally the same as a Classifier's `InputSpec`. */
+export interface PreprocessOptions {
+  /** Square side after resizing. */
+  size: number;
+  /** Per-channel mean applied after scaling to [0, 1]. */
+  mean: [number, number, number];
+  /** Per-channel std applied after scaling to [0, 1]. */
+  std: [number, number, number];
+}
+
+/** Hugging Face `ViTImageProcessor` defaults (google/vit-base-patch16-224): 224, mean = std = 0.5. */
+export const VIT_PREPROCESS: Readonly<PreprocessOptions> = Object.freeze({
+  size: 224,
+  mean: [0.5, 0.5, 0.5] as [number, number, number],
+  std: [0.5, 0.5, 0.5] as [number, number, number],
+});
+
+/** Fill in defaults and validate user-supplied preprocessing options. */
+export function preprocessOptions(p: Partial<PreprocessOptions> = {}): PreprocessOptions {
+  const out: PreprocessOptions = {
+    size: p.size ?? VIT_PREPROCESS.size,
+    mean: [...(p.mean ?? VIT_PREPROCESS.mean)] as [number, number, number],
+    std: [...(p.std ?? VIT_PREPROCESS.std)] as [number, number, number],
+  };
+  if (!Number.isInteger(out.size) || out.size < 1) {
+    throw new RangeError(`preprocess: size must be a positive integer, got ${out.size}`);
+  }
+  if (out.mean.length !== 3 || out.std.length !== 3 || out.std.some((s) => !(s > 0))) {
+    throw new RangeError("preprocess: mean and std need 3 values each, std > 0");
+  }
+  return out;
+}
+
+/** Decoded interleaved RGB uint8 pixels. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+// One libvips thread per decode: the loader runs a few decodes in parallel instead.
+sharp.concurrency(1);
+sharp.cache(false);
+
+/** Decode encoded image bytes (JPEG, PNG, ...) to 8-bit sRGB without alpha, like PIL `.convert("RGB")`. */
+export async function decodeRGB(bytes: Uint8Array): Promise<RgbImage> {
+  const { data, info } = await sharp(bytes)
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) {
+    throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
+  }
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+  };
+}
+
+/** Resize decoded RGB to `size`x`size` exactly like PIL `resize((size, size), BILINEAR)`. */
+export function resizeRGB(img: RgbImage, size: number): Uint8Array {
+  return resizeBilinearPIL(img.data, img.width, img.height, size, size, 3);
+}
+
+/** Decode and resize one encoded image to `size`x`size` uint8 RGB (HWC). */
+export async function preprocessImage(bytes: Uint8Array, size: number): Promise<Uint8Array> {
+  return resizeRGB(await decodeRGB(bytes), size);
+}
+
+/** Write `(x/255 - mean)/std` of uint8 HWC RGB `pixels` into `out` (NHWC float32) at `offset`. */
+export function normalizeInto(
+  pixels: Uint8Array,
+  out: Float32Array,
+  offset: number,
+  pre: PreprocessOptions,
+): void {
+  // transformers' order and precision: rescale in float64 then cast to float32, then
+  // (x - mean) / std in float32. This reproduces its pixel_values bit for bit.
+  const f = Math.fround;
+  const m = pre.mean.map(f);
+  const sd = pre.std.map(f);
+  const lut = new Float32Array(256 * 3);
+  for (let c = 0; c < 3; c++) {
+    for (let v = 0; v < 256; v++) lut[c * 256 + v] = f(f(f(v * (1 / 255)) - m[c]) / sd[c]);
+  }
+  for (let i = 0; i < pixels.length; i += 3) {
+    out[offset + i] = lut[pixels[i]];
+    out[offset + i + 1] = lut[256 + pixels[i + 1]];
+    out[offset + i + 2] = lut[512 + pixels[i + 2]];
+  }
+}
