@@ -1,0 +1,45 @@
+/**
+ * Flag parsing helpers shared by the command-line entry points: numbers and lists that fail
+ * with the flag's name instead of turning into NaN somewhere downstream.
+ * @module
+ */
+import { UserError } from "./errors.ts";
+
+/** Parse a numeric flag; undefined stays undefined. */
+export function numberFlag(name: string, value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UserError(`--${name} must be a number, got "${value}"`);
+  return n;
+}
+
+/** Parse an integer flag; undefined stays undefined. */
+export function intFlag(name: string, value: unknown): number | undefined {
+  const n = numberFlag(name, value);
+  if (n !== undefined && !Number.isInteger(n)) {
+    throw new UserError(`--${name} must be an integer, got "${value}"`);
+  }
+  return n;
+}
+
+/** Parse a comma-separated list of numbers (`--temperatures 1,2,5`). */
+export function numberListFlag(name: string, value: unknown): number[] | undefined {
+  if (value === undefined || value === "") return undefined;
+  return String(value).split(",").map((v) => {
+    const n = numberFlag(name, v.trim());
+    if (n === undefined) throw new UserError(`--${name} has an empty item in "${value}"`);
+    return n;
+  });
+}
+
+/** Parse `a=b,c=d` into a record. */
+export function mapFlag(name: string, value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === "") return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of String(value).split(",")) {
+    const [k, v] = pair.split("=");
+    if (!k || !v) throw new UserError(`--${name} expects from=to pairs, got "${pair}"`);
+    out[k.trim()] = v.trim();
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * Teacher logits, computed once and reused by every run and every epoch. Entries are keyed by
+ * (teacher identity + weights checksum, dataset file checksum, split, preprocessing) and store
+ * logits by **sample id** (`image_file_path` or row index), never by batch position, so any
+ * shuffling, subsetting or reordering of the split reads the right rows.
+ *
+ * Augmentation and the cache: this cache holds logits of un-augmented images only. With
+ * `--augment`, the trainer would need the teacher's view of each random crop; we chose
+ * consistent teaching (teacher and student see the same augmented batch), which cannot be
+ * cached, so augmented distillation runs the teacher online. See `train.ts`.
+ * @module
+ */
+import * as tf from "./tf.ts";
+import { join } from "node:path";
+import type { Classifier } from "./models/model.ts";
+import { weightsChecksum } from "./models/checkpoint.ts";
+import type { ImageSplit } from "./data/dataset.ts";
+import { encodeSafetensors, getRaw, parseSafetensors } from "./models/safetensors.ts";
+import { predictLogits } from "./predict.ts";
+import { writeFileAtomic } from "./fs.ts";
+
+/** Default cache folder (`KD_CACHE_DIR` overrides). */
+export function cacheDir(): string {
+  return Deno.env.get("KD_CACHE_DIR") ??
+    new URL("../data/cache", import.meta.url).pathname;
+}
+
+/** The cache key of a teacher's logits on a split: a sha256 over everything that changes them. */
+export async function teacherCacheKey(
+  teacher: Classifier,
+  teacherSpec: string,
+  split: ImageSplit,
+): Promise<string> {
+  const key = JSON.stringify({
+    teacher: teacherSpec,
+    weights: await weightsChecksum(teacher),
+    data: split.checksum,
+    split: split.name,
+    input: teacher.input,
+    numLabels: teacher.config.numLabels,
+  });
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Read a cached logit table as id → row; null when absent or unreadable (then recomputed). */
+async function readCache(path: string): Promise<Map<string, Float32Array> | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch {
+    return null;
+  }
+  try {
+    const file = parseSafetensors(bytes, path);
+    const ids = JSON.parse(file.metadata.ids) as string[];
+    const raw = getRaw(file, "logits");
+    const k = raw.shape[1];
+    const data = raw.data as Float32Array;
+    if (raw.shape[0] !== ids.length) return null;
+    return new Map(ids.map((id, i) => [id, data.subarray(i * k, (i + 1) * k)]));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Logits of `teacher` for the samples `ids` (default: all of `split`, in split order), as a
+ * flat `[ids.length × numLabels]` array, served from the on-disk cache when it is valid.
+ */
+export async function teacherLogits(
+  teacher: Classifier,
+  teacherSpec: string,
+  split: ImageSplit,
+  opts: { ids?: string[]; quiet?: boolean; dir?: string } = {},
+): Promise<Float32Array> {
+  const ids = opts.ids ?? split.ids;
+  const k = teacher.config.numLabels;
+  const path = join(
+    opts.dir ?? cacheDir(),
+    "teacher-logits",
+    `${await teacherCacheKey(teacher, teacherSpec, split)}.safetensors`,
+  );
+  let table = await readCache(path);
+  if (!table || ids.some((id) => !table!.has(id))) {
+    const logits = await predictLogits(teacher, split, {
+      label: `teacher logits (${split.name})`,
+      quiet: opts.quiet,
+    });
+    await writeFileAtomic(
+      path,
+      encodeSafetensors(
+        { logits: { shape: [split.n, k], data: logits } },
+        { ids: JSON.stringify(split.ids), teacher: teacherSpec, split: split.name },
+      ),
+    );
+    table = new Map(split.ids.map((id, i) => [id, logits.subarray(i * k, (i + 1) * k)]));
+  }
+  const out = new Float32Array(ids.length * k);
+  ids.forEach((id, i) => {
+    const row = table!.get(id);
+    if (!row) throw new Error(`teacher logits: sample "${id}" is not in split ${split.name}`);
+    out.set(row, i * k);
+  });
+  return out;
+}
+
+/** Teacher logits for an augmented batch, computed online (consistent teaching; not cached). */
+export function onlineTeacherLogits(teacher: Classifier, x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => teacher.apply(x, { training: false }));
+}
