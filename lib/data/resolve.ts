@@ -1,0 +1,90 @@
+/**
+ * Where a split's data lives: `--data DIR` (or env `KD_DATA`) holding `<split>.parquet`,
+ * Hugging Face shards `data/<split>-NNNNN-of-NNNNN.parquet`, or an image folder
+ * `<split>/<class>/*.jpg`. Without either, `<repo>/data/beans/`, downloaded on first use.
+ * @module
+ */
+import { UserError } from "../cli/errors.ts";
+import { ensureBeans } from "../net/beans.ts";
+import { hasFolderSplit, openFolderSplit } from "./folder.ts";
+import { openParquetSplit } from "./parquet.ts";
+import type { SplitSource } from "./source.ts";
+
+/** The default dataset folder, `<repo>/data/beans/`. */
+export const DEFAULT_DATA_DIR = new URL("../../data/beans", import.meta.url).pathname;
+
+/** The data folder in effect: the option, else env `KD_DATA`, else the default. */
+export function dataDir(data?: string): { dir: string; isDefault: boolean } {
+  const dir = data ?? Deno.env.get("KD_DATA");
+  return dir ? { dir: dir.replace(/\/+$/, "") || "/", isDefault: false } : {
+    dir: DEFAULT_DATA_DIR,
+    isDefault: true,
+  };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Parquet shards for `split` in `dir` (plain name first, then HF `<split>-NNNNN-of-NNNNN`). */
+export function findParquet(dir: string, split: string): string[] {
+  const plain = `${dir}/${split}.parquet`;
+  if (isFile(plain)) return [plain];
+  const shard = new RegExp(`^${split.replace(/[^\w]/g, "\\$&")}-\\d{5}-of-\\d{5}\\.parquet$`);
+  for (const sub of [`${dir}/data`, dir]) {
+    if (!isDir(sub)) continue;
+    const found = [...Deno.readDirSync(sub)].filter((e) => e.isFile && shard.test(e.name))
+      .map((e) => `${sub}/${e.name}`).sort();
+    if (found.length) return found;
+  }
+  return [];
+}
+
+/** Split names present in `dir` among `candidates`, without reading any data. */
+export function availableSplits(
+  dir: string,
+  candidates = ["train", "validation", "test"],
+): string[] {
+  return candidates.filter((s) => findParquet(dir, s).length > 0 || hasFolderSplit(dir, s));
+}
+
+/** Locate and index `split` (no image decoding); downloads beans into the default folder if needed. */
+export async function resolveSplit(
+  opts: { data?: string; split: string; labels?: string[]; quiet?: boolean },
+): Promise<SplitSource> {
+  const { dir, isDefault } = dataDir(opts.data);
+  const { split } = opts;
+  if (isDefault && findParquet(dir, split).length === 0 && !hasFolderSplit(dir, split)) {
+    await ensureBeans(dir, [split], { quiet: opts.quiet });
+  }
+  if (!isDir(dir)) {
+    if (isFile(dir) && dir.endsWith(".parquet")) {
+      return await openParquetSplit(split, [dir], { labels: opts.labels });
+    }
+    throw new UserError(
+      `--data ${dir}: no such folder (expected a folder with ${split}.parquet, ` +
+        `data/${split}-00000-of-00001.parquet or ${split}/<class>/*.jpg)`,
+    );
+  }
+  const parquet = findParquet(dir, split);
+  if (parquet.length) return await openParquetSplit(split, parquet, { labels: opts.labels });
+  if (hasFolderSplit(dir, split)) return openFolderSplit(dir, split, { labels: opts.labels });
+  const present = availableSplits(dir);
+  throw new UserError(
+    `no "${split}" split in ${dir}: looked for ${split}.parquet, ` +
+      `data/${split}-NNNNN-of-NNNNN.parquet and ${split}/<class>/*.{jpg,jpeg,png}` +
+      (present.length ? ` (found splits: ${present.join(", ")})` : ""),
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * A split's rows before decoding: where they come from, their ids and labels, and a way to read
+ * the encoded image bytes. Parquet files and image folders both produce this.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { UserError } from "../cli/errors.ts";
+
+/** One split of a dataset, indexed but not decoded. */
+export interface SplitSource {
+  /** Split name, e.g. "train". */
+  name: string;
+  /** The Parquet file(s) or folder the rows come from, for messages. */
+  source: string;
+  /** Files whose bytes define the split (checksummed for the cache key). */
+  files: string[];
+  classNames: string[];
+  /** Stable sample ids: `image_file_path`, the file's relative path, or `row:<i>`. */
+  ids: string[];
+  labels: Int32Array;
+  /** Encoded image bytes of every row, in row order; `undefined` where a row has none. */
+  images(): Promise<(Uint8Array | undefined)[]>;
+}
+
+/** sha256 (hex) of one file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using f = await Deno.open(path);
+  for await (const chunk of f.readable) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** One sha256 for a list of files: of the single file, or over (name, sha256) pairs for many. */
+export async function checksumFiles(files: string[]): Promise<string> {
+  if (files.length === 1) return await sha256File(files[0]);
+  const hash = createHash("sha256");
+  for (const f of files) {
+    hash.update(`${f.split("/").slice(-3).join("/")}\0${await sha256File(f)}\n`);
+  }
+  return hash.digest("hex");
+}
+
+/** Class names from a `--labels a,b,c` style value, or undefined when empty. */
+export function parseLabelList(value: string | undefined): string[] | undefined {
+  if (!value) return undefined;
+  const names = value.split(",").map((s) => s.trim()).filter((s) => s);
+  if (new Set(names).size !== names.length) {
+    throw new UserError(`--labels: duplicate class names in "${value}"`);
+  }
+  return names.length ? names : undefined;
+}
+
+/** Throw a UserError unless every label indexes `classNames`; names the row and sample id. */
+export function checkLabels(
+  source: string,
+  ids: string[],
+  labels: Int32Array,
+  classNames: string[],
+) {
+  for (let i = 0; i < labels.length; i++) {
+    if (!(labels[i] >= 0 && labels[i] < classNames.length)) {
+      throw new UserError(
+        `${source}: row ${i} (${ids[i]}) has label ${
+          labels[i]
+        }, outside the ${classNames.length} ` +
+          `classes [${classNames.join(", ")}]; expected 0..${classNames.length - 1}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The beans dataset on the Hugging Face hub (`AI-Lab-Makerere/beans`), fetched into
+ * `data/beans/` as `<split>.parquet`. `HF_ENDPOINT` (Hugging Face's own variable) selects a mirror.
+ * @module
+ */
+import { UserError } from "../cli/errors.ts";
+import { DownloadError, downloadFile, probe } from "./download.ts";
+
+/** Hub dataset id. */
+export const BEANS_REPO = "AI-Lab-Makerere/beans";
+/** Splits the hub has for beans. */
+export const BEANS_SPLITS = ["train", "validation", "test"] as const;
+
+/** The hub endpoint in effect (env `HF_ENDPOINT`, else huggingface.co). */
+export function hubEndpoint(): string {
+  return (Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/+$/, "");
+}
+
+/** URL of a file in a hub dataset repository at `revision`. */
+export function hfDatasetFileUrl(repo: string, path: string, revision = "main"): string {
+  return `${hubEndpoint()}/datasets/${repo}/resolve/${revision}/${path}`;
+}
+
+/** URL of one beans split's Parquet file on the hub. */
+export function beansUrl(split: string): string {
+  return hfDatasetFileUrl(BEANS_REPO, `data/${split}-00000-of-00001.parquet`);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make sure `dir/<split>.parquet` exists for each beans split in `splits` (default all three),
+ * downloading what is missing. Unknown split names are left for the caller to report.
+ */
+export async function ensureBeans(
+  dir: string,
+  splits: readonly string[] = BEANS_SPLITS,
+  opts: { quiet?: boolean; retries?: number; force?: boolean } = {},
+): Promise<string[]> {
+  const wanted = splits.filter((s) => (BEANS_SPLITS as readonly string[]).includes(s));
+  const todo = wanted.filter((s) => opts.force || !exists(`${dir}/${s}.parquet`));
+  if (todo.length === 0) return wanted.map((s) => `${dir}/${s}.parquet`);
+  const hint = `pass --data DIR (or set KD_DATA) pointing at a folder with train.parquet and ` +
+    `validation.parquet, e.g. --data ../shared/datasets/beans`;
+  try {
+    // Fail fast when offline instead of waiting through the download retries.
+    await probe(beansUrl(todo[0]));
+  } catch (e) {
+    throw new UserError(
+      `cannot reach the Hugging Face hub at ${hubEndpoint()} to download beans ` +
+        `(${(e as Error).message}); ${hint}`,
+    );
+  }
+  if (!opts.quiet) {
+    console.error(`downloading beans (${todo.join(", ")}) from ${hubEndpoint()} into ${dir}/`);
+  }
+  const out: string[] = [];
+  for (const split of wanted) {
+    const dest = `${dir}/${split}.parquet`;
+    if (todo.includes(split)) {
+      if (opts.force) await Deno.remove(dest).catch(() => {});
+      try {
+        await downloadFile(beansUrl(split), dest, {
+          label: `beans ${split}`,
+          quiet: opts.quiet,
+          retries: opts.retries,
+        });
+      } catch (e) {
+        if (e instanceof DownloadError && e.kind !== "checksum") {
+          throw new UserError(`${e.message}; ${hint}`);
+        }
+        throw e;
+      }
+    }
+    out.push(dest);
+  }
+  return out;
+}
