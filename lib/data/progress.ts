@@ -38,7 +38,7 @@ export interface ProgressOptions {
 /** A progress reporter for `total` units of work labelled `label`. */
 export class Progress {
   #start = performance.now();
-  #last = 0;
+  #last = -Infinity;
   #done = 0;
   #printed = false;
   #tty = Deno.stderr.isTerminal();

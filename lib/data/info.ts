@@ -1,0 +1,41 @@
+/**
+ * Row and per-class counts of a dataset's splits, from labels alone (no image decoding).
+ * @module
+ */
+import { availableSplits, dataDir, resolveSplit } from "./resolve.ts";
+
+/** Counts for one split. */
+export interface SplitInfo {
+  rows: number;
+  /** Rows per class name, in label order. */
+  classes: Record<string, number>;
+  source: string;
+}
+
+/** Per-split counts for `splits` (default: those present among train, validation, test). */
+export async function datasetInfo(
+  opts: { data?: string; splits?: string[]; labels?: string[]; quiet?: boolean } = {},
+): Promise<{ dir: string; splits: Record<string, SplitInfo> }> {
+  const { dir, isDefault } = dataDir(opts.data);
+  let splits = opts.splits;
+  if (!splits) {
+    const present = availableSplits(dir);
+    // The default folder is filled on first use; elsewhere report what is there.
+    splits = isDefault || present.length === 0
+      ? (present.length ? present : ["train", "validation", "test"])
+      : present;
+  }
+  const out: Record<string, SplitInfo> = {};
+  for (const split of splits) {
+    const src = await resolveSplit({
+      data: opts.data,
+      split,
+      labels: opts.labels,
+      quiet: opts.quiet,
+    });
+    const classes: Record<string, number> = Object.fromEntries(src.classNames.map((c) => [c, 0]));
+    for (const l of src.labels) classes[src.classNames[l]]++;
+    out[split] = { rows: src.labels.length, classes, source: src.source };
+  }
+  return { dir, splits: out };
+}
