@@ -27,7 +27,8 @@ export interface Recipe {
   selectBy: "accuracy" | "macro_f1" | "val_loss";
   /** Stop after this many epochs without improvement; 0 disables. */
   earlyStopping: number;
-  augment: boolean;
+  /** Train-time augmentation spec (`none`, `crop`, `flip`, `crop,flip`, `crop=0.5-1,flip`). */
+  augment: string;
   /** Use only this many training / validation images (evenly spaced); 0 = all. */
   trainLimit: number;
   valLimit: number;
@@ -53,7 +54,7 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       clipNorm: 1,
       selectBy: "accuracy",
       earlyStopping: 0,
-      augment: false,
+      augment: "none",
       trainLimit: 0,
       valLimit: 0,
     },
@@ -77,7 +78,7 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       clipNorm: 5,
       selectBy: "accuracy",
       earlyStopping: 0,
-      augment: false,
+      augment: "none",
       trainLimit: 0,
       valLimit: 0,
     },
@@ -98,7 +99,7 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       clipNorm: 5,
       selectBy: "accuracy",
       earlyStopping: 0,
-      augment: false,
+      augment: "none",
       trainLimit: 48,
       valLimit: 24,
     },

@@ -18,6 +18,7 @@ import type { ImageSplit } from "./data/dataset.ts";
 import { encodeSafetensors, getRaw, parseSafetensors } from "./models/safetensors.ts";
 import { predictLogits } from "./predict.ts";
 import { writeFileAtomic } from "./fs.ts";
+import { rowsOfIds, subsetSplit } from "./data/subset.ts";
 
 /** Default cache folder (`KD_CACHE_DIR` overrides). */
 export function cacheDir(): string {
@@ -57,7 +58,7 @@ async function readCache(path: string): Promise<Map<string, Float32Array> | null
     const raw = getRaw(file, "logits");
     const k = raw.shape[1];
     const data = raw.data as Float32Array;
-    if (raw.shape[0] !== ids.length) return null;
+    if (raw.shape[0] !== ids.length || raw.shape.length !== 2) return null;
     return new Map(ids.map((id, i) => [id, data.subarray(i * k, (i + 1) * k)]));
   } catch {
     return null;
@@ -66,7 +67,8 @@ async function readCache(path: string): Promise<Map<string, Float32Array> | null
 
 /**
  * Logits of `teacher` for the samples `ids` (default: all of `split`, in split order), as a
- * flat `[ids.length × numLabels]` array, served from the on-disk cache when it is valid.
+ * flat `[ids.length × numLabels]` array. Only samples missing from the on-disk cache are run
+ * through the teacher; they are then merged into the cache entry.
  */
 export async function teacherLogits(
   teacher: Classifier,
@@ -76,32 +78,30 @@ export async function teacherLogits(
 ): Promise<Float32Array> {
   const ids = opts.ids ?? split.ids;
   const k = teacher.config.numLabels;
-  const path = join(
-    opts.dir ?? cacheDir(),
-    "teacher-logits",
-    `${await teacherCacheKey(teacher, teacherSpec, split)}.safetensors`,
-  );
-  let table = await readCache(path);
-  if (!table || ids.some((id) => !table!.has(id))) {
-    const logits = await predictLogits(teacher, split, {
+  const key = await teacherCacheKey(teacher, teacherSpec, split);
+  const path = join(opts.dir ?? cacheDir(), "teacher-logits", `${key}.safetensors`);
+  const table = (await readCache(path)) ?? new Map<string, Float32Array>();
+  const missing = [...new Set(ids.filter((id) => !table.has(id)))];
+  if (missing.length) {
+    const part = subsetSplit(split, rowsOfIds(split, missing));
+    const logits = await predictLogits(teacher, part, {
       label: `teacher logits (${split.name})`,
       quiet: opts.quiet,
     });
+    missing.forEach((id, i) => table.set(id, logits.slice(i * k, (i + 1) * k)));
+    const allIds = [...table.keys()];
+    const all = new Float32Array(allIds.length * k);
+    allIds.forEach((id, i) => all.set(table.get(id)!, i * k));
     await writeFileAtomic(
       path,
       encodeSafetensors(
-        { logits: { shape: [split.n, k], data: logits } },
-        { ids: JSON.stringify(split.ids), teacher: teacherSpec, split: split.name },
+        { logits: { shape: [allIds.length, k], data: all } },
+        { ids: JSON.stringify(allIds), teacher: teacherSpec, split: split.name },
       ),
     );
-    table = new Map(split.ids.map((id, i) => [id, logits.subarray(i * k, (i + 1) * k)]));
   }
   const out = new Float32Array(ids.length * k);
-  ids.forEach((id, i) => {
-    const row = table!.get(id);
-    if (!row) throw new Error(`teacher logits: sample "${id}" is not in split ${split.name}`);
-    out.set(row, i * k);
-  });
+  ids.forEach((id, i) => out.set(table.get(id)!, i * k));
   return out;
 }
 

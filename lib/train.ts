@@ -17,6 +17,8 @@ import { saveModel } from "./models/checkpoint.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "./models/safetensors.ts";
 import { batchIndices, type ImageSplit, loadSplit, toTensor } from "./data/dataset.ts";
 import { mixSeed, mulberry32 } from "./data/rng.ts";
+import { evenlySpaced, rowsOfIds, subsetSplit } from "./data/subset.ts";
+import { augmentEnabled, parseAugment } from "./data/augment.ts";
 import { distillationLoss, validateDistillationOptions } from "./loss.ts";
 import { evaluateLogits, meanKlToTeacher, topOneAgreement } from "./metrics.ts";
 import { clipByGlobalNorm, createOptimizer } from "./optim.ts";
@@ -126,27 +128,6 @@ export function validateConfig(c: TrainConfig): void {
       "the test split is for final evaluation only (deno task eval --split test)",
     );
   }
-}
-
-/** Rows `indices` of a split as a new split (pixels copied). */
-export function subsetSplit(split: ImageSplit, indices: ArrayLike<number>): ImageSplit {
-  const px = split.size * split.size * 3;
-  const pixels = new Uint8Array(indices.length * px);
-  const ids: string[] = [];
-  const labels = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const r = indices[i];
-    pixels.set(split.pixels.subarray(r * px, (r + 1) * px), i * px);
-    ids.push(split.ids[r]);
-    labels[i] = split.labels[r];
-  }
-  return { ...split, n: indices.length, ids, labels, pixels };
-}
-
-/** `limit` evenly spaced row indices of `n` (all rows when limit is 0 or ≥ n). */
-export function evenlySpaced(n: number, limit: number): Int32Array {
-  if (!limit || limit >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  return Int32Array.from({ length: limit }, (_, i) => Math.floor((i * n) / limit));
 }
 
 /** Teacher logits reordered/selected so column j is the dataset's class j. */
@@ -294,39 +275,33 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   const k = classNames.length;
 
   // ---- teacher logits (computed once, cached on disk by sample id)
+  const augment = parseAugment(config.augment);
   let teacherTrain: Float32Array | null = null;
   let teacherVal: Float32Array | null = null;
   let teacherValAccuracy: number | null = null;
+  // With augmentation the teacher must see each random view: it stays loaded and runs online.
+  let online: { teacher: Classifier; split: ImageSplit } | null = null;
+  let mapColumns = (l: Float32Array) => l;
   if (config.teacher) {
     const teacher = await createModel(config.teacher, { numLabels: k, labels: classNames });
-    const size = teacher.input.size;
-    const tTrain = await loadSplit({
-      data: config.data,
-      split: config.trainSplit,
-      preprocess: teacher.input,
-      quiet: opts.quiet,
-    });
-    const tVal = await loadSplit({
-      data: config.data,
-      split: config.valSplit,
-      preprocess: teacher.input,
-      quiet: opts.quiet,
-    });
-    log(`teacher ${config.teacher}: logits at ${size} px (cached by sample id)`);
-    const map = (l: Float32Array) =>
+    const load = (split: string) =>
+      loadSplit({ data: config.data, split, preprocess: teacher.input, quiet: opts.quiet });
+    const tTrain = await load(config.trainSplit);
+    const tVal = await load(config.valSplit);
+    log(`teacher ${config.teacher}: logits at ${teacher.input.size} px (cached by sample id)`);
+    mapColumns = (l) =>
       mapTeacherColumns(l, teacher.config.labels, classNames, config.labelMap, config.teacher!);
-    teacherTrain = map(
-      await teacherLogits(teacher, config.teacher, tTrain, {
-        ids: trainSet.ids,
-        quiet: opts.quiet,
-      }),
-    );
-    teacherVal = map(
-      await teacherLogits(teacher, config.teacher, tVal, { ids: valSet.ids, quiet: opts.quiet }),
-    );
-    teacher.dispose();
+    const cached = (s: ImageSplit, ids: string[]) =>
+      teacherLogits(teacher, config.teacher!, s, { ids, quiet: opts.quiet });
+    teacherVal = mapColumns(await cached(tVal, valSet.ids));
     teacherValAccuracy = evaluateLogits(teacherVal, valSet.labels, k).accuracy;
     log(`teacher validation accuracy ${(teacherValAccuracy * 100).toFixed(1)}% (n=${valSet.n})`);
+    if (augmentEnabled(augment)) {
+      online = { teacher, split: subsetSplit(tTrain, rowsOfIds(tTrain, trainSet.ids)) };
+    } else {
+      teacherTrain = mapColumns(await cached(tTrain, trainSet.ids));
+      teacher.dispose();
+    }
   }
 
   // ---- student and optimizer (init is seeded so a resumed run rebuilds the same graph)
@@ -372,7 +347,6 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
     for (let epoch = state.epoch + 1; epoch <= config.epochs; epoch++) {
       // Dropout masks and shuffling depend only on (seed, epoch): resume replays them exactly.
       reseedGlobalRandom(config.seed, epoch);
-      const augRng = mulberry32(mixSeed(config.seed, epoch, 0xa46));
       const progress = opts.quiet
         ? null
         : new Progress(`epoch ${epoch}/${config.epochs}`, trainSet.n, {
@@ -389,16 +363,20 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
         })
       ) {
         const lr = learningRate(state.step, schedule);
-        const x = toTensor(
-          trainSet,
-          idx,
-          { size: config.imageSize, mean: student.input.mean, std: student.input.std },
-          config.augment ? { rng: augRng } : undefined,
-        );
+        // One seed per batch drives the same random view for the student and an online teacher.
+        const viewSeed = mixSeed(config.seed, epoch, state.step, 0xa46);
+        const view = () =>
+          augmentEnabled(augment) ? { ...augment, rng: mulberry32(viewSeed) } : undefined;
+        const x = toTensor(trainSet, idx, { ...student.input, size: config.imageSize }, view());
         const y = tf.tensor1d(Int32Array.from(idx, (i) => trainSet.labels[i]), "int32");
-        const t = teacherTrain
-          ? tf.tensor2d(gatherRows(teacherTrain, idx, k), [idx.length, k])
-          : null;
+        let t: tf.Tensor2D | null = null;
+        if (teacherTrain) t = tf.tensor2d(gatherRows(teacherTrain, idx, k), [idx.length, k]);
+        else if (online) {
+          const tx = toTensor(online.split, idx, online.teacher.input, view());
+          const raw = tf.tidy(() => online!.teacher.apply(tx, { training: false }));
+          t = tf.tensor2d(mapColumns(raw.dataSync() as Float32Array), [idx.length, k]);
+          tf.dispose([tx, raw]);
+        }
         let ce = 0, kd = 0;
         const { value, grads } = tf.variableGrads(() => {
           const logits = student.apply(x, { training: true });
@@ -471,7 +449,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
         state.bestScore = s;
         state.bestEpoch = epoch;
         state.sinceBest = 0;
-        await saveModel(join(out, "best"), student);
+        await saveModel(student, join(out, "best"));
       } else state.sinceBest++;
       await saveCheckpoint(out, student, optimizer.state(), state);
       await writeFileAtomic(
@@ -494,6 +472,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
     }
   } finally {
     restoreGlobalRandom();
+    online?.teacher.dispose();
     optimizer.dispose();
     student.dispose();
   }

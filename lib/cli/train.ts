@@ -18,7 +18,7 @@ const HELP = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher S
   [--epochs N] [--batch-size N] [--lr X] [--optimizer adamw|adam|sgd] [--weight-decay X]
   [--momentum X] [--schedule constant|linear|cosine] [--warmup-ratio X] [--clip-norm X]
   [--image-size PX] [--dropout P] [--bn-momentum X|hf] [--seed N]
-  [--select-by accuracy|macro_f1|val_loss] [--early-stopping EPOCHS] [--augment]
+  [--select-by accuracy|macro_f1|val_loss] [--early-stopping EPOCHS] [--augment none|crop,flip]
   [--train-limit N] [--val-limit N] [--label-map teacher=dataset,...]
   [--backend auto|native|tensorflow|webgpu|wasm|cpu] [--resume] [--force] [--quiet]`;
 
@@ -57,7 +57,7 @@ export function configFromArgs(
       "train-split",
       "val-split",
     ],
-    boolean: ["augment", "resume", "force", "quiet", "help"],
+    boolean: ["resume", "force", "quiet", "help"],
   });
   if (f.help) {
     console.log(HELP);
@@ -101,7 +101,7 @@ export function configFromArgs(
     },
     selectBy: pick(f["select-by"] as TrainConfig["selectBy"] | undefined, r.selectBy),
     earlyStopping: pick(intFlag("early-stopping", f["early-stopping"]), r.earlyStopping),
-    augment: (f.augment as boolean) || r.augment,
+    augment: (f.augment as string | undefined) ?? r.augment,
     trainLimit: pick(intFlag("train-limit", f["train-limit"]), r.trainLimit),
     valLimit: pick(intFlag("val-limit", f["val-limit"]), r.valLimit),
     labelMap: mapFlag("label-map", f["label-map"]),
