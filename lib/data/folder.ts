@@ -8,11 +8,18 @@ import type { SplitSource } from "./source.ts";
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
 
+/** Entries of `dir` sorted by name, with symlinks resolved to what they point at. */
 function sortedDirEntries(dir: string): Deno.DirEntry[] {
-  return [...Deno.readDirSync(dir)].sort((
-    a,
-    b,
-  ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = [...Deno.readDirSync(dir)].map((e) => {
+    if (!e.isSymlink) return e;
+    try {
+      const st = Deno.statSync(`${dir}/${e.name}`);
+      return { ...e, isFile: st.isFile, isDirectory: st.isDirectory };
+    } catch {
+      return e;
+    }
+  });
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** True when `dir/<split>` exists and has at least one class subfolder. */

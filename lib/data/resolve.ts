@@ -45,8 +45,9 @@ export function findParquet(dir: string, split: string): string[] {
   const shard = new RegExp(`^${split.replace(/[^\w]/g, "\\$&")}-\\d{5}-of-\\d{5}\\.parquet$`);
   for (const sub of [`${dir}/data`, dir]) {
     if (!isDir(sub)) continue;
-    const found = [...Deno.readDirSync(sub)].filter((e) => e.isFile && shard.test(e.name))
-      .map((e) => `${sub}/${e.name}`).sort();
+    // stat, not the dir entry type, so symlinked files count.
+    const found = [...Deno.readDirSync(sub)].filter((e) => shard.test(e.name))
+      .map((e) => `${sub}/${e.name}`).filter(isFile).sort();
     if (found.length) return found;
   }
   return [];

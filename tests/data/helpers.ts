@@ -1,0 +1,63 @@
+/** Shared locations and small real-file builders for the data tests. */
+import { parquetReadObjects } from "hyparquet";
+import { parquetWriteBuffer } from "hyparquet-writer";
+
+/** `<repo>/../shared/`, or env `KD_SHARED`. */
+export const SHARED = Deno.env.get("KD_SHARED") ??
+  new URL("../../../shared/", import.meta.url).pathname;
+/** Folder with the beans train/validation Parquet files (env `BEANS_DIR` overrides). */
+export const BEANS_DIR = Deno.env.get("BEANS_DIR") ?? `${SHARED}datasets/beans`;
+/** The shared validation split. */
+export const VALIDATION = `${BEANS_DIR}/validation.parquet`;
+
+/** Class names of beans, as the dataset card lists them. */
+export const BEANS_CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"];
+
+/** Real JPEG bytes, labels and paths of validation rows [start, end). */
+export async function validationRows(start: number, end: number) {
+  const file = (await Deno.readFile(VALIDATION)).buffer;
+  const rows = await parquetReadObjects({ file, utf8: false, rowStart: start, rowEnd: end });
+  return rows.map((r) => ({
+    bytes: new Uint8Array((r.image as { bytes: Uint8Array }).bytes),
+    label: Number(r.labels),
+    path: r.image_file_path as string,
+  }));
+}
+
+/** The `huggingface` key-value metadata that `datasets` writes for a ClassLabel column. */
+export function hfMetadata(names: string[]) {
+  return [{
+    key: "huggingface",
+    value: JSON.stringify({
+      info: {
+        features: {
+          image_file_path: { dtype: "string", _type: "Value" },
+          image: { _type: "Image" },
+          labels: { names, _type: "ClassLabel" },
+        },
+      },
+    }),
+  }];
+}
+
+/** Write a beans-layout Parquet file (image struct, labels int64, optional image_file_path). */
+export function writeImageParquet(
+  path: string,
+  rows: { bytes: Uint8Array; label: number; path?: string }[],
+  opts: { classNames?: string[]; withPaths?: boolean } = {},
+) {
+  const columnData = [
+    ...(opts.withPaths === false ? [] : [{
+      name: "image_file_path",
+      data: rows.map((r) => r.path ?? null),
+      type: "STRING" as const,
+    }]),
+    { name: "image", data: rows.map((r) => ({ bytes: r.bytes, path: r.path ?? null })) },
+    { name: "labels", data: rows.map((r) => BigInt(r.label)), type: "INT64" as const },
+  ];
+  const buf = parquetWriteBuffer({
+    columnData,
+    kvMetadata: opts.classNames ? hfMetadata(opts.classNames) : undefined,
+  });
+  Deno.writeFileSync(path, new Uint8Array(buf));
+}

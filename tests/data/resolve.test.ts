@@ -1,0 +1,79 @@
+import { assertEquals, assertRejects } from "@std/assert";
+import { UserError } from "../../lib/cli/errors.ts";
+import {
+  availableSplits,
+  dataDir,
+  DEFAULT_DATA_DIR,
+  findParquet,
+  resolveSplit,
+} from "../../lib/data/resolve.ts";
+import { VALIDATION } from "./helpers.ts";
+
+Deno.test("resolves <split>.parquet and HF data/<split>-NNNNN-of-NNNNN.parquet names", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.symlink(VALIDATION, `${dir}/validation.parquet`);
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.symlink(VALIDATION, `${dir}/data/train-00000-of-00001.parquet`);
+    assertEquals(findParquet(dir, "validation"), [`${dir}/validation.parquet`]);
+    assertEquals(findParquet(dir, "train"), [`${dir}/data/train-00000-of-00001.parquet`]);
+    assertEquals(availableSplits(dir), ["train", "validation"]);
+    const s = await resolveSplit({ data: dir, split: "train" });
+    assertEquals(s.ids.length, 133);
+    assertEquals(s.source, `${dir}/data/train-00000-of-00001.parquet`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multiple HF shards form one split, in shard order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.symlink(VALIDATION, `${dir}/data/train-00001-of-00002.parquet`);
+    await Deno.symlink(VALIDATION, `${dir}/data/train-00000-of-00002.parquet`);
+    const s = await resolveSplit({ data: dir, split: "train" });
+    assertEquals(s.ids.length, 266);
+    assertEquals(s.files.map((f) => f.split("/").pop()), [
+      "train-00000-of-00002.parquet",
+      "train-00001-of-00002.parquet",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("missing split or folder: one UserError naming the folder and what was looked for", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.symlink(VALIDATION, `${dir}/validation.parquet`);
+    const e = await assertRejects(() => resolveSplit({ data: dir, split: "test" }), UserError);
+    for (
+      const part of [dir, "test.parquet", "data/test-", "test/<class>", "found splits: validation"]
+    ) {
+      assertEquals(e.message.includes(part), true, `"${part}" missing in: ${e.message}`);
+    }
+    await assertRejects(
+      () => resolveSplit({ data: `${dir}/nope`, split: "train" }),
+      UserError,
+      `${dir}/nope: no such folder`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("data folder: option, then KD_DATA, then the default", () => {
+  const old = Deno.env.get("KD_DATA");
+  try {
+    Deno.env.delete("KD_DATA");
+    assertEquals(dataDir(), { dir: DEFAULT_DATA_DIR, isDefault: true });
+    assertEquals(DEFAULT_DATA_DIR.endsWith("/data/beans"), true);
+    Deno.env.set("KD_DATA", "/x/y/");
+    assertEquals(dataDir(), { dir: "/x/y", isDefault: false });
+    assertEquals(dataDir("/a"), { dir: "/a", isDefault: false });
+  } finally {
+    if (old === undefined) Deno.env.delete("KD_DATA");
+    else Deno.env.set("KD_DATA", old);
+  }
+});
