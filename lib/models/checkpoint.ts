@@ -1,0 +1,108 @@
+/**
+ * The one save format for every model: a directory with `config.json` (`{config, input}`) and
+ * `model.safetensors` (every state variable by name, tfjs layouts), written atomically.
+ * @module
+ */
+import * as tf from "../tf.ts";
+import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import { encodeSafetensors, getRaw, readSafetensors } from "./safetensors.ts";
+import { UserError } from "../cli/errors.ts";
+
+/** What `config.json` of a saved model holds. */
+export interface SavedConfig {
+  config: ModelConfig;
+  input: InputSpec;
+  /** Free-form provenance (how it was trained, scores); ignored when loading. */
+  info?: Record<string, unknown>;
+}
+
+/** Write `model` to `dir` (replaced atomically: temp dir beside it, then rename). */
+export async function saveModel(
+  model: Classifier,
+  dir: string,
+  info?: Record<string, unknown>,
+): Promise<void> {
+  const parent = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
+  await Deno.mkdir(parent, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".saving-" });
+  try {
+    const saved: SavedConfig = { config: model.config, input: model.input, info };
+    await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify(saved, null, 2) + "\n");
+    await Deno.writeFile(
+      `${tmp}/model.safetensors`,
+      encodeSafetensors(model.stateVariables(), { format: "kd-toolkit", kind: model.config.kind }),
+    );
+    const old = `${tmp}.old`;
+    let hadOld = false;
+    try {
+      await Deno.rename(dir, old);
+      hadOld = true;
+    } catch { /* no previous model */ }
+    await Deno.rename(tmp, dir);
+    if (hadOld) await Deno.remove(old, { recursive: true });
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Read `config.json` of a saved model directory. */
+export async function readSavedConfig(dir: string): Promise<SavedConfig> {
+  const path = `${dir}/config.json`;
+  let saved: SavedConfig;
+  try {
+    saved = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new UserError(`${path}: cannot read saved model config (${(e as Error).message})`);
+  }
+  if (typeof saved?.config?.kind !== "string" || typeof saved?.input?.size !== "number") {
+    throw new UserError(`${path}: not a saved model config (needs config.kind and input.size)`);
+  }
+  return saved;
+}
+
+/**
+ * Assign every state variable of `model` from `dir/model.safetensors`; all tensors are checked
+ * (presence and shape) before any is assigned.
+ */
+export async function loadStateInto(model: Classifier, dir: string): Promise<void> {
+  const file = await readSafetensors(`${dir}/model.safetensors`);
+  const values: [tf.Variable, tf.Tensor][] = [];
+  try {
+    for (const [name, v] of model.stateVariables()) {
+      const raw = getRaw(file, name, v.shape);
+      const data = raw.data instanceof Float32Array
+        ? raw.data
+        : Float32Array.from(raw.data, Number);
+      values.push([v, tf.tensor(data, raw.shape, v.dtype)]);
+    }
+  } catch (e) {
+    tf.dispose(values.map((p) => p[1]));
+    throw e;
+  }
+  for (const [v, t] of values) {
+    v.assign(t);
+    t.dispose();
+  }
+}
+
+/** sha256 (hex) over the state tensors in name order: names, shapes and float32 bytes. */
+export async function weightsChecksum(model: Classifier): Promise<string> {
+  const vars = [...model.stateVariables().entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const parts: Uint8Array[] = [];
+  const enc = new TextEncoder();
+  for (const [name, v] of vars) {
+    parts.push(enc.encode(`${name}:${v.shape.join("x")}:${v.dtype};`));
+    const d = await v.data();
+    parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  const hash = await crypto.subtle.digest("SHA-256", all);
+  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+}

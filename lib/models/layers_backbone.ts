@@ -1,0 +1,384 @@
+/**
+ * A pretrained tfjs LayersModel (e.g. the ImageNet MobileNetV2 in `shared/models/`) cut at a
+ * feature layer, globally average-pooled, with a new linear head: a {@linkcode Classifier}.
+ *
+ * The graph is executed layer by layer from its Keras topology, which lets the same model run
+ * from any block boundary (cached intermediate activations) for cheap fine-tuning of the last
+ * blocks. Saved models are self-contained: the truncated topology goes into `config.json`.
+ * @module
+ */
+import * as tf from "../tf.ts";
+import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import { UserError } from "../cli/errors.ts";
+
+/** A Keras functional-model topology as tfjs writes it in `model.json`. */
+export interface KerasTopology {
+  class_name: string;
+  config: {
+    name: string;
+    layers: KerasLayer[];
+    input_layers: [string, number, number][];
+    output_layers: [string, number, number][];
+  };
+  [key: string]: unknown;
+}
+
+interface KerasLayer {
+  name: string;
+  class_name: string;
+  config: Record<string, unknown>;
+  inbound_nodes: [string, number, number, unknown][][];
+}
+
+/** Architecture of a cut backbone with a linear head. */
+export interface BackboneConfig extends ModelConfig {
+  kind: "layers_backbone";
+  /** Topology truncated at `featureLayer`. */
+  topology: KerasTopology;
+  featureLayer: string;
+  featureSize: number;
+  /** Block boundary after which backbone weights are trainable; null = head only. */
+  trainableFrom: string | null;
+  /** Where the backbone came from (informational). */
+  source?: string;
+}
+
+interface Node {
+  name: string;
+  cls: string;
+  layer: tf.layers.Layer;
+  inputs: string[];
+}
+
+const ACTIVATIONS = new Set(["ReLU", "Activation", "LeakyReLU", "Softmax"]);
+const CONVS = new Set(["Conv2D", "DepthwiseConv2D", "SeparableConv2D"]);
+
+/** Keep only `featureLayer` and its ancestors; it becomes the single output. */
+export function truncateTopology(t: KerasTopology, featureLayer: string): KerasTopology {
+  const byName = new Map(t.config.layers.map((l) => [l.name, l]));
+  if (!byName.has(featureLayer)) {
+    throw new UserError(
+      `layer "${featureLayer}" is not in the model (layers: ${
+        t.config.layers.map((l) => l.name).join(", ")
+      })`,
+    );
+  }
+  const keep = new Set<string>();
+  const stack = [featureLayer];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (keep.has(n)) continue;
+    keep.add(n);
+    for (const node of byName.get(n)!.inbound_nodes) for (const i of node) stack.push(i[0]);
+  }
+  return {
+    ...t,
+    config: {
+      ...t.config,
+      layers: t.config.layers.filter((l) => keep.has(l.name)),
+      output_layers: [[featureLayer, 0, 0]],
+    },
+  };
+}
+
+/** The default feature layer: the last AveragePooling2D/GlobalAveragePooling2D layer. */
+export function defaultFeatureLayer(t: KerasTopology): string {
+  const pools = t.config.layers.filter((l) => /AveragePooling2D$/.test(l.class_name));
+  if (!pools.length) {
+    throw new UserError("the model has no AveragePooling2D layer; pass --features-from LAYER");
+  }
+  return pools[pools.length - 1].name;
+}
+
+/** The cut backbone + head (see the module doc). */
+export class LayersBackbone implements Classifier {
+  readonly config: BackboneConfig;
+  readonly input: InputSpec;
+  #model: tf.LayersModel;
+  #nodes: Node[];
+  #vars = new Map<string, tf.Variable>();
+  #varLayer = new Map<string, string>();
+  #head: { weight: tf.Variable; bias: tf.Variable };
+
+  private constructor(
+    model: tf.LayersModel,
+    config: BackboneConfig,
+    input: InputSpec,
+    seed?: number,
+  ) {
+    this.#model = model;
+    this.config = config;
+    this.input = input;
+    const layers = new Map(model.layers.map((l) => [l.name, l]));
+    this.#nodes = config.topology.config.layers.map((l) => ({
+      name: l.name,
+      cls: l.class_name,
+      layer: layers.get(l.name)!,
+      inputs: l.inbound_nodes.flatMap((n) => n.map((i) => i[0])),
+    }));
+    for (const lv of model.weights) {
+      const v = lv.read() as tf.Variable;
+      this.#vars.set(`backbone.${lv.originalName}`, v);
+      this.#varLayer.set(`backbone.${lv.originalName}`, lv.originalName.split("/")[0]);
+    }
+    const n = config.featureSize, k = config.numLabels;
+    // Glorot-uniform like a Keras Dense head; zero bias.
+    const lim = Math.sqrt(6 / (n + k));
+    this.#head = {
+      weight: tf.variable(tf.randomUniform([n, k], -lim, lim, "float32", seed), true),
+      bias: tf.variable(tf.zeros([k]), true),
+    };
+    this.setTrainableFrom(config.trainableFrom);
+  }
+
+  /** Build from a topology (weights random until assigned); `featureSize` is measured if 0. */
+  static async build(
+    config: BackboneConfig,
+    input: InputSpec,
+    seed?: number,
+  ): Promise<LayersBackbone> {
+    const model = await tf.models.modelFromJSON({
+      modelTopology: config.topology as unknown as Parameters<
+        typeof tf.models.modelFromJSON
+      >[0]["modelTopology"],
+    });
+    if (!config.featureSize) {
+      const shape = model.outputs[0].shape;
+      config.featureSize = shape[shape.length - 1] as number;
+    }
+    return new LayersBackbone(model, config, input, seed);
+  }
+
+  /** Block boundaries in order: layer names whose output alone carries the state forward. */
+  boundaries(): string[] {
+    const idx = new Map(this.#nodes.map((n, i) => [n.name, i]));
+    const lastUse = new Map<string, number>();
+    const consumers = new Map<string, string[]>();
+    this.#nodes.forEach((n, i) => {
+      for (const inp of n.inputs) {
+        lastUse.set(inp, i);
+        consumers.set(inp, [...(consumers.get(inp) ?? []), n.cls]);
+      }
+    });
+    const out: string[] = [];
+    const live = new Set<string>();
+    const featureIdx = idx.get(this.config.featureLayer)!;
+    this.#nodes.forEach((n, i) => {
+      live.add(n.name);
+      for (const l of [...live]) if ((lastUse.get(l) ?? -1) <= i && l !== n.name) live.delete(l);
+      if (i >= featureIdx) return;
+      const cons = consumers.get(n.name) ?? [];
+      if (
+        live.size === 1 && !ACTIVATIONS.has(n.cls) && cons.length > 0 &&
+        cons.every((c) => CONVS.has(c))
+      ) out.push(n.name);
+    });
+    return out;
+  }
+
+  /** Make the backbone trainable after boundary `from` (null: head only). */
+  setTrainableFrom(from: string | null): void {
+    if (from !== null && !this.boundaries().includes(from)) {
+      throw new UserError(`"${from}" is not a block boundary (${this.boundaries().join(", ")})`);
+    }
+    this.config.trainableFrom = from;
+  }
+
+  /** Layers (in order) that run after boundary `from` up to the feature layer. */
+  #after(from: string | null): Node[] {
+    const start = from === null ? 0 : this.#nodes.findIndex((n) => n.name === from) + 1;
+    return this.#nodes.slice(start);
+  }
+
+  trainableVariables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    const from = this.config.trainableFrom;
+    if (from !== null) {
+      const layers = new Set(this.#after(from).map((n) => n.name));
+      for (const [name, v] of this.#vars) {
+        if (layers.has(this.#varLayer.get(name)!)) out.set(name, v);
+      }
+    }
+    out.set("classifier.weight", this.#head.weight);
+    out.set("classifier.bias", this.#head.bias);
+    return out;
+  }
+
+  stateVariables(): Map<string, tf.Variable> {
+    const out = new Map(this.#vars);
+    out.set("classifier.weight", this.#head.weight);
+    out.set("classifier.bias", this.#head.bias);
+    return out;
+  }
+
+  /**
+   * Run the graph from boundary `from` (null = the input layer) with `x` as that layer's output,
+   * up to `to` (default the feature layer); intermediate tensors are freed when no longer needed
+   * (outside training).
+   */
+  runFrom(
+    from: string | null,
+    x: tf.Tensor,
+    opts: { training?: boolean; to?: string } = {},
+  ): tf.Tensor {
+    const training = opts.training ?? false;
+    const to = opts.to ?? this.config.featureLayer;
+    const nodes = this.#after(from);
+    const values = new Map<string, tf.Tensor>();
+    values.set(from ?? this.#nodes[0].name, x);
+    const remaining = new Map<string, number>();
+    for (const n of nodes) for (const i of n.inputs) remaining.set(i, (remaining.get(i) ?? 0) + 1);
+    const begin = from === null ? 1 : 0;
+    for (const n of nodes.slice(begin)) {
+      const ins = n.inputs.map((i) => {
+        const t = values.get(i);
+        if (!t) throw new Error(`layers_backbone: input "${i}" of "${n.name}" not computed`);
+        return t;
+      });
+      const y = n.layer.apply(ins.length === 1 ? ins[0] : ins, { training }) as tf.Tensor;
+      values.set(n.name, y);
+      if (n.name === to) return y;
+      if (!training) {
+        for (const i of n.inputs) {
+          const left = remaining.get(i)! - 1;
+          remaining.set(i, left);
+          if (left === 0 && values.get(i) !== x) values.get(i)!.dispose();
+        }
+      }
+    }
+    throw new Error(`layers_backbone: layer "${to}" not reached`);
+  }
+
+  /** Pooled features `[batch, featureSize]` from boundary `from` (null: from the image). */
+  featuresFrom(from: string | null, x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor2D {
+    return tf.tidy(() => {
+      const y = this.runFrom(from, x, opts);
+      return (y.rank === 4 ? tf.mean(y, [1, 2]) : tf.reshape(y, [y.shape[0], -1])) as tf.Tensor2D;
+    });
+  }
+
+  /** Logits from pooled features. */
+  head(features: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(features, this.#head.weight), this.#head.bias);
+  }
+
+  apply(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
+    if (x.shape[1] !== this.input.size || x.shape[2] !== this.input.size || x.shape[3] !== 3) {
+      throw new UserError(
+        `layers_backbone: input [${x.shape}] does not match [batch, ${this.input.size}, ${this.input.size}, 3] (NHWC)`,
+      );
+    }
+    return tf.tidy(() => this.head(this.featuresFrom(null, x, opts)));
+  }
+
+  dispose(): void {
+    this.#model.dispose();
+    this.#head.weight.dispose();
+    this.#head.bias.dispose();
+  }
+}
+
+/** Options for {@linkcode loadTfjsLayersDir}. */
+export interface LoadBackboneOptions {
+  numLabels: number;
+  labels?: string[];
+  /** Layer to take features from (default: the last average-pooling layer). */
+  featureLayer?: string;
+  seed?: number;
+}
+
+/**
+ * Load a tfjs LayersModel directory (`model.json` + weight files) from disk (a custom IO handler:
+ * Deno has no file:// loader), cut it at the feature layer and attach a new `numLabels` head.
+ * Input preparation is `x/127.5 - 1` (mean = std = 0.5) at the model's input size.
+ */
+export async function loadTfjsLayersDir(
+  dir: string,
+  opts: LoadBackboneOptions,
+): Promise<LayersBackbone> {
+  const path = `${dir}/model.json`;
+  let mj: {
+    modelTopology: KerasTopology;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  try {
+    mj = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new UserError(`${path}: cannot read a tfjs model.json (${(e as Error).message})`);
+  }
+  if (!mj.modelTopology?.config?.layers || !Array.isArray(mj.weightsManifest)) {
+    throw new UserError(
+      `${path}: not a tfjs LayersModel (needs modelTopology and weightsManifest)`,
+    );
+  }
+  const full = mj.modelTopology;
+  const featureLayer = opts.featureLayer ?? defaultFeatureLayer(full);
+  const topology = truncateTopology(full, featureLayer);
+  const inShape = full.config.layers[0].config.batch_input_shape as (number | null)[] | undefined;
+  const size = inShape?.[1] ?? 224;
+  const model = await LayersBackbone.build(
+    {
+      kind: "layers_backbone",
+      numLabels: opts.numLabels,
+      labels: opts.labels,
+      topology,
+      featureLayer,
+      featureSize: 0,
+      trainableFrom: null,
+      source: dir,
+    },
+    { size, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    opts.seed,
+  );
+  try {
+    const vars = model.stateVariables();
+    const assigned = new Set<string>();
+    for (const group of mj.weightsManifest) {
+      const buffers = await Promise.all(group.paths.map(async (p) => {
+        try {
+          return await Deno.readFile(`${dir}/${p}`);
+        } catch (e) {
+          throw new UserError(`${dir}/${p}: cannot read weights (${(e as Error).message})`);
+        }
+      }));
+      const total = buffers.reduce((a, b) => a + b.length, 0);
+      const all = new Uint8Array(total);
+      let at = 0;
+      for (const b of buffers) {
+        all.set(b, at);
+        at += b.length;
+      }
+      let off = 0;
+      for (const w of group.weights) {
+        if (w.dtype && w.dtype !== "float32") {
+          throw new UserError(`${path}: weight "${w.name}" has dtype ${w.dtype} (float32 only)`);
+        }
+        const count = w.shape.reduce((a, b) => a * b, 1);
+        if (off + count * 4 > all.length) {
+          throw new UserError(`${dir}: weight "${w.name}" runs past the end of the weight files`);
+        }
+        const v = vars.get(`backbone.${w.name}`);
+        if (v) {
+          if (v.shape.join() !== w.shape.join()) {
+            throw new UserError(
+              `${path}: weight "${w.name}" is [${w.shape}], model expects [${v.shape}]`,
+            );
+          }
+          const t = tf.tensor(new Float32Array(all.slice(off, off + count * 4).buffer), w.shape);
+          v.assign(t);
+          t.dispose();
+          assigned.add(`backbone.${w.name}`);
+        }
+        off += count * 4;
+      }
+    }
+    const missing = [...vars.keys()].filter((k) => k.startsWith("backbone.") && !assigned.has(k));
+    if (missing.length) {
+      throw new UserError(`${path}: no weights for ${missing.map((m) => m.slice(9)).join(", ")}`);
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}

@@ -1,0 +1,315 @@
+/**
+ * MobileNetV2 image classifier, a faithful functional port of Hugging Face
+ * `MobileNetV2ForImageClassification` (`modeling_mobilenet_v2.py`): same channel arithmetic,
+ * same TF "SAME" padding, same initialisation, same parameter names (so HF checkpoints load by
+ * name). Weights are kept in tfjs layouts (HWIO, depthwise `[kh,kw,C,1]`, linear `[in,out]`).
+ * @module
+ */
+import * as tf from "../tf.ts";
+import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import {
+  addBatchNorm,
+  type BatchNormOptions,
+  convBNAct,
+  type ConvBNParams,
+  dropout,
+  linear,
+  ParamStore,
+} from "./layers.ts";
+import { readSafetensors } from "./safetensors.ts";
+import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
+import { UserError } from "../cli/errors.ts";
+
+/**
+ * Architecture options mirroring HF `MobileNetV2Config` (camelCase), with the HF defaults.
+ *
+ * `bnMomentum` is PyTorch-style (weight of the current batch in the running-stat update).
+ * HF hard-codes `momentum=0.997`, a value copied from TF where it means the opposite: in PyTorch
+ * it makes the running stats ≈ the last batch, so eval-mode outputs are noisy. Pass `"hf"` (0.997)
+ * to reproduce HF exactly; the default 0.1 is PyTorch's own default.
+ */
+export interface MobileNetV2Options {
+  numLabels: number;
+  labels?: string[];
+  numChannels?: number;
+  imageSize?: number;
+  depthMultiplier?: number;
+  depthDivisibleBy?: number;
+  minDepth?: number;
+  expandRatio?: number;
+  outputStride?: number;
+  firstLayerIsExpansion?: boolean;
+  finegrainedOutput?: boolean;
+  tfPadding?: boolean;
+  classifierDropoutProb?: number;
+  initializerRange?: number;
+  layerNormEps?: number;
+  bnMomentum?: number | "hf";
+  /** Seed for reproducible initialisation. */
+  seed?: number;
+}
+
+const DEFAULTS = {
+  numChannels: 3,
+  imageSize: 224,
+  depthMultiplier: 1.0,
+  depthDivisibleBy: 8,
+  minDepth: 8,
+  expandRatio: 6.0,
+  outputStride: 32,
+  firstLayerIsExpansion: true,
+  finegrainedOutput: true,
+  tfPadding: true,
+  classifierDropoutProb: 0.8,
+  initializerRange: 0.02,
+  layerNormEps: 1e-3,
+  bnMomentum: 0.1 as number | "hf",
+};
+
+/** HF's `make_divisible` (from the TF slim MobileNet code). */
+export function makeDivisible(value: number, divisor = 8, minValue?: number): number {
+  const min = minValue ?? divisor;
+  let v = Math.max(min, Math.floor(Math.trunc(value + divisor / 2) / divisor) * divisor);
+  if (v < 0.9 * value) v += divisor;
+  return v;
+}
+
+// Python's round() rounds halves to even; channel counts like 0.5·24·... can hit exact halves.
+function pyRound(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+type Resolved = typeof DEFAULTS & MobileNetV2Options;
+
+function applyDepthMultiplier(c: Resolved, channels: number): number {
+  return makeDivisible(pyRound(channels * c.depthMultiplier), c.depthDivisibleBy, c.minDepth);
+}
+
+interface Block {
+  expand?: ConvBNParams;
+  depthwise: ConvBNParams;
+  project: ConvBNParams;
+  residual: boolean;
+}
+
+/** The MobileNetV2 student (see the module doc). */
+export class MobileNetV2 implements Classifier {
+  readonly config: ModelConfig;
+  readonly input: InputSpec;
+  #store: ParamStore;
+  #blocks: Block[] = [];
+  #first!: ConvBNParams;
+  #head!: ConvBNParams;
+  #depthwise = new Set<string>();
+  #classifier!: { weight: tf.Variable; bias: tf.Variable };
+  #opts: Resolved;
+
+  /** Build with HF initialisation: conv/linear weights normal(0, 0.02), biases 0, BN 1/0. */
+  constructor(options: MobileNetV2Options) {
+    const c = { ...DEFAULTS, ...stripUndefined(options) } as Resolved;
+    if (!Number.isInteger(c.numLabels) || c.numLabels < 1) {
+      throw new UserError(`mobilenet_v2: numLabels must be a positive integer, got ${c.numLabels}`);
+    }
+    if (!(c.depthMultiplier > 0)) {
+      throw new UserError(`mobilenet_v2: depth multiplier must be > 0, got ${c.depthMultiplier}`);
+    }
+    if (!c.tfPadding) {
+      throw new UserError("mobilenet_v2: only tfPadding=true is implemented (the HF default)");
+    }
+    this.#opts = c;
+    const { seed: _seed, ...rest } = c;
+    this.config = { kind: "mobilenet_v2", ...rest };
+    this.input = { size: c.imageSize, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+    this.#store = new ParamStore(c.seed);
+    this.#build(c);
+  }
+
+  #conv(
+    name: string,
+    cin: number,
+    cout: number,
+    k: number,
+    o: { stride?: number; dilation?: number; depthwise?: boolean; relu6?: boolean } = {},
+  ): ConvBNParams {
+    const c = this.#opts;
+    const shape = o.depthwise ? [k, k, cin, 1] : [k, k, cin, cout];
+    if (o.depthwise) this.#depthwise.add(`${name}.convolution.weight`);
+    return {
+      weight: this.#store.normal(`${name}.convolution.weight`, shape, c.initializerRange),
+      depthwise: o.depthwise ?? false,
+      stride: o.stride ?? 1,
+      dilation: o.dilation ?? 1,
+      bn: addBatchNorm(this.#store, `${name}.normalization`, cout),
+      relu6: o.relu6 ?? true,
+    };
+  }
+
+  #build(c: Resolved): void {
+    const channels = [16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320]
+      .map((x) => applyDepthMultiplier(c, x));
+    const strides = [2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1];
+    const p = "mobilenet_v2";
+    const stemCh = applyDepthMultiplier(c, 32);
+    this.#first = this.#conv(`${p}.conv_stem.first_conv`, c.numChannels, stemCh, 3, { stride: 2 });
+    this.#blocks.push({
+      expand: c.firstLayerIsExpansion
+        ? undefined
+        : this.#conv(`${p}.conv_stem.expand_1x1`, stemCh, stemCh, 1),
+      depthwise: this.#conv(`${p}.conv_stem.conv_3x3`, stemCh, stemCh, 3, { depthwise: true }),
+      project: this.#conv(`${p}.conv_stem.reduce_1x1`, stemCh, channels[0], 1, { relu6: false }),
+      residual: false,
+    });
+    let currentStride = 2;
+    let dilation = 1;
+    for (let i = 0; i < 16; i++) {
+      let stride: number, layerDilation: number;
+      if (currentStride === c.outputStride) {
+        stride = 1;
+        layerDilation = dilation;
+        dilation *= strides[i];
+      } else {
+        stride = strides[i];
+        layerDilation = 1;
+        currentStride *= stride;
+      }
+      const cin = channels[i], cout = channels[i + 1];
+      const expanded = makeDivisible(pyRound(cin * c.expandRatio), c.depthDivisibleBy, c.minDepth);
+      const name = `${p}.layer.${i}`;
+      this.#blocks.push({
+        expand: this.#conv(`${name}.expand_1x1`, cin, expanded, 1),
+        depthwise: this.#conv(`${name}.conv_3x3`, expanded, expanded, 3, {
+          stride,
+          dilation: layerDilation,
+          depthwise: true,
+        }),
+        project: this.#conv(`${name}.reduce_1x1`, expanded, cout, 1, { relu6: false }),
+        residual: stride === 1 && cin === cout,
+      });
+    }
+    const outCh = c.finegrainedOutput && c.depthMultiplier < 1.0
+      ? 1280
+      : applyDepthMultiplier(c, 1280);
+    this.#head = this.#conv(`${p}.conv_1x1`, channels[16], outCh, 1);
+    this.#classifier = {
+      weight: this.#store.normal("classifier.weight", [outCh, c.numLabels], c.initializerRange),
+      bias: this.#store.fill("classifier.bias", [c.numLabels], 0),
+    };
+  }
+
+  /** Whether the variable `name` is a depthwise kernel. */
+  isDepthwise(name: string): boolean {
+    return this.#depthwise.has(name);
+  }
+
+  /** Channels of the pooled features (1280 at the defaults). */
+  get featureSize(): number {
+    return this.#classifier.weight.shape[0];
+  }
+
+  /** BN momentum actually used (PyTorch semantics). */
+  get bnMomentum(): number {
+    const m = this.#opts.bnMomentum;
+    return m === "hf" ? 0.997 : m;
+  }
+
+  trainableVariables(): Map<string, tf.Variable> {
+    return new Map(this.#store.trainable);
+  }
+
+  stateVariables(): Map<string, tf.Variable> {
+    return new Map(this.#store.state);
+  }
+
+  /** Pooled features `[batch, featureSize]` (HF `pooler_output`). */
+  features(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
+    const bn: BatchNormOptions = {
+      training: opts.training ?? false,
+      momentum: this.bnMomentum,
+      eps: this.#opts.layerNormEps,
+    };
+    if (x.shape[3] !== this.#opts.numChannels) {
+      throw new UserError(
+        `mobilenet_v2: input has ${x.shape[3]} channels, expected ${this.#opts.numChannels} (NHWC)`,
+      );
+    }
+    let h = convBNAct(x, this.#first, bn);
+    for (const b of this.#blocks) {
+      const residual = h;
+      if (b.expand) h = convBNAct(h, b.expand, bn);
+      h = convBNAct(h, b.depthwise, bn);
+      h = convBNAct(h, b.project, bn);
+      if (b.residual) h = tf.add(residual, h);
+    }
+    h = convBNAct(h, this.#head, bn);
+    return tf.mean(h, [1, 2]) as tf.Tensor2D;
+  }
+
+  apply(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
+    const training = opts.training ?? false;
+    const f = dropout(this.features(x, opts), this.#opts.classifierDropoutProb, training);
+    return linear(f, this.#classifier.weight, this.#classifier.bias) as tf.Tensor2D;
+  }
+
+  dispose(): void {
+    this.#store.dispose();
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Load HF `model.safetensors` (PyTorch layouts) into `model` by name; every state variable must be
+ * present with the matching shape (the error names both), nothing is assigned unless all are.
+ * `num_batches_tracked` and other extra tensors are ignored; `skip` leaves chosen variables as is.
+ */
+export async function loadHFMobileNetV2(
+  model: MobileNetV2,
+  path: string,
+  opts: { skip?: (name: string) => boolean } = {},
+): Promise<void> {
+  const file = await readSafetensors(path);
+  const layouts = new Map<string, TorchLayout>();
+  for (const [name, v] of model.stateVariables()) {
+    if (!opts.skip?.(name)) layouts.set(name, model.isDepthwise(name) ? "depthwise" : layoutOf(v));
+  }
+  assignAll(model.stateVariables(), loadTorchTensors(file, model.stateVariables(), layouts));
+}
+
+/** Options from an HF `MobileNetV2Config` JSON object (snake_case keys; HF defaults otherwise). */
+export function mobileNetV2OptionsFromHF(
+  hf: Record<string, unknown>,
+  path = "config.json",
+): MobileNetV2Options {
+  if (hf.model_type !== "mobilenet_v2") {
+    throw new UserError(`${path}: model_type ${JSON.stringify(hf.model_type)} is not mobilenet_v2`);
+  }
+  if ((hf.hidden_act ?? "relu6") !== "relu6") {
+    throw new UserError(`${path}: unsupported hidden_act ${JSON.stringify(hf.hidden_act)} (relu6)`);
+  }
+  const id2label = (hf.id2label ?? {}) as Record<string, string>;
+  const numLabels = (hf.num_labels as number | undefined) ?? Object.keys(id2label).length;
+  const pick = (k: string) => hf[k] as never;
+  return {
+    numLabels,
+    labels: Object.keys(id2label).length === numLabels
+      ? Array.from({ length: numLabels }, (_, i) => String(id2label[String(i)]))
+      : undefined,
+    numChannels: pick("num_channels"),
+    imageSize: pick("image_size"),
+    depthMultiplier: pick("depth_multiplier"),
+    depthDivisibleBy: pick("depth_divisible_by"),
+    minDepth: pick("min_depth"),
+    expandRatio: pick("expand_ratio"),
+    outputStride: pick("output_stride"),
+    firstLayerIsExpansion: pick("first_layer_is_expansion"),
+    finegrainedOutput: pick("finegrained_output"),
+    tfPadding: pick("tf_padding"),
+    classifierDropoutProb: pick("classifier_dropout_prob"),
+    initializerRange: pick("initializer_range"),
+    layerNormEps: pick("layer_norm_eps"),
+    bnMomentum: "hf",
+  };
+}

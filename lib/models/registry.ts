@@ -1,0 +1,167 @@
+/**
+ * Model specs → models. Specs: `mobilenet_v2`, `mobilenet_v2@WIDTH` (a fresh student),
+ * `hf:ORG/NAME` (fetched from the hub), `hf-dir:PATH` (a local HF checkpoint folder),
+ * `tfjs-dir:PATH` (a tfjs LayersModel folder with a new head), `dir:PATH` (a model saved by this
+ * toolkit, any kind). Saved kinds map to builders in {@linkcode KINDS}, the one place a new
+ * architecture registers.
+ * @module
+ */
+import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import {
+  loadHFMobileNetV2,
+  MobileNetV2,
+  type MobileNetV2Options,
+  mobileNetV2OptionsFromHF,
+} from "./mobilenet_v2.ts";
+import { loadHFViT, ViT, type ViTConfig } from "./vit.ts";
+import { type BackboneConfig, LayersBackbone, loadTfjsLayersDir } from "./layers_backbone.ts";
+import { loadStateInto, readSavedConfig } from "./checkpoint.ts";
+import { fetchHFModel } from "./hub.ts";
+import { UserError } from "../cli/errors.ts";
+
+/** Options for {@linkcode createModel}. */
+export interface CreateOptions {
+  /** Label count of the dataset the model is for (checked against loaded models). */
+  numLabels?: number;
+  labels?: string[];
+  /** Input side for fresh students (default 224). */
+  imageSize?: number;
+  /** Replace a pretrained head whose label count differs (warns loudly). */
+  reinitHead?: boolean;
+  seed?: number;
+  quiet?: boolean;
+  /** Extra MobileNetV2 options for fresh students (e.g. bnMomentum, classifierDropoutProb). */
+  student?: Partial<MobileNetV2Options>;
+}
+
+/** How to rebuild a saved model of one kind from its `config.json` (weights assigned after). */
+type Builder = (config: ModelConfig, input: InputSpec) => Promise<Classifier> | Classifier;
+
+/** Saved-model kinds and their builders: register new architectures here. */
+export const KINDS: Record<string, Builder> = {
+  mobilenet_v2: (c) => new MobileNetV2(c as unknown as MobileNetV2Options),
+  vit: (c, input) => new ViT(c as ViTConfig, input),
+  layers_backbone: (c, input) => LayersBackbone.build(c as BackboneConfig, input),
+};
+
+/** The spec forms, for error messages and `--help`. */
+export const SPEC_FORMS = [
+  "mobilenet_v2",
+  "mobilenet_v2@WIDTH (e.g. mobilenet_v2@0.5)",
+  "hf:ORG/NAME",
+  "hf-dir:PATH",
+  "tfjs-dir:PATH",
+  "dir:PATH",
+];
+
+function unknownSpec(spec: string, why = "unknown model spec"): UserError {
+  return new UserError(`${why} "${spec}"; valid forms: ${SPEC_FORMS.join(", ")}`);
+}
+
+function checkLabels(model: Classifier, spec: string, opts: CreateOptions): Classifier {
+  if (opts.numLabels !== undefined && model.config.numLabels !== opts.numLabels) {
+    model.dispose();
+    throw new UserError(
+      `${spec}: the model has ${model.config.numLabels} labels but the dataset has ${opts.numLabels}`,
+    );
+  }
+  return model;
+}
+
+/** Load a model saved with `saveModel` (any registered kind). */
+export async function loadModel(dir: string): Promise<Classifier> {
+  const saved = await readSavedConfig(dir);
+  const build = KINDS[saved.config.kind];
+  if (!build) {
+    throw new UserError(
+      `${dir}/config.json: unknown model kind "${saved.config.kind}" (known: ${
+        Object.keys(KINDS).join(", ")
+      })`,
+    );
+  }
+  const model = await build(saved.config, saved.input);
+  try {
+    await loadStateInto(model, dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+async function hfDir(dir: string, spec: string, opts: CreateOptions): Promise<Classifier> {
+  let hf: Record<string, unknown>;
+  try {
+    hf = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  } catch (e) {
+    throw new UserError(`${spec}: cannot read ${dir}/config.json (${(e as Error).message})`);
+  }
+  if (hf.model_type === "mobilenet_v2") {
+    const o = mobileNetV2OptionsFromHF(hf, `${dir}/config.json`);
+    const reinit = opts.numLabels !== undefined && opts.numLabels !== o.numLabels;
+    if (reinit && !opts.reinitHead) return checkLabels(new MobileNetV2(o), spec, opts);
+    const model = new MobileNetV2({
+      ...o,
+      ...(reinit ? { numLabels: opts.numLabels!, labels: opts.labels } : {}),
+      seed: opts.seed,
+    });
+    try {
+      await loadHFMobileNetV2(model, `${dir}/model.safetensors`, {
+        skip: reinit ? (n) => n.startsWith("classifier.") : undefined,
+      });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+  return loadHFViT(dir, {
+    numLabels: opts.numLabels,
+    labels: opts.labels,
+    reinitHead: opts.reinitHead,
+    seed: opts.seed,
+    quiet: opts.quiet,
+  });
+}
+
+/** Build or load the model a spec names (see the module doc). */
+export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
+  const m = /^mobilenet_v2(?:@(.+))?$/.exec(spec);
+  if (m) {
+    const width = m[1] === undefined ? 1.0 : Number(m[1]);
+    if (!(width > 0) || !Number.isFinite(width)) throw unknownSpec(spec, "bad width in");
+    if (opts.numLabels === undefined) {
+      throw new UserError(`${spec}: the number of labels is needed`);
+    }
+    return new MobileNetV2({
+      ...opts.student,
+      numLabels: opts.numLabels,
+      labels: opts.labels,
+      depthMultiplier: width,
+      imageSize: opts.imageSize ?? opts.student?.imageSize,
+      seed: opts.seed,
+    });
+  }
+  const colon = spec.indexOf(":");
+  const scheme = colon > 0 ? spec.slice(0, colon) : "";
+  const rest = spec.slice(colon + 1);
+  if (!rest) throw unknownSpec(spec);
+  switch (scheme) {
+    case "hf":
+      return hfDir(await fetchHFModel(rest, { quiet: opts.quiet }), spec, opts);
+    case "hf-dir":
+      return hfDir(rest, spec, opts);
+    case "tfjs-dir":
+      if (opts.numLabels === undefined) {
+        throw new UserError(`${spec}: the number of labels is needed`);
+      }
+      return loadTfjsLayersDir(rest, {
+        numLabels: opts.numLabels,
+        labels: opts.labels,
+        seed: opts.seed,
+      });
+    case "dir":
+      return checkLabels(await loadModel(rest), spec, opts);
+  }
+  throw unknownSpec(spec);
+}

@@ -1,0 +1,159 @@
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import * as tf from "../../lib/tf.ts";
+import { initBackend } from "../../lib/backend.ts";
+import { loadHFViT, nchwToNhwc } from "../../lib/models/vit.ts";
+import {
+  encodeSafetensors,
+  getRaw,
+  getTensor,
+  readSafetensors,
+} from "../../lib/models/safetensors.ts";
+import { runLogits } from "../../lib/cli/logits.ts";
+import { UserError } from "../../lib/cli/errors.ts";
+
+await initBackend("cpu", { quiet: true });
+
+const FIXTURES = (Deno.env.get("VIT_FIXTURES") ??
+  new URL("../../../shared/fixtures/vit_tiny", import.meta.url).pathname).split(":");
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+for (const dir of FIXTURES) {
+  Deno.test(`vit: ${dir} matches the PyTorch logits to 1e-4`, async () => {
+    const model = await loadHFViT(dir, { quiet: true });
+    const io = await readSafetensors(`${dir}/io.safetensors`);
+    const x = getTensor(io, "pixel_values") as tf.Tensor4D;
+    const expected = getTensor(io, "logits");
+    const y = tf.tidy(() => model.apply(nchwToNhwc(x)));
+    assertEquals(y.shape, expected.shape);
+    const d = maxAbsDiff(y, expected);
+    assert(d <= 1e-4, `max abs diff ${d}`);
+    tf.dispose([x, expected, y]);
+    model.dispose();
+  });
+
+  Deno.test(`vit: deno task logits on ${dir} writes the same logits`, async () => {
+    const out = await Deno.makeTempFile({ suffix: ".safetensors" });
+    try {
+      await runLogits([
+        "--model",
+        `hf-dir:${dir}`,
+        "--input",
+        `${dir}/io.safetensors`,
+        "--out",
+        out,
+      ]);
+      const got = await readSafetensors(out);
+      const io = await readSafetensors(`${dir}/io.safetensors`);
+      const a = getTensor(got, "logits"), b = getTensor(io, "logits");
+      assertEquals(getRaw(got, "logits").dtype, "F32");
+      assert(maxAbsDiff(a, b) <= 1e-4);
+      tf.dispose([a, b]);
+    } finally {
+      await Deno.remove(out);
+    }
+  });
+}
+
+Deno.test("vit: deno task logits as a subprocess", async () => {
+  const dir = FIXTURES[0];
+  const out = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "logits",
+        "--model",
+        `hf-dir:${dir}`,
+        "--input",
+        `${dir}/io.safetensors`,
+        "--out",
+        out,
+        "--backend",
+        "cpu",
+      ],
+      cwd: new URL("../../", import.meta.url).pathname,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const r = await cmd.output();
+    assert(r.success, new TextDecoder().decode(r.stderr));
+    const got = await readSafetensors(out);
+    const io = await readSafetensors(`${dir}/io.safetensors`);
+    const a = getTensor(got, "logits"), b = getTensor(io, "logits");
+    assert(maxAbsDiff(a, b) <= 1e-4);
+    tf.dispose([a, b]);
+  } finally {
+    await Deno.remove(out);
+  }
+});
+
+/** Copy the fixture into a temp dir with its config/weights altered. */
+async function alteredCopy(
+  edit: { config?: (c: Record<string, unknown>) => void; drop?: string; reshape?: string },
+): Promise<string> {
+  const src = FIXTURES[0];
+  const dir = await Deno.makeTempDir();
+  const cfg = JSON.parse(await Deno.readTextFile(`${src}/config.json`));
+  edit.config?.(cfg);
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg));
+  const f = await readSafetensors(`${src}/model.safetensors`);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const name of f.tensors.keys()) {
+    if (name === edit.drop) continue;
+    const r = getRaw(f, name);
+    tensors.set(
+      name,
+      name === edit.reshape
+        ? { shape: [r.data.length / 2, 2], data: r.data as Float32Array }
+        : { shape: r.shape, data: r.data as Float32Array },
+    );
+  }
+  await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(tensors));
+  return dir;
+}
+
+Deno.test("vit: bad checkpoints are clear UserErrors, never partial models", async () => {
+  const cases: [Parameters<typeof alteredCopy>[0], string[]][] = [
+    [{ config: (c) => (c.model_type = "bert") }, ["unsupported model_type", '"bert"']],
+    [{ drop: "vit.encoder.layer.1.output.dense.weight" }, [
+      'missing tensor "vit.encoder.layer.1.output.dense.weight"',
+    ]],
+    [{ reshape: "vit.layernorm.weight" }, ['tensor "vit.layernorm.weight"', "expected [48]"]],
+    [{ config: (c) => (c.intermediate_size = 64) }, [
+      'tensor "vit.encoder.layer.0.intermediate.dense.weight"',
+      "expected [64,48]",
+    ]],
+  ];
+  for (const [edit, includes] of cases) {
+    const dir = await alteredCopy(edit);
+    try {
+      const before = tf.memory().numTensors;
+      const e = await assertRejects(() => loadHFViT(dir, { quiet: true }), UserError);
+      for (const s of includes) assertStringIncludes(e.message, s);
+      assertEquals(tf.memory().numTensors, before, "tensors leaked by a failed load");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("vit: label-count mismatch needs reinitHead, which keeps the body", async () => {
+  const dir = FIXTURES[0];
+  const e = await assertRejects(() => loadHFViT(dir, { numLabels: 5, quiet: true }), UserError);
+  assertStringIncludes(e.message, "--reinit-head");
+  const m = await loadHFViT(dir, { numLabels: 5, reinitHead: true, quiet: true });
+  const ref = await loadHFViT(dir, { quiet: true });
+  assertEquals(m.stateVariables().get("classifier.weight")!.shape, [48, 5]);
+  const name = "vit.encoder.layer.0.attention.attention.query.weight";
+  assertEquals(
+    Array.from(m.stateVariables().get(name)!.dataSync()),
+    Array.from(ref.stateVariables().get(name)!.dataSync()),
+  );
+  m.dispose();
+  ref.dispose();
+});
