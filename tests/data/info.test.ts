@@ -1,0 +1,57 @@
+import { assertEquals } from "@std/assert";
+import { datasetInfo } from "../../lib/data/info.ts";
+import { BEANS_DIR } from "./helpers.ts";
+
+// Expected counts are the dataset README's table (shared/datasets/beans/README.md).
+const EXPECTED = {
+  train: { rows: 1034, classes: { angular_leaf_spot: 345, bean_rust: 348, healthy: 341 } },
+  validation: { rows: 133, classes: { angular_leaf_spot: 44, bean_rust: 45, healthy: 44 } },
+};
+
+Deno.test("datasetInfo counts rows and classes of the shared beans splits", async () => {
+  const info = await datasetInfo({ data: BEANS_DIR });
+  assertEquals(Object.keys(info.splits), ["train", "validation"]);
+  for (const [k, v] of Object.entries(EXPECTED)) {
+    assertEquals({ rows: info.splits[k].rows, classes: info.splits[k].classes }, v);
+  }
+});
+
+Deno.test("`deno task data info --json`: last stdout line is the counts object", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../lib/cli/data.ts", import.meta.url).pathname,
+      "info",
+      "--data",
+      BEANS_DIR,
+      "--json",
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  assertEquals(JSON.parse(lines.at(-1)!).splits, EXPECTED);
+});
+
+Deno.test("`deno task data info` on a missing folder: exit 2, one error line", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../lib/cli/data.ts", import.meta.url).pathname,
+      "info",
+      "--data",
+      "/nonexistent/beans",
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 2);
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n");
+  assertEquals(err.length, 1);
+  assertEquals(err[0].startsWith("error: ") && err[0].includes("/nonexistent/beans"), true, err[0]);
+});
