@@ -1,0 +1,246 @@
+/**
+ * Running a sweep: load the experiment, resolve (or build) its teachers, expand and pin the grid
+ * in `sweep.json`, then train this shard's runs. Each run is its own resumable directory: a
+ * finished run is skipped, an interrupted one resumes from its checkpoint. Shards write only
+ * their own runs and their own log, so no coordination is needed.
+ * @module
+ */
+import { isAbsolute, join, resolve } from "node:path";
+import { UserError } from "../cli/errors.ts";
+import { train } from "../train.ts";
+import { exists, readJson, writeJsonAtomic } from "../fs.ts";
+import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
+import { expandGrid, gridHash, parseShard, shardRuns } from "./grid.ts";
+import type { RunEntry, SweepManifest, TeacherEntry } from "./types.ts";
+import { ensureTeacher } from "./teachers.ts";
+import { formatDuration } from "../progress.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Default folder holding sweep directories. */
+export const SWEEPS_DIR = join(ROOT, "runs", "sweeps");
+
+/** Find and import an experiment: a path, or a name matched against `experiments/*.ts`. */
+export async function loadExperiment(
+  nameOrPath: string,
+): Promise<{ file: string; def: SweepDefinition }> {
+  let file = nameOrPath;
+  if (!(await exists(file))) {
+    const dir = join(ROOT, "experiments");
+    const candidates = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+      n.endsWith(".ts")
+    )
+      .sort();
+    const match = candidates.filter((n) =>
+      n === nameOrPath || n === `${nameOrPath}.ts` || n.includes(nameOrPath)
+    );
+    if (match.length !== 1) {
+      throw new UserError(
+        match.length
+          ? `experiment "${nameOrPath}" is ambiguous: ${match.join(", ")}`
+          : `experiment "${nameOrPath}" does not exist; available: ${candidates.join(", ")}`,
+      );
+    }
+    file = join(dir, match[0]);
+  }
+  const abs = isAbsolute(file) ? file : resolve(file);
+  const mod = await import(`file://${abs}`);
+  const def = mod.sweep as SweepDefinition | undefined;
+  if (!def || typeof def !== "object" || !def.profiles || !Array.isArray(def.teachers)) {
+    throw new UserError(
+      `${file} does not export a sweep (export const sweep = defineSweep({...}))`,
+    );
+  }
+  return { file: abs, def };
+}
+
+/** The default experiment: the newest dated `experiments/*-sweep.ts`. */
+export function defaultExperiment(): string {
+  const names = [...Deno.readDirSync(join(ROOT, "experiments"))].map((e) => e.name)
+    .filter((n) => /^\d{4}-\d{2}-\d{2}-.*sweep\.ts$/.test(n)).sort();
+  if (!names.length) throw new UserError("no experiments/*-sweep.ts found");
+  return join(ROOT, "experiments", names[names.length - 1]);
+}
+
+/** Whether the Hugging Face hub answers within a few seconds. */
+export async function hubReachable(timeoutMs = 4000): Promise<boolean> {
+  const endpoint = Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co";
+  try {
+    const r = await fetch(`${endpoint}/api/models/merve/beans-vit-224`, {
+      method: "HEAD",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await r.body?.cancel();
+    return r.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@linkcode runSweep}. */
+export interface SweepOptions {
+  experiment: string;
+  profile: string;
+  data?: string;
+  /** Sweep directory (default `runs/sweeps/<experiment>-<profile>`). */
+  out?: string;
+  shard?: string;
+  quiet?: boolean;
+  /** Test hook: stop (throw) after this many runs finished in this invocation. */
+  stopAfterRuns?: number;
+  log?: (line: string) => void;
+}
+
+/** Names of settings that differ between two grids (for the refusal message). */
+function gridDifferences(saved: RunEntry[], current: RunEntry[]): string[] {
+  const out: string[] = [];
+  const a = new Map(saved.map((r) => [r.id, r])), b = new Map(current.map((r) => [r.id, r]));
+  const added = [...b.keys()].filter((k) => !a.has(k)),
+    removed = [...a.keys()].filter((k) => !b.has(k));
+  if (added.length) {
+    out.push(`runs added: ${added.slice(0, 5).join(", ")}${added.length > 5 ? ", ..." : ""}`);
+  }
+  if (removed.length) {
+    out.push(`runs removed: ${removed.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`);
+  }
+  const keys = new Set<string>();
+  for (const [id, r] of a) {
+    const c = b.get(id);
+    if (!c) continue;
+    for (const k of new Set([...Object.keys(r.config), ...Object.keys(c.config)])) {
+      const x = (r.config as unknown as Record<string, unknown>)[k];
+      const y = (c.config as unknown as Record<string, unknown>)[k];
+      if (k !== "teacher" && k !== "data" && JSON.stringify(x) !== JSON.stringify(y)) {
+        keys.add(`${k}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
+      }
+    }
+  }
+  return [...out, ...keys];
+}
+
+/** Resolve the teacher axis of a profile: hub teachers when reachable, built teachers on demand. */
+async function resolveTeachers(
+  def: SweepDefinition,
+  profile: SweepProfile,
+  dir: string,
+  data: string | undefined,
+  log: (l: string) => void,
+): Promise<TeacherEntry[]> {
+  const wanted = profile.teachers ?? def.teachers.map((t) => t.name);
+  const out: TeacherEntry[] = [];
+  for (const name of wanted) {
+    const src: TeacherSource | undefined = def.teachers.find((t) => t.name === name);
+    if (!src) {
+      throw new UserError(`profile names teacher "${name}" that the experiment does not define`);
+    }
+    if (src.needsHub && !(await hubReachable())) {
+      log(`skipping teacher ${src.name} (${src.spec}): the Hugging Face hub is unreachable`);
+      continue;
+    }
+    if (src.spec) out.push({ name: src.name, spec: src.spec });
+    else if (src.build) {
+      const built = await ensureTeacher(src, join(dir, "teachers", src.name), {
+        data,
+        extraArgs: profile.teacherArgs ?? [],
+        log,
+      });
+      out.push({ name: src.name, spec: `dir:${built.dir}`, valAccuracy: built.valAccuracy });
+    } else throw new UserError(`teacher "${src.name}" has neither spec nor build`);
+  }
+  return out;
+}
+
+/** Run (this shard of) a sweep; returns the sweep directory and whether every run is finished. */
+export async function runSweep(opts: SweepOptions): Promise<{ dir: string; complete: boolean }> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const { file, def } = await loadExperiment(opts.experiment);
+  const profile = def.profiles[opts.profile];
+  if (!profile) {
+    throw new UserError(
+      `experiment ${def.name} has no profile "${opts.profile}"; available: ${
+        Object.keys(def.profiles).join(", ")
+      }`,
+    );
+  }
+  const shard = parseShard(opts.shard);
+  const dir = resolve(opts.out ?? join(SWEEPS_DIR, `${def.name}-${opts.profile}`));
+  await Deno.mkdir(join(dir, "runs"), { recursive: true });
+
+  const teachers = await resolveTeachers(def, profile, dir, opts.data, log);
+  const runs = expandGrid(profile, teachers, { data: opts.data });
+  const hashable = runs.map((r) => ({
+    ...r,
+    config: { ...r.config, teacher: r.teacher, data: undefined },
+  }));
+  const hash = await gridHash(hashable);
+  const manifestPath = join(dir, "sweep.json");
+  if (await exists(manifestPath)) {
+    let saved: SweepManifest;
+    try {
+      saved = await readJson<SweepManifest>(manifestPath);
+    } catch (e) {
+      throw new UserError(`${manifestPath}: ${(e as Error).message}`);
+    }
+    if (saved.gridHash !== hash) {
+      const diff = gridDifferences(saved.runs, runs);
+      throw new UserError(
+        `${dir} was created by a different grid; refusing to mix results. Differences: ` +
+          `${diff.join("; ") || "(run settings)"}. Use another --out folder.`,
+      );
+    }
+  } else {
+    const manifest: SweepManifest = {
+      experiment: def.name,
+      profile: opts.profile,
+      description: def.description,
+      teachers,
+      runs,
+      gridHash: hash,
+    };
+    await writeJsonAtomic(manifestPath, manifest);
+  }
+
+  const mine = shardRuns(runs, shard);
+  const shardName = `shard-${shard.index + 1}-of-${shard.count}`;
+  const eventsPath = join(dir, "log", `${shardName}.jsonl`);
+  await Deno.mkdir(join(dir, "log"), { recursive: true });
+  const event = async (run: string, what: string, extra: Record<string, unknown> = {}) => {
+    const line = JSON.stringify({ time: new Date().toISOString(), run, event: what, ...extra });
+    await Deno.writeTextFile(eventsPath, line + "\n", { append: true });
+  };
+  log(
+    `sweep ${def.name} (${file.replace(ROOT, "")}): ${runs.length} runs, this shard ` +
+      `${shard.index + 1}/${shard.count} owns ${mine.length} → ${dir}`,
+  );
+  const t0 = performance.now();
+  let finishedNow = 0;
+  for (const [i, run] of mine.entries()) {
+    const out = join(dir, "runs", run.id);
+    if (await exists(join(out, "final.json"))) {
+      log(`[${i + 1}/${mine.length}] ${run.id}: finished earlier, skipped`);
+      await event(run.id, "skip");
+      continue;
+    }
+    const resuming = await exists(join(out, "checkpoint", "trainer.json"));
+    log(`[${i + 1}/${mine.length}] ${run.id}: ${resuming ? "resuming" : "starting"}`);
+    await event(run.id, resuming ? "resume" : "start");
+    const summary = await train(run.config, { out, resume: true, quiet: opts.quiet });
+    await event(run.id, "finish", { accuracy: summary.validation.accuracy });
+    finishedNow++;
+    const elapsed = (performance.now() - t0) / 1000;
+    const left = mine.length - i - 1;
+    log(
+      `[${i + 1}/${mine.length}] ${run.id}: val acc ${
+        (summary.validation.accuracy * 100).toFixed(1)
+      }% ` +
+        `(sweep elapsed ${formatDuration(elapsed)}, ~${
+          formatDuration((elapsed / finishedNow) * left)
+        } left)`,
+    );
+    if (opts.stopAfterRuns !== undefined && finishedNow >= opts.stopAfterRuns) {
+      throw new Error(`stopping after ${finishedNow} runs (test hook)`);
+    }
+  }
+  const allDone = await Promise.all(runs.map((r) => exists(join(dir, "runs", r.id, "final.json"))));
+  return { dir, complete: allDone.every(Boolean) };
+}
