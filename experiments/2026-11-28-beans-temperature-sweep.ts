@@ -1,0 +1,68 @@
+/**
+ * Does distillation beat training from scratch on beans, by how much, at which temperature,
+ * and does a stronger teacher make a stronger student?
+ *
+ * Teacher axis (offline): two teachers of clearly different strength built from the shared
+ * ImageNet MobileNetV2: a linear probe trained on 10% of the training images (weak) and a probe
+ * on all of them with the last blocks fine-tuned (strong); plus the guide's own ViT teacher
+ * `merve/beans-vit-224` whenever the Hugging Face hub is reachable.
+ *
+ * Run: `deno task sweep` (this is the default experiment), or
+ * `deno task sweep 2026-11-28-beans-temperature-sweep --profile full|cpu|smoke`.
+ * @module
+ */
+import { defineSweep } from "../lib/sweep/define.ts";
+
+const IMAGENET_MNV2 = new URL("../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url)
+  .pathname;
+
+export const sweep = defineSweep({
+  name: "beans-temperature-sweep",
+  description: "Distilled vs scratch MobileNetV2 on beans across temperatures, λ and teachers.",
+  teachers: [
+    {
+      name: "mnv2-weak",
+      build: { from: IMAGENET_MNV2, args: ["--train-fraction", "0.1"] },
+      note: "linear probe on frozen ImageNet features, 10% of the training images",
+    },
+    {
+      name: "mnv2-strong",
+      build: { from: IMAGENET_MNV2, args: ["--finetune-blocks", "2"] },
+      note: "linear probe + last 2 blocks fine-tuned, all training images",
+    },
+    {
+      name: "vit-guide",
+      spec: "hf:merve/beans-vit-224",
+      needsHub: true,
+      note: "the guide's fine-tuned ViT-B/16 teacher",
+    },
+  ],
+  profiles: {
+    full: {
+      preset: "hf-guide",
+      student: "mobilenet_v2",
+      temperatures: [1, 2, 5, 10],
+      lambdas: [0.5, 0.9],
+      seeds: [0, 1, 2],
+      budget: "GPU hours",
+    },
+    cpu: {
+      preset: "cpu-fast",
+      student: "mobilenet_v2@0.5",
+      temperatures: [2, 5, 10],
+      lambdas: [0.5],
+      seeds: [0, 1],
+      budget: "under 60 minutes on 2 CPU cores",
+    },
+    smoke: {
+      preset: "smoke",
+      student: "mobilenet_v2@0.35",
+      temperatures: [5],
+      lambdas: [0.5],
+      seeds: [0, 1],
+      teachers: ["mnv2-weak"],
+      teacherArgs: ["--train-limit", "48", "--val-limit", "24"],
+      budget: "under 3 minutes",
+    },
+  },
+});

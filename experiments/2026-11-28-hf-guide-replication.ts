@@ -1,0 +1,51 @@
+/**
+ * The Hugging Face guide, replicated exactly: `--preset hf-guide` (224 px, T=5, λ=0.5, 30
+ * epochs, batch 8, AdamW 5e-5, linear decay, MobileNetV2Config() defaults, best by accuracy),
+ * distilled vs scratch, with seeds so the guide's single-seed gap (72% vs 63% on test, ~12
+ * images) gets an error bar. Teacher: `merve/beans-vit-224` when the hub is reachable, else the
+ * strongest offline teacher.
+ *
+ * Run: `deno task sweep 2026-11-28-hf-guide-replication --profile full` (GPU), then evaluate the
+ * selected models on test explicitly: `deno task eval --model RUN_DIR --split test --data DIR`.
+ * @module
+ */
+import { defineSweep } from "../lib/sweep/define.ts";
+
+const IMAGENET_MNV2 = new URL("../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url)
+  .pathname;
+
+export const sweep = defineSweep({
+  name: "hf-guide-replication",
+  description: "The HF guide's recipe (T=5, λ=0.5, 30 epochs) distilled vs scratch, with seeds.",
+  teachers: [
+    { name: "vit-guide", spec: "hf:merve/beans-vit-224", needsHub: true },
+    { name: "mnv2-strong", build: { from: IMAGENET_MNV2, args: ["--finetune-blocks", "2"] } },
+  ],
+  profiles: {
+    full: {
+      preset: "hf-guide",
+      student: "mobilenet_v2",
+      temperatures: [5],
+      lambdas: [0.5],
+      seeds: [0, 1, 2, 3, 4],
+    },
+    cpu: {
+      preset: "hf-guide",
+      overrides: { imageSize: 96, epochs: 10 },
+      student: "mobilenet_v2",
+      temperatures: [5],
+      lambdas: [0.5],
+      seeds: [0, 1],
+      teachers: ["mnv2-strong"],
+    },
+    smoke: {
+      preset: "smoke",
+      student: "mobilenet_v2@0.35",
+      temperatures: [5],
+      lambdas: [0.5],
+      seeds: [0],
+      teachers: ["mnv2-strong"],
+      teacherArgs: ["--train-limit", "48", "--val-limit", "24", "--finetune-blocks", "0"],
+    },
+  },
+});
