@@ -17,12 +17,14 @@ async function withEndpoint<T>(endpoint: string, fn: () => Promise<T>): Promise<
 }
 
 Deno.test("beans URLs follow the hub layout and honour HF_ENDPOINT", async () => {
-  await withEndpoint("http://mirror.example/", async () => {
-    assertEquals(
-      beansUrl("train"),
-      "http://mirror.example/datasets/AI-Lab-Makerere/beans/resolve/main/data/train-00000-of-00001.parquet",
-    );
-  });
+  const url = await withEndpoint(
+    "http://mirror.example/",
+    () => Promise.resolve(beansUrl("train")),
+  );
+  assertEquals(
+    url,
+    "http://mirror.example/datasets/AI-Lab-Makerere/beans/resolve/main/data/train-00000-of-00001.parquet",
+  );
 });
 
 Deno.test("ensureBeans downloads missing splits from the endpoint into <dir>/<split>.parquet", async () => {
