@@ -4,7 +4,7 @@
  * @module
  */
 import { UserError } from "../cli/errors.ts";
-import { DownloadError, downloadFile, probe } from "./download.ts";
+import { DownloadError, downloadFile, errorText, probe } from "./download.ts";
 
 /** Hub dataset id. */
 export const BEANS_REPO = "AI-Lab-Makerere/beans";
@@ -55,7 +55,7 @@ export async function ensureBeans(
   } catch (e) {
     throw new UserError(
       `cannot reach the Hugging Face hub at ${hubEndpoint()} to download beans ` +
-        `(${(e as Error).message}); ${hint}`,
+        `(${errorText(e)}); ${hint}`,
     );
   }
   if (!opts.quiet) {

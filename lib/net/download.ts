@@ -46,6 +46,15 @@ class RetryableError extends Error {}
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
+/** An error's message with its cause, e.g. "fetch failed (connection refused)". */
+export function errorText(e: unknown): string {
+  const err = e as Error & { cause?: unknown };
+  const cause = err.cause instanceof Error ? err.cause.message : err.cause ? String(err.cause) : "";
+  return cause && !err.message.includes(cause)
+    ? `${err.message} (${cause})`
+    : String(err.message ?? e);
+}
+
 /** A sha256 hex digest from an ETag-style header value, if it is one. */
 export function sha256FromEtag(value: string | null): string | undefined {
   const v = value?.replace(/^W\//, "").replaceAll('"', "").trim().toLowerCase();
@@ -133,7 +142,7 @@ async function attempt(
     try {
       res = await fetch(url, { headers, signal: ctrl.signal });
     } catch (e) {
-      throw new RetryableError(`request failed: ${(e as Error).message}`);
+      throw new RetryableError(`request failed: ${errorText(e)}`);
     }
     onResponse();
     if (res.status === 416 && offset > 0) {
