@@ -1,29 +1,20 @@
 /**
  * The beans dataset on the Hugging Face hub (`AI-Lab-Makerere/beans`), fetched into
- * `data/beans/` as `<split>.parquet`. `HF_ENDPOINT` (Hugging Face's own variable) selects a mirror.
+ * `data/beans/` as `<split>.parquet`.
  * @module
  */
 import { UserError } from "../cli/errors.ts";
 import { DownloadError, downloadFile, errorText, probe } from "./download.ts";
+import { hubEndpoint, hubFileUrl } from "./hub.ts";
 
 /** Hub dataset id. */
 export const BEANS_REPO = "AI-Lab-Makerere/beans";
 /** Splits the hub has for beans. */
 export const BEANS_SPLITS = ["train", "validation", "test"] as const;
 
-/** The hub endpoint in effect (env `HF_ENDPOINT`, else huggingface.co). */
-export function hubEndpoint(): string {
-  return (Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/+$/, "");
-}
-
-/** URL of a file in a hub dataset repository at `revision`. */
-export function hfDatasetFileUrl(repo: string, path: string, revision = "main"): string {
-  return `${hubEndpoint()}/datasets/${repo}/resolve/${revision}/${path}`;
-}
-
 /** URL of one beans split's Parquet file on the hub. */
 export function beansUrl(split: string): string {
-  return hfDatasetFileUrl(BEANS_REPO, `data/${split}-00000-of-00001.parquet`);
+  return hubFileUrl(BEANS_REPO, `data/${split}-00000-of-00001.parquet`, { type: "dataset" });
 }
 
 function exists(path: string): boolean {

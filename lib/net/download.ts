@@ -8,6 +8,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { UserError } from "../cli/errors.ts";
 import { Progress } from "../data/progress.ts";
+import { hubEndpoint } from "./hub.ts";
 
 /** Options for {@linkcode downloadFile}. */
 export interface DownloadOptions {
@@ -78,7 +79,7 @@ async function fileSize(path: string): Promise<number | undefined> {
 
 function authHeaders(url: string, extra: Record<string, string> = {}): Record<string, string> {
   const token = Deno.env.get("HF_TOKEN");
-  const hub = Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co";
+  const hub = hubEndpoint();
   const h: Record<string, string> = { ...extra };
   if (token && url.startsWith(hub) && !h.Authorization) h.Authorization = `Bearer ${token}`;
   return h;

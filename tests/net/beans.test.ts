@@ -1,6 +1,7 @@
 import { assertEquals, assertRejects } from "@std/assert";
 import { UserError } from "../../lib/cli/errors.ts";
 import { beansUrl, ensureBeans } from "../../lib/net/beans.ts";
+import { hubFileUrl } from "../../lib/net/hub.ts";
 import { serveBytes } from "./server.ts";
 
 const SHARED = Deno.env.get("KD_SHARED") ?? new URL("../../../shared/", import.meta.url).pathname;
@@ -68,4 +69,16 @@ Deno.test("hub unreachable: one UserError that says to pass --data DIR", async (
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("hubFileUrl builds model and dataset URLs", async () => {
+  const urls = await withEndpoint("https://hf-mirror.example", () =>
+    Promise.resolve([
+      hubFileUrl("google/vit-base-patch16-224", "config.json"),
+      hubFileUrl("AI-Lab-Makerere/beans", "README.md", { type: "dataset", revision: "abc" }),
+    ]));
+  assertEquals(urls, [
+    "https://hf-mirror.example/google/vit-base-patch16-224/resolve/main/config.json",
+    "https://hf-mirror.example/datasets/AI-Lab-Makerere/beans/resolve/abc/README.md",
+  ]);
 });
