@@ -1,0 +1,334 @@
+/**
+ * The report's figures as plain plotly specs (`{data, layout}`), built by pure functions from
+ * sweep results and run records, so the HTML report, the PNG export and the notebooks draw
+ * exactly the same plots. Accuracies are shown in percent; every number is validation.
+ * @module
+ */
+import type { EpochRecord } from "../train.ts";
+import type { ResultRow, Stat, SweepResults } from "../sweep/types.ts";
+
+/** One plotly trace (a plain JSON object). */
+export type Trace = Record<string, unknown>;
+
+/** A plotly figure: what `Plotly.newPlot(div, data, layout)` takes. */
+export interface Figure {
+  data: Trace[];
+  layout: Record<string, unknown>;
+}
+
+/** A run's learning curve input: its per-epoch records. */
+export interface CurveRun {
+  id: string;
+  kind: "scratch" | "distill";
+  metrics: EpochRecord[];
+  /** Legend entry shared by runs of one configuration (default: the id without `-s<seed>`). */
+  group?: string;
+}
+
+/** Colours for teachers / runs (plotly's default cycle). */
+export const PALETTE = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#bcbd22",
+  "#17becf",
+];
+const SCRATCH_COLOR = "#555555";
+
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** Upper and lower error-bar lengths of a stat's 95% CI, scaled (0 where the CI is undefined). */
+export function ciErrors(s: Stat, scale = 100): { plus: number; minus: number } {
+  // JSON turns the NaN CI of a single seed into null.
+  const [lo, hi] = s.ci95 ?? [null, null];
+  return {
+    plus: finite(hi) ? (hi - s.mean) * scale : 0,
+    minus: finite(lo) ? (s.mean - lo) * scale : 0,
+  };
+}
+
+function errorY(stats: Stat[], scale = 100): Trace {
+  const e = stats.map((s) => ciErrors(s, scale));
+  return {
+    type: "data",
+    symmetric: false,
+    array: e.map((x) => x.plus),
+    arrayminus: e.map((x) => x.minus),
+    visible: e.some((x) => x.plus > 0 || x.minus > 0),
+  };
+}
+
+function title(text: string): { text: string } {
+  return { text };
+}
+
+/** Label of a distilled configuration, e.g. `mnv2-probe T=5 λ=0.5`. */
+export function rowLabel(r: Pick<ResultRow, "teacher" | "temperature" | "lambda">): string {
+  if (r.teacher === "scratch" || r.temperature === null) return r.teacher;
+  return `${r.teacher} T=${r.temperature} λ=${r.lambda}`;
+}
+
+function teacherColors(rows: ResultRow[]): Map<string, string> {
+  const names = [...new Set(rows.filter((r) => r.kind === "distill").map((r) => r.teacher))];
+  return new Map(names.map((n, i) => [n, PALETTE[i % PALETTE.length]]));
+}
+
+/**
+ * Validation accuracy against temperature, one line per (teacher, λ) with 95% CI error bars,
+ * over the scratch baseline drawn as a shaded band (mean ± 95% CI).
+ */
+export function accuracyVsTemperatureFigure(results: SweepResults): Figure {
+  const distill = results.rows.filter((r) => r.kind === "distill" && r.temperature !== null);
+  const colors = teacherColors(results.rows);
+  const groups = new Map<string, ResultRow[]>();
+  for (const r of distill) {
+    const key = `${r.teacher}\u0000${r.lambda}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const lambdas = [...new Set(distill.map((r) => r.lambda))].sort((a, b) => a! - b!);
+  const dashes = ["solid", "dot", "dash", "longdash", "dashdot"];
+  const data: Trace[] = [];
+  for (const rows of groups.values()) {
+    rows.sort((a, b) => a.temperature! - b.temperature!);
+    const { teacher, lambda } = rows[0];
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: `${teacher} λ=${lambda}`,
+      x: rows.map((r) => r.temperature),
+      y: rows.map((r) => r.accuracy.mean * 100),
+      error_y: errorY(rows.map((r) => r.accuracy)),
+      line: {
+        color: colors.get(teacher),
+        dash: dashes[lambdas.indexOf(lambda) % dashes.length],
+      },
+      hovertemplate: `${teacher} λ=${lambda} T=%{x}: %{y:.2f}%<extra></extra>`,
+    });
+  }
+  const temps = distill.map((r) => r.temperature!);
+  const x0 = temps.length ? Math.min(...temps) : 1;
+  const x1 = temps.length ? Math.max(...temps) : 10;
+  const logX = x0 > 0 && x1 / x0 >= 4;
+  const scratch = results.rows.find((r) => r.kind === "scratch");
+  if (scratch) {
+    const m = scratch.accuracy.mean * 100;
+    const e = ciErrors(scratch.accuracy);
+    if (e.plus > 0 || e.minus > 0) {
+      data.unshift({
+        type: "scatter",
+        mode: "lines",
+        name: "scratch 95% CI",
+        x: [x0, x1, x1, x0, x0],
+        y: [m - e.minus, m - e.minus, m + e.plus, m + e.plus, m - e.minus],
+        fill: "toself",
+        fillcolor: "rgba(85,85,85,0.18)",
+        line: { width: 0 },
+        hoverinfo: "skip",
+      });
+    }
+    data.unshift({
+      type: "scatter",
+      mode: "lines",
+      name: `scratch mean (n=${scratch.accuracy.n})`,
+      x: [x0, x1],
+      y: [m, m],
+      line: { color: SCRATCH_COLOR, dash: "dash" },
+      hovertemplate: `scratch: ${m.toFixed(2)}%<extra></extra>`,
+    });
+  }
+  const teachers = new Map<string, number>();
+  for (const r of distill) {
+    if (finite(r.teacherValAccuracy)) teachers.set(r.teacher, r.teacherValAccuracy * 100);
+  }
+  for (const [name, acc] of teachers) {
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      name: `teacher ${name}`,
+      x: [x0, x1],
+      y: [acc, acc],
+      line: { color: colors.get(name), dash: "dot", width: 1 },
+      hovertemplate: `teacher ${name}: ${acc.toFixed(2)}%<extra></extra>`,
+    });
+  }
+  return {
+    data,
+    layout: {
+      title: title("Validation accuracy vs temperature (error bars: 95% CI over seeds)"),
+      xaxis: {
+        title: title("temperature T"),
+        type: logX ? "log" : "linear",
+        tickvals: [...new Set(temps)].sort((a, b) => a - b),
+      },
+      yaxis: { title: title("validation accuracy (%)") },
+      legend: { orientation: "h", y: -0.25 },
+      height: 480,
+      margin: { t: 60, b: 120 },
+    },
+  };
+}
+
+/** Δ validation accuracy vs scratch per distilled configuration, paired by seed, with 95% CI. */
+export function deltaVsScratchFigure(results: SweepResults): Figure {
+  const rows = results.rows.filter((r) => r.kind === "distill" && r.deltaAccuracy);
+  const colors = teacherColors(results.rows);
+  const byTeacher = new Map<string, ResultRow[]>();
+  for (const r of rows) byTeacher.set(r.teacher, [...(byTeacher.get(r.teacher) ?? []), r]);
+  const data: Trace[] = [...byTeacher].map(([teacher, rs]) => ({
+    type: "bar",
+    name: teacher,
+    x: rs.map(rowLabel),
+    y: rs.map((r) => r.deltaAccuracy!.mean * 100),
+    error_y: errorY(rs.map((r) => r.deltaAccuracy!)),
+    marker: { color: colors.get(teacher) },
+    hovertemplate: "%{x}: %{y:+.2f} pp<extra></extra>",
+  }));
+  return {
+    data,
+    layout: {
+      title: title("Δ validation accuracy vs scratch (paired by seed; error bars: 95% CI)"),
+      xaxis: { title: title("configuration"), automargin: true },
+      yaxis: { title: title("Δ accuracy (percentage points)"), zeroline: true },
+      shapes: [{
+        type: "line",
+        xref: "paper",
+        x0: 0,
+        x1: 1,
+        y0: 0,
+        y1: 0,
+        line: { color: "#000", width: 1 },
+      }],
+      barmode: "group",
+      height: 460,
+      margin: { t: 60, b: 140 },
+    },
+  };
+}
+
+/** Configuration label of a run for grouping curves: `scratch` or `teacher T=.. λ=..`. */
+export function curveGroup(run: CurveRun): string {
+  if (run.group) return run.group;
+  return run.kind === "scratch" ? "scratch" : run.id.replace(/-s\d+$/, "");
+}
+
+/**
+ * Validation accuracy and train loss per epoch, one pair of lines per run; runs of the same
+ * configuration (seeds) share a colour and a legend entry, scratch is dashed grey.
+ */
+export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure {
+  const data: Trace[] = [];
+  const groups = new Map<string, string>();
+  for (const run of runs) {
+    if (!run.metrics.length) continue;
+    const group = curveGroup(run);
+    const first = !groups.has(group);
+    if (first) {
+      const distill = [...groups.keys()].filter((g) => g !== "scratch").length;
+      groups.set(
+        group,
+        run.kind === "scratch" ? SCRATCH_COLOR : PALETTE[distill % PALETTE.length],
+      );
+    }
+    const line = { color: groups.get(group), dash: run.kind === "scratch" ? "dash" : "solid" };
+    const epochs = run.metrics.map((m) => m.epoch);
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: group,
+      legendgroup: group,
+      showlegend: first,
+      x: epochs,
+      y: run.metrics.map((m) => m.accuracy * 100),
+      line,
+      marker: { size: 5 },
+      xaxis: "x",
+      yaxis: "y",
+      hovertemplate: `${run.id} epoch %{x}: %{y:.1f}%<extra></extra>`,
+    }, {
+      type: "scatter",
+      mode: "lines+markers",
+      name: group,
+      legendgroup: group,
+      showlegend: false,
+      x: epochs,
+      y: run.metrics.map((m) => m.train_loss),
+      line,
+      marker: { size: 5 },
+      xaxis: "x2",
+      yaxis: "y2",
+      hovertemplate: `${run.id} epoch %{x}: loss %{y:.4f}<extra></extra>`,
+    });
+  }
+  return {
+    data,
+    layout: {
+      title: title(heading ?? "Learning curves (validation accuracy, training loss)"),
+      grid: { rows: 1, columns: 2, pattern: "independent", xgap: 0.15 },
+      xaxis: { title: title("epoch"), dtick: 1 },
+      yaxis: { title: title("validation accuracy (%)") },
+      xaxis2: { title: title("epoch"), dtick: 1 },
+      yaxis2: { title: title("training loss") },
+      legend: { orientation: "v", x: 1.02, y: 1 },
+      height: 460,
+      margin: { t: 60, b: 60, r: 220 },
+    },
+  };
+}
+
+/** Heatmap of a confusion matrix (`[true][predicted]` counts) with the counts written in. */
+export function confusionFigure(
+  confusion: number[][],
+  classNames: string[],
+  heading: string,
+): Figure {
+  const n = confusion.reduce((a, row) => a + row.reduce((b, c) => b + c, 0), 0);
+  return {
+    data: [{
+      type: "heatmap",
+      z: confusion,
+      x: classNames,
+      y: classNames,
+      // Light for few, dark for many (plotly's named "Blues" runs the other way).
+      colorscale: [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]],
+      texttemplate: "%{z}",
+      hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>",
+      showscale: false,
+    }],
+    layout: {
+      title: title(`${heading} (n=${n})`),
+      xaxis: { title: title("predicted"), side: "bottom" },
+      yaxis: { title: title("true"), autorange: "reversed" },
+      height: 400,
+      width: 460,
+      margin: { t: 60, l: 130, b: 110 },
+    },
+  };
+}
+
+/** Images per class of each split, as grouped bars. */
+export function classBalanceFigure(
+  splits: { name: string; classNames: string[]; counts: number[] }[],
+): Figure {
+  return {
+    data: splits.map((s, i) => ({
+      type: "bar",
+      name: s.name,
+      x: s.classNames,
+      y: s.counts,
+      text: s.counts.map(String),
+      textposition: "auto",
+      marker: { color: PALETTE[i % PALETTE.length] },
+    })),
+    layout: {
+      title: title("Images per class"),
+      barmode: "group",
+      xaxis: { title: title("class") },
+      yaxis: { title: title("images") },
+      height: 400,
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Read a sweep directory (see `lib/sweep/types.ts`) into memory for the report and notebooks:
+ * the manifest, the merged results, and every run's per-epoch metrics, final summary and, when
+ * someone ran `deno task eval --split test` on it, its separate test evaluation.
+ * @module
+ */
+import { join } from "node:path";
+import { UserError } from "../cli/errors.ts";
+import { exists, readJson } from "../fs.ts";
+import type { EpochRecord, FinalSummary, TrainConfig } from "../train.ts";
+import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
+
+/** A test-split evaluation stored beside a run (`test_eval.json`), kept apart from validation. */
+export interface TestEval {
+  split: string;
+  accuracy: number;
+  macro_f1: number;
+  n: number;
+  confusion?: number[][];
+}
+
+/** One run folder as the report sees it. */
+export interface RunData {
+  id: string;
+  dir: string;
+  kind: "scratch" | "distill";
+  teacher: string | null;
+  temperature: number | null;
+  lambda: number | null;
+  seed: number | null;
+  /** Per-epoch records (empty before the first epoch ends). */
+  metrics: EpochRecord[];
+  /** Null while the run is unfinished. */
+  final: FinalSummary | null;
+  testEval: TestEval | null;
+}
+
+/** A sweep directory loaded for reporting. */
+export interface SweepData {
+  dir: string;
+  manifest: SweepManifest | null;
+  results: SweepResults;
+  runs: RunData[];
+}
+
+/** Parse `metrics.jsonl`; a bad line is reported with its file and line number. */
+export function parseMetricsJsonl(text: string, file: string): EpochRecord[] {
+  const out: EpochRecord[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      out.push(JSON.parse(line) as EpochRecord);
+    } catch (e) {
+      throw new UserError(`${file}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
+    }
+  });
+  return out;
+}
+
+async function readOptionalJson<T>(path: string): Promise<T | null> {
+  if (!(await exists(path))) return null;
+  try {
+    return await readJson<T>(path);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+/** Load one run folder; `entry` (from sweep.json) wins over the run's own config.json. */
+export async function loadRun(dir: string, id: string, entry?: RunEntry): Promise<RunData> {
+  const saved = await readOptionalJson<{ train: TrainConfig }>(join(dir, "config.json"));
+  const cfg = entry?.config ?? saved?.train;
+  const metricsPath = join(dir, "metrics.jsonl");
+  const metrics = (await exists(metricsPath))
+    ? parseMetricsJsonl(await Deno.readTextFile(metricsPath), metricsPath)
+    : [];
+  const teacher = entry ? entry.teacher : cfg?.teacher ?? null;
+  const kind = entry?.kind ?? (teacher ? "distill" : "scratch");
+  return {
+    id,
+    dir,
+    kind,
+    teacher,
+    temperature: kind === "distill" ? entry?.temperature ?? cfg?.temperature ?? null : null,
+    lambda: kind === "distill" ? entry?.lambda ?? cfg?.lambda ?? null : null,
+    seed: entry?.seed ?? cfg?.seed ?? null,
+    metrics,
+    final: await readOptionalJson<FinalSummary>(join(dir, "final.json")),
+    testEval: await readOptionalJson<TestEval>(join(dir, "test_eval.json")),
+  };
+}
+
+/** Load a sweep directory; `results.json` is required (run the sweep's merge step first). */
+export async function loadSweep(dir: string): Promise<SweepData> {
+  const resultsPath = join(dir, "results.json");
+  if (!(await exists(resultsPath))) {
+    throw new UserError(
+      `${resultsPath} not found: not a sweep directory, or its results were not merged yet ` +
+        `(deno task sweep ... writes it)`,
+    );
+  }
+  const results = await readOptionalJson<SweepResults>(resultsPath) as SweepResults;
+  if (!Array.isArray(results.rows)) throw new UserError(`${resultsPath}: "rows" is not a list`);
+  const manifest = await readOptionalJson<SweepManifest>(join(dir, "sweep.json"));
+  const entries = new Map((manifest?.runs ?? []).map((r) => [r.id, r]));
+  const runsDir = join(dir, "runs");
+  // Manifest order first (scratch, then the grid), then any other run folders by name.
+  const extra: string[] = [];
+  if (await exists(runsDir)) {
+    for await (const e of Deno.readDir(runsDir)) {
+      if (e.isDirectory && !entries.has(e.name)) extra.push(e.name);
+    }
+  }
+  const runs: RunData[] = [];
+  for (const id of [...entries.keys(), ...extra.sort()]) {
+    const runDir = join(runsDir, id);
+    if (!(await exists(runDir))) continue;
+    runs.push(await loadRun(runDir, id, entries.get(id)));
+  }
+  return { dir, manifest, results, runs };
+}
+
+/** The finished run of `kind` with the highest validation accuracy (ties: first by id). */
+export function bestRun(runs: RunData[], kind: "scratch" | "distill"): RunData | null {
+  let best: RunData | null = null;
+  for (const r of runs) {
+    if (r.kind !== kind || !r.final) continue;
+    if (!best || r.final.validation.accuracy > best.final!.validation.accuracy) best = r;
+  }
+  return best;
+}

@@ -1,0 +1,117 @@
+/**
+ * PNG export of plotly figures with headless Chromium: each figure is drawn as a static plot in
+ * its own small offline page (plotly inlined) and screenshotted with a throwaway profile.
+ * @module
+ */
+import { join } from "node:path";
+import type { Figure } from "./figures.ts";
+import { figureHtml, plotlyScriptTag } from "./plotly.ts";
+
+const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+
+/** Path of a Chromium binary (env `KD_CHROMIUM` first), or null when none is installed. */
+export function findChromium(): string | null {
+  const env = Deno.env.get("KD_CHROMIUM");
+  for (const p of env ? [env] : CANDIDATES) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch {
+      // not there
+    }
+  }
+  return null;
+}
+
+/** The one line printed when PNG export is skipped. */
+export const NO_CHROMIUM_MESSAGE =
+  "PNG export skipped: Chromium not found (install the Debian package `chromium`, or set " +
+  "KD_CHROMIUM to a Chromium/Chrome binary)";
+
+/** Pixel size a figure is rendered at: its layout's size, else 900×500. */
+export function figureSize(fig: Figure): { width: number; height: number } {
+  const w = fig.layout.width, h = fig.layout.height;
+  return {
+    width: typeof w === "number" ? w : 900,
+    height: typeof h === "number" ? h : 500,
+  };
+}
+
+/** A standalone offline page that draws `fig` statically at a fixed size. */
+export function staticFigurePage(fig: Figure, size = figureSize(fig)): string {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8">` +
+    `<style>html,body{margin:0;padding:0;background:#fff;overflow:hidden}</style></head><body>` +
+    plotlyScriptTag() +
+    figureHtml(fig, "figure", { staticPlot: true, ...size }) +
+    `</body></html>`;
+}
+
+/** Render figures to PNG bytes with headless Chromium (throws when Chromium is missing/fails). */
+export async function renderFiguresPng(
+  figures: Figure[],
+  opts: { chromium?: string; timeoutMs?: number } = {},
+): Promise<Uint8Array[]> {
+  const chromium = opts.chromium ?? findChromium();
+  if (!chromium) throw new Error(NO_CHROMIUM_MESSAGE);
+  const tmp = await Deno.makeTempDir({ prefix: "kd-png-" });
+  try {
+    const out: Uint8Array[] = [];
+    for (const [i, fig] of figures.entries()) {
+      const size = figureSize(fig);
+      const page = join(tmp, `figure-${i}.html`);
+      const png = join(tmp, `figure-${i}.png`);
+      await Deno.writeTextFile(page, staticFigurePage(fig, size));
+      const args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        `--user-data-dir=${join(tmp, `profile-${i}`)}`,
+        `--screenshot=${png}`,
+        `--window-size=${size.width},${size.height}`,
+        // Virtual time lets the page finish drawing before the screenshot, without a fixed sleep.
+        "--virtual-time-budget=10000",
+        `file://${page}`,
+      ];
+      const child = new Deno.Command(chromium, { args, stdout: "piped", stderr: "piped" }).spawn();
+      const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+      const res = await child.output().finally(() => clearTimeout(timer));
+      let bytes: Uint8Array | null = null;
+      try {
+        bytes = await Deno.readFile(png);
+      } catch {
+        // reported below
+      }
+      if (!res.success || !bytes?.length) {
+        const err = new TextDecoder().decode(res.stderr).split("\n")
+          .filter((l) => l && !l.includes("dbus")).slice(-5).join("\n");
+        throw new Error(`${chromium} could not render figure ${i} (exit ${res.code}): ${err}`);
+      }
+      out.push(bytes);
+    }
+    return out;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Render named figures to `<dir>/<name>.png`; returns the paths written. */
+export async function writeFigurePngs(
+  dir: string,
+  figures: { name: string; figure: Figure }[],
+  opts: { chromium?: string } = {},
+): Promise<string[]> {
+  const pngs = await renderFiguresPng(figures.map((f) => f.figure), opts);
+  await Deno.mkdir(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const [i, f] of figures.entries()) {
+    const path = join(dir, `${f.name}.png`);
+    await Deno.writeFile(path, pngs[i]);
+    paths.push(path);
+  }
+  return paths;
+}

@@ -1,0 +1,182 @@
+/**
+ * The results table of a sweep in three forms: `results.md` (percentages, for people),
+ * `results.csv` (fractions, for tools) and an HTML table for the report and notebooks.
+ * Every number is validation: the test split is never part of these tables.
+ * @module
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "../fs.ts";
+import type { ResultRow, Stat, SweepResults } from "../sweep/types.ts";
+
+/** The `results.csv` header, in order. */
+export const CSV_COLUMNS = [
+  "teacher",
+  "kind",
+  "temperature",
+  "lambda",
+  "n_seeds",
+  "acc_mean",
+  "acc_std",
+  "acc_ci_low",
+  "acc_ci_high",
+  "f1_mean",
+  "f1_std",
+  "f1_ci_low",
+  "f1_ci_high",
+  "delta_acc_mean",
+  "delta_acc_ci_low",
+  "delta_acc_ci_high",
+  "teacher_val_acc",
+  "agreement",
+  "train_time_s",
+  "img_per_s",
+] as const;
+
+/** The note every rendering of the table carries. */
+export const VALIDATION_NOTE = "All numbers are on the **validation** split (model selection " +
+  "uses validation only). Test numbers come only from an explicit `deno task eval --split test`.";
+
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined || (typeof v === "number" && !Number.isFinite(v))) return "";
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** One CSV record per result row (fractions, full precision; empty cells where undefined). */
+export function resultsCsv(results: SweepResults): string {
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const r of results.rows) {
+    const d = r.deltaAccuracy;
+    const record: Record<(typeof CSV_COLUMNS)[number], unknown> = {
+      teacher: r.teacher,
+      kind: r.kind,
+      temperature: r.temperature,
+      lambda: r.lambda,
+      n_seeds: r.seeds.length,
+      acc_mean: r.accuracy.mean,
+      acc_std: r.accuracy.std,
+      acc_ci_low: r.accuracy.ci95?.[0],
+      acc_ci_high: r.accuracy.ci95?.[1],
+      f1_mean: r.macroF1.mean,
+      f1_std: r.macroF1.std,
+      f1_ci_low: r.macroF1.ci95?.[0],
+      f1_ci_high: r.macroF1.ci95?.[1],
+      delta_acc_mean: d?.mean,
+      delta_acc_ci_low: d?.ci95?.[0],
+      delta_acc_ci_high: d?.ci95?.[1],
+      teacher_val_acc: r.teacherValAccuracy,
+      agreement: r.agreement,
+      train_time_s: r.trainTimeS,
+      img_per_s: r.imgPerS,
+    };
+    lines.push(CSV_COLUMNS.map((c) => csvCell(record[c])).join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** `85.31 ± 1.20 [83.10, 87.52]` (percent), or `85.31` for one seed. */
+export function formatStatPct(s: Stat | null, signed = false): string {
+  if (!s || !finite(s.mean)) return "–";
+  const f = (v: number) => (signed && v > 0 ? "+" : "") + (v * 100).toFixed(2);
+  const [lo, hi] = s.ci95 ?? [null, null];
+  if (!(s.n > 1) || !finite(lo) || !finite(hi)) return f(s.mean);
+  return `${f(s.mean)} ± ${(s.std * 100).toFixed(2)} [${f(lo)}, ${f(hi)}]`;
+}
+
+function pct(v: number | null): string {
+  return finite(v) ? (v * 100).toFixed(2) : "–";
+}
+
+/** Column headers and display cells (strings) of the human-readable table. */
+export function displayRows(results: SweepResults): { header: string[]; rows: string[][] } {
+  const header = [
+    "teacher",
+    "kind",
+    "T",
+    "λ",
+    "seeds",
+    "accuracy % (mean ± std [95% CI])",
+    "macro-F1 %",
+    "Δ acc vs scratch (pp) [95% CI]",
+    "teacher acc %",
+    "agreement %",
+    "train time (s)",
+    "img/s",
+  ];
+  const rows = results.rows.map((r: ResultRow) => [
+    r.teacher,
+    r.kind,
+    r.temperature === null ? "–" : String(r.temperature),
+    r.lambda === null ? "–" : String(r.lambda),
+    String(r.seeds.length),
+    formatStatPct(r.accuracy),
+    formatStatPct(r.macroF1),
+    r.deltaAccuracy ? formatStatPct(r.deltaAccuracy, true) : "–",
+    pct(r.teacherValAccuracy),
+    pct(r.agreement),
+    finite(r.trainTimeS) ? r.trainTimeS.toFixed(1) : "–",
+    finite(r.imgPerS) ? r.imgPerS.toFixed(1) : "–",
+  ]);
+  return { header, rows };
+}
+
+function mdCell(s: string): string {
+  return s.replaceAll("|", "\\|");
+}
+
+/** `results.md`: a heading, the validation note, the table in percent, pending runs if any. */
+export function resultsMarkdown(results: SweepResults): string {
+  const { header, rows } = displayRows(results);
+  const out = [
+    `# ${results.experiment} (profile ${results.profile}): validation results`,
+    "",
+    VALIDATION_NOTE,
+    "",
+    `| ${header.map(mdCell).join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(mdCell).join(" | ")} |`),
+    "",
+  ];
+  if (results.pending.length) {
+    out.push(
+      `**Partial:** ${results.pending.length} run(s) not finished: ${results.pending.join(", ")}`,
+      "",
+    );
+  }
+  out.push(`Generated ${results.generatedAt}.`, "");
+  return out.join("\n");
+}
+
+/** Escape text for HTML. */
+export function escapeHtml(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;");
+}
+
+/** The results table as an HTML `<table>` (percentages), preceded by the validation note. */
+export function resultsHtmlTable(results: SweepResults): string {
+  const { header, rows } = displayRows(results);
+  const note = escapeHtml(VALIDATION_NOTE).replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
+    .replace(/`(.+?)`/g, "<code>$1</code>");
+  return [
+    `<p class="note">${note}</p>`,
+    `<table class="results" data-split="validation">`,
+    `<thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead>`,
+    "<tbody>",
+    ...rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`),
+    "</tbody></table>",
+    results.pending.length
+      ? `<p class="warn">Partial: ${results.pending.length} run(s) not finished: ${
+        escapeHtml(results.pending.join(", "))
+      }</p>`
+      : "",
+  ].join("\n");
+}
+
+/** Write `results.md` and `results.csv` into the sweep directory (atomically). */
+export async function writeResultTables(dir: string, results: SweepResults): Promise<void> {
+  await writeFileAtomic(join(dir, "results.md"), resultsMarkdown(results));
+  await writeFileAtomic(join(dir, "results.csv"), resultsCsv(results));
+}

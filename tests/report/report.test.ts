@@ -1,0 +1,159 @@
+import { assert, assertEquals, assertGreater, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
+import { bestRun, loadSweep, parseMetricsJsonl } from "../../lib/report/load.ts";
+import { renderReportHtml, reportFigures, writeReport } from "../../lib/report/html.ts";
+import { findChromium } from "../../lib/report/png.ts";
+import { main as reportMain } from "../../lib/cli/report.ts";
+import { UserError } from "../../lib/cli/errors.ts";
+import sharp from "sharp";
+
+async function syntheticDir(opts: Parameters<typeof writeSyntheticSweep>[1] = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "kd-report-test-" });
+  const results = await writeSyntheticSweep(dir, {
+    teachers: ["ta", "tb"],
+    temperatures: [1, 5],
+    seeds: [0, 1],
+    epochs: 3,
+    ...opts,
+  });
+  return { dir, results };
+}
+
+Deno.test("report.html inlines plotly once, draws every figure and has no external scripts", async () => {
+  const { dir } = await syntheticDir();
+  try {
+    const { html: path } = await writeReport(dir);
+    const html = await Deno.readTextFile(path);
+    // plotly's bundle ends with this line; present exactly once means inlined once.
+    assertEquals(html.split("window.Plotly = Plotly;").length - 1, 1);
+    assert(!/<script[^>]+src=["']?(https?:)?\/\//i.test(html), "external script found");
+    assert(!/<link[^>]+href=["']?https?:/i.test(html), "external stylesheet found");
+    const names = [
+      "accuracy_vs_temperature",
+      "delta_vs_scratch",
+      "learning_curves",
+      "confusion_best_distill",
+      "confusion_best_scratch",
+    ];
+    for (const n of names) assertStringIncludes(html, `id="plot-${n}"`);
+    assertEquals(html.split("Plotly.newPlot(").length - 1, names.length);
+    assertStringIncludes(html, "<strong>validation</strong>");
+    assert(!html.includes('data-split="test"'), "no test table without test_eval.json");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("best runs and confusion figures come from final.json validation accuracy", async () => {
+  const { dir } = await syntheticDir();
+  try {
+    const sweep = await loadSweep(dir);
+    const distill = sweep.runs.filter((r) => r.kind === "distill" && r.final);
+    const top = Math.max(...distill.map((r) => r.final!.validation.accuracy));
+    const best = bestRun(sweep.runs, "distill")!;
+    assertEquals(best.final!.validation.accuracy, top);
+    const fig = reportFigures(sweep).find((f) => f.name === "confusion_best_distill")!;
+    assertEquals(fig.figure.data[0].z, best.final!.validation.confusion);
+    assertStringIncludes(JSON.stringify(fig.figure.layout.title), best.id);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("learning curves use every epoch of metrics.jsonl", async () => {
+  const { dir } = await syntheticDir();
+  try {
+    const sweep = await loadSweep(dir);
+    const run = sweep.runs[0];
+    const lines = (await Deno.readTextFile(join(run.dir, "metrics.jsonl"))).trim().split("\n");
+    const fig = reportFigures(sweep).find((f) => f.name === "learning_curves")!.figure;
+    const acc = fig.data.find((t) =>
+      t.hovertemplate === `${run.id} epoch %{x}: %{y:.1f}%<extra></extra>`
+    )!;
+    assertEquals(acc.x, lines.map((l) => JSON.parse(l).epoch));
+    assertEquals(acc.y, lines.map((l) => JSON.parse(l).accuracy * 100));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("test_eval.json appears only in a separate, marked test table", async () => {
+  const { dir } = await syntheticDir();
+  try {
+    await Deno.writeTextFile(
+      join(dir, "runs", "scratch-s1", "test_eval.json"),
+      JSON.stringify({ split: "test", accuracy: 0.8123, macro_f1: 0.8, n: 128 }),
+    );
+    const html = renderReportHtml(await loadSweep(dir));
+    const testStart = html.indexOf('data-split="test"');
+    assertGreater(testStart, html.indexOf('data-split="validation"'));
+    assertStringIncludes(html, "TEST split (held out");
+    assertEquals(html.indexOf("81.23"), html.indexOf("81.23", testStart));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("partial sweeps are labelled and the unfinished run has no row seed", async () => {
+  const { dir, results } = await syntheticDir({ unfinished: ["kd-ta-T5-l0.5-s1"] });
+  try {
+    assertEquals(results.pending, ["kd-ta-T5-l0.5-s1"]);
+    const html = renderReportHtml(await loadSweep(dir));
+    assertStringIncludes(html, "Partial: 1 run(s) not finished: kd-ta-T5-l0.5-s1");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadSweep names the missing results.json and bad metrics lines", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let err: unknown;
+    try {
+      await loadSweep(dir);
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof UserError);
+    assertStringIncludes(err.message, join(dir, "results.json"));
+    let bad: unknown;
+    try {
+      parseMetricsJsonl('{"epoch":1}\n{oops\n', "x/metrics.jsonl");
+    } catch (e) {
+      bad = e;
+    }
+    assert(bad instanceof UserError);
+    assertStringIncludes(bad.message, "x/metrics.jsonl: line 2");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "deno task report --png writes non-empty PNGs (needs chromium)",
+  ignore: !findChromium(),
+  async fn() {
+    const { dir } = await syntheticDir({ teachers: ["ta"], temperatures: [2] });
+    try {
+      await reportMain([dir, "--png", "--quiet"]);
+      const sweep = await loadSweep(dir);
+      const names = reportFigures(sweep).map((f) => f.name);
+      assertEquals(names.length, 5);
+      for (const n of names) {
+        const bytes = await Deno.readFile(join(dir, "figures", `${n}.png`));
+        assertEquals([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+        // Drawn, not blank: a white page has min = max = 255 in every channel.
+        const stats = await sharp(bytes).stats();
+        assert(stats.channels.slice(0, 3).some((c) => c.min < 128), `${n}.png looks blank`);
+      }
+      for (const f of ["report.html", "results.md", "results.csv"]) {
+        assertGreater((await Deno.stat(join(dir, f))).size, 0);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+if (!findChromium()) console.error("skipping the PNG test: chromium is not installed");
