@@ -310,7 +310,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
     numLabels: k,
     labels: classNames,
     imageSize: config.imageSize,
-    ...config.studentOptions,
+    student: config.studentOptions,
+    seed: config.seed,
   });
   const params = student.trainableVariables();
   const optimizer = createOptimizer(params, config.optimizer);

@@ -1,0 +1,154 @@
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { initBackend } from "../lib/backend.ts";
+import { createModel } from "../lib/models/registry.ts";
+import { saveModel } from "../lib/models/checkpoint.ts";
+import { loadExperiment, runSweep } from "../lib/sweep/run.ts";
+import { parseShard, shardRuns } from "../lib/sweep/grid.ts";
+import { UserError } from "../lib/cli/errors.ts";
+
+const DATA = Deno.env.get("KD_TEST_DATA") ??
+  new URL("../../shared/datasets/beans", import.meta.url).pathname;
+const SWEEP_CLI = new URL("../lib/cli/sweep.ts", import.meta.url).pathname;
+const TINY = new URL("./fixtures/tiny-sweep.ts", import.meta.url).pathname;
+
+/** A random-weight 32 px teacher saved to a temp dir; exported to the experiment via env. */
+async function makeTeacher(): Promise<string> {
+  await initBackend(undefined, { quiet: true });
+  const dir = await Deno.makeTempDir({ prefix: "kd-teacher-" });
+  const m = await createModel("mobilenet_v2@0.35", {
+    numLabels: 3,
+    labels: ["angular_leaf_spot", "bean_rust", "healthy"],
+    imageSize: 32,
+    seed: 1,
+  });
+  await saveModel(m, join(dir, "t"));
+  m.dispose();
+  Deno.env.set("KD_TEST_TEACHER", join(dir, "t"));
+  return join(dir, "t");
+}
+
+function sweepCli(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SWEEP_CLI, TINY, "--profile", "smoke", "--data", DATA, "--quiet", ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { KD_TEST_TEACHER: Deno.env.get("KD_TEST_TEACHER")! },
+  }).spawn();
+}
+
+async function ok(p: Deno.ChildProcess): Promise<string> {
+  const o = await p.output();
+  const text = new TextDecoder().decode(o.stderr);
+  assert(o.success, `sweep failed:\n${text}`);
+  return text;
+}
+
+/** results.json rows without wall-clock fields. */
+async function rows(dir: string): Promise<unknown[]> {
+  const r = JSON.parse(await Deno.readTextFile(join(dir, "results.json")));
+  return r.rows.map((x: Record<string, unknown>) => {
+    const { trainTimeS: _a, imgPerS: _b, ...rest } = x;
+    return rest;
+  });
+}
+
+async function finishEvents(dir: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const e of Deno.readDirSync(join(dir, "log"))) {
+    for (const line of (await Deno.readTextFile(join(dir, "log", e.name))).trim().split("\n")) {
+      const ev = JSON.parse(line);
+      if (ev.event === "finish") counts.set(ev.run, (counts.get(ev.run) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+Deno.test({
+  name: "sweep killed with SIGKILL midway and restarted: each run finishes once, same results",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await makeTeacher();
+    const tmp = await Deno.makeTempDir({ prefix: "kd-sweep-" });
+    const whole = join(tmp, "whole"), killed = join(tmp, "killed");
+    await ok(sweepCli(["--out", whole]));
+
+    const p = sweepCli(["--out", killed]);
+    // Kill once the first run is finished and the second has a checkpoint (mid-run).
+    const manifestRuns = async () =>
+      JSON.parse(await Deno.readTextFile(join(killed, "sweep.json"))).runs.map((
+        r: { id: string },
+      ) => r.id);
+    let ids: string[] = [];
+    for (let i = 0; i < 4800; i++) {
+      try {
+        ids = await manifestRuns();
+        await Deno.stat(join(killed, "runs", ids[0], "final.json"));
+        await Deno.stat(join(killed, "runs", ids[1], "checkpoint", "trainer.json"));
+        break;
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    p.kill("SIGKILL");
+    await p.status;
+    await p.stdout.cancel();
+    await p.stderr.cancel();
+    let hasResults = true;
+    await Deno.stat(join(killed, "results.json")).catch(() => hasResults = false);
+    assert(!hasResults, "the sweep finished before it was killed");
+
+    const log = await ok(sweepCli(["--out", killed]));
+    assertStringIncludes(log, "finished earlier, skipped");
+    assertStringIncludes(log, "resuming");
+    const counts = await finishEvents(killed);
+    assertEquals([...counts.keys()].sort(), [...ids].sort());
+    for (const [id, n] of counts) assertEquals(n, 1, `${id} finished ${n} times`);
+    assertEquals(await rows(killed), await rows(whole));
+    for (const f of ["results.csv", "results.md", "report.html"]) {
+      assert((await Deno.stat(join(killed, f))).size > 0, `${f} missing`);
+    }
+
+    // A different grid in the same folder is refused, naming what differs; nothing is deleted.
+    const before = [...Deno.readDirSync(join(killed, "runs"))].length;
+    await assertRejects(
+      () => runSweep({ experiment: TINY, profile: "other", data: DATA, out: killed, quiet: true }),
+      UserError,
+      "epochs",
+    );
+    assertEquals([...Deno.readDirSync(join(killed, "runs"))].length, before);
+    await Deno.remove(tmp, { recursive: true });
+  },
+});
+
+Deno.test("shards split the grid deterministically and disjointly", () => {
+  const runs = Array.from({ length: 7 }, (_, i) => ({ id: `r${i}` })) as never[];
+  const parts = [0, 1, 2].map((index) => shardRuns(runs, { index, count: 3 }));
+  assertEquals(parts.flat().length, 7);
+  assertEquals(new Set(parts.flat()).size, 7);
+  assertEquals(parseShard("2/3"), { index: 1, count: 3 });
+  const env = new Map([["SLURM_ARRAY_TASK_ID", "4"], ["SLURM_ARRAY_TASK_COUNT", "5"]]);
+  assertEquals(parseShard(undefined, env), { index: 4, count: 5 });
+});
+
+Deno.test("bad sweep input: missing experiment, no sweep export, shard out of range, unknown profile", async () => {
+  await assertRejects(() => loadExperiment("no-such-experiment"), UserError, "does not exist");
+  await assertRejects(
+    () => loadExperiment(new URL("./fixtures/no-sweep.ts", import.meta.url).pathname),
+    UserError,
+    "does not export a sweep",
+  );
+  for (const s of ["4/3", "0/3", "x"]) {
+    try {
+      parseShard(s);
+      throw new Error(`--shard ${s} accepted`);
+    } catch (e) {
+      assert(e instanceof UserError, `--shard ${s}: ${e}`);
+    }
+  }
+  await assertRejects(
+    () => runSweep({ experiment: TINY, profile: "gpu-huge", data: DATA, quiet: true }),
+    UserError,
+    "no profile",
+  );
+});

@@ -1,0 +1,125 @@
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { join } from "node:path";
+import { train, type TrainConfig } from "../lib/train.ts";
+import { presetRecipe } from "../lib/presets.ts";
+import { initBackend } from "../lib/backend.ts";
+import { UserError } from "../lib/cli/errors.ts";
+
+const DATA = Deno.env.get("KD_TEST_DATA") ??
+  new URL("../../shared/datasets/beans", import.meta.url).pathname;
+const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
+
+/** Flags of a tiny scratch run (MobileNetV2 x0.35 at 32 px on 48 images, 3 epochs). */
+const TINY = [
+  "--preset",
+  "smoke",
+  "--student",
+  "mobilenet_v2@0.35",
+  "--data",
+  DATA,
+  "--epochs",
+  "3",
+  "--batch-size",
+  "8",
+  "--seed",
+  "3",
+  "--quiet",
+];
+
+function runCli(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRAIN_CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function finished(p: Deno.ChildProcess): Promise<string> {
+  const o = await p.output();
+  const text = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+  assert(o.success, `train failed:\n${text}`);
+  return text;
+}
+
+/** metrics.jsonl without wall-clock fields, which legitimately differ between runs. */
+async function metrics(dir: string): Promise<unknown[]> {
+  const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");
+  return lines.map((l) => {
+    const { epoch_time_s: _t, img_per_s: _r, ...rest } = JSON.parse(l);
+    return rest;
+  });
+}
+
+Deno.test({
+  name: "SIGKILL mid-epoch, then --resume, ends with the same metrics as an uninterrupted run",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "kd-resume-" });
+    const whole = join(tmp, "whole"), killed = join(tmp, "killed");
+    await finished(runCli([...TINY, "--out", whole]));
+
+    const p = runCli([...TINY, "--out", killed]);
+    const ckpt = join(killed, "checkpoint", "trainer.json");
+    for (let i = 0; i < 2400; i++) {
+      try {
+        if (JSON.parse(await Deno.readTextFile(ckpt)).epoch >= 1) break;
+      } catch { /* not written yet */ }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    p.kill("SIGKILL");
+    const status = await p.status;
+    await p.stdout.cancel();
+    await p.stderr.cancel();
+    assert(!status.success, "the run finished before it could be killed");
+    let exists = true;
+    await Deno.stat(join(killed, "final.json")).catch(() => exists = false);
+    assert(!exists, "killed run must not have final.json");
+    const epochAtKill = JSON.parse(await Deno.readTextFile(ckpt)).epoch;
+    assert(epochAtKill >= 1 && epochAtKill < 3, `killed after epoch ${epochAtKill}`);
+
+    // Without --resume an interrupted run is refused (nothing is silently restarted).
+    const refused = runCli([...TINY, "--out", killed]);
+    const r = await refused.output();
+    assert(!r.success);
+    assert(new TextDecoder().decode(r.stderr).includes("--resume"));
+
+    await finished(runCli([...TINY, "--out", killed, "--resume"]));
+    assertEquals(await metrics(killed), await metrics(whole));
+    const a = JSON.parse(await Deno.readTextFile(join(whole, "final.json")));
+    const b = JSON.parse(await Deno.readTextFile(join(killed, "final.json")));
+    assertEquals(b.validation, a.validation);
+    assertEquals(b.best_epoch, a.best_epoch);
+
+    // A finished run is never overwritten without --force.
+    const again = await runCli([...TINY, "--out", whole]).output();
+    assert(!again.success);
+    assert(new TextDecoder().decode(again.stderr).includes("--force"));
+    await Deno.remove(tmp, { recursive: true });
+  },
+});
+
+Deno.test("invalid settings fail before any work", async () => {
+  await initBackend("cpu", { quiet: true });
+  const base: TrainConfig = {
+    ...presetRecipe("smoke"),
+    student: "mobilenet_v2@0.35",
+    teacher: "dir:/nonexistent",
+    data: DATA,
+    trainSplit: "train",
+    valSplit: "validation",
+    seed: 0,
+  };
+  const out = await Deno.makeTempDir();
+  await assertRejects(
+    () => train({ ...base, temperature: 0 }, { out }),
+    UserError,
+    "--temperature",
+  );
+  await assertRejects(() => train({ ...base, lambda: 2 }, { out }), UserError, "--lambda");
+  await assertRejects(() => train({ ...base, epochs: 0 }, { out }), UserError, "--epochs");
+  await assertRejects(() => train({ ...base, valSplit: "test" }, { out }), UserError, "test split");
+  // Nothing was written for any of them.
+  assertEquals([...Deno.readDirSync(out)], []);
+  await Deno.remove(out, { recursive: true });
+});
