@@ -86,9 +86,15 @@ export async function loadStateInto(model: Classifier, dir: string): Promise<voi
   }
 }
 
-/** sha256 (hex) over the state tensors in name order: names, shapes and float32 bytes. */
-export async function weightsChecksum(model: Classifier): Promise<string> {
-  const vars = [...model.stateVariables().entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+/**
+ * sha256 (hex) over the state tensors in name order: names, shapes and float32 bytes. Pass a
+ * variable map instead of a model to hash a subset (e.g. a backbone without its head).
+ */
+export async function weightsChecksum(
+  model: Classifier | Map<string, tf.Variable>,
+): Promise<string> {
+  const map = model instanceof Map ? model : model.stateVariables();
+  const vars = [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   const parts: Uint8Array[] = [];
   const enc = new TextEncoder();
   for (const [name, v] of vars) {

@@ -1,0 +1,131 @@
+/**
+ * Fine-tuning the last blocks of a cut backbone (plus its head) from cached activations at a
+ * block boundary: the frozen front is never re-run, so each epoch costs only the tail. The best
+ * epoch by validation accuracy (ties: validation loss) is kept, starting from the probe's own
+ * score, so fine-tuning can only be selected when validation says it helps.
+ * @module
+ */
+import * as tf from "../tf.ts";
+import type { LayersBackbone } from "../models/layers_backbone.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../data/rng.ts";
+import { Progress } from "../data/progress.ts";
+import { scoreLogits } from "./probe.ts";
+import type { SplitFeatures } from "./features.ts";
+
+/** One epoch's validation scores (epoch 0 = before fine-tuning). */
+export interface EpochScore {
+  epoch: number;
+  trainLoss: number;
+  valAcc: number;
+  valLoss: number;
+}
+
+/** Options for {@linkcode finetuneTail}. */
+export interface FinetuneOptions {
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
+  seed?: number;
+  quiet?: boolean;
+  onEpoch?: (s: EpochScore) => void;
+}
+
+const BACKPROP_KERNELS = ["Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter"];
+
+/** Kernels the current backend lacks for training convolutions (empty when all are there). */
+export function missingBackpropKernels(): string[] {
+  const b = tf.getBackend();
+  return BACKPROP_KERNELS.filter((k) => !tf.getKernel(k, b));
+}
+
+function slice(f: SplitFeatures, idx: ArrayLike<number>): tf.Tensor {
+  const per = f.data.length / f.shape[0];
+  const out = new Float32Array(idx.length * per);
+  for (let k = 0; k < idx.length; k++) {
+    out.set(f.data.subarray(idx[k] * per, (idx[k] + 1) * per), k * per);
+  }
+  return tf.tensor(out, [idx.length, ...f.shape.slice(1)]);
+}
+
+function evaluate(model: LayersBackbone, from: string, f: SplitFeatures, bs: number) {
+  const parts: tf.Tensor2D[] = [];
+  for (let s = 0; s < f.shape[0]; s += bs) {
+    const idx = Array.from({ length: Math.min(bs, f.shape[0] - s) }, (_, i) => s + i);
+    parts.push(tf.tidy(() => model.head(model.featuresFrom(from, slice(f, idx)))));
+  }
+  const logits = tf.concat(parts) as tf.Tensor2D;
+  const r = scoreLogits(logits, f.labels);
+  tf.dispose([...parts, logits]);
+  return r;
+}
+
+/**
+ * Train the layers after boundary `from` and the head on cached activations `train`, scoring on
+ * `val` each epoch; restores the best epoch's weights and returns the history.
+ */
+export async function finetuneTail(
+  model: LayersBackbone,
+  from: string,
+  train: SplitFeatures,
+  val: SplitFeatures,
+  opts: FinetuneOptions = {},
+): Promise<{ history: EpochScore[]; best: EpochScore }> {
+  const epochs = opts.epochs ?? 5, bs = opts.batchSize ?? 32, n = train.shape[0];
+  model.setTrainableFrom(from);
+  const vars = [...model.trainableVariables().values()];
+  const snapshot = () => vars.map((v) => tf.clone(v));
+  const v0 = evaluate(model, from, val, bs);
+  let best = { epoch: 0, trainLoss: NaN, valAcc: v0.acc, valLoss: v0.loss };
+  let bestWeights = snapshot();
+  const history: EpochScore[] = [best];
+  opts.onEpoch?.(best);
+  const opt = tf.train.adam(opts.lr ?? 1e-4);
+  const yAll = tf.tensor1d(train.labels, "int32");
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = shuffleInPlace(
+        Int32Array.from({ length: n }, (_, i) => i),
+        mulberry32(mixSeed(opts.seed ?? 0, epoch)),
+      );
+      const progress = new Progress(`fine-tune epoch ${epoch}/${epochs}`, n, { quiet: opts.quiet });
+      let lossSum = 0;
+      for (let s = 0; s < n; s += bs) {
+        const idx = order.subarray(s, Math.min(n, s + bs));
+        const loss = opt.minimize(
+          () =>
+            tf.tidy(() => {
+              const x = slice(train, idx);
+              const y = tf.oneHot(
+                tf.gather(yAll, tf.tensor1d(idx, "int32")),
+                model.config.numLabels,
+              );
+              const logits = model.head(model.featuresFrom(from, x, { training: true }));
+              return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+            }),
+          true,
+          vars,
+        )!;
+        lossSum += (await loss.data())[0] * idx.length;
+        loss.dispose();
+        progress.tick(idx.length);
+      }
+      progress.finish();
+      const v = evaluate(model, from, val, bs);
+      const score = { epoch, trainLoss: lossSum / n, valAcc: v.acc, valLoss: v.loss };
+      history.push(score);
+      opts.onEpoch?.(score);
+      if (
+        score.valAcc > best.valAcc || (score.valAcc === best.valAcc && score.valLoss < best.valLoss)
+      ) {
+        best = score;
+        tf.dispose(bestWeights);
+        bestWeights = snapshot();
+      }
+    }
+  } finally {
+    vars.forEach((v, i) => v.assign(bestWeights[i]));
+    tf.dispose([...bestWeights, yAll]);
+    opt.dispose();
+  }
+  return { history, best };
+}
