@@ -1,6 +1,7 @@
 /**
- * Backend selection. Minimal first version (cpu, wasm); the backends helper extends it
- * with tensorflow, webgpu and the native CPU path.
+ * Backend selection: `--backend auto|native|tensorflow|webgpu|wasm|cpu` (or env `KD_BACKEND`).
+ * `auto` prefers libtensorflow (tfjs-node-gpu / tfjs-node), then a real (non-software) WebGPU
+ * adapter, then the native oneDNN CPU path, then wasm with gradient kernels, then pure-JS cpu.
  * @module
  */
 import * as tf from "./tf.ts";
@@ -8,7 +9,10 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./cli/errors.ts";
 
 /** Names accepted by `--backend` and `KD_BACKEND`. */
-export type BackendName = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
+export const BACKEND_NAMES = ["auto", "native", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+
+/** One of {@linkcode BACKEND_NAMES}. */
+export type BackendName = typeof BACKEND_NAMES[number];
 
 /** What {@linkcode initBackend} chose. */
 export interface BackendChoice {
@@ -17,7 +21,118 @@ export interface BackendChoice {
   reason: string;
 }
 
+/** Why a candidate backend is unavailable (a message meant for the user). */
+class Unavailable extends Error {}
+
 let current: BackendChoice | undefined;
+
+const TF_NODE_HELP = "the tensorflow backend needs @tensorflow/tfjs-node-gpu (NVIDIA GPU with " +
+  "CUDA 11.2 and cuDNN 8.1) or @tensorflow/tfjs-node; their install script downloads " +
+  "libtensorflow, which Deno only runs when allowed: `deno install " +
+  '--allow-scripts=npm:@tensorflow/tfjs-node-gpu` (or `"allowScripts"` in deno.json)';
+
+async function tryTensorflow(): Promise<BackendChoice> {
+  const errors: string[] = [];
+  for (const spec of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      await import(spec);
+      if (await tf.setBackend("tensorflow")) {
+        const gpu = spec.endsWith("-gpu");
+        return {
+          name: "tensorflow",
+          device: gpu ? "libtensorflow (CUDA GPU if visible)" : "libtensorflow CPU",
+          reason: `${spec} loaded`,
+        };
+      }
+      errors.push(`${spec}: backend failed to initialise`);
+    } catch (e) {
+      errors.push(`${spec}: ${String((e as Error).message ?? e).split("\n")[0]}`);
+    }
+  }
+  throw new Unavailable(`${TF_NODE_HELP} (${errors.join("; ")})`);
+}
+
+/** The WebGPU adapter Deno offers, or a reason why there is no usable (hardware) one. */
+export async function probeWebGPU(): Promise<{ adapter: GPUAdapter; description: string }> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  if (!gpu) throw new Unavailable("navigator.gpu is not available in this Deno");
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Unavailable("no WebGPU adapter");
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const description = [info.vendor, info.architecture, info.device, info.description]
+    .filter((s) => s && s !== "0").join(" ");
+  const fallback = info.isFallbackAdapter ??
+    (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  if (fallback || /llvmpipe|lavapipe|swiftshader|software/i.test(description)) {
+    throw new Unavailable(`WebGPU adapter is a software fallback (${description})`);
+  }
+  return { adapter, description };
+}
+
+async function tryWebGPU(allowSoftware: boolean): Promise<BackendChoice> {
+  let description: string;
+  try {
+    description = (await probeWebGPU()).description;
+  } catch (e) {
+    if (!(allowSoftware && e instanceof Unavailable && /software/.test(e.message))) throw e;
+    description = e.message.replace("WebGPU adapter is a ", "");
+  }
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend("webgpu"))) throw new Unavailable("the webgpu backend failed to start");
+  return { name: "webgpu", device: `WebGPU ${description}`, reason: "" };
+}
+
+async function tryNative(): Promise<BackendChoice> {
+  const { registerNativeBackend } = await import("./backends/native/backend.ts");
+  let device: string;
+  try {
+    device = registerNativeBackend();
+  } catch (e) {
+    throw new Unavailable((e as Error).message);
+  }
+  if (!(await tf.setBackend("native"))) throw new Unavailable("the native backend failed to start");
+  return { name: "native", device, reason: "" };
+}
+
+async function tryWasm(): Promise<BackendChoice> {
+  setWasmPaths(
+    new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href,
+  );
+  if (!(await tf.setBackend("wasm"))) throw new Unavailable("the wasm backend failed to start");
+  const { registerWasmGradients } = await import("./backends/wasm_grads.ts");
+  registerWasmGradients();
+  return { name: "wasm", device: "CPU (WebAssembly SIMD, 1 thread)", reason: "" };
+}
+
+async function tryCpu(): Promise<BackendChoice> {
+  await tf.setBackend("cpu");
+  // The "install tfjs-node" banner is noise when cpu was chosen deliberately.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return { name: "cpu", device: "CPU (pure JS)", reason: "" };
+}
+
+async function pickAuto(): Promise<BackendChoice> {
+  const skipped: string[] = [];
+  const candidates: [string, () => Promise<BackendChoice>][] = [
+    ["tensorflow", tryTensorflow],
+    ["webgpu", () => tryWebGPU(false)],
+    ["native", tryNative],
+    ["wasm", tryWasm],
+  ];
+  for (const [name, attempt] of candidates) {
+    try {
+      const choice = await attempt();
+      choice.reason = skipped.length ? `auto; skipped ${skipped.join("; ")}` : "auto";
+      return choice;
+    } catch (e) {
+      const msg = String((e as Error).message ?? e).split("\n")[0];
+      skipped.push(`${name}: ${name === "tensorflow" ? "not installed" : msg}`);
+    }
+  }
+  const choice = await tryCpu();
+  choice.reason = `auto; skipped ${skipped.join("; ")}`;
+  return choice;
+}
 
 /** Initialise the requested backend (default: env `KD_BACKEND`, else auto) and say which in one line. */
 export async function initBackend(
@@ -25,27 +140,32 @@ export async function initBackend(
   opts: { quiet?: boolean } = {},
 ): Promise<BackendChoice> {
   if (current && (requested === "auto" || requested === current.name)) return current;
+  if (!(BACKEND_NAMES as readonly string[]).includes(requested)) {
+    throw new UserError(
+      `unknown backend "${requested}" (--backend / KD_BACKEND); expected one of ${
+        BACKEND_NAMES.join(", ")
+      }`,
+    );
+  }
   tf.env().set("PROD", true);
   let choice: BackendChoice;
-  if (requested === "cpu") {
-    await tf.setBackend("cpu");
-    choice = { name: "cpu", device: "CPU (pure JS)", reason: "requested" };
-  } else if (requested === "wasm" || requested === "auto") {
-    setWasmPaths(
-      new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href,
-    );
-    if (!(await tf.setBackend("wasm"))) {
-      throw new UserError("the wasm backend failed to initialise");
-    }
-    choice = {
-      name: "wasm",
-      device: "CPU (WebAssembly SIMD)",
-      reason: requested === "auto" ? "auto: fallback" : "requested",
-    };
+  if (requested === "auto") {
+    choice = await pickAuto();
   } else {
-    throw new UserError(
-      `unknown backend "${requested}"; expected auto, tensorflow, webgpu, wasm or cpu`,
-    );
+    const attempts: Record<string, () => Promise<BackendChoice>> = {
+      tensorflow: tryTensorflow,
+      webgpu: () => tryWebGPU(true),
+      native: tryNative,
+      wasm: tryWasm,
+      cpu: tryCpu,
+    };
+    try {
+      choice = await attempts[requested]();
+    } catch (e) {
+      if (e instanceof Unavailable) throw new UserError(`--backend ${requested}: ${e.message}`);
+      throw e;
+    }
+    choice.reason = "requested";
   }
   current = choice;
   if (!opts.quiet) console.error(`backend: ${choice.name} on ${choice.device} (${choice.reason})`);
