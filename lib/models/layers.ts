@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
+import { batchNormTrain } from "../backends/native/ops.ts";
 
 /** Collects a model's variables under stable names, with seeded initialisation. */
 export class ParamStore {
@@ -73,14 +74,21 @@ export interface BatchNormOptions {
 /**
  * Batch norm over the last (channel) axis. In training it normalises with batch statistics and
  * updates the running stats the PyTorch way: `running = (1-m)·running + m·batch`, with the unbiased
- * batch variance for `running_var`; in inference it uses the running stats.
+ * batch variance for `running_var`; in inference it uses the running stats. `relu6` appends ReLU6
+ * (fused with the batch norm on the native backend).
  */
-export function batchNorm(x: tf.Tensor, p: BatchNormParams, o: BatchNormOptions): tf.Tensor {
+export function batchNorm(
+  x: tf.Tensor,
+  p: BatchNormParams,
+  o: BatchNormOptions,
+  relu6 = false,
+): tf.Tensor {
   if (!o.training) {
-    return tf.batchNorm(x, p.runningMean, p.runningVar, p.bias, p.weight, o.eps);
+    const y = tf.batchNorm(x, p.runningMean, p.runningVar, p.bias, p.weight, o.eps);
+    return relu6 ? tf.relu6(y) : y;
   }
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const { mean, variance } = tf.moments(x, axes);
+  // One fused oneDNN op on the native backend; the same moments/batchNorm composition elsewhere.
+  const { y, mean, variance } = batchNormTrain(x, p.weight, p.bias, { eps: o.eps, relu6 });
   const n = x.size / x.shape[x.shape.length - 1];
   tf.tidy(() => {
     const m = o.momentum;
@@ -88,7 +96,7 @@ export function batchNorm(x: tf.Tensor, p: BatchNormParams, o: BatchNormOptions)
     p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - m), tf.mul(mean, m)));
     p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - m), tf.mul(unbiased, m)));
   });
-  return tf.batchNorm(x, mean, variance, p.bias, p.weight, o.eps);
+  return y;
 }
 
 /** Convolution with TF padding semantics ('same' pads like TF, extra pixel bottom/right). */
@@ -128,8 +136,8 @@ export function convBNAct(
 ): tf.Tensor4D {
   const conv = p.depthwise ? depthwiseConv2d : conv2d;
   let y: tf.Tensor = conv(x, p.weight as tf.Tensor4D, { stride: p.stride, dilation: p.dilation });
-  if (p.bn) y = batchNorm(y, p.bn, o);
-  if (p.relu6) y = tf.relu6(y);
+  if (p.bn) y = batchNorm(y, p.bn, o, p.relu6);
+  else if (p.relu6) y = tf.relu6(y);
   return y as tf.Tensor4D;
 }
 
