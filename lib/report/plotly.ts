@@ -58,6 +58,8 @@ export interface FigureHtmlOptions {
   /** Fixed size in pixels (default: the layout's, width responsive). */
   width?: number;
   height?: number;
+  /** Shown in place of the plot when `window.Plotly` is missing (else the plot just fails). */
+  missingPlotlyMessage?: string;
 }
 
 /** A `<div>` plus the `<script>` that draws `fig` into it (needs `window.Plotly` defined). */
@@ -69,8 +71,14 @@ export function figureHtml(fig: Figure, id: string, opts: FigureHtmlOptions = {}
     ? { staticPlot: true, displayModeBar: false }
     : { responsive: true, displaylogo: false };
   const safeId = id.replace(/[^\w-]/g, "_");
+  const draw = `Plotly.newPlot(${scriptJson(safeId)}, ${scriptJson(fig.data)}, ${
+    scriptJson(layout)
+  }, ${scriptJson(config)});`;
+  const body = opts.missingPlotlyMessage
+    ? `if (window.Plotly) { ${draw} } else { document.getElementById(${
+      scriptJson(safeId)
+    }).innerText = ${scriptJson(opts.missingPlotlyMessage)}; }`
+    : draw;
   return `<div id="${safeId}" class="plotly-figure"></div>\n` +
-    `<script type="text/javascript">Plotly.newPlot(${scriptJson(safeId)}, ${
-      scriptJson(fig.data)
-    }, ${scriptJson(layout)}, ${scriptJson(config)});</script>`;
+    `<script type="text/javascript">${body}</script>`;
 }

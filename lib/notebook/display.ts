@@ -1,0 +1,178 @@
+/**
+ * Jupyter glue for the notebooks on the Deno kernel: rich outputs (plotly figures as offline
+ * HTML with a PNG fallback, tables, images) and displays that update in place. Nothing here
+ * needs `Deno.jupyter` at import time: outside a kernel every call falls back to plain text on
+ * the console, so `lib/` stays usable from scripts and tests.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { Figure } from "../report/figures.ts";
+import { figureHtml, plotlyScriptTag } from "../report/plotly.ts";
+import { findChromium, renderFiguresPng } from "../report/png.ts";
+import { escapeHtml } from "../report/table.ts";
+
+/** A Jupyter MIME bundle: mime type → data (images base64-encoded). */
+export type MimeBundle = Record<string, string | object>;
+
+interface DisplayOptions {
+  raw?: boolean;
+  update?: boolean;
+  display_id?: string;
+}
+
+interface JupyterApi {
+  display(obj: unknown, opts?: DisplayOptions): Promise<void>;
+}
+
+/** The kernel's `Deno.jupyter` namespace, or null outside a Jupyter kernel. */
+export function jupyter(): JupyterApi | null {
+  // Looked up at call time: Deno.jupyter exists only inside `deno jupyter`.
+  const j = (Deno as unknown as { jupyter?: JupyterApi }).jupyter;
+  return j && typeof j.display === "function" ? j : null;
+}
+
+/** Whether code runs inside the Deno Jupyter kernel. */
+export function inJupyter(): boolean {
+  return jupyter() !== null;
+}
+
+/**
+ * How long to let an output of `bytes` travel before the cell goes on. The kernel sends outputs
+ * in the background; a cell that ends while a large one is still in flight can lose its outputs
+ * (seen with Deno 2.9 and nbclient 0.7: nbclient drops what arrives after the cell's idle).
+ */
+export function settleMs(bytes: number): number {
+  return Math.min(4000, Math.round(30 + (bytes / 1e6) * 400));
+}
+
+function bundleBytes(bundle: MimeBundle): number {
+  let n = 0;
+  for (const v of Object.values(bundle)) n += typeof v === "string" ? v.length : 1000;
+  return n;
+}
+
+/** Show a MIME bundle (console: its `text/plain` part, else a one-line summary). */
+export async function display(bundle: MimeBundle, opts: DisplayOptions = {}): Promise<void> {
+  const j = jupyter();
+  if (j) {
+    await j.display(bundle, { raw: true, ...opts });
+    await new Promise((r) => setTimeout(r, settleMs(bundleBytes(bundle))));
+    return;
+  }
+  const text = bundle["text/plain"];
+  console.log(
+    typeof text === "string" ? text : `[${Object.keys(bundle).join(", ")} output not shown]`,
+  );
+}
+
+let plotlyLoaded = false;
+
+/**
+ * Put plotly.js (inlined, offline) into the page once per kernel session, as its own output:
+ * figures after it stay small messages. {@linkcode showFigure} calls it when needed.
+ */
+export async function loadPlotly(opts: { force?: boolean } = {}): Promise<void> {
+  if (plotlyLoaded && !opts.force) return;
+  await display({
+    "text/html": `${plotlyScriptTag()}<div style="color:#888;font-size:11px">plotly.js ` +
+      `inlined (offline) for the figures below</div>`,
+    "text/plain": "[plotly.js loaded]",
+  });
+  if (inJupyter()) plotlyLoaded = true;
+}
+
+/** Options of {@linkcode showFigure}. */
+export interface ShowFigureOptions {
+  /** Add an `image/png` rendering (headless Chromium; default: when Chromium is installed). */
+  png?: boolean;
+  /** Element id (default: a fresh one). */
+  id?: string;
+}
+
+/**
+ * Display a plotly figure as offline `text/html` (plotly.js is loaded into the page once, by
+ * {@linkcode loadPlotly}) plus an `image/png` fallback rendered by headless Chromium.
+ */
+export async function showFigure(fig: Figure, opts: ShowFigureOptions = {}): Promise<void> {
+  await loadPlotly();
+  const id = opts.id ?? `fig-${crypto.randomUUID().slice(0, 8)}`;
+  // If plotly.js is missing (the output that carried it was cleared), say so, not a blank cell.
+  const html = figureHtml(fig, id, {
+    missingPlotlyMessage: "plotly.js is not loaded in this page: re-run the notebook from the " +
+      "top (an early output carries plotly.js)",
+  });
+  const bundle: MimeBundle = {
+    "text/html": html,
+    "text/plain": `[plotly figure: ${figureTitle(fig)}]`,
+  };
+  const wantPng = opts.png ?? (Deno.env.get("KD_NOTEBOOK_PNG") !== "0" && !!findChromium());
+  if (wantPng && inJupyter()) {
+    const [png] = await renderFiguresPng([fig]);
+    bundle["image/png"] = encodeBase64(png);
+  }
+  await display(bundle);
+}
+
+/** Base64 of bytes (Jupyter wants images base64-encoded). */
+export function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+function figureTitle(fig: Figure): string {
+  const t = fig.layout.title as { text?: string } | string | undefined;
+  return (typeof t === "string" ? t : t?.text) ?? "untitled";
+}
+
+/** Display PNG bytes, with an optional caption below. */
+export async function showPng(
+  png: Uint8Array,
+  opts: { caption?: string } = {},
+): Promise<void> {
+  await display({
+    "image/png": encodeBase64(png),
+    "text/plain": `[image${opts.caption ? `: ${opts.caption}` : ""}]`,
+  });
+  if (opts.caption) await showMarkdown(`*${opts.caption}*`);
+}
+
+/** Display markdown. */
+export async function showMarkdown(md: string): Promise<void> {
+  await display({ "text/markdown": md, "text/plain": md });
+}
+
+/** Display an HTML fragment (with a plain-text alternative). */
+export async function showHtml(html: string, text = "[html]"): Promise<void> {
+  await display({ "text/html": html, "text/plain": text });
+}
+
+/** An HTML table from a header and string rows (plus a plain-text alternative). */
+export function tableBundle(header: string[], rows: (string | number)[][]): MimeBundle {
+  const cell = (v: string | number) => escapeHtml(String(v));
+  const html = `<table><thead><tr>${header.map((h) => `<th>${cell(h)}</th>`).join("")}</tr>` +
+    `</thead><tbody>${
+      rows.map((r) => `<tr>${r.map((v) => `<td>${cell(v)}</td>`).join("")}</tr>`).join("")
+    }</tbody></table>`;
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (r: (string | number)[]) => r.map((v, i) => String(v).padEnd(widths[i])).join("  ");
+  return { "text/html": html, "text/plain": [line(header), ...rows.map(line)].join("\n") };
+}
+
+/** Display a table. */
+export async function showTable(header: string[], rows: (string | number)[][]): Promise<void> {
+  await display(tableBundle(header, rows));
+}
+
+/** A display that is replaced in place on every `update` (live progress in a cell). */
+export class LiveDisplay {
+  #id = `live-${crypto.randomUUID().slice(0, 8)}`;
+  #shown = false;
+
+  /** Show `bundle`, replacing what this display showed before. */
+  async update(bundle: MimeBundle): Promise<void> {
+    if (!inJupyter()) return await display(bundle);
+    // Marked shown before awaiting, so an update fired before the first resolves still updates.
+    const update = this.#shown;
+    this.#shown = true;
+    await display(bundle, { display_id: this.#id, update });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Where notebooks find things, independent of the kernel's working directory: the repository,
+ * the dataset (env `KD_DATA`, else the shared beans copy), the profile (env
+ * `KD_NOTEBOOK_PROFILE`), scratch output under `runs/notebooks/`, and sweep directories.
+ * @module
+ */
+import { join } from "node:path";
+import { UserError } from "../cli/errors.ts";
+import { PRESETS } from "../presets.ts";
+
+/** Absolute path of the repository root. */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The shared read-only material beside the repository (`../shared`). */
+export const SHARED_DIR = join(REPO_ROOT, "..", "shared");
+
+/** Dataset folder for notebooks: env `KD_DATA`, else `../shared/datasets/beans`. */
+export function notebookDataDir(): string {
+  return Deno.env.get("KD_DATA") || join(SHARED_DIR, "datasets", "beans");
+}
+
+/** Training preset for notebooks: env `KD_NOTEBOOK_PROFILE` (CI: `smoke`), else `cpu-fast`. */
+export function notebookProfile(): string {
+  const p = Deno.env.get("KD_NOTEBOOK_PROFILE") || "cpu-fast";
+  if (!PRESETS[p]) {
+    throw new UserError(
+      `KD_NOTEBOOK_PROFILE="${p}" is not a preset; available: ${Object.keys(PRESETS).join(", ")}`,
+    );
+  }
+  return p;
+}
+
+/** Scratch folder for notebook outputs (`runs/notebooks/<name>`, env `KD_NOTEBOOK_OUT` wins). */
+export function notebookOutDir(name: string): string {
+  return join(Deno.env.get("KD_NOTEBOOK_OUT") || join(REPO_ROOT, "runs", "notebooks"), name);
+}
+
+/** The most recently modified sweep directory (with a `results.json`) under `root`, or null. */
+export function latestSweepDir(root = join(REPO_ROOT, "runs", "sweeps")): string | null {
+  let best: { dir: string; mtime: number } | null = null;
+  try {
+    for (const e of Deno.readDirSync(root)) {
+      if (!e.isDirectory) continue;
+      const dir = join(root, e.name);
+      try {
+        const mtime = Deno.statSync(join(dir, "results.json")).mtime?.getTime() ?? 0;
+        if (!best || mtime > best.mtime) best = { dir, mtime };
+      } catch {
+        // not a merged sweep
+      }
+    }
+  } catch {
+    return null;
+  }
+  return best?.dir ?? null;
+}
