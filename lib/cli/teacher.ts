@@ -19,7 +19,7 @@ import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import { saveModel } from "../models/checkpoint.ts";
 import { fitProbe, type ProbeResult, stratifiedSubset, subsetFeatures } from "../teacher/probe.ts";
 import { type SplitFeatures, splitFeatures } from "../teacher/features.ts";
-import { finetuneTail, missingBackpropKernels } from "../teacher/finetune.ts";
+import { finetuneTail } from "../teacher/finetune.ts";
 import { scoreLogits } from "../teacher/probe.ts";
 
 const DEFAULT_FROM =
@@ -222,7 +222,7 @@ export async function runTeacher(args: string[]): Promise<{ valAcc: number; out:
           labels: Int32Array.from(subset, (i) => train.labels[i]),
         };
       }
-      const missing = missingBackpropKernels();
+      const missing = model.missingKernels(boundary);
       const backend = tf.getBackend();
       if (missing.length) {
         log(`note: backend ${backend} lacks ${missing.join(", ")}; fine-tuning on cpu`);

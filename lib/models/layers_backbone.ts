@@ -48,6 +48,37 @@ interface Node {
   cls: string;
   layer: tf.layers.Layer;
   inputs: string[];
+  /** A 1x1/stride-1 linear Conv2D, run as a matMul (fast, and its gradient needs no conv kernels). */
+  pointwise: boolean;
+}
+
+function isPointwise(l: KerasLayer): boolean {
+  const c = l.config as Record<string, unknown>;
+  const ones = (v: unknown) => Array.isArray(v) && v.every((x) => x === 1);
+  return l.class_name === "Conv2D" && ones(c.kernel_size) && ones(c.strides ?? [1, 1]) &&
+    ones(c.dilation_rate ?? [1, 1]) && (c.activation ?? "linear") === "linear" &&
+    (c.data_format ?? "channels_last") === "channels_last";
+}
+
+function pointwiseConv(x: tf.Tensor, layer: tf.layers.Layer): tf.Tensor {
+  const [kernel, bias] = layer.weights.map((w) => w.read());
+  const cin = kernel.shape[2]!, cout = kernel.shape[3]!;
+  let y: tf.Tensor = tf.matMul(
+    tf.reshape(x, [-1, cin]) as tf.Tensor2D,
+    tf.reshape(kernel, [cin, cout]) as tf.Tensor2D,
+  );
+  if (bias) y = tf.add(y, bias);
+  return tf.reshape(y, [...x.shape.slice(0, -1), cout]);
+}
+
+/** Backprop kernels a layer class needs to be trained (pointwise convs need none). */
+function backpropKernels(n: Node): string[] {
+  if (n.pointwise) return [];
+  if (n.cls === "Conv2D") return ["Conv2DBackpropFilter", "Conv2DBackpropInput"];
+  if (n.cls === "DepthwiseConv2D") {
+    return ["DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"];
+  }
+  return [];
 }
 
 const ACTIVATIONS = new Set(["ReLU", "Activation", "LeakyReLU", "Softmax"]);
@@ -115,6 +146,7 @@ export class LayersBackbone implements Classifier {
       cls: l.class_name,
       layer: layers.get(l.name)!,
       inputs: l.inbound_nodes.flatMap((n) => n.map((i) => i[0])),
+      pointwise: isPointwise(l),
     }));
     for (const lv of model.weights) {
       const v = lv.read() as tf.Variable;
@@ -184,6 +216,12 @@ export class LayersBackbone implements Classifier {
     this.config.trainableFrom = from;
   }
 
+  /** Gradient kernels the current backend lacks for training the layers after `from`. */
+  missingKernels(from: string | null): string[] {
+    const need = new Set(this.#after(from).flatMap(backpropKernels));
+    return [...need].filter((k) => !tf.getKernel(k, tf.getBackend()));
+  }
+
   /** Layers (in order) that run after boundary `from` up to the feature layer. */
   #after(from: string | null): Node[] {
     const start = from === null ? 0 : this.#nodes.findIndex((n) => n.name === from) + 1;
@@ -235,7 +273,9 @@ export class LayersBackbone implements Classifier {
         if (!t) throw new Error(`layers_backbone: input "${i}" of "${n.name}" not computed`);
         return t;
       });
-      const y = n.layer.apply(ins.length === 1 ? ins[0] : ins, { training }) as tf.Tensor;
+      const y = n.pointwise
+        ? pointwiseConv(ins[0], n.layer)
+        : n.layer.apply(ins.length === 1 ? ins[0] : ins, { training }) as tf.Tensor;
       values.set(n.name, y);
       if (n.name === to) return y;
       if (!training) {

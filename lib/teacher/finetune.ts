@@ -30,14 +30,6 @@ export interface FinetuneOptions {
   onEpoch?: (s: EpochScore) => void;
 }
 
-const BACKPROP_KERNELS = ["Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter"];
-
-/** Kernels the current backend lacks for training convolutions (empty when all are there). */
-export function missingBackpropKernels(): string[] {
-  const b = tf.getBackend();
-  return BACKPROP_KERNELS.filter((k) => !tf.getKernel(k, b));
-}
-
 function slice(f: SplitFeatures, idx: ArrayLike<number>): tf.Tensor {
   const per = f.data.length / f.shape[0];
   const out = new Float32Array(idx.length * per);
