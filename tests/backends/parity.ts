@@ -103,3 +103,10 @@ export function convInvocations(
     },
   ];
 }
+
+/** Largest |v| in an array (0 for an empty one). */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}

@@ -1,0 +1,185 @@
+import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
+import * as tf from "../../lib/tf.ts";
+import { dnnlAvailable, nativeAllocations } from "../../lib/backends/native/dnnl.ts";
+import { batchNormTrain } from "../../lib/backends/native/ops.ts";
+import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
+import {
+  CONV_CASES,
+  convInvocations,
+  maxAbs,
+  maxAbsDiff,
+  randomValues,
+  runKernelOn,
+} from "./parity.ts";
+
+const available = dnnlAvailable();
+if (!available) {
+  console.error("native backend tests skipped: libdnnl.so.2 missing (apt-get install libdnnl2)");
+} else {
+  const { initBackend } = await import("../../lib/backend.ts");
+  await initBackend("native", { quiet: true });
+}
+const ignore = !available;
+
+for (const depthwise of [false, true]) {
+  for (const c of CONV_CASES) {
+    for (const inv of convInvocations(c, depthwise)) {
+      Deno.test({
+        name: `native ${inv.name} matches cpu: ${JSON.stringify(c)}`,
+        ignore,
+        fn: async () => {
+          const want = await runKernelOn("cpu", inv.name, inv.inputs, inv.attrs);
+          const got = await runKernelOn("native", inv.name, inv.inputs, inv.attrs);
+          assertLessOrEqual(maxAbsDiff(got[0], want[0]), 1e-4);
+        },
+      });
+    }
+  }
+}
+
+const MATMULS: [number[], number[], boolean, boolean][] = [
+  [[2, 3, 4], [2, 4, 5], false, false],
+  [[2, 4, 3], [2, 4, 5], true, false],
+  [[2, 3, 4], [2, 5, 4], false, true],
+  [[3, 3, 4], [1, 4, 6], false, false],
+  [[1, 3, 4], [3, 4, 6], false, false],
+  [[4, 2, 7, 8], [4, 2, 8, 3], false, false],
+];
+for (const [a, b, transposeA, transposeB] of MATMULS) {
+  Deno.test({
+    name: `native BatchMatMul matches cpu: ${JSON.stringify({ a, b, transposeA, transposeB })}`,
+    ignore,
+    fn: async () => {
+      const inputs = { a: { shape: a, seed: 5 }, b: { shape: b, seed: 6 } };
+      const attrs = { transposeA, transposeB };
+      const want = await runKernelOn("cpu", "BatchMatMul", inputs, attrs);
+      const got = await runKernelOn("native", "BatchMatMul", inputs, attrs);
+      assertLessOrEqual(maxAbsDiff(got[0], want[0]), 1e-4);
+    },
+  });
+}
+
+for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
+  for (const [a, b] of [[[3, 5], [3, 5]], [[4, 6], [1]], [[1], [2, 3]], [[2, 3, 4], [4]]]) {
+    Deno.test({
+      name: `native ${name} matches cpu: ${JSON.stringify([a, b])}`,
+      ignore,
+      fn: async () => {
+        // Keep divisors away from zero so RealDiv compares finite numbers.
+        const shift = name === "RealDiv";
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const ta = tf.tensor(randomValues(tf.util.sizeFromShape(a), 7), a);
+          const tb0 = tf.tensor(randomValues(tf.util.sizeFromShape(b), 8), b);
+          const tb = shift ? tf.add(tf.abs(tb0), 0.5) : tb0;
+          const out = tf.engine().runKernel(name, { a: ta, b: tb }) as tf.Tensor;
+          const v = out.dataSync().slice();
+          tf.dispose([ta, tb0, tb, out]);
+          return v;
+        };
+        assertLessOrEqual(maxAbsDiff(await run("native"), await run("cpu")), 1e-5);
+      },
+    });
+  }
+}
+
+for (const relu6 of [false, true]) {
+  for (const shape of [[2, 5, 4, 6], [3, 3, 3, 16], [10, 7]]) {
+    Deno.test({
+      name: `native fused batchNormTrain (relu6 ${relu6}) matches cpu, values and gradients: ${
+        JSON.stringify(shape)
+      }`,
+      ignore,
+      fn: async () => {
+        const c = shape[shape.length - 1];
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          // Scale so that some outputs exceed 6 and ReLU6's upper clip is exercised.
+          const x = tf.mul(tf.tensor(randomValues(tf.util.sizeFromShape(shape), 11), shape), 4);
+          const g = tf.add(tf.tensor(randomValues(c, 12)), 2.5);
+          const b = tf.tensor(randomValues(c, 13));
+          const dy = tf.tensor(randomValues(tf.util.sizeFromShape(shape), 14), shape);
+          const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(batchNormTrain(x, g, b, { eps: 1e-3, relu6 }).y, dy));
+          const r = batchNormTrain(x, g, b, { eps: 1e-3, relu6 });
+          const grads = tf.grads(f)([x, g, b]);
+          const out = [r.y, r.mean, r.variance, ...grads].map((t) => t.dataSync().slice());
+          tf.dispose([x, g, b, dy, r.y, r.mean, r.variance, ...grads]);
+          return out;
+        };
+        const want = await run("cpu"), got = await run("native");
+        for (let i = 0; i < want.length; i++) {
+          const scale = Math.max(1, maxAbs(want[i]));
+          assertLessOrEqual(maxAbsDiff(got[i], want[i]) / scale, 1e-4, `output ${i}`);
+        }
+      },
+    });
+  }
+}
+
+/** Loss and gradients of a small MobileNetV2 (no dropout) on a fixed batch. */
+async function mobilenetGrads(backend: string, steps = 1) {
+  await tf.setBackend(backend);
+  const model = new MobileNetV2({
+    numLabels: 3,
+    imageSize: 64,
+    depthMultiplier: 0.35,
+    classifierDropoutProb: 0,
+    seed: 3,
+  });
+  const params = [...model.trainableVariables().values()];
+  const x = tf.tensor(randomValues(4 * 64 * 64 * 3, 21), [4, 64, 64, 3]) as tf.Tensor4D;
+  const labels = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 1], "int32"), 3));
+  const results: Float32Array[][] = [];
+  for (let s = 0; s < steps; s++) {
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true })) as tf.Scalar,
+      params,
+    );
+    results.push(
+      [value, ...params.map((p) => grads[p.name])].map((t) => t.dataSync().slice() as Float32Array),
+    );
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  tf.dispose([x, labels]);
+  model.dispose();
+  return results;
+}
+
+Deno.test({
+  name: "native MobileNetV2 loss and gradients match cpu",
+  ignore,
+  fn: async () => {
+    const [want] = await mobilenetGrads("cpu"), [got] = await mobilenetGrads("native");
+    assertEquals(got.length, want.length);
+    assertLessOrEqual(Math.abs(got[0][0] - want[0][0]), 1e-4, "loss");
+    for (let i = 1; i < want.length; i++) {
+      // Relative L2 error: float32 sums run in a different order, and a value that lands exactly
+      // on a ReLU6 boundary may flip its mask, so elementwise maxima are too brittle here. The
+      // absolute floor covers gradients that are mathematically ~0 (a BN shift before another BN).
+      let err = 0, norm = 0;
+      for (let j = 0; j < want[i].length; j++) {
+        err += (got[i][j] - want[i][j]) ** 2;
+        norm += want[i][j] ** 2;
+      }
+      assertLessOrEqual(
+        Math.sqrt(err),
+        1e-3 * Math.sqrt(norm) + 1e-5 * Math.sqrt(want[i].length),
+        `gradient ${i}`,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "native training steps leak neither tensors nor oneDNN objects",
+  ignore,
+  fn: async () => {
+    await mobilenetGrads("native", 1);
+    const tensors = tf.memory().numTensors, allocs = nativeAllocations();
+    await mobilenetGrads("native", 3);
+    assertEquals(tf.memory().numTensors, tensors);
+    assertEquals(nativeAllocations(), allocs);
+    assert(allocs.primitives > 0, "the model ran through oneDNN primitives");
+  },
+});
