@@ -29,7 +29,7 @@ const DEFAULT_FROM =
 const USAGE = `usage: deno task teacher [--from TFJS_DIR] [--data DIR] [--out DIR] [--name NAME]
   [--features-from LAYER] [--train-fraction F] [--finetune-blocks K] [--finetune-epochs E]
   [--finetune-lr LR] [--weight-decays 0,1e-3,1e-2,1e-1] [--epochs 10,30,100] [--lr 1e-2]
-  [--batch-size 32] [--seed 0] [--backend NAME] [--quiet]
+  [--batch-size 32] [--seed 0] [--backend NAME] [--max-images N] [--quiet]
   --from defaults to ${DEFAULT_FROM}; --out defaults to data/teachers/<name>/`;
 
 function num(
@@ -136,15 +136,19 @@ export async function runTeacher(args: string[]): Promise<{ valAcc: number; out:
   let train = await loadSplit({ data, split: "train", preprocess: pre, quiet });
   let val = await loadSplit({ data, split: "validation", preprocess: pre, quiet });
   if (maxImages < Infinity) {
-    // Debug/test aid: the first images of each split only (cache keys include n).
+    // Debug/test aid: evenly spaced images (rows are sorted by class, so all classes appear).
     const cut = <T extends typeof train>(s: T): T => {
-      const n = Math.min(s.n, maxImages), per = s.size * s.size * 3;
+      const n = Math.min(s.n, maxImages), per = s.size * s.size * 3, step = s.n / n;
+      const rows = Array.from({ length: n }, (_, i) => Math.floor(i * step));
+      const pixels = new Uint8Array(n * per);
+      rows.forEach((r, k) => pixels.set(s.pixels.subarray(r * per, (r + 1) * per), k * per));
       return {
         ...s,
         n,
-        ids: s.ids.slice(0, n),
-        labels: s.labels.slice(0, n),
-        pixels: s.pixels.subarray(0, n * per),
+        checksum: `${s.checksum}:rows=${rows.join(",")}`,
+        ids: rows.map((r) => s.ids[r]),
+        labels: Int32Array.from(rows, (r) => s.labels[r]),
+        pixels,
       };
     };
     train = cut(train);
