@@ -14,27 +14,44 @@ import { escapeHtml } from "../report/table.ts";
 /** A Jupyter MIME bundle: mime type → data (images base64-encoded). */
 export type MimeBundle = Record<string, string | object>;
 
-interface DisplayOptions {
+/** Options of `Deno.jupyter.display`. */
+export interface DisplayOptions {
   raw?: boolean;
   update?: boolean;
   display_id?: string;
 }
 
-interface JupyterApi {
+/** The part of `Deno.jupyter` this module uses. */
+export interface JupyterApi {
   display(obj: unknown, opts?: DisplayOptions): Promise<void>;
+}
+
+let override: JupyterApi | null | undefined;
+
+/** Test hook: use `api` instead of `Deno.jupyter` (null: none; undefined: detect again). */
+export function useJupyterApi(api: JupyterApi | null | undefined): void {
+  override = api;
 }
 
 /** The kernel's `Deno.jupyter` namespace, or null outside a Jupyter kernel. */
 export function jupyter(): JupyterApi | null {
-  // Looked up at call time: Deno.jupyter exists only inside `deno jupyter`.
-  const j = (Deno as unknown as { jupyter?: JupyterApi }).jupyter;
-  return j && typeof j.display === "function" ? j : null;
+  if (override !== undefined) return override;
+  try {
+    // Looked up at call time: outside `deno jupyter` the property exists but its getter throws.
+    const j = (Deno as unknown as { jupyter?: JupyterApi }).jupyter;
+    return j && typeof j.display === "function" ? j : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether code runs inside the Deno Jupyter kernel. */
 export function inJupyter(): boolean {
   return jupyter() !== null;
 }
+
+/** Module settings; tests turn `settle` off to avoid waiting. */
+export const displaySettings = { settle: true };
 
 /**
  * How long to let an output of `bytes` travel before the cell goes on. The kernel sends outputs
@@ -56,7 +73,9 @@ export async function display(bundle: MimeBundle, opts: DisplayOptions = {}): Pr
   const j = jupyter();
   if (j) {
     await j.display(bundle, { raw: true, ...opts });
-    await new Promise((r) => setTimeout(r, settleMs(bundleBytes(bundle))));
+    if (displaySettings.settle) {
+      await new Promise((r) => setTimeout(r, settleMs(bundleBytes(bundle))));
+    }
     return;
   }
   const text = bundle["text/plain"];
@@ -72,13 +91,13 @@ let plotlyLoaded = false;
  * figures after it stay small messages. {@linkcode showFigure} calls it when needed.
  */
 export async function loadPlotly(opts: { force?: boolean } = {}): Promise<void> {
-  if (plotlyLoaded && !opts.force) return;
+  if (!inJupyter() || (plotlyLoaded && !opts.force)) return;
   await display({
     "text/html": `${plotlyScriptTag()}<div style="color:#888;font-size:11px">plotly.js ` +
       `inlined (offline) for the figures below</div>`,
     "text/plain": "[plotly.js loaded]",
   });
-  if (inJupyter()) plotlyLoaded = true;
+  plotlyLoaded = true;
 }
 
 /** Options of {@linkcode showFigure}. */

@@ -1,0 +1,46 @@
+import { assert, assertEquals } from "@std/assert";
+import { join } from "node:path";
+import { checkCommitted, type NotebookDoc, relativeImports } from "../../lib/notebook/check.ts";
+import { REQUIREMENTS } from "../../lib/cli/notebooks.ts";
+
+const DIR = new URL("../../notebooks/", import.meta.url).pathname;
+const files = [...Deno.readDirSync(DIR)].filter((e) => e.name.endsWith(".ipynb")).map((e) => e.name)
+  .sort();
+
+function load(name: string): NotebookDoc {
+  return JSON.parse(Deno.readTextFileSync(join(DIR, name)));
+}
+
+Deno.test("the three notebooks exist, and 01 and 02 have output requirements", () => {
+  assertEquals(files, [
+    "01-beans-data.ipynb",
+    "02-distill-one-run.ipynb",
+    "03-sweep-analysis.ipynb",
+  ]);
+  assert(REQUIREMENTS["01-"].plotly && REQUIREMENTS["01-"].png);
+  assert(REQUIREMENTS["02-"].plotly && REQUIREMENTS["02-"].png);
+});
+
+for (const name of files) {
+  Deno.test(`${name} is committed without outputs, on the deno kernel`, () => {
+    assertEquals(checkCommitted(load(name)), []);
+  });
+
+  Deno.test(`${name}: every name it imports from lib/ is exported there`, async () => {
+    const nb = load(name);
+    const source = nb.cells.filter((c) => c.cell_type === "code")
+      .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
+    const paths = relativeImports(nb);
+    assert(paths.length > 0);
+    for (const rel of paths) {
+      const url = new URL(rel, `file://${DIR}`);
+      const mod = await import(url.href);
+      const m = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"${rel.replace(/[.]/g, "\\.")}"`)
+        .exec(source);
+      if (!m) continue;
+      const names = m[1].split(",").map((s) => s.trim()).filter((s) => s && !s.startsWith("type "))
+        .map((s) => s.split(/\s+as\s+/)[0]);
+      for (const n of names) assert(n in mod, `${name}: ${rel} does not export ${n}`);
+    }
+  });
+}
