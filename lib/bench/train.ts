@@ -13,6 +13,7 @@ import { runMain, UserError } from "../cli/errors.ts";
 import { distillationLoss } from "../loss.ts";
 import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
+import { ompPolicySetHere } from "../backends/native/dnnl.ts";
 
 /** One benchmark result (the `--json` line). */
 export interface TrainBenchResult {
@@ -119,7 +120,12 @@ export async function torchImagesPerSecond(
     }
   }
   const script = new URL("./torch_train.py", import.meta.url).pathname;
+  // PyTorch runs with the caller's OpenMP settings, not the ones the native backend chose.
+  const env = Deno.env.toObject();
+  if (ompPolicySetHere) delete env.OMP_WAIT_POLICY;
   const r = await new Deno.Command(python, {
+    clearEnv: true,
+    env,
     args: [
       script,
       `--size=${o.size}`,

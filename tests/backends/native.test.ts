@@ -60,7 +60,18 @@ for (const [a, b, transposeA, transposeB] of MATMULS) {
 }
 
 for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
-  for (const [a, b] of [[[3, 5], [3, 5]], [[4, 6], [1]], [[1], [2, 3]], [[2, 3, 4], [4]]]) {
+  for (
+    const [a, b] of [
+      [[3, 5], [3, 5]],
+      [[4, 6], [1]],
+      [[1], [2, 3]],
+      [[2, 3, 4], [4]],
+      [[2, 1, 1, 4], [2, 3, 3, 4]],
+      [[2, 3, 3, 4], [1, 3, 1, 1]],
+      [[3, 1], [1, 4]],
+      [[2, 2, 2, 2, 2], [2]],
+    ]
+  ) {
     Deno.test({
       name: `native ${name} matches cpu: ${JSON.stringify([a, b])}`,
       ignore,
@@ -81,6 +92,21 @@ for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
       },
     });
   }
+}
+
+for (const keepDims of [false, true]) {
+  Deno.test({
+    name: `native spatial Mean matches cpu (keepDims ${keepDims})`,
+    ignore,
+    fn: async () => {
+      for (const axis of [[1, 2], [2, 1], [1], [0, 1, 2]]) {
+        const inputs = { x: { shape: [2, 3, 4, 5], seed: 9 } };
+        const want = await runKernelOn("cpu", "Mean", inputs, { axis, keepDims });
+        const got = await runKernelOn("native", "Mean", inputs, { axis, keepDims });
+        assertLessOrEqual(maxAbsDiff(got[0], want[0]), 1e-6, JSON.stringify(axis));
+      }
+    },
+  });
 }
 
 for (const relu6 of [false, true]) {

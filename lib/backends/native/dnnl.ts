@@ -161,7 +161,16 @@ let lib: Lib | undefined;
 let engine: Deno.PointerValue = null;
 let stream: Deno.PointerValue = null;
 
+/** Whether this module set `OMP_WAIT_POLICY` (so child processes can get the user's own). */
+export let ompPolicySetHere = false;
+
 function tryOpen(): Lib {
+  // libgomp reads this when it loads. Spinning workers (its default) collapse when other
+  // processes share the cores: every oneDNN call then waits for a descheduled spinner.
+  if (!Deno.env.get("OMP_WAIT_POLICY")) {
+    Deno.env.set("OMP_WAIT_POLICY", "passive");
+    ompPolicySetHere = true;
+  }
   return Deno.dlopen("libdnnl.so.2", SYMBOLS).symbols;
 }
 

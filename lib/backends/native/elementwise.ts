@@ -1,7 +1,8 @@
 /**
- * Tight-loop float32 binary kernels (Add, Sub, Multiply, RealDiv) for the `native` backend's two
- * common cases, equal shapes and a scalar operand. tfjs's generic cpu kernels pay per-element
- * broadcasting bookkeeping, which dominated the optimizer update; anything else falls back to them.
+ * Tight-loop float32 kernels for the `native` backend: binary Add, Sub, Multiply, RealDiv (equal
+ * shapes, a scalar operand, or rank-≤4 broadcasting) and the NHWC spatial Mean (global average
+ * pooling). tfjs's generic cpu kernels pay per-element index bookkeeping, which dominated the
+ * optimizer update and the pooling gradient; other cases fall back to them.
  * @module
  */
 import * as tf from "../../tf.ts";
@@ -35,6 +36,62 @@ function loop(op: Op, a: Float32Array, b: Float32Array, out: Float32Array): void
 const sameShape = (a: number[], b: number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** Output shape when `a` and `b` broadcast with rank ≤ 4, else null. */
+function broadcastShape(a: number[], b: number[]): number[] | null {
+  const r = Math.max(a.length, b.length);
+  if (r > 4) return null;
+  const pa = [...Array(r - a.length).fill(1), ...a], pb = [...Array(r - b.length).fill(1), ...b];
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    if (pa[i] !== pb[i] && pa[i] !== 1 && pb[i] !== 1) return null;
+    out.push(Math.max(pa[i], pb[i]));
+  }
+  return out;
+}
+
+/** Row-major strides of `shape` padded to rank 4, 0 along broadcast dimensions. */
+function strides4(shape: number[], out: number[]): number[] {
+  const p = [...Array(4 - shape.length).fill(1), ...shape];
+  const o = [...Array(4 - out.length).fill(1), ...out];
+  const st = [0, 0, 0, 0];
+  let s = 1;
+  for (let i = 3; i >= 0; i--) {
+    st[i] = p[i] === 1 && o[i] !== 1 ? 0 : s;
+    s *= p[i];
+  }
+  return st;
+}
+
+/** General rank-≤4 broadcasting with a tight innermost loop (e.g. [N,1,1,C] × [N,H,W,C]). */
+function broadcastLoop(
+  op: Op,
+  a: Float32Array,
+  sa: number[],
+  b: Float32Array,
+  sb: number[],
+  shape: number[],
+  out: Float32Array,
+): void {
+  const o = [...Array(4 - shape.length).fill(1), ...shape];
+  const [a0, a1, a2, a3] = strides4(sa, shape), [b0, b1, b2, b3] = strides4(sb, shape);
+  let k = 0;
+  for (let i = 0; i < o[0]; i++) {
+    for (let j = 0; j < o[1]; j++) {
+      for (let l = 0; l < o[2]; l++) {
+        let ia = i * a0 + j * a1 + l * a2, ib = i * b0 + j * b1 + l * b2;
+        const n = o[3];
+        if (op === "add") {
+          for (let m = 0; m < n; m++, ia += a3, ib += b3) out[k++] = a[ia] + b[ib];
+        } else if (op === "sub") {
+          for (let m = 0; m < n; m++, ia += a3, ib += b3) out[k++] = a[ia] - b[ib];
+        } else if (op === "mul") {
+          for (let m = 0; m < n; m++, ia += a3, ib += b3) out[k++] = a[ia] * b[ib];
+        } else for (let m = 0; m < n; m++, ia += a3, ib += b3) out[k++] = a[ia] / b[ib];
+      }
+    }
+  }
+}
+
 function makeBinary(name: string, op: Op): NativeKernel {
   const cpu = tf.getKernel(name, "cpu")!.kernelFunc;
   return {
@@ -45,7 +102,15 @@ function makeBinary(name: string, op: Op): NativeKernel {
       const ok = a.dtype === "float32" && b.dtype === "float32" &&
         (sameShape(a.shape, b.shape) || (sizeB === 1 && b.shape.length <= a.shape.length) ||
           (sizeA === 1 && a.shape.length <= b.shape.length));
-      if (!ok) return cpu(args as Parameters<typeof cpu>[0]);
+      if (!ok) {
+        const shape = a.dtype === "float32" && b.dtype === "float32" &&
+          broadcastShape(a.shape, b.shape);
+        if (!shape) return cpu(args as Parameters<typeof cpu>[0]);
+        const out = new Float32Array(tf.util.sizeFromShape(shape));
+        const va = valuesOf(args.backend, a), vb = valuesOf(args.backend, b);
+        broadcastLoop(op, va, a.shape, vb, b.shape, shape, out);
+        return output(args.backend, shape, out);
+      }
       const shape = sizeA >= sizeB ? a.shape : b.shape;
       const out = new Float32Array(Math.max(sizeA, sizeB));
       loop(op, valuesOf(args.backend, a), valuesOf(args.backend, b), out);
@@ -54,9 +119,41 @@ function makeBinary(name: string, op: Op): NativeKernel {
   };
 }
 
-/** The binary kernels overridden on the native backend. */
+/** Mean over the spatial axes [1, 2] of an NHWC tensor (global average pooling). */
+function makeSpatialMean(): NativeKernel {
+  const cpu = tf.getKernel("Mean", "cpu")!.kernelFunc;
+  return {
+    name: "Mean",
+    fn: (args) => {
+      const { x } = args.inputs as Record<string, tf.TensorInfo>;
+      const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+      const axes = tf.util.parseAxisParam(axis, x.shape);
+      if (
+        x.dtype !== "float32" || x.shape.length !== 4 || axes.length !== 2 ||
+        !axes.includes(1) || !axes.includes(2)
+      ) {
+        return cpu(args as Parameters<typeof cpu>[0]);
+      }
+      const [n, h, w, c] = x.shape;
+      const v = valuesOf(args.backend, x);
+      const out = new Float32Array(n * c);
+      const acc = new Float64Array(c);
+      for (let i = 0; i < n; i++) {
+        acc.fill(0);
+        for (let p = 0, base = i * h * w * c; p < h * w; p++, base += c) {
+          for (let k = 0; k < c; k++) acc[k] += v[base + k];
+        }
+        for (let k = 0; k < c; k++) out[i * c + k] = acc[k] / (h * w);
+      }
+      return output(args.backend, keepDims ? [n, 1, 1, c] : [n, c], out);
+    },
+  };
+}
+
+/** The elementwise kernels overridden on the native backend. */
 export function elementwiseKernels(): NativeKernel[] {
   return [
+    makeSpatialMean(),
     makeBinary("Add", "add"),
     makeBinary("Sub", "sub"),
     makeBinary("Multiply", "mul"),

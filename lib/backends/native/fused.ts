@@ -160,15 +160,15 @@ function bnTrainGrad(
   let dyv = valuesOf(args.backend, dy);
   const dx = new Float32Array(dyv.length);
   if (relu6) {
-    const pre = new Float32Array(dyv.length);
+    // The pre-ReLU6 gradient goes into dx, and batch-norm backward then runs in place on it.
     clipBackward(dyv.length).run(
       new Map<number, ArrayBufferView>([
         [D.arg.dst, valuesOf(args.backend, y)],
         [D.arg.diffDst, dyv],
-        [D.arg.diffSrc, pre],
+        [D.arg.diffSrc, dx],
       ]),
     );
-    dyv = pre;
+    dyv = dx;
   }
   const dscale = new Float32Array(c), dshift = new Float32Array(c);
   bnBackward(d, eps).run(

@@ -206,6 +206,12 @@ function convBackwardWeights(g: ConvGeometry): Primitive {
 
 type Attrs = Record<string, unknown>;
 
+/** A 1×1, stride-1, unpadded regular convolution in NHWC is exactly a GEMM over pixels. */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.groups === 1 && g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 &&
+    g.pt + g.pl + g.pb + g.pr === 0;
+}
+
 function convInfo(
   xShape: number[],
   filterShape: number[],
@@ -237,6 +243,12 @@ function makeConvForward(name: string, depthwise: boolean): KernelFn {
       geometry(convInfo(x.shape, filter.shape, attrs, depthwise), depthwise);
     if (!g) return fallback(args);
     const out = new Float32Array(g.n * g.oh * g.ow * g.oc);
+    if (isPointwise(g)) {
+      // Y[pixels, Co] = X[pixels, Ci] · W[Ci, Co]: one call, no weight reorder.
+      const xv = valuesOf(args.backend, x), wv = valuesOf(args.backend, filter);
+      sgemm(false, false, g.n * g.oh * g.ow, g.oc, g.ic, xv, wv, out);
+      return output(args.backend, [g.n, g.oh, g.ow, g.oc], out);
+    }
     convForward(g).run(
       new Map<number, ArrayBufferView>([
         [D.arg.src, valuesOf(args.backend, x)],
@@ -258,6 +270,12 @@ function makeConvBackpropInput(name: string, depthwise: boolean): KernelFn {
       geometry(convInfo(inShape, filter.shape, attrs, depthwise), depthwise);
     if (!g) return fallback(args);
     const out = new Float32Array(g.n * g.ih * g.iw * g.ic);
+    if (isPointwise(g)) {
+      // dX[pixels, Ci] = dY[pixels, Co] · W[Ci, Co]ᵀ
+      const dyv = valuesOf(args.backend, dy), wv = valuesOf(args.backend, filter);
+      sgemm(false, true, g.n * g.ih * g.iw, g.ic, g.oc, dyv, wv, out);
+      return output(args.backend, [g.n, g.ih, g.iw, g.ic], out);
+    }
     convBackwardData(g).run(
       new Map<number, ArrayBufferView>([
         [D.arg.diffDst, valuesOf(args.backend, dy)],
@@ -279,6 +297,12 @@ function makeConvBackpropFilter(name: string, depthwise: boolean): KernelFn {
       geometry(convInfo(x.shape, filterShape, attrs, depthwise), depthwise);
     if (!g) return fallback(args);
     const out = new Float32Array(filterShape.reduce((a, b) => a * b, 1));
+    if (isPointwise(g)) {
+      // dW[Ci, Co] = X[pixels, Ci]ᵀ · dY[pixels, Co]
+      const xv = valuesOf(args.backend, x), dyv = valuesOf(args.backend, dy);
+      sgemm(true, false, g.ic, g.oc, g.n * g.oh * g.ow, xv, dyv, out);
+      return output(args.backend, filterShape, out);
+    }
     convBackwardWeights(g).run(
       new Map<number, ArrayBufferView>([
         [D.arg.src, valuesOf(args.backend, x)],
