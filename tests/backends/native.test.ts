@@ -10,7 +10,7 @@ import {
   maxAbsDiff,
   randomValues,
   runKernelOn,
-} from "./parity.ts";
+} from "../../lib/backends/parity.ts";
 
 const available = dnnlAvailable();
 if (!available) {

@@ -2,7 +2,7 @@ import { assert, assertLessOrEqual } from "@std/assert";
 import { initBackend } from "../../lib/backend.ts";
 import { WASM_GRADIENT_KERNELS } from "../../lib/backends/wasm_grads.ts";
 import * as tf from "../../lib/tf.ts";
-import { CONV_CASES, convInvocations, maxAbsDiff, runKernelOn } from "./parity.ts";
+import { CONV_CASES, convInvocations, maxAbsDiff, runKernelOn } from "../../lib/backends/parity.ts";
 
 await initBackend("wasm", { quiet: true });
 

@@ -1,9 +1,9 @@
 /**
- * Shared helpers for kernel parity tests: run the same kernel on the `cpu` backend and on the
- * backend under test from identical random inputs, and compare.
+ * Kernel parity checks (used by the tests and `deno task bench gpu`): run the same kernel on the
+ * `cpu` backend and on the backend under test from identical random inputs, and compare.
  * @module
  */
-import * as tf from "../../lib/tf.ts";
+import * as tf from "../tf.ts";
 
 /** Deterministic pseudo-random floats in [-1, 1) (xorshift; no dependence on tf's RNG). */
 export function randomValues(n: number, seed: number): Float32Array {
@@ -37,7 +37,10 @@ export async function runKernelOn(
   }
   const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
   const outs = Array.isArray(out) ? out : [out];
-  const values = outs.map((t) => (t as tf.Tensor).dataSync() as Float32Array);
+  // Async reads: webgpu's synchronous read path needs a canvas, which Deno lacks.
+  const values = await Promise.all(
+    outs.map((t) => (t as tf.Tensor).data() as Promise<Float32Array>),
+  );
   tf.dispose([...Object.values(inputs), ...outs as tf.Tensor[]]);
   return values;
 }
@@ -109,4 +112,30 @@ export function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
+}
+
+/** One parity result: kernel, case and the max abs difference from `cpu`. */
+export interface ParityResult {
+  kernel: string;
+  case: string;
+  maxAbsDiff: number;
+}
+
+/** Run every conv case (regular and depthwise, forward and both backprops) on `backend` vs cpu. */
+export async function convParity(backend: string): Promise<ParityResult[]> {
+  const out: ParityResult[] = [];
+  for (const depthwise of [false, true]) {
+    for (const c of CONV_CASES) {
+      for (const inv of convInvocations(c, depthwise)) {
+        const want = await runKernelOn("cpu", inv.name, inv.inputs, inv.attrs);
+        const got = await runKernelOn(backend, inv.name, inv.inputs, inv.attrs);
+        out.push({
+          kernel: inv.name,
+          case: JSON.stringify(c),
+          maxAbsDiff: maxAbsDiff(got[0], want[0]),
+        });
+      }
+    }
+  }
+  return out;
 }
