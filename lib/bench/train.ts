@@ -13,7 +13,6 @@ import { runMain, UserError } from "../cli/errors.ts";
 import { distillationLoss } from "../loss.ts";
 import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
-import { ompPolicySetHere } from "../backends/native/dnnl.ts";
 
 /** One benchmark result (the `--json` line). */
 export interface TrainBenchResult {
@@ -120,12 +119,9 @@ export async function torchImagesPerSecond(
     }
   }
   const script = new URL("./torch_train.py", import.meta.url).pathname;
-  // PyTorch runs with the caller's OpenMP settings, not the ones the native backend chose.
-  const env = Deno.env.toObject();
-  if (ompPolicySetHere) delete env.OMP_WAIT_POLICY;
+  // PyTorch inherits our environment, including the OMP_WAIT_POLICY=passive the native backend
+  // sets: with other processes on the cores, libgomp's default spinning made PyTorch ~35× slower.
   const r = await new Deno.Command(python, {
-    clearEnv: true,
-    env,
     args: [
       script,
       `--size=${o.size}`,

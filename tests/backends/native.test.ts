@@ -109,14 +109,15 @@ for (const keepDims of [false, true]) {
   });
 }
 
-for (const relu6 of [false, true]) {
+for (const [relu6, impl] of [[false, "js"], [true, "js"], [true, "onednn"]] as const) {
   for (const shape of [[2, 5, 4, 6], [3, 3, 3, 16], [10, 7]]) {
     Deno.test({
-      name: `native fused batchNormTrain (relu6 ${relu6}) matches cpu, values and gradients: ${
-        JSON.stringify(shape)
-      }`,
+      name: `native fused batchNormTrain (${impl}, relu6 ${relu6}) matches cpu, values and ` +
+        `gradients: ${JSON.stringify(shape)}`,
       ignore,
       fn: async () => {
+        if (impl === "onednn") Deno.env.set("KD_NATIVE_BN", "onednn");
+        else Deno.env.delete("KD_NATIVE_BN");
         const c = shape[shape.length - 1];
         const run = async (backend: string) => {
           await tf.setBackend(backend);
@@ -134,6 +135,7 @@ for (const relu6 of [false, true]) {
           return out;
         };
         const want = await run("cpu"), got = await run("native");
+        Deno.env.delete("KD_NATIVE_BN");
         for (let i = 0; i < want.length; i++) {
           const scale = Math.max(1, maxAbs(want[i]));
           assertLessOrEqual(maxAbsDiff(got[i], want[i]) / scale, 1e-4, `output ${i}`);

@@ -6,6 +6,7 @@
 import * as tf from "../../tf.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { ctx } from "./dnnl.ts";
+import { keepFreedMemory } from "./malloc.ts";
 import { nativeKernels } from "./kernels.ts";
 import { fusedKernels } from "./fused.ts";
 import { elementwiseKernels } from "./elementwise.ts";
@@ -24,6 +25,7 @@ export function nativeThreads(): number {
 /** Register the `native` backend (loads libdnnl; throws a clear Error when it is absent). Returns a device description. */
 export function registerNativeBackend(): string {
   ctx();
+  keepFreedMemory();
   const device = `CPU (oneDNN via FFI, ${nativeThreads()} threads)`;
   if (registered) return device;
   tf.registerBackend(NATIVE, () => {

@@ -1,18 +1,24 @@
 /**
  * Fused training kernels for the `native` backend: batch norm with batch statistics (optionally
- * followed by ReLU6) as ONE oneDNN primitive pair, with a gradient kernel that runs oneDNN's
- * batch-norm backward. tfjs's own autodiff of `moments`/`batchNorm`/`relu6` would walk every
- * activation tensor about a dozen times in single-threaded JS.
+ * followed by ReLU6) as ONE kernel with ONE gradient kernel. tfjs's own autodiff of
+ * `moments`/`batchNorm`/`relu6` walks every activation tensor about a dozen times; these take
+ * two passes forward and two backward. The default runs the loops of `bn_loops.ts`; with
+ * `KD_NATIVE_BN=onednn` it runs oneDNN batch normalization + eltwise clip primitives instead
+ * (slower with oneDNN 2.6 channels-last, kept for comparison on other versions).
  * @module
  */
 import * as tf from "../../tf.ts";
 import { cached, checkInit, ctx, D, md, opDesc, Primitive } from "./dnnl.ts";
 import { output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
+import * as loops from "./bn_loops.ts";
+
+/** `KD_NATIVE_BN=onednn` selects oneDNN's batch norm instead of the JS loops (for comparison). */
+const useOneDnn = () => Deno.env.get("KD_NATIVE_BN") === "onednn";
 
 /** Kernel: inputs {x, scale, shift}, attrs {eps, relu6}; outputs [y, mean, variance]. */
 export const BN_TRAIN = "NativeBatchNormTrain";
-/** Kernel: inputs {x, scale, mean, variance, dy, y}, attrs {eps, relu6}; outputs [dx, dscale, dshift]. */
+/** Kernel: inputs {x, scale, shift, mean, variance, dy, y}, attrs {eps, relu6}; outputs [dx, dscale, dshift]. */
 export const BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
 
 interface BNAttrs {
@@ -132,6 +138,24 @@ function bnTrain(
   const c = d[1];
   const y = new Float32Array(x.shape.reduce((a, b) => a * b, 1));
   const mean = new Float32Array(c), variance = new Float32Array(c);
+  if (!useOneDnn()) {
+    loops.bnForward(
+      valuesOf(args.backend, x),
+      c,
+      valuesOf(args.backend, scale),
+      valuesOf(args.backend, shift),
+      eps,
+      relu6,
+      y,
+      mean,
+      variance,
+    );
+    return [
+      output(args.backend, x.shape, y),
+      output(args.backend, [c], mean),
+      output(args.backend, [c], variance),
+    ];
+  }
   bnForward(d, eps).run(
     new Map<number, ArrayBufferView>([
       [D.arg.src, valuesOf(args.backend, x)],
@@ -153,12 +177,34 @@ function bnTrain(
 function bnTrainGrad(
   args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
 ): tf.TensorInfo[] {
-  const { x, scale, mean, variance, dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x, scale, shift, mean, variance, dy, y } = args.inputs as Record<string, tf.TensorInfo>;
   const { eps, relu6 } = args.attrs as unknown as BNAttrs;
   const d = bnDims(x.shape);
   const c = d[1];
   let dyv = valuesOf(args.backend, dy);
   const dx = new Float32Array(dyv.length);
+  if (!useOneDnn()) {
+    const dscale = new Float32Array(c), dshift = new Float32Array(c);
+    loops.bnBackward(
+      valuesOf(args.backend, x),
+      c,
+      valuesOf(args.backend, scale),
+      valuesOf(args.backend, shift),
+      valuesOf(args.backend, mean),
+      valuesOf(args.backend, variance),
+      eps,
+      relu6,
+      dyv,
+      dx,
+      dscale,
+      dshift,
+    );
+    return [
+      output(args.backend, x.shape, dx),
+      output(args.backend, [c], dscale),
+      output(args.backend, [c], dshift),
+    ];
+  }
   if (relu6) {
     // The pre-ReLU6 gradient goes into dx, and batch-norm backward then runs in place on it.
     clipBackward(dyv.length).run(
@@ -200,14 +246,14 @@ export function registerFusedGradients(): void {
   gradRegistered = true;
   tf.registerGradient({
     kernelName: BN_TRAIN,
-    inputsToSave: ["x", "scale"],
+    inputsToSave: ["x", "scale", "shift"],
     outputsToSave: [true, true, true],
     gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
-      const [x, scale, y, mean, variance] = saved;
+      const [x, scale, shift, y, mean, variance] = saved;
       const dy = Array.isArray(dys) ? dys[0] : dys;
       const [dx, dscale, dshift] = tf.engine().runKernel(
         BN_TRAIN_GRAD,
-        { x, scale, mean, variance, dy, y },
+        { x, scale, shift, mean, variance, dy, y },
         attrs ?? {},
       ) as tf.Tensor[];
       return { x: () => dx, scale: () => dscale, shift: () => dshift };
