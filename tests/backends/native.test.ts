@@ -94,6 +94,24 @@ for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
   }
 }
 
+for (const name of ["Sqrt", "Square"]) {
+  Deno.test({
+    name: `native ${name} matches cpu`,
+    ignore,
+    fn: async () => {
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        const x = tf.abs(tf.tensor(randomValues(60, 4), [3, 4, 5]));
+        const y = tf.engine().runKernel(name, { x }) as tf.Tensor;
+        const v = (await y.data()).slice();
+        tf.dispose([x, y]);
+        return v;
+      };
+      assertLessOrEqual(maxAbsDiff(await run("native"), await run("cpu")), 1e-6);
+    },
+  });
+}
+
 for (const keepDims of [false, true]) {
   Deno.test({
     name: `native spatial Mean matches cpu (keepDims ${keepDims})`,

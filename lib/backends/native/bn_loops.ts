@@ -81,12 +81,15 @@ export function bnBackward(
     b[k] = beta[k] - mean[k] * a[k];
   }
   const sg = new Float64Array(c), sgx = new Float64Array(c);
+  // With ReLU6, the masked gradient is parked in dx so the second pass need not recompute it.
+  const g0 = relu6 ? dx : dy;
   for (let o = 0; o < n; o += c) {
     for (let k = 0; k < c; k++) {
       let g = dy[o + k];
       if (relu6) {
         const p = x[o + k] * a[k] + b[k];
         g *= ((p > 0) as unknown as number) & ((p <= 6) as unknown as number);
+        dx[o + k] = g;
       }
       sg[k] += g;
       sgx[k] += g * (x[o + k] - mean[k]);
@@ -104,14 +107,6 @@ export function bnBackward(
     k3[k] = -g1 * sg[k] / rows - g2 * mean[k];
   }
   for (let o = 0; o < n; o += c) {
-    for (let k = 0; k < c; k++) {
-      let g = dy[o + k];
-      const xv = x[o + k];
-      if (relu6) {
-        const p = xv * a[k] + b[k];
-        g *= ((p > 0) as unknown as number) & ((p <= 6) as unknown as number);
-      }
-      dx[o + k] = k1[k] * g + k2[k] * xv + k3[k];
-    }
+    for (let k = 0; k < c; k++) dx[o + k] = k1[k] * g0[o + k] + k2[k] * x[o + k] + k3[k];
   }
 }

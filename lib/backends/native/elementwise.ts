@@ -1,7 +1,7 @@
 /**
  * Tight-loop float32 kernels for the `native` backend: binary Add, Sub, Multiply, RealDiv (equal
- * shapes, a scalar operand, or rank-≤4 broadcasting) and the NHWC spatial Mean (global average
- * pooling). tfjs's generic cpu kernels pay per-element index bookkeeping, which dominated the
+ * shapes, a scalar operand, or rank-≤4 broadcasting), Sqrt, Square and the NHWC spatial Mean
+ * (global average pooling). tfjs's generic cpu kernels pay per-element index bookkeeping, which dominated the
  * optimizer update and the pooling gradient; other cases fall back to them.
  * @module
  */
@@ -150,10 +150,31 @@ function makeSpatialMean(): NativeKernel {
   };
 }
 
+function makeUnary(name: string, f: (x: Float32Array, out: Float32Array) => void): NativeKernel {
+  const cpu = tf.getKernel(name, "cpu")!.kernelFunc;
+  return {
+    name,
+    fn: (args) => {
+      const { x } = args.inputs as Record<string, tf.TensorInfo>;
+      if (x.dtype !== "float32") return cpu(args as Parameters<typeof cpu>[0]);
+      const v = valuesOf(args.backend, x);
+      const out = new Float32Array(v.length);
+      f(v, out);
+      return output(args.backend, x.shape, out);
+    },
+  };
+}
+
 /** The elementwise kernels overridden on the native backend. */
 export function elementwiseKernels(): NativeKernel[] {
   return [
     makeSpatialMean(),
+    makeUnary("Sqrt", (x, o) => {
+      for (let i = 0; i < x.length; i++) o[i] = Math.sqrt(x[i]);
+    }),
+    makeUnary("Square", (x, o) => {
+      for (let i = 0; i < x.length; i++) o[i] = x[i] * x[i];
+    }),
     makeBinary("Add", "add"),
     makeBinary("Sub", "sub"),
     makeBinary("Multiply", "mul"),
