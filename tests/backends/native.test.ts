@@ -127,8 +127,9 @@ for (const keepDims of [false, true]) {
   });
 }
 
-for (const [relu6, impl] of [[false, "js"], [true, "js"], [true, "onednn"]] as const) {
-  for (const shape of [[2, 5, 4, 6], [3, 3, 3, 16], [10, 7]]) {
+for (const [relu6, impl] of [[false, "default"], [true, "default"], [true, "onednn"]] as const) {
+  // The last two are large enough for the oneDNN binary passes (≥ 65536 elements).
+  for (const shape of [[2, 5, 4, 6], [3, 3, 3, 16], [10, 7], [2, 64, 64, 24], [4096, 20]]) {
     Deno.test({
       name: `native fused batchNormTrain (${impl}, relu6 ${relu6}) matches cpu, values and ` +
         `gradients: ${JSON.stringify(shape)}`,

@@ -1,24 +1,19 @@
 /**
- * Batch norm (+ ReLU6) over the channel axis of a row-major `[rows, C]` view, forward with batch
- * statistics and backward, as tight single-threaded loops. oneDNN 2.6's channels-last batch
- * norm measured 20–40 ms per call even for 0.4 M elements (≈80 ns/element, single- or
- * multi-threaded), so these loops (≈1–2 ns/element/pass) are the default; see `fused.ts`.
+ * Batch norm (+ ReLU6) over the channel axis of a row-major `[rows, C]` view, split into the
+ * reductions (tight single-threaded loops) and the per-element affine passes (JS loops here, or
+ * oneDNN binary primitives in `fused.ts`). oneDNN 2.6's own channels-last batch norm measured
+ * 20–40 ms per call even for 0.4 M elements, slower than these loops at every size tried.
  * @module
  */
 
-/** Forward: writes `y`, the biased batch `mean`/`variance`; returns nothing. */
-export function bnForward(
+/** Per-channel batch mean and biased variance (float64 accumulation). */
+export function bnStatistics(
   x: Float32Array,
-  channels: number,
-  gamma: Float32Array,
-  beta: Float32Array,
-  eps: number,
-  relu6: boolean,
-  y: Float32Array,
+  c: number,
   mean: Float32Array,
   variance: Float32Array,
 ): void {
-  const c = channels, n = x.length, rows = n / c;
+  const n = x.length, rows = n / c;
   const sum = new Float64Array(c), sq = new Float64Array(c);
   for (let o = 0; o < n; o += c) {
     for (let k = 0; k < c; k++) {
@@ -27,15 +22,38 @@ export function bnForward(
       sq[k] += v * v;
     }
   }
-  const a = new Float32Array(c), b = new Float32Array(c);
   for (let k = 0; k < c; k++) {
     const m = sum[k] / rows;
-    const v = Math.max(sq[k] / rows - m * m, 0);
     mean[k] = m;
-    variance[k] = v;
-    a[k] = gamma[k] / Math.sqrt(v + eps);
-    b[k] = beta[k] - m * a[k];
+    variance[k] = Math.max(sq[k] / rows - m * m, 0);
   }
+}
+
+/** The per-channel affine map of the normalisation: `y = a·x + b`. */
+export function bnScaleShift(
+  gamma: Float32Array,
+  beta: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+): { a: Float32Array; b: Float32Array } {
+  const c = gamma.length, a = new Float32Array(c), b = new Float32Array(c);
+  for (let k = 0; k < c; k++) {
+    a[k] = gamma[k] / Math.sqrt(variance[k] + eps);
+    b[k] = beta[k] - mean[k] * a[k];
+  }
+  return { a, b };
+}
+
+/** `y = [relu6](a·x + b)` per channel. */
+export function bnApply(
+  x: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  relu6: boolean,
+  y: Float32Array,
+): void {
+  const c = a.length, n = x.length;
   if (relu6) {
     for (let o = 0; o < n; o += c) {
       for (let k = 0; k < c; k++) {
@@ -53,60 +71,74 @@ export function bnForward(
 }
 
 /**
- * Backward: from `x`, the forward's statistics and `dy`, writes `dx`, `dgamma`, `dbeta`. With
- * `relu6` the pre-activation is recomputed exactly as the forward did, so the mask is tfjs's
- * (0 < pre ≤ 6) rather than one guessed from the clipped output; comparisons combine with `&`
- * so there is no branch to mispredict.
+ * First backward pass: with `relu6`, writes the masked gradient `g` (tfjs's rule 0 < pre ≤ 6,
+ * the pre-activation recomputed exactly as the forward did) into `g`; accumulates Σg and
+ * Σg·(x−μ) per channel. Comparisons combine with `&`, so there is no branch to mispredict.
  */
-export function bnBackward(
+export function bnBackwardReduce(
   x: Float32Array,
-  channels: number,
+  a: Float32Array,
+  b: Float32Array,
+  mean: Float32Array,
+  relu6: boolean,
+  dy: Float32Array,
+  g: Float32Array,
+): { sg: Float64Array; sgx: Float64Array } {
+  const c = a.length, n = x.length;
+  const sg = new Float64Array(c), sgx = new Float64Array(c);
+  for (let o = 0; o < n; o += c) {
+    for (let k = 0; k < c; k++) {
+      let v = dy[o + k];
+      if (relu6) {
+        const p = x[o + k] * a[k] + b[k];
+        v *= ((p > 0) as unknown as number) & ((p <= 6) as unknown as number);
+        g[o + k] = v;
+      }
+      sg[k] += v;
+      sgx[k] += v * (x[o + k] - mean[k]);
+    }
+  }
+  return { sg, sgx };
+}
+
+/**
+ * Parameter gradients and the per-channel coefficients of
+ * `dx = γ·inv·(g − Σg/M − (x−μ)·inv²·Σg(x−μ)/M) = k1·g + k2·x + k3`.
+ */
+export function bnBackwardCoefficients(
   gamma: Float32Array,
-  beta: Float32Array,
   mean: Float32Array,
   variance: Float32Array,
   eps: number,
-  relu6: boolean,
-  dy: Float32Array,
-  dx: Float32Array,
+  rows: number,
+  sums: { sg: Float64Array; sgx: Float64Array },
   dgamma: Float32Array,
   dbeta: Float32Array,
-): void {
-  const c = channels, n = x.length, rows = n / c;
-  const a = new Float32Array(c), b = new Float32Array(c), inv = new Float64Array(c);
-  for (let k = 0; k < c; k++) {
-    inv[k] = 1 / Math.sqrt(variance[k] + eps);
-    // Same float32 arithmetic as the forward, so the recomputed pre-activation matches it.
-    a[k] = gamma[k] / Math.sqrt(variance[k] + eps);
-    b[k] = beta[k] - mean[k] * a[k];
-  }
-  const sg = new Float64Array(c), sgx = new Float64Array(c);
-  // With ReLU6, the masked gradient is parked in dx so the second pass need not recompute it.
-  const g0 = relu6 ? dx : dy;
-  for (let o = 0; o < n; o += c) {
-    for (let k = 0; k < c; k++) {
-      let g = dy[o + k];
-      if (relu6) {
-        const p = x[o + k] * a[k] + b[k];
-        g *= ((p > 0) as unknown as number) & ((p <= 6) as unknown as number);
-        dx[o + k] = g;
-      }
-      sg[k] += g;
-      sgx[k] += g * (x[o + k] - mean[k]);
-    }
-  }
-  // dx = γ·inv·(g − Σg/M − (x−μ)·inv²·Σg(x−μ)/M) = k1·g + k2·x + k3
+): { k1: Float32Array; k2: Float32Array; k3: Float32Array } {
+  const c = gamma.length;
   const k1 = new Float32Array(c), k2 = new Float32Array(c), k3 = new Float32Array(c);
   for (let k = 0; k < c; k++) {
-    dbeta[k] = sg[k];
-    dgamma[k] = sgx[k] * inv[k];
-    const g1 = gamma[k] * inv[k];
-    const g2 = -gamma[k] * inv[k] ** 3 * sgx[k] / rows;
+    const inv = 1 / Math.sqrt(variance[k] + eps);
+    dbeta[k] = sums.sg[k];
+    dgamma[k] = sums.sgx[k] * inv;
+    const g1 = gamma[k] * inv;
+    const g2 = -gamma[k] * inv ** 3 * sums.sgx[k] / rows;
     k1[k] = g1;
     k2[k] = g2;
-    k3[k] = -g1 * sg[k] / rows - g2 * mean[k];
+    k3[k] = -g1 * sums.sg[k] / rows - g2 * mean[k];
   }
+  return { k1, k2, k3 };
+}
+
+/** Second backward pass: `dx = k1·g + k2·x + k3` per channel (`dx` may alias `g`). */
+export function bnBackwardApply(
+  x: Float32Array,
+  g: Float32Array,
+  k: { k1: Float32Array; k2: Float32Array; k3: Float32Array },
+  dx: Float32Array,
+): void {
+  const { k1, k2, k3 } = k, c = k1.length, n = x.length;
   for (let o = 0; o < n; o += c) {
-    for (let k = 0; k < c; k++) dx[o + k] = k1[k] * g0[o + k] + k2[k] * x[o + k] + k3[k];
+    for (let j = 0; j < c; j++) dx[o + j] = k1[j] * g[o + j] + k2[j] * x[o + j] + k3[j];
   }
 }

@@ -42,6 +42,38 @@ export const D = {
   query: { implInfoStr: 8, execArgMd: 255 },
 } as const;
 
+/** Execution-argument id of the `src1` of post-op number `index` (binary post-ops). */
+export function postOpSrc1(index: number): number {
+  return (16384 * (index + 1)) | D.arg.src1;
+}
+
+/** A post-op for {@linkcode primitiveAttr}: binary with a second tensor, or eltwise. */
+export type PostOp =
+  | { kind: "binary"; alg: number; src1: Uint8Array<ArrayBuffer> }
+  | { kind: "eltwise"; alg: number; alpha: number; beta: number };
+
+/** A primitive attribute carrying `postOps` (created once per cached primitive, never freed). */
+export function primitiveAttr(postOps: PostOp[]): Deno.PointerValue {
+  const { lib } = ctx();
+  const a = ptrOut(), p = ptrOut();
+  check(lib.dnnl_primitive_attr_create(a), "primitive_attr_create");
+  check(lib.dnnl_post_ops_create(p), "post_ops_create");
+  const ops = ptrOf(p);
+  for (const op of postOps) {
+    if (op.kind === "binary") {
+      check(lib.dnnl_post_ops_append_binary(ops, op.alg, op.src1), "post_ops_append_binary");
+    } else {
+      check(
+        lib.dnnl_post_ops_append_eltwise(ops, 1, op.alg, op.alpha, op.beta),
+        "post_ops_append_eltwise",
+      );
+    }
+  }
+  const attr = ptrOf(a);
+  check(lib.dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops");
+  return attr;
+}
+
 /** Bytes reserved for a `dnnl_memory_desc_t` (696 in 2.6) and for an op descriptor (≤ 5976). */
 const MD_BYTES = 1024;
 const OP_BYTES = 8192;
@@ -132,6 +164,14 @@ const SYMBOLS = {
   dnnl_memory_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
+  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
+  dnnl_post_ops_append_eltwise: {
+    parameters: ["pointer", "f32", "i32", "f32", "f32"],
+    result: "i32",
+  },
   dnnl_sgemm: {
     parameters: [
       "u8",
@@ -339,11 +379,12 @@ export class Primitive {
     userMds: Map<number, Uint8Array<ArrayBuffer>>,
     outputs: Set<number>,
     hint: Primitive | null = null,
+    attr: Deno.PointerValue = null,
   ) {
     const { lib, engine } = ctx();
     const pdCell = ptrOut();
     check(
-      lib.dnnl_primitive_desc_create(pdCell, op, null, engine, hint ? hint.pd : null),
+      lib.dnnl_primitive_desc_create(pdCell, op, attr, engine, hint ? hint.pd : null),
       "primitive_desc_create",
     );
     const pd = ptrOf(pdCell);

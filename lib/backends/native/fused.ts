@@ -8,7 +8,17 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { cached, checkInit, ctx, D, md, opDesc, Primitive } from "./dnnl.ts";
+import {
+  cached,
+  checkInit,
+  ctx,
+  D,
+  md,
+  opDesc,
+  postOpSrc1,
+  Primitive,
+  primitiveAttr,
+} from "./dnnl.ts";
 import { output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
@@ -129,6 +139,65 @@ function clipBackward(size: number): Primitive {
   });
 }
 
+/** Tensors at least this large run their per-element passes as oneDNN binary primitives. */
+const ONEDNN_APPLY_MIN = 1 << 16;
+
+/** `y = [clip₀⁶](x·a + b)`, a and b per channel: binary mul + post-ops add (+ clip). */
+function affineForward(d: number[], relu6: boolean): Primitive {
+  return cached(`bn_apply_fwd|${d}|${relu6}`, () => {
+    const data = md(d, D.tag.nhwc);
+    const ch = md([1, d[1], 1, 1], D.tag.nhwc);
+    const op = opDesc();
+    checkInit(
+      ctx().lib.dnnl_binary_desc_init(op, D.alg.mul, data, ch, data),
+      "binary_desc_init",
+    );
+    const attr = primitiveAttr([
+      { kind: "binary", alg: D.alg.add, src1: ch },
+      ...(relu6 ? [{ kind: "eltwise" as const, alg: D.alg.clip, alpha: 0, beta: 6 }] : []),
+    ]);
+    return new Primitive(
+      op,
+      new Map([[D.arg.src, data], [D.arg.src1, ch], [postOpSrc1(0), ch], [D.arg.dst, data]]),
+      new Set([D.arg.dst]),
+      null,
+      attr,
+    );
+  });
+}
+
+/** `dx = ((x·r) + g)·k1 + k3`, r/k1/k3 per channel: binary mul + three post-ops. */
+function affineBackward(d: number[]): Primitive {
+  return cached(`bn_apply_bwd|${d}`, () => {
+    const data = md(d, D.tag.nhwc);
+    const ch = md([1, d[1], 1, 1], D.tag.nhwc);
+    const op = opDesc();
+    checkInit(
+      ctx().lib.dnnl_binary_desc_init(op, D.alg.mul, data, ch, data),
+      "binary_desc_init",
+    );
+    const attr = primitiveAttr([
+      { kind: "binary", alg: D.alg.add, src1: data },
+      { kind: "binary", alg: D.alg.mul, src1: ch },
+      { kind: "binary", alg: D.alg.add, src1: ch },
+    ]);
+    return new Primitive(
+      op,
+      new Map([
+        [D.arg.src, data],
+        [D.arg.src1, ch],
+        [postOpSrc1(0), data],
+        [postOpSrc1(1), ch],
+        [postOpSrc1(2), ch],
+        [D.arg.dst, data],
+      ]),
+      new Set([D.arg.dst]),
+      null,
+      attr,
+    );
+  });
+}
+
 function bnTrain(
   args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
 ): tf.TensorInfo[] {
@@ -139,17 +208,27 @@ function bnTrain(
   const y = new Float32Array(x.shape.reduce((a, b) => a * b, 1));
   const mean = new Float32Array(c), variance = new Float32Array(c);
   if (!useOneDnn()) {
-    loops.bnForward(
-      valuesOf(args.backend, x),
-      c,
+    const xv = valuesOf(args.backend, x);
+    loops.bnStatistics(xv, c, mean, variance);
+    const { a, b } = loops.bnScaleShift(
       valuesOf(args.backend, scale),
       valuesOf(args.backend, shift),
-      eps,
-      relu6,
-      y,
       mean,
       variance,
+      eps,
     );
+    if (xv.length >= ONEDNN_APPLY_MIN) {
+      affineForward(d, relu6).run(
+        new Map<number, ArrayBufferView>([
+          [D.arg.src, xv],
+          [D.arg.src1, a],
+          [postOpSrc1(0), b],
+          [D.arg.dst, y],
+        ]),
+      );
+    } else {
+      loops.bnApply(xv, a, b, relu6, y);
+    }
     return [
       output(args.backend, x.shape, y),
       output(args.backend, [c], mean),
@@ -184,23 +263,49 @@ function bnTrainGrad(
   let dyv = valuesOf(args.backend, dy);
   const dx = new Float32Array(dyv.length);
   if (!useOneDnn()) {
+    const xv = valuesOf(args.backend, x);
+    const gamma = valuesOf(args.backend, scale), mv = valuesOf(args.backend, mean);
+    const vv = valuesOf(args.backend, variance);
+    const { a, b } = loops.bnScaleShift(gamma, valuesOf(args.backend, shift), mv, vv, eps);
+    let sums;
+    if (relu6 && xv.length >= ONEDNN_APPLY_MIN) {
+      // The ReLU6 mask from the saved output (0 < y < 6; differs from tfjs's 0 < pre ≤ 6 only
+      // where pre is exactly 6) as a multi-threaded oneDNN pass, parked in dx.
+      clipBackward(dyv.length).run(
+        new Map<number, ArrayBufferView>([
+          [D.arg.dst, valuesOf(args.backend, y)],
+          [D.arg.diffDst, dyv],
+          [D.arg.diffSrc, dx],
+        ]),
+      );
+      sums = loops.bnBackwardReduce(xv, a, b, mv, false, dx, dx);
+    } else {
+      // With ReLU6 the masked gradient is parked in dx between the two passes.
+      sums = loops.bnBackwardReduce(xv, a, b, mv, relu6, dyv, dx);
+    }
+    const g = relu6 ? dx : dyv;
     const dscale = new Float32Array(c), dshift = new Float32Array(c);
-    loops.bnBackward(
-      valuesOf(args.backend, x),
-      c,
-      valuesOf(args.backend, scale),
-      valuesOf(args.backend, shift),
-      valuesOf(args.backend, mean),
-      valuesOf(args.backend, variance),
-      eps,
-      relu6,
-      dyv,
-      dx,
-      dscale,
-      dshift,
-    );
+    const k = loops.bnBackwardCoefficients(gamma, mv, vv, eps, xv.length / c, sums, dscale, dshift);
+    let result = dx;
+    if (xv.length >= ONEDNN_APPLY_MIN && k.k1.every((v) => v !== 0)) {
+      // dx = k1·((k2/k1)·x + g) + k3 as one multi-threaded binary primitive with post-ops.
+      const ratio = k.k2.map((v, i) => v / k.k1[i]);
+      if (relu6) result = new Float32Array(dx.length); // dx holds g, an input of this pass
+      affineBackward(d).run(
+        new Map<number, ArrayBufferView>([
+          [D.arg.src, xv],
+          [D.arg.src1, ratio],
+          [postOpSrc1(0), g],
+          [postOpSrc1(1), k.k1],
+          [postOpSrc1(2), k.k3],
+          [D.arg.dst, result],
+        ]),
+      );
+    } else {
+      loops.bnBackwardApply(xv, g, k, dx);
+    }
     return [
-      output(args.backend, x.shape, dx),
+      output(args.backend, x.shape, result),
       output(args.backend, [c], dscale),
       output(args.backend, [c], dshift),
     ];
