@@ -157,3 +157,46 @@ Deno.test("vit: label-count mismatch needs reinitHead, which keeps the body", as
   m.dispose();
   ref.dispose();
 });
+
+Deno.test("vit: DeiT-style checkpoints (deit. prefix, distillation token, two heads) load", async () => {
+  const src = FIXTURES[0];
+  const dir = await Deno.makeTempDir();
+  try {
+    const cfg = JSON.parse(await Deno.readTextFile(`${src}/config.json`));
+    cfg.model_type = "deit";
+    cfg.architectures = ["DeiTForImageClassificationWithTeacher"];
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg));
+    const f = await readSafetensors(`${src}/model.safetensors`);
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const name of f.tensors.keys()) {
+      const r = getRaw(f, name);
+      const t = { shape: r.shape, data: r.data as Float32Array };
+      if (name.startsWith("classifier.")) {
+        out.set(`cls_${name}`, t);
+        out.set(`distillation_${name}`, t);
+      } else if (name.endsWith("position_embeddings")) {
+        // One extra position for the distillation token.
+        const d = new Float32Array(18 * 48);
+        d.set(t.data.subarray(0, 48), 0);
+        d.set(t.data.subarray(0, 48), 48);
+        d.set(t.data.subarray(48), 96);
+        out.set(name.replace(/^vit\./, "deit."), { shape: [1, 18, 48], data: d });
+      } else out.set(name.replace(/^vit\./, "deit."), t);
+    }
+    out.set("deit.embeddings.distillation_token", getRaw(f, "vit.embeddings.cls_token") as never);
+    await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(out));
+    const m = await loadHFViT(dir, { quiet: true });
+    assertEquals(m.config.prefix, "deit");
+    assertEquals(m.config.head, "cls+dist");
+    const io = await readSafetensors(`${src}/io.safetensors`);
+    const x = getTensor(io, "pixel_values") as tf.Tensor4D;
+    const y = m.apply(nchwToNhwc(x));
+    assertEquals(y.shape, [2, 3]);
+    // Smoke test only: no PyTorch DeiT reference fixture is available offline.
+    assert(Array.from(y.dataSync()).every(Number.isFinite));
+    tf.dispose([x, y]);
+    m.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
