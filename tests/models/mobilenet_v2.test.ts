@@ -65,6 +65,15 @@ Deno.test("mobilenet_v2: output and feature shapes across widths and input sizes
   }
 });
 
+Deno.test("mobilenet_v2: outputStride 8 (dilated depthwise blocks) runs", () => {
+  const m = new MobileNetV2({ numLabels: 3, depthMultiplier: 0.35, outputStride: 8, seed: 2 });
+  const y = tf.tidy(() => m.apply(tf.randomUniform([1, 64, 64, 3], -1, 1) as tf.Tensor4D));
+  assertEquals(y.shape, [1, 3]);
+  assert(Array.from(y.dataSync()).every(Number.isFinite));
+  y.dispose();
+  m.dispose();
+});
+
 Deno.test("mobilenet_v2: HF init statistics (normal(0, 0.02) weights, zero biases, BN 1/0)", () => {
   const m = new MobileNetV2({ numLabels: 3, seed: 3 });
   const vars = m.stateVariables();
