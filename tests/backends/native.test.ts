@@ -94,6 +94,38 @@ for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
   }
 }
 
+for (
+  const [shape, perm] of [
+    [[8, 16, 4, 10], [0, 2, 1, 3]],
+    [[64, 96], [1, 0]],
+    [[4, 5, 6, 7, 8], [4, 0, 3, 1, 2]],
+  ] as const
+) {
+  Deno.test({
+    name: `native Transpose matches cpu: ${JSON.stringify({ shape, perm })}`,
+    ignore,
+    fn: async () => {
+      const inputs = { x: { shape: [...shape], seed: 15 } };
+      const want = await runKernelOn("cpu", "Transpose", inputs, { perm: [...perm] });
+      const got = await runKernelOn("native", "Transpose", inputs, { perm: [...perm] });
+      assertEquals(maxAbsDiff(got[0], want[0]), 0);
+    },
+  });
+}
+
+for (const [shape, dim] of [[[4, 12, 33, 33], -1], [[64, 100], 1]] as const) {
+  Deno.test({
+    name: `native Softmax matches cpu: ${JSON.stringify({ shape, dim })}`,
+    ignore,
+    fn: async () => {
+      const inputs = { logits: { shape: [...shape], seed: 16 } };
+      const want = await runKernelOn("cpu", "Softmax", inputs, { dim });
+      const got = await runKernelOn("native", "Softmax", inputs, { dim });
+      assertLessOrEqual(maxAbsDiff(got[0], want[0]), 1e-6);
+    },
+  });
+}
+
 for (const name of ["Sqrt", "Square"]) {
   Deno.test({
     name: `native ${name} matches cpu`,
@@ -228,5 +260,36 @@ Deno.test({
     assertEquals(tf.memory().numTensors, tensors);
     assertEquals(nativeAllocations(), allocs);
     assert(allocs.primitives > 0, "the model ran through oneDNN primitives");
+  },
+});
+
+Deno.test({
+  name: "native ViT forward matches cpu",
+  ignore,
+  fn: async () => {
+    const { ViT, vitConfigFromHF } = await import("../../lib/models/vit.ts");
+    const config = vitConfigFromHF({
+      model_type: "vit",
+      hidden_size: 32,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      intermediate_size: 64,
+      image_size: 32,
+      patch_size: 8,
+      hidden_act: "gelu",
+      num_labels: 3,
+    });
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const model = new ViT(config, undefined, 5);
+      const x = tf.tensor(randomValues(2 * 32 * 32 * 3, 31), [2, 32, 32, 3]) as tf.Tensor4D;
+      const y = model.apply(x);
+      const v = (await y.data()).slice();
+      tf.dispose([x, y]);
+      model.dispose();
+      return v;
+    };
+    const want = await run("cpu"), got = await run("native");
+    assertLessOrEqual(maxAbsDiff(got, want), 1e-4 * Math.max(1, maxAbs(want)));
   },
 });

@@ -86,6 +86,14 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "i32", "i32"],
     result: "i32",
   },
+  dnnl_memory_desc_init_by_strides: {
+    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
+  dnnl_softmax_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "i32"],
+    result: "i32",
+  },
   dnnl_memory_desc_equal: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_memory_desc_get_size: { parameters: ["pointer"], result: "usize" },
   dnnl_convolution_forward_desc_init: {
@@ -296,6 +304,67 @@ export function md(d: readonly number[], tag: number): Uint8Array<ArrayBuffer> {
   const buf = new Uint8Array(MD_BYTES);
   check(ctx().lib.dnnl_memory_desc_init_by_tag(buf, d.length, dims(d), D.f32, tag), "md_init");
   return buf;
+}
+
+/** An f32 memory descriptor with logical dims `d` and explicit element `strides`. */
+export function mdStrides(
+  d: readonly number[],
+  strides: readonly number[],
+): Uint8Array<ArrayBuffer> {
+  const buf = new Uint8Array(MD_BYTES);
+  check(
+    ctx().lib.dnnl_memory_desc_init_by_strides(buf, d.length, dims(d), D.f32, dims(strides)),
+    "md_init_by_strides",
+  );
+  return buf;
+}
+
+/** Row-major element strides of `shape`. */
+export function denseStrides(shape: readonly number[]): number[] {
+  const st = new Array(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) st[i] = st[i + 1] * shape[i + 1];
+  return st;
+}
+
+/** A cached reorder (layout copy, e.g. a transpose) between two descriptors of the same dims. */
+export class Reorder {
+  #prim: Deno.PointerValue;
+  #src: Deno.PointerValue;
+  #dst: Deno.PointerValue;
+  #args: Uint8Array<ArrayBuffer>;
+  #keep: Uint8Array[];
+
+  constructor(src: Uint8Array<ArrayBuffer>, dst: Uint8Array<ArrayBuffer>) {
+    const { lib, engine } = ctx();
+    this.#keep = [src, dst];
+    const cell = ptrOut();
+    check(
+      lib.dnnl_reorder_primitive_desc_create(
+        cell,
+        Deno.UnsafePointer.of(src),
+        engine,
+        Deno.UnsafePointer.of(dst),
+        engine,
+        null,
+      ),
+      "reorder_primitive_desc_create",
+    );
+    const pd = ptrOf(cell);
+    this.#prim = createPrimitive(pd);
+    lib.dnnl_primitive_desc_destroy(pd);
+    this.#src = createMemory(Deno.UnsafePointer.of(src));
+    this.#dst = createMemory(Deno.UnsafePointer.of(dst));
+    this.#args = execArgs([[D.arg.src, this.#src], [D.arg.dst, this.#dst]]);
+  }
+
+  /** Copy `src` into `dst` with the layout change. */
+  run(src: ArrayBufferView, dst: ArrayBufferView): void {
+    const { lib, stream } = ctx();
+    lib.dnnl_memory_set_data_handle(this.#src, ptrOfView(src));
+    lib.dnnl_memory_set_data_handle(this.#dst, ptrOfView(dst));
+    check(lib.dnnl_primitive_execute(this.#prim, stream, 2, this.#args), "reorder");
+    check(lib.dnnl_stream_wait(stream), "stream_wait");
+  }
 }
 
 /** A fresh buffer for an op descriptor (`dnnl_*_desc_t`). */

@@ -7,7 +7,19 @@
  */
 import * as tf from "../../tf.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { cached, checkInit, ctx, D, md, opDesc, Primitive, sgemm } from "./dnnl.ts";
+import {
+  cached,
+  checkInit,
+  ctx,
+  D,
+  denseStrides,
+  md,
+  mdStrides,
+  opDesc,
+  Primitive,
+  Reorder,
+  sgemm,
+} from "./dnnl.ts";
 
 type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;
@@ -344,6 +356,63 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   return output(args.backend, [...outBatchShape, m, n], out);
 }
 
+/** Below this many elements the cpu kernels are as fast as a oneDNN call. */
+const SMALL = 4096;
+
+const reorders = new Map<string, Reorder>();
+
+/** Transpose as a oneDNN reorder: the source described with permuted strides, copied densely. */
+function transpose(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { perm } = args.attrs as { perm: number[] };
+  const size = tf.util.sizeFromShape(x.shape);
+  if (x.dtype !== "float32" || size < SMALL || x.shape.length > 6) {
+    return cpuKernel("Transpose")(args) as tf.TensorInfo;
+  }
+  const outShape = perm.map((p) => x.shape[p]);
+  const key = `${x.shape}|${perm}`;
+  let r = reorders.get(key);
+  if (!r) {
+    const inStrides = denseStrides(x.shape);
+    r = new Reorder(
+      mdStrides(outShape, perm.map((p) => inStrides[p])),
+      mdStrides(outShape, denseStrides(outShape)),
+    );
+    reorders.set(key, r);
+  }
+  const out = new Float32Array(size);
+  r.run(valuesOf(args.backend, x), out);
+  return output(args.backend, outShape, out);
+}
+
+/** Softmax along `dim` with oneDNN's softmax primitive. */
+function softmax(args: KernelArgs): tf.TensorInfo {
+  const { logits } = args.inputs as Record<string, tf.TensorInfo>;
+  const { dim } = args.attrs as { dim: number };
+  const size = tf.util.sizeFromShape(logits.shape);
+  if (logits.dtype !== "float32" || size < SMALL) {
+    return cpuKernel("Softmax")(args) as tf.TensorInfo;
+  }
+  const axis = dim < 0 ? dim + logits.shape.length : dim;
+  const p = cached(`softmax|${logits.shape}|${axis}`, () => {
+    const data = mdStrides(logits.shape, denseStrides(logits.shape));
+    const op = opDesc();
+    checkInit(
+      ctx().lib.dnnl_softmax_forward_desc_init(op, D.prop.fwdInference, data, axis),
+      "softmax_forward_desc_init",
+    );
+    return new Primitive(op, new Map([[D.arg.src, data], [D.arg.dst, data]]), new Set([D.arg.dst]));
+  });
+  const out = new Float32Array(size);
+  p.run(
+    new Map<number, ArrayBufferView>([[D.arg.src, valuesOf(args.backend, logits)], [
+      D.arg.dst,
+      out,
+    ]]),
+  );
+  return output(args.backend, logits.shape, out);
+}
+
 /** A kernel name and its oneDNN-backed implementation. */
 export interface NativeKernel {
   name: string;
@@ -366,5 +435,7 @@ export function nativeKernels(): NativeKernel[] {
       fn: makeConvBackpropFilter("DepthwiseConv2dNativeBackpropFilter", true),
     },
     { name: "BatchMatMul", fn: batchMatMul },
+    { name: "Transpose", fn: transpose },
+    { name: "Softmax", fn: softmax },
   ];
 }
