@@ -10,6 +10,7 @@ import { keepFreedMemory } from "./malloc.ts";
 import { nativeKernels } from "./kernels.ts";
 import { fusedKernels } from "./fused.ts";
 import { elementwiseKernels } from "./elementwise.ts";
+import { fusedConvKernels } from "./fused_conv.ts";
 
 /** Name under which the backend is registered with tfjs. */
 export const NATIVE = "native";
@@ -35,7 +36,9 @@ export function registerNativeBackend(): string {
     return b;
   }, 0);
   const overrides = new Map(
-    [...nativeKernels(), ...fusedKernels(), ...elementwiseKernels()].map((k) => [k.name, k.fn]),
+    [...nativeKernels(), ...fusedKernels(), ...elementwiseKernels(), ...fusedConvKernels()].map((
+      k,
+    ) => [k.name, k.fn]),
   );
   for (const k of tf.getKernelsForBackend("cpu")) {
     if (overrides.has(k.kernelName)) continue;
@@ -50,5 +53,6 @@ export function registerNativeBackend(): string {
 
 /** Names of the kernels the native backend runs through oneDNN (the rest are tfjs cpu kernels). */
 export function nativeKernelNames(): string[] {
-  return [...nativeKernels(), ...fusedKernels(), ...elementwiseKernels()].map((k) => k.name);
+  return [...nativeKernels(), ...fusedKernels(), ...elementwiseKernels(), ...fusedConvKernels()]
+    .map((k) => k.name);
 }
