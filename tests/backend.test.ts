@@ -70,3 +70,20 @@ Deno.test("a missing tfjs-node-gpu is a UserError explaining CUDA and allow-scri
   assertStringIncludes(e.message, "--allow-scripts=npm:@tensorflow/tfjs-node-gpu");
   assert(!e.message.includes("\n    at "), "no stack trace in the message");
 });
+
+Deno.test("auto falls back to wasm, naming the package, when oneDNN cannot be loaded", async () => {
+  const r = await choose(["auto"], { KD_DNNL_LIB: "/nonexistent/libdnnl.so.2" });
+  assert(r.ok, r.stderr);
+  // A machine with libtensorflow or a hardware GPU legitimately picks those first.
+  if (r.choice.name === "tensorflow" || r.choice.name === "webgpu") return;
+  assertEquals(r.choice.name, "wasm");
+  assertStringIncludes(r.choice.reason, "native: oneDNN (/nonexistent/libdnnl.so.2) not found");
+  assertStringIncludes(r.choice.reason, "libdnnl2");
+});
+
+Deno.test("--backend native without oneDNN is a one-line UserError naming the package", async () => {
+  const r = await choose(["native"], { KD_DNNL_LIB: "/nonexistent/libdnnl.so.2" });
+  assert(!r.ok);
+  assertStringIncludes(r.stderr, "--backend native: oneDNN");
+  assertStringIncludes(r.stderr, "apt-get install libdnnl2");
+});

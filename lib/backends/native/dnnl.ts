@@ -219,7 +219,12 @@ function tryOpen(): Lib {
     Deno.env.set("OMP_WAIT_POLICY", "passive");
     ompPolicySetHere = true;
   }
-  return Deno.dlopen("libdnnl.so.2", SYMBOLS).symbols;
+  return Deno.dlopen(libraryPath(), SYMBOLS).symbols;
+}
+
+/** `KD_DNNL_LIB` (a user-managed oneDNN 2.x build; never auto-installed), else `libdnnl.so.2`. */
+function libraryPath(): string {
+  return Deno.env.get("KD_DNNL_LIB") || "libdnnl.so.2";
 }
 
 function isRootDebian(): boolean {
@@ -236,9 +241,9 @@ export function loadDnnl(opts: { install?: boolean } = {}): Lib {
   try {
     lib = tryOpen();
   } catch (e) {
-    if (!(opts.install ?? true) || !isRootDebian()) {
+    if (!(opts.install ?? true) || !isRootDebian() || Deno.env.get("KD_DNNL_LIB")) {
       throw new Error(
-        `oneDNN (libdnnl.so.2) not found: install the Debian package ${DNNL_PACKAGE} ` +
+        `oneDNN (${libraryPath()}) not found: install the Debian package ${DNNL_PACKAGE} ` +
           `(apt-get install ${DNNL_PACKAGE}) [${(e as Error).message.split("\n")[0]}]`,
       );
     }
