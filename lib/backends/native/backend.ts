@@ -11,6 +11,7 @@ import { nativeKernels } from "./kernels.ts";
 import { fusedKernels } from "./fused.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { fusedConvKernels } from "./fused_conv.ts";
+import { activationKernels } from "./activations.ts";
 
 /** Name under which the backend is registered with tfjs. */
 export const NATIVE = "native";
@@ -36,7 +37,13 @@ export function registerNativeBackend(): string {
     return b;
   }, 0);
   const overrides = new Map(
-    [...nativeKernels(), ...fusedKernels(), ...elementwiseKernels(), ...fusedConvKernels()].map((
+    [
+      ...nativeKernels(),
+      ...fusedKernels(),
+      ...elementwiseKernels(),
+      ...fusedConvKernels(),
+      ...activationKernels(),
+    ].map((
       k,
     ) => [k.name, k.fn]),
   );
@@ -53,6 +60,12 @@ export function registerNativeBackend(): string {
 
 /** Names of the kernels the native backend runs through oneDNN (the rest are tfjs cpu kernels). */
 export function nativeKernelNames(): string[] {
-  return [...nativeKernels(), ...fusedKernels(), ...elementwiseKernels(), ...fusedConvKernels()]
+  return [
+    ...nativeKernels(),
+    ...fusedKernels(),
+    ...elementwiseKernels(),
+    ...fusedConvKernels(),
+    ...activationKernels(),
+  ]
     .map((k) => k.name);
 }

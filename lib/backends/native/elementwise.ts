@@ -150,7 +150,11 @@ function makeSpatialMean(): NativeKernel {
   };
 }
 
-function makeUnary(name: string, f: (x: Float32Array, out: Float32Array) => void): NativeKernel {
+/** A float32 unary kernel from a loop over the input (other dtypes fall back to cpu). */
+export function makeUnary(
+  name: string,
+  f: (x: Float32Array, out: Float32Array) => void,
+): NativeKernel {
   const cpu = tf.getKernel(name, "cpu")!.kernelFunc;
   return {
     name,

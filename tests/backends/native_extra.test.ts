@@ -37,3 +37,20 @@ for (const depthwise of [false, true]) {
     }
   }
 }
+
+for (const [name, attrs] of [
+  ["Relu", {}],
+  ["Relu6", {}],
+  ["ClipByValue", { clipValueMin: -0.3, clipValueMax: 0.5 }],
+] as const) {
+  Deno.test({
+    name: `native ${name} matches cpu`,
+    ignore: !available,
+    fn: async () => {
+      const inputs = { x: { shape: [2, 5, 5, 7], seed: 9 } };
+      const want = await runKernelOn("cpu", name, inputs, attrs);
+      const got = await runKernelOn("native", name, inputs, attrs);
+      assertLessOrEqual(maxAbsDiff(got[0], want[0]), 0);
+    },
+  });
+}
