@@ -1,9 +1,9 @@
 /**
  * `deno task bench train [--backend B] [--size S] [--batch N] [--width W] [--steps K] [--json]
- * [--vs-torch] [--no-write]`: median images/s of full MobileNetV2 training steps (forward,
- * distillation loss against precomputed teacher logits, backward, AdamW) after warm-up.
+ * [--vs-torch] [--write|--no-write]`: median images/s of full MobileNetV2 training steps
+ * (forward, distillation loss against precomputed teacher logits, backward, AdamW) after warm-up.
  * `--vs-torch` times the same configuration in PyTorch (`lib/bench/torch_train.py`) in the same
- * run; results are recorded in BENCHMARKS.md.
+ * run and records the row in BENCHMARKS.md (`--write` records a run without PyTorch).
  * @module
  */
 import * as tf from "../tf.ts";
@@ -205,7 +205,7 @@ export async function main(args: string[]): Promise<void> {
 async function run(args: string[]): Promise<void> {
   const a = parseArgs(args, {
     string: ["backend", "size", "batch", "width", "steps", "warmup"],
-    boolean: ["json", "vs-torch", "no-write"],
+    boolean: ["json", "vs-torch", "write", "no-write"],
     default: { size: "96", batch: "32", width: "1", steps: "5", warmup: "2" },
   });
   const o = {
@@ -249,7 +249,8 @@ async function run(args: string[]): Promise<void> {
       );
     }
   }
-  if (!a["no-write"]) {
+  // Only comparisons of record update BENCHMARKS.md: quick runs must not replace those rows.
+  if ((a["vs-torch"] || a.write) && !a["no-write"]) {
     await recordResult(result, new URL("../../BENCHMARKS.md", import.meta.url));
   }
   if (a.json) console.log(JSON.stringify(result));
