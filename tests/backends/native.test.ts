@@ -126,6 +126,28 @@ for (const [shape, dim] of [[[4, 12, 33, 33], -1], [[64, 100], 1]] as const) {
   });
 }
 
+for (const shape of [[2, 5, 4, 6], [4, 32, 32, 24]]) {
+  Deno.test({
+    name: `native inference FusedBatchNorm matches cpu: ${JSON.stringify(shape)}`,
+    ignore,
+    fn: async () => {
+      const c = shape[3];
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        const x = tf.tensor4d(randomValues(tf.util.sizeFromShape(shape), 41), shape as never);
+        const m = tf.tensor1d(randomValues(c, 42));
+        const v = tf.add(tf.abs(tf.tensor1d(randomValues(c, 43))), 0.1) as tf.Tensor1D;
+        const g = tf.tensor1d(randomValues(c, 44)), b = tf.tensor1d(randomValues(c, 45));
+        const y = tf.batchNorm(x, m, v, b, g, 1e-3);
+        const out = (await y.data()).slice();
+        tf.dispose([x, m, v, g, b, y]);
+        return out;
+      };
+      assertLessOrEqual(maxAbsDiff(await run("native"), await run("cpu")), 1e-5);
+    },
+  });
+}
+
 for (const name of ["Sqrt", "Square"]) {
   Deno.test({
     name: `native ${name} matches cpu`,

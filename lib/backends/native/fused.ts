@@ -366,11 +366,58 @@ export function registerFusedGradients(): void {
   });
 }
 
+/** Inference batch norm (tfjs `FusedBatchNorm`) with per-channel statistics as one affine pass. */
+function makeInferenceBatchNorm(): NativeKernel {
+  const cpu = tf.getKernel("FusedBatchNorm", "cpu")!.kernelFunc;
+  return {
+    name: "FusedBatchNorm",
+    fn: (args) => {
+      const { x, mean, variance, scale, offset } = args.inputs as Record<
+        string,
+        tf.TensorInfo | undefined
+      >;
+      const c = x!.shape[x!.shape.length - 1];
+      const perChannel = (t?: tf.TensorInfo) =>
+        !t || (t.dtype === "float32" && t.shape.length === 1 && t.shape[0] === c);
+      if (
+        x!.dtype !== "float32" || !mean || !variance ||
+        ![mean, variance, scale, offset].every(perChannel)
+      ) {
+        return cpu(args as Parameters<typeof cpu>[0]);
+      }
+      const eps = (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
+      const { a, b } = loops.bnScaleShift(
+        scale ? valuesOf(args.backend, scale) : new Float32Array(c).fill(1),
+        offset ? valuesOf(args.backend, offset) : new Float32Array(c),
+        valuesOf(args.backend, mean),
+        valuesOf(args.backend, variance),
+        eps,
+      );
+      const xv = valuesOf(args.backend, x!);
+      const y = new Float32Array(xv.length);
+      if (xv.length >= ONEDNN_APPLY_MIN) {
+        affineForward(bnDims(x!.shape), false).run(
+          new Map<number, ArrayBufferView>([
+            [D.arg.src, xv],
+            [D.arg.src1, a],
+            [postOpSrc1(0), b],
+            [D.arg.dst, y],
+          ]),
+        );
+      } else {
+        loops.bnApply(xv, a, b, false, y);
+      }
+      return output(args.backend, x!.shape, y);
+    },
+  };
+}
+
 /** The fused kernels registered on the native backend. */
 export function fusedKernels(): NativeKernel[] {
   registerFusedGradients();
   return [
     { name: BN_TRAIN, fn: bnTrain },
     { name: BN_TRAIN_GRAD, fn: bnTrainGrad },
+    makeInferenceBatchNorm(),
   ];
 }
