@@ -19,7 +19,7 @@ export const sweep = defineSweep({
   description: "The HF guide's recipe (T=5, λ=0.5, 30 epochs) distilled vs scratch, with seeds.",
   teachers: [
     { name: "vit-guide", spec: "hf:merve/beans-vit-224", needsHub: true },
-    { name: "mnv2-strong", build: { from: IMAGENET_MNV2, args: ["--finetune-blocks", "2"] } },
+    { name: "mnv2-strong", build: { from: IMAGENET_MNV2, args: ["--finetune-blocks", "1"] } },
   ],
   profiles: {
     full: {
@@ -45,7 +45,7 @@ export const sweep = defineSweep({
       lambdas: [0.5],
       seeds: [0],
       teachers: ["mnv2-strong"],
-      teacherArgs: ["--train-limit", "48", "--val-limit", "24", "--finetune-blocks", "0"],
+      teacherArgs: ["--max-images", "48"],
     },
   },
 });
