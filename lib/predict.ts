@@ -16,9 +16,7 @@ export async function predictLogits(
   const k = model.config.numLabels;
   const bs = opts.batchSize ?? 32;
   const out = new Float32Array(split.n * k);
-  const progress = opts.quiet
-    ? null
-    : new Progress(opts.label ?? "predict", split.n, { unit: "img" });
+  const progress = new Progress(opts.label ?? "predict", split.n, { quiet: opts.quiet });
   for (let start = 0; start < split.n; start += bs) {
     const idx = Int32Array.from({ length: Math.min(bs, split.n - start) }, (_, i) => start + i);
     const logits = tf.tidy(() =>
@@ -26,7 +24,8 @@ export async function predictLogits(
     );
     out.set(await logits.data() as Float32Array, start * k);
     logits.dispose();
-    progress?.update(start + idx.length);
+    progress.update(start + idx.length);
   }
+  progress.finish();
   return out;
 }

@@ -348,11 +348,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
     for (let epoch = state.epoch + 1; epoch <= config.epochs; epoch++) {
       // Dropout masks and shuffling depend only on (seed, epoch): resume replays them exactly.
       reseedGlobalRandom(config.seed, epoch);
-      const progress = opts.quiet
-        ? null
-        : new Progress(`epoch ${epoch}/${config.epochs}`, trainSet.n, {
-          unit: "img",
-        });
+      const progress = new Progress(`epoch ${epoch}/${config.epochs}`, trainSet.n, {
+        quiet: opts.quiet,
+      });
       const t0 = performance.now();
       let seen = 0, sumLoss = 0, sumCe = 0, sumKd = 0;
       for (
@@ -406,11 +404,12 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
         sumLoss += loss * idx.length;
         sumCe += ce * idx.length;
         sumKd += kd * idx.length;
-        progress?.update(seen, `loss ${loss.toFixed(4)} lr ${lr.toExponential(2)}`);
+        progress.update(seen, `loss ${loss.toFixed(4)} lr ${lr.toExponential(2)}`);
         if (opts.crashAfterSteps !== undefined && state.step >= opts.crashAfterSteps) {
           throw new Error(`simulated crash after ${state.step} steps`);
         }
       }
+      progress.finish();
       const epochTime = (performance.now() - t0) / 1000;
       state.trainTime += epochTime;
       state.trainImages += seen;

@@ -22,7 +22,7 @@ import {
   preprocessOptions,
   resizeRGB,
 } from "./preprocess.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../progress.ts";
 import { resolveSplit } from "./resolve.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "./rng.ts";
 import { checksumFiles, type SplitSource } from "./source.ts";

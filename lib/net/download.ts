@@ -7,7 +7,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { UserError } from "../cli/errors.ts";
-import { Progress } from "../data/progress.ts";
+import { Progress } from "../progress.ts";
 import { hubEndpoint } from "./hub.ts";
 
 /** Options for {@linkcode downloadFile}. */

@@ -10,7 +10,7 @@ import { weightsChecksum } from "../models/checkpoint.ts";
 import { encodeSafetensors, getRaw, readSafetensors } from "../models/safetensors.ts";
 import { type ImageSplit, toTensor } from "../data/dataset.ts";
 import { cacheDir, cacheKey } from "../data/image_cache.ts";
-import { Progress } from "../data/progress.ts";
+import { Progress } from "../progress.ts";
 
 /** Activations of every image of a split at one layer, as a flat float32 array. */
 export interface SplitFeatures {
