@@ -38,11 +38,13 @@ for (const depthwise of [false, true]) {
   }
 }
 
-for (const [name, attrs] of [
-  ["Relu", {}],
-  ["Relu6", {}],
-  ["ClipByValue", { clipValueMin: -0.3, clipValueMax: 0.5 }],
-] as const) {
+for (
+  const [name, attrs] of [
+    ["Relu", {}],
+    ["Relu6", {}],
+    ["ClipByValue", { clipValueMin: -0.3, clipValueMax: 0.5 }],
+  ] as const
+) {
   Deno.test({
     name: `native ${name} matches cpu`,
     ignore: !available,
