@@ -123,3 +123,33 @@ Deno.test("invalid settings fail before any work", async () => {
   assertEquals([...Deno.readDirSync(out)], []);
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("a NaN loss stops the run naming epoch and step, keeping the last good checkpoint", async () => {
+  await initBackend(undefined, { quiet: true });
+  const out = await Deno.makeTempDir();
+  const config: TrainConfig = {
+    ...presetRecipe("smoke"),
+    trainLimit: 16,
+    valLimit: 8,
+    batchSize: 8,
+    student: "mobilenet_v2@0.35",
+    teacher: null,
+    data: DATA,
+    trainSplit: "train",
+    valSplit: "validation",
+    seed: 0,
+  };
+  // 2 steps per epoch: step 3 is the first step of epoch 2.
+  const err = await assertRejects(
+    () => train(config, { out, quiet: true, nanAtStep: 3 }),
+    UserError,
+  );
+  assert(err.message.includes("epoch 2, step 3"), err.message);
+  assert(err.message.includes("epoch 1"), err.message);
+  const state = JSON.parse(await Deno.readTextFile(join(out, "checkpoint", "trainer.json")));
+  assertEquals(state.epoch, 1);
+  let final = true;
+  await Deno.stat(join(out, "final.json")).catch(() => final = false);
+  assert(!final);
+  await Deno.remove(out, { recursive: true });
+});

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { runMain, UserError } from "./errors.ts";
 import { initBackend } from "../backend.ts";
 import { loadSplit } from "../data/dataset.ts";
+import { resolveSplit } from "../data/resolve.ts";
 import { createModel, loadModel } from "../models/registry.ts";
 import type { Classifier } from "../models/model.ts";
 import { predictLogits } from "../predict.ts";
@@ -33,13 +34,9 @@ export async function evaluateModel(opts: {
   split: string;
   quiet?: boolean;
 }): Promise<EvalMetrics & { classNames: string[] }> {
-  const probe = await loadSplit({
-    data: opts.data,
-    split: opts.split,
-    preprocess: { size: 8 },
-    quiet: true,
-  });
-  const model = await resolveModel(opts.model, probe.classNames.length, probe.classNames);
+  // Class names come from the index; images are decoded once, at the model's own size, below.
+  const index = await resolveSplit({ data: opts.data, split: opts.split, quiet: true });
+  const model = await resolveModel(opts.model, index.classNames.length, index.classNames);
   try {
     const split = await loadSplit({
       data: opts.data,
