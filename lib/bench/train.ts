@@ -168,18 +168,19 @@ export async function recordResult(r: TrainBenchResult, file: URL): Promise<void
   if (i >= 0 && j > i) {
     rows = text.slice(i + start.length, j).trim().split("\n").filter((l) => l.startsWith("| 2"));
   }
-  const key = `| ${r.backend} | ${r.size} | ${r.batch} | ${r.width} |`;
-  rows = rows.filter((l) => !l.includes(key));
+  // Rows are matched by their cells, since `deno fmt` pads the columns.
+  const cells = (l: string) => l.split("|").slice(1, -1).map((c) => c.trim());
+  const config = [r.backend, String(r.size), String(r.batch), String(r.width)];
+  rows = rows.filter((l) => cells(l).slice(2, 6).join("|") !== config.join("|"));
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   const fmt = (v?: number) => v === undefined ? "–" : v.toFixed(v < 10 ? 2 : 1);
+  const ratio = r.ratio_vs_torch === undefined ? "–" : r.ratio_vs_torch.toFixed(2) + "×";
   rows.push(
-    `| ${date} | ${machine()} ${key} ${fmt(r.img_per_s)} | ${fmt(r.torch_img_per_s)} | ${
-      r.ratio_vs_torch === undefined ? "–" : r.ratio_vs_torch.toFixed(2) + "×"
+    `| ${
+      [date, machine(), ...config, fmt(r.img_per_s), fmt(r.torch_img_per_s), ratio].join(" | ")
     } |`,
   );
-  rows.sort((a, b) =>
-    a.split("|").slice(3).join("|").localeCompare(b.split("|").slice(3).join("|"))
-  );
+  rows.sort((a, b) => cells(a).slice(2).join("|").localeCompare(cells(b).slice(2).join("|")));
   const table = [
     start,
     "## Training throughput (`deno task bench train`)",
