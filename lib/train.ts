@@ -130,8 +130,8 @@ export function validateConfig(c: TrainConfig): void {
   }
 }
 
-/** Teacher logits reordered/selected so column j is the dataset's class j. */
-function mapTeacherColumns(
+/** Teacher logits with columns reordered to the dataset's classes (explicit `labelMap` needed when names differ). */
+export function mapTeacherColumns(
   logits: Float32Array,
   teacherLabels: string[] | undefined,
   classNames: string[],

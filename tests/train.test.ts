@@ -1,6 +1,6 @@
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
-import { train, type TrainConfig } from "../lib/train.ts";
+import { mapTeacherColumns, train, type TrainConfig } from "../lib/train.ts";
 import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/cli/errors.ts";
@@ -152,4 +152,29 @@ Deno.test("a NaN loss stops the run naming epoch and step, keeping the last good
   await Deno.stat(join(out, "final.json")).catch(() => final = false);
   assert(!final);
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("teacher and dataset label sets must match unless mapped explicitly", () => {
+  const logits = Float32Array.from([1, 2, 3, 4, 5, 6]); // two samples, teacher order [x, y, z]
+  const ds = ["a", "b", "c"];
+  // Generic HF names (class_0...) only need the same count.
+  assertEquals(
+    mapTeacherColumns(logits, ["class_0", "class_1", "class_2"], ds, undefined, "t"),
+    logits,
+  );
+  assertThrows(
+    () => mapTeacherColumns(logits, ["class_0", "class_1"], ds, undefined, "t"),
+    UserError,
+    "2 classes",
+  );
+  // Same names in the same order: unchanged.
+  assertEquals(mapTeacherColumns(logits, ds, ds, undefined, "t"), logits);
+  // Different names: refused without a map, reordered with one.
+  assertThrows(
+    () => mapTeacherColumns(logits, ["x", "y", "z"], ds, undefined, "t"),
+    UserError,
+    "--label-map",
+  );
+  const mapped = mapTeacherColumns(logits, ["x", "y", "z"], ds, { x: "c", y: "a", z: "b" }, "t");
+  assertEquals([...mapped], [2, 3, 1, 5, 6, 4]);
 });
