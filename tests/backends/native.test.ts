@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable, nativeAllocations } from "../../lib/backends/native/dnnl.ts";
-import { batchNormTrain } from "../../lib/backends/native/ops.ts";
+import { adamUpdate, batchNormTrain } from "../../lib/backends/native/ops.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import {
   CONV_CASES,
@@ -315,3 +315,36 @@ Deno.test({
     assertLessOrEqual(maxAbsDiff(got, want), 1e-4 * Math.max(1, maxAbs(want)));
   },
 });
+
+for (const decoupled of [true, false]) {
+  Deno.test({
+    name: `native fused ${decoupled ? "AdamW" : "Adam"} update matches the composed ops on cpu`,
+    ignore,
+    fn: async () => {
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        let p = tf.tensor(randomValues(5000, 51));
+        let m = tf.zeros([5000]), v = tf.zeros([5000]);
+        for (let step = 1; step <= 3; step++) {
+          const g = tf.tensor(randomValues(5000, 51 + step));
+          const r = adamUpdate(p, g, m, v, {
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: 0.05,
+            decoupled,
+            step,
+          });
+          tf.dispose([p, m, v, g]);
+          ({ param: p, m, v } = r);
+        }
+        const out = [await p.data(), await m.data(), await v.data()].map((a) => a.slice());
+        tf.dispose([p, m, v]);
+        return out;
+      };
+      const want = await run("cpu"), got = await run("native");
+      for (let i = 0; i < 3; i++) assertLessOrEqual(maxAbsDiff(got[i], want[i]), 1e-6, `${i}`);
+    },
+  });
+}

@@ -366,6 +366,44 @@ export function registerFusedGradients(): void {
   });
 }
 
+/** Kernel: inputs {param, grad, m, v}, attrs AdamUpdateOptions; outputs [param, m, v]. */
+export const ADAM_UPDATE = "NativeAdamUpdate";
+
+/** One Adam/AdamW step in one pass (same formula and order as `lib/optim.ts`). */
+function adamUpdateKernel(
+  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo[] {
+  const { param, grad, m, v } = args.inputs as Record<string, tf.TensorInfo>;
+  const o = args.attrs as unknown as {
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weightDecay: number;
+    decoupled: boolean;
+    step: number;
+  };
+  const p0 = valuesOf(args.backend, param), g0 = valuesOf(args.backend, grad);
+  const m0 = valuesOf(args.backend, m), v0 = valuesOf(args.backend, v);
+  const n = p0.length;
+  const p1 = new Float32Array(n), m1 = new Float32Array(n), v1 = new Float32Array(n);
+  const c1 = 1 - o.beta1 ** o.step, c2 = 1 - o.beta2 ** o.step;
+  const l2 = o.decoupled ? 0 : o.weightDecay, decay = o.decoupled ? o.lr * o.weightDecay : 0;
+  for (let i = 0; i < n; i++) {
+    const p = p0[i], g = g0[i] + p * l2;
+    const mi = Math.fround(m0[i] * o.beta1 + g * (1 - o.beta1));
+    const vi = Math.fround(v0[i] * o.beta2 + g * g * (1 - o.beta2));
+    m1[i] = mi;
+    v1[i] = vi;
+    p1[i] = p - (mi / c1) / (Math.sqrt(vi / c2) + o.eps) * o.lr - p * decay;
+  }
+  return [
+    output(args.backend, param.shape, p1),
+    output(args.backend, m.shape, m1),
+    output(args.backend, v.shape, v1),
+  ];
+}
+
 /** Inference batch norm (tfjs `FusedBatchNorm`) with per-channel statistics as one affine pass. */
 function makeInferenceBatchNorm(): NativeKernel {
   const cpu = tf.getKernel("FusedBatchNorm", "cpu")!.kernelFunc;
@@ -419,5 +457,6 @@ export function fusedKernels(): NativeKernel[] {
     { name: BN_TRAIN, fn: bnTrain },
     { name: BN_TRAIN_GRAD, fn: bnTrainGrad },
     makeInferenceBatchNorm(),
+    { name: ADAM_UPDATE, fn: adamUpdateKernel },
   ];
 }
