@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
+import { adamUpdate } from "./backends/native/ops.ts";
 import { UserError } from "./cli/errors.ts";
 
 /** Optimizer names accepted by `--optimizer`. */
@@ -86,15 +87,19 @@ export function createOptimizer(
             continue;
           }
           const m = slot("m", name, p), v = slot("v", name, p);
-          // Adam folds weight decay into the gradient (L2); AdamW decays the weights directly.
-          if (opts.name === "adam" && wd) g = tf.add(g, tf.mul(p, wd));
-          m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-          v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-          const mHat = tf.div(m, 1 - b1 ** t);
-          const vHat = tf.div(v, 1 - b2 ** t);
-          let next = tf.sub(p, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), eps)), lr));
-          if (opts.name === "adamw" && wd) next = tf.sub(next, tf.mul(p, lr * wd));
-          p.assign(next);
+          // One fused pass on the native backend; the same composed ops elsewhere.
+          const r = adamUpdate(p, g, m, v, {
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            weightDecay: wd,
+            decoupled: opts.name === "adamw",
+            step: t,
+          });
+          m.assign(r.m);
+          v.assign(r.v);
+          p.assign(r.param);
         }
         stepVar.assign(tf.scalar(t));
       });
