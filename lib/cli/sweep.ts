@@ -17,14 +17,14 @@ if (import.meta.main) {
       boolean: ["quiet", "png"],
     });
     const experiment = (f._[0] as string | undefined) ?? defaultExperiment();
-    const backend = await initBackend(f.backend as string | undefined);
+    // The backend line is folded into the profile line so the first line says both.
+    const backend = await initBackend(f.backend as string | undefined, { quiet: true });
     const onGpu = backend.name === "webgpu" || /gpu|cuda/i.test(backend.device);
     const profile = (f.profile as string | undefined) ??
       (onGpu ? "full" : "cpu");
+    const why = f.profile ? "--profile" : `auto: ${onGpu ? "GPU" : "no GPU"} backend`;
     console.error(
-      `profile: ${profile} (${
-        f.profile ? "--profile" : `auto: ${onGpu ? "GPU" : "no GPU"} backend ${backend.name}`
-      })`,
+      `profile: ${profile} (${why}); backend: ${backend.name} on ${backend.device} (${backend.reason})`,
     );
     const { dir, complete } = await runSweep({
       experiment,
