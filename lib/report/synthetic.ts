@@ -7,11 +7,10 @@
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../fs.ts";
 import { mixSeed, mulberry32 } from "../data/rng.ts";
-import { presetRecipe } from "../presets.ts";
 import { aggregate } from "../sweep/results.ts";
-import { runId } from "../sweep/grid.ts";
+import { expandGrid } from "../sweep/grid.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
-import type { EpochRecord, FinalSummary, TrainConfig } from "../train.ts";
+import type { EpochRecord, FinalSummary } from "../train.ts";
 
 /** Shape of the synthetic grid. */
 export interface SyntheticOptions {
@@ -55,45 +54,13 @@ export async function writeSyntheticSweep(
   const seeds = opts.seeds ?? [0, 1, 2];
   const epochs = opts.epochs ?? 5;
   const valN = opts.valN ?? 60;
-  const recipe = presetRecipe("smoke");
-  const base: TrainConfig = {
-    ...recipe,
-    student: "mobilenet_v2",
-    teacher: null,
-    trainSplit: "train",
-    valSplit: "validation",
-    seed: 0,
-    preset: "smoke",
-  };
-  const runs: RunEntry[] = [];
-  for (const seed of seeds) {
-    runs.push({
-      id: runId(null, null, null, seed),
-      kind: "scratch",
-      teacher: null,
-      temperature: null,
-      lambda: null,
-      seed,
-      config: { ...base, seed },
-    });
-  }
-  for (const t of teachers) {
-    for (const T of temps) {
-      for (const lambda of lambdas) {
-        for (const seed of seeds) {
-          runs.push({
-            id: runId(t, T, lambda, seed),
-            kind: "distill",
-            teacher: t,
-            temperature: T,
-            lambda,
-            seed,
-            config: { ...base, teacher: `dir:synthetic/${t}`, temperature: T, lambda, seed },
-          });
-        }
-      }
-    }
-  }
+  // The same grid expansion as a real sweep, so ids and configs have the real shape.
+  const teacherEntries = teachers.map((name) => ({ name, spec: `dir:synthetic/${name}` }));
+  const runs: RunEntry[] = expandGrid(
+    { preset: "smoke", student: "mobilenet_v2", temperatures: temps, lambdas, seeds },
+    teacherEntries,
+    {},
+  );
   const teacherAcc = new Map(teachers.map((t, i) => [t, 0.9 - 0.05 * i]));
   const manifest: SweepManifest = {
     experiment: SYNTHETIC_EXPERIMENT,
