@@ -1,11 +1,6 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
-import { initBackend } from "../lib/backend.ts";
-import { createModel } from "../lib/models/registry.ts";
-import { saveModel } from "../lib/models/checkpoint.ts";
-
-const DATA = Deno.env.get("KD_TEST_DATA") ??
-  new URL("../../shared/datasets/beans", import.meta.url).pathname;
+import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 const EVAL_CLI = new URL("../lib/cli/eval.ts", import.meta.url).pathname;
 
 async function evalCli(args: string[]) {
@@ -22,16 +17,8 @@ async function evalCli(args: string[]) {
 }
 
 Deno.test("deno task eval --json: last stdout line is the metrics object", async () => {
-  await initBackend(undefined, { quiet: true });
   const dir = await Deno.makeTempDir();
-  const m = await createModel("mobilenet_v2@0.35", {
-    numLabels: 3,
-    labels: ["angular_leaf_spot", "bean_rust", "healthy"],
-    imageSize: 32,
-    seed: 0,
-  });
-  await saveModel(m, join(dir, "model"));
-  m.dispose();
+  await saveRandomStudent(dir);
   const r = await evalCli([
     "--model",
     join(dir, "model"),

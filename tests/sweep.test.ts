@@ -1,31 +1,18 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
-import { initBackend } from "../lib/backend.ts";
-import { createModel } from "../lib/models/registry.ts";
-import { saveModel } from "../lib/models/checkpoint.ts";
+import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 import { loadExperiment, runSweep } from "../lib/sweep/run.ts";
 import { parseShard, shardRuns } from "../lib/sweep/grid.ts";
 import { UserError } from "../lib/cli/errors.ts";
 
-const DATA = Deno.env.get("KD_TEST_DATA") ??
-  new URL("../../shared/datasets/beans", import.meta.url).pathname;
 const SWEEP_CLI = new URL("../lib/cli/sweep.ts", import.meta.url).pathname;
 const TINY = new URL("./fixtures/tiny-sweep.ts", import.meta.url).pathname;
 
 /** A random-weight 32 px teacher saved to a temp dir; exported to the experiment via env. */
 async function makeTeacher(): Promise<string> {
-  await initBackend(undefined, { quiet: true });
-  const dir = await Deno.makeTempDir({ prefix: "kd-teacher-" });
-  const m = await createModel("mobilenet_v2@0.35", {
-    numLabels: 3,
-    labels: ["angular_leaf_spot", "bean_rust", "healthy"],
-    imageSize: 32,
-    seed: 1,
-  });
-  await saveModel(m, join(dir, "t"));
-  m.dispose();
-  Deno.env.set("KD_TEST_TEACHER", join(dir, "t"));
-  return join(dir, "t");
+  const path = await saveRandomStudent(await Deno.makeTempDir({ prefix: "kd-teacher-" }), "t");
+  Deno.env.set("KD_TEST_TEACHER", path);
+  return path;
 }
 
 function sweepCli(args: string[]): Deno.ChildProcess {

@@ -5,8 +5,7 @@ import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/cli/errors.ts";
 
-const DATA = Deno.env.get("KD_TEST_DATA") ??
-  new URL("../../shared/datasets/beans", import.meta.url).pathname;
+import { TEST_DATA as DATA } from "./helpers.ts";
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
 /** Flags of a tiny scratch run (MobileNetV2 x0.35 at 32 px on 48 images, 3 epochs). */
