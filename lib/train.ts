@@ -12,7 +12,8 @@ import * as tf from "./tf.ts";
 import { join } from "node:path";
 import { UserError } from "./cli/errors.ts";
 import type { Classifier } from "./models/model.ts";
-import { createModel, loadModel } from "./models/registry.ts";
+import { createModel, loadModel, parseSpec } from "./models/registry.ts";
+import { resolveSplit } from "./data/resolve.ts";
 import { saveModel } from "./models/checkpoint.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "./models/safetensors.ts";
 import { batchIndices, type ImageSplit, loadSplit, toTensor } from "./data/dataset.ts";
@@ -128,6 +129,8 @@ export function validateConfig(c: TrainConfig): void {
       "the test split is for final evaluation only (deno task eval --split test)",
     );
   }
+  parseSpec(c.student);
+  if (c.teacher) parseSpec(c.teacher);
 }
 
 /** Teacher logits with columns reordered to the dataset's classes (explicit `labelMap` needed when names differ). */
@@ -251,6 +254,10 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
         `cannot resume ${out}: settings differ from the saved run (${diff.join(", ")})`,
       );
     }
+  }
+  // Both splits must exist before anything is decoded, trained or written.
+  for (const split of [config.trainSplit, config.valSplit]) {
+    await resolveSplit({ data: config.data, split, quiet: opts.quiet });
   }
   await Deno.mkdir(out, { recursive: true });
 

@@ -1,8 +1,14 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { join } from "node:path";
 import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 import { loadExperiment, runSweep } from "../lib/sweep/run.ts";
-import { parseShard, shardRuns } from "../lib/sweep/grid.ts";
+import { expandGrid, parseShard, shardRuns } from "../lib/sweep/grid.ts";
 import { UserError } from "../lib/cli/errors.ts";
 
 const SWEEP_CLI = new URL("../lib/cli/sweep.ts", import.meta.url).pathname;
@@ -137,6 +143,14 @@ Deno.test("bad sweep input: missing experiment, no sweep export, shard out of ra
     () => runSweep({ experiment: TINY, profile: "gpu-huge", data: DATA, quiet: true }),
     UserError,
     "no profile",
+  );
+  const profile = { preset: "smoke", student: "mobilenet_v2", temperatures: [2], lambdas: [0.5] };
+  const teachers = [{ name: "t", spec: "dir:/t" }];
+  assertThrows(() => expandGrid({ ...profile, seeds: [] }, teachers, {}), UserError, "empty");
+  assertThrows(
+    () => expandGrid({ ...profile, temperatures: [], seeds: [0] }, teachers, {}),
+    UserError,
+    "no distillation runs",
   );
 });
 

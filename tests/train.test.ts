@@ -118,6 +118,17 @@ Deno.test("invalid settings fail before any work", async () => {
   await assertRejects(() => train({ ...base, lambda: 2 }, { out }), UserError, "--lambda");
   await assertRejects(() => train({ ...base, epochs: 0 }, { out }), UserError, "--epochs");
   await assertRejects(() => train({ ...base, valSplit: "test" }, { out }), UserError, "test split");
+  await assertRejects(
+    () => train({ ...base, student: "resnet50" }, { out }),
+    UserError,
+    "valid forms",
+  );
+  await assertRejects(
+    () => train({ ...base, teacher: "hub:x/y" }, { out }),
+    UserError,
+    "valid forms",
+  );
+  await assertRejects(() => train({ ...base, valSplit: "val" }, { out }), UserError, '"val"');
   // Nothing was written for any of them.
   assertEquals([...Deno.readDirSync(out)], []);
   await Deno.remove(out, { recursive: true });

@@ -4,6 +4,9 @@
  * (forward, distillation loss against precomputed teacher logits, backward, AdamW) after warm-up.
  * `--vs-torch` times the same configuration in PyTorch (`lib/bench/torch_train.py`) in the same
  * run and records the row in BENCHMARKS.md (`--write` records a run without PyTorch).
+ * `--modes scratch,cached,online` (default: all three) also times a scratch step (cross-entropy
+ * only) and a distilled step without the logit cache, where the teacher (`--teacher SPEC`,
+ * default the shared ImageNet MobileNetV2 at 224 px) runs forward on every batch.
  * @module
  */
 import * as tf from "../tf.ts";
@@ -13,6 +16,15 @@ import { runMain, UserError } from "../cli/errors.ts";
 import { distillationLoss } from "../loss.ts";
 import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
+import type { Classifier } from "../models/model.ts";
+import { createModel } from "../models/registry.ts";
+
+/** What a timed step includes: no teacher, cached teacher logits, or a teacher forward pass. */
+export type StepMode = "scratch" | "cached" | "online";
+const MODES: StepMode[] = ["scratch", "cached", "online"];
+const DEFAULT_TEACHER = `tfjs-dir:${
+  new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url).pathname
+}`;
 
 /** One benchmark result (the `--json` line). */
 export interface TrainBenchResult {
@@ -21,6 +33,8 @@ export interface TrainBenchResult {
   batch: number;
   width: number;
   img_per_s: number;
+  /** img/s per step mode (scratch, distilled with cached logits, distilled with online teacher). */
+  modes?: Partial<Record<StepMode, number>>;
   torch_img_per_s?: number;
   ratio_vs_torch?: number;
 }
@@ -46,6 +60,8 @@ export function median(xs: number[]): number {
 export async function timeTrainingSteps(
   o: { size: number; batch: number; width: number; steps: number; warmup: number },
   onStep?: (i: number, seconds: number) => void,
+  mode: StepMode = "cached",
+  onlineTeacher?: Classifier,
 ): Promise<number[]> {
   const model = new MobileNetV2({
     numLabels: 3,
@@ -59,14 +75,24 @@ export async function timeTrainingSteps(
   const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
   const teacher = tf.randomNormal([o.batch, 3], 0, 3, "float32", 2) as tf.Tensor2D;
   const labels = tf.tensor1d(Array.from({ length: o.batch }, (_, i) => i % 3), "int32");
+  const ts = onlineTeacher?.input.size ?? o.size;
+  const teacherX = mode === "online"
+    ? tf.randomNormal([o.batch, ts, ts, 3], 0, 1, "float32", 3) as tf.Tensor4D
+    : null;
   const times: number[] = [];
   try {
     for (let i = 0; i < o.warmup + o.steps; i++) {
       const t0 = performance.now();
+      const target = mode === "scratch"
+        ? null
+        : mode === "online"
+        ? tf.tidy(() => onlineTeacher!.apply(teacherX!, { training: false }))
+        : teacher;
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(x, { training: true });
-        return distillationLoss(logits, teacher, labels, { temperature: 2, lambda: 0.5 }).total;
+        return distillationLoss(logits, target, labels, { temperature: 2, lambda: 0.5 }).total;
       }, [...params.values()]);
+      if (target && target !== teacher) target.dispose();
       const loss = (await value.data())[0];
       const named: Record<string, tf.Tensor> = {};
       for (const [id, g] of Object.entries(grads)) named[byId.get(id) ?? id] = g;
@@ -79,6 +105,7 @@ export async function timeTrainingSteps(
     }
   } finally {
     tf.dispose([x, teacher, labels]);
+    teacherX?.dispose();
     optimizer.dispose();
     model.dispose();
   }
@@ -208,10 +235,23 @@ export async function main(args: string[]): Promise<void> {
 
 async function run(args: string[]): Promise<void> {
   const a = parseArgs(args, {
-    string: ["backend", "size", "batch", "width", "steps", "warmup"],
+    string: ["backend", "size", "batch", "width", "steps", "warmup", "modes", "teacher"],
     boolean: ["json", "vs-torch", "write", "no-write"],
-    default: { size: "96", batch: "32", width: "1", steps: "5", warmup: "2" },
+    default: {
+      size: "96",
+      batch: "32",
+      width: "1",
+      steps: "5",
+      warmup: "2",
+      modes: MODES.join(","),
+    },
   });
+  const modes = String(a.modes).split(",").map((m) => m.trim()) as StepMode[];
+  for (const m of modes) {
+    if (!MODES.includes(m)) {
+      throw new UserError(`--modes: unknown mode "${m}"; expected ${MODES.join(", ")}`);
+    }
+  }
   const o = {
     size: positive("size", String(a.size)),
     batch: positive("batch", String(a.batch)),
@@ -239,8 +279,31 @@ async function run(args: string[]): Promise<void> {
     batch: o.batch,
     width: o.width,
     img_per_s: o.batch / median(times),
+    modes: { cached: o.batch / median(times) },
   };
   console.error(`${choice.name}: ${result.img_per_s.toFixed(1)} img/s (median)`);
+  for (const mode of modes.filter((m) => m !== "cached")) {
+    const teacherSpec = (a.teacher as string | undefined) ?? DEFAULT_TEACHER;
+    const teacher = mode === "online"
+      ? await createModel(teacherSpec, { numLabels: 3, quiet: true })
+      : undefined;
+    const t = await timeTrainingSteps(o, undefined, mode, teacher);
+    teacher?.dispose();
+    result.modes![mode] = o.batch / median(t);
+  }
+  if (modes.length > 1 || !modes.includes("cached")) {
+    const label: Record<StepMode, string> = {
+      scratch: "scratch (cross-entropy only)",
+      cached: "distilled, teacher logits from the cache",
+      online: `distilled, teacher forward every step (${
+        (a.teacher as string) ?? "ImageNet MobileNetV2 @224"
+      })`,
+    };
+    for (const m of MODES) {
+      const v = result.modes![m];
+      if (v !== undefined) console.error(`  ${label[m]}: ${v.toFixed(1)} img/s`);
+    }
+  }
   if (a["vs-torch"]) {
     const torch = await torchImagesPerSecond(o);
     if (torch !== undefined) {

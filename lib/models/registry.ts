@@ -124,12 +124,30 @@ async function hfDir(dir: string, spec: string, opts: CreateOptions): Promise<Cl
   });
 }
 
-/** Build or load the model a spec names (see the module doc). */
-export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
+/** A parsed model spec. */
+export type ParsedSpec =
+  | { kind: "mobilenet_v2"; width: number }
+  | { kind: "hf" | "hf-dir" | "tfjs-dir" | "dir"; target: string };
+
+/** Parse a model spec without loading anything; unknown forms throw a UserError listing the valid ones. */
+export function parseSpec(spec: string): ParsedSpec {
   const m = /^mobilenet_v2(?:@(.+))?$/.exec(spec);
   if (m) {
     const width = m[1] === undefined ? 1.0 : Number(m[1]);
     if (!(width > 0) || !Number.isFinite(width)) throw unknownSpec(spec, "bad width in");
+    return { kind: "mobilenet_v2", width };
+  }
+  const colon = spec.indexOf(":");
+  const scheme = colon > 0 ? spec.slice(0, colon) : "";
+  const target = spec.slice(colon + 1);
+  if (!target || !["hf", "hf-dir", "tfjs-dir", "dir"].includes(scheme)) throw unknownSpec(spec);
+  return { kind: scheme as "hf" | "hf-dir" | "tfjs-dir" | "dir", target };
+}
+
+/** Build or load the model a spec names (see the module doc). */
+export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
+  const p = parseSpec(spec);
+  if (p.kind === "mobilenet_v2") {
     if (opts.numLabels === undefined) {
       throw new UserError(`${spec}: the number of labels is needed`);
     }
@@ -137,16 +155,13 @@ export async function createModel(spec: string, opts: CreateOptions = {}): Promi
       ...opts.student,
       numLabels: opts.numLabels,
       labels: opts.labels,
-      depthMultiplier: width,
+      depthMultiplier: p.width,
       imageSize: opts.imageSize ?? opts.student?.imageSize,
       seed: opts.seed,
     });
   }
-  const colon = spec.indexOf(":");
-  const scheme = colon > 0 ? spec.slice(0, colon) : "";
-  const rest = spec.slice(colon + 1);
-  if (!rest) throw unknownSpec(spec);
-  switch (scheme) {
+  const rest = p.target;
+  switch (p.kind) {
     case "hf":
       return hfDir(await fetchHFModel(rest, { quiet: opts.quiet }), spec, opts);
     case "hf-dir":
@@ -163,5 +178,4 @@ export async function createModel(spec: string, opts: CreateOptions = {}): Promi
     case "dir":
       return checkLabels(await loadModel(rest), spec, opts);
   }
-  throw unknownSpec(spec);
 }
