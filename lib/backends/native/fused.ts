@@ -22,6 +22,7 @@ import {
 import { output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
+import type { AdamUpdateOptions } from "./ops.ts";
 
 /** `KD_NATIVE_BN=onednn` selects oneDNN's batch norm instead of the JS loops (for comparison). */
 const useOneDnn = () => Deno.env.get("KD_NATIVE_BN") === "onednn";
@@ -374,15 +375,7 @@ function adamUpdateKernel(
   args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
 ): tf.TensorInfo[] {
   const { param, grad, m, v } = args.inputs as Record<string, tf.TensorInfo>;
-  const o = args.attrs as unknown as {
-    lr: number;
-    beta1: number;
-    beta2: number;
-    eps: number;
-    weightDecay: number;
-    decoupled: boolean;
-    step: number;
-  };
+  const o = args.attrs as unknown as AdamUpdateOptions;
   const p0 = valuesOf(args.backend, param), g0 = valuesOf(args.backend, grad);
   const m0 = valuesOf(args.backend, m), v0 = valuesOf(args.backend, v);
   const n = p0.length;
