@@ -5,7 +5,7 @@ import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/cli/errors.ts";
 
-import { TEST_DATA as DATA } from "./helpers.ts";
+import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
 /** Flags of a tiny scratch run (MobileNetV2 x0.35 at 32 px on 48 images, 3 epochs). */
@@ -187,4 +187,34 @@ Deno.test("teacher and dataset label sets must match unless mapped explicitly", 
   );
   const mapped = mapTeacherColumns(logits, ["x", "y", "z"], ds, { x: "c", y: "a", z: "b" }, "t");
   assertEquals([...mapped], [2, 3, 1, 5, 6, 4]);
+});
+
+Deno.test("augmented distillation runs the teacher online on the same views (consistent teaching)", async () => {
+  const dir = await Deno.makeTempDir();
+  const teacher = await saveRandomStudent(dir, "teacher");
+  const cache = join(dir, "cache");
+  Deno.env.set("KD_CACHE_DIR", cache);
+  try {
+    const summary = await train({
+      ...presetRecipe("smoke"),
+      trainLimit: 16,
+      valLimit: 8,
+      batchSize: 8,
+      epochs: 1,
+      augment: "crop,flip",
+      student: "mobilenet_v2@0.35",
+      teacher: `dir:${teacher}`,
+      data: DATA,
+      trainSplit: "train",
+      valSplit: "validation",
+      seed: 0,
+    }, { out: join(dir, "run"), quiet: true });
+    assert(summary.validation.agreement !== null);
+    // Only the validation logits were cached: training views are random, so never cached.
+    const entries = [...Deno.readDirSync(join(cache, "teacher-logits"))];
+    assertEquals(entries.length, 1);
+  } finally {
+    Deno.env.delete("KD_CACHE_DIR");
+    await Deno.remove(dir, { recursive: true });
+  }
 });
