@@ -110,6 +110,21 @@ Deno.test({
       "epochs",
     );
     assertEquals([...Deno.readDirSync(join(killed, "runs"))].length, before);
+
+    // More seeds only add runs: the grid is extended and finished runs are kept untouched.
+    const finalOf = (id: string) => Deno.readTextFile(join(killed, "runs", id, "final.json"));
+    const kept = await finalOf(ids[0]);
+    const more = await runSweep({
+      experiment: TINY,
+      profile: "more",
+      data: DATA,
+      out: killed,
+      quiet: true,
+      log: () => {},
+    });
+    assert(more.complete);
+    assertEquals([...Deno.readDirSync(join(killed, "runs"))].length, before * 2);
+    assertEquals(await finalOf(ids[0]), kept);
     await Deno.remove(tmp, { recursive: true });
   },
 });

@@ -91,19 +91,15 @@ export interface SweepOptions {
   log?: (line: string) => void;
 }
 
-/** Names of settings that differ between two grids (for the refusal message). */
-function gridDifferences(saved: RunEntry[], current: RunEntry[]): string[] {
-  const out: string[] = [];
+/** How a grid differs from the saved one: run ids added or removed, settings changed. */
+export function gridDifferences(
+  saved: RunEntry[],
+  current: RunEntry[],
+): { added: string[]; removed: string[]; changed: string[] } {
   const a = new Map(saved.map((r) => [r.id, r])), b = new Map(current.map((r) => [r.id, r]));
-  const added = [...b.keys()].filter((k) => !a.has(k)),
-    removed = [...a.keys()].filter((k) => !b.has(k));
-  if (added.length) {
-    out.push(`runs added: ${added.slice(0, 5).join(", ")}${added.length > 5 ? ", ..." : ""}`);
-  }
-  if (removed.length) {
-    out.push(`runs removed: ${removed.slice(0, 5).join(", ")}${removed.length > 5 ? ", ..." : ""}`);
-  }
-  const keys = new Set<string>();
+  const added = [...b.keys()].filter((k) => !a.has(k));
+  const removed = [...a.keys()].filter((k) => !b.has(k));
+  const changed = new Set<string>();
   for (const [id, r] of a) {
     const c = b.get(id);
     if (!c) continue;
@@ -111,12 +107,14 @@ function gridDifferences(saved: RunEntry[], current: RunEntry[]): string[] {
       const x = (r.config as unknown as Record<string, unknown>)[k];
       const y = (c.config as unknown as Record<string, unknown>)[k];
       if (k !== "teacher" && k !== "data" && JSON.stringify(x) !== JSON.stringify(y)) {
-        keys.add(`${k}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
+        changed.add(`${k}: ${JSON.stringify(x)} → ${JSON.stringify(y)}`);
       }
     }
   }
-  return [...out, ...keys];
+  return { added, removed, changed: [...changed] };
 }
+
+const listed = (ids: string[]) => `${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ", ..." : ""}`;
 
 /** Resolve the teacher axis of a profile: hub teachers when reachable, built teachers on demand. */
 async function resolveTeachers(
@@ -182,11 +180,21 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
       throw new UserError(`${manifestPath}: ${(e as Error).message}`);
     }
     if (saved.gridHash !== hash) {
-      const diff = gridDifferences(saved.runs, runs);
-      throw new UserError(
-        `${dir} was created by a different grid; refusing to mix results. Differences: ` +
-          `${diff.join("; ") || "(run settings)"}. Use another --out folder.`,
-      );
+      const { added, removed, changed } = gridDifferences(saved.runs, runs);
+      if (changed.length || removed.length) {
+        const diff = [
+          ...(removed.length ? [`runs removed: ${listed(removed)}`] : []),
+          ...(added.length ? [`runs added: ${listed(added)}`] : []),
+          ...changed,
+        ];
+        throw new UserError(
+          `${dir} was created by a different grid; refusing to mix results. Differences: ` +
+            `${diff.join("; ")}. Use another --out folder.`,
+        );
+      }
+      // Only new runs (more seeds, temperatures or teachers): finished runs stay valid.
+      log(`extending the grid of ${dir} with ${added.length} run(s): ${listed(added)}`);
+      await writeJsonAtomic(manifestPath, { ...saved, teachers, runs, gridHash: hash });
     }
   } else {
     const manifest: SweepManifest = {
