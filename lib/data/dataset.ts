@@ -88,8 +88,11 @@ async function decodeAll(
   const skipped: SkippedRow[] = [];
   const progress = new Progress(`decode ${src.name}`, bytes.length, { quiet: opts.quiet });
   let next = 0;
+  let failure: UserError | undefined;
   const worker = async () => {
-    while (next < bytes.length) {
+    // On a bad row every worker stops taking work, and the error is thrown only once no decode
+    // is in flight: a sharp/libvips call left running past the rejection can crash the process.
+    while (next < bytes.length && !failure) {
       const i = next++;
       const b = bytes[i];
       try {
@@ -98,10 +101,11 @@ async function decodeAll(
       } catch (e) {
         const reason = `image bytes do not decode (${(e as Error).message.split("\n")[0]})`;
         if (!opts.skipBadImages) {
-          throw new UserError(
+          failure ??= new UserError(
             `${describeRow(src, i)}: ${reason}; expected a JPEG/PNG image ` +
               `(use --skip-bad-images to leave such rows out)`,
           );
+          return;
         }
         skipped.push({ row: i, reason });
       }
@@ -110,6 +114,7 @@ async function decodeAll(
     }
   };
   await Promise.all(Array.from({ length: DECODE_CONCURRENCY }, worker));
+  if (failure) throw failure;
   progress.finish();
   skipped.sort((a, b) => a.row - b.row);
   const kept = results.flatMap((r, i) => (r ? [i] : []));
