@@ -35,6 +35,13 @@ Deno.test("deno task eval --json: last stdout line is the metrics object", async
   assertEquals(last.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)), [44, 45, 44]);
   assert(last.accuracy >= 0 && last.accuracy <= 1 && typeof last.macro_f1 === "number");
 
+  // A run directory (with best/) gets a <split>_eval.json record beside it.
+  await saveRandomStudent(join(dir, "run"), "best");
+  const run = await evalCli(["--model", join(dir, "run"), "--data", DATA, "--split", "validation"]);
+  assert(run.ok, run.err);
+  const record = JSON.parse(await Deno.readTextFile(join(dir, "run", "validation_eval.json")));
+  assertEquals([record.split, record.n], ["validation", 133]);
+
   const missing = await evalCli(["--model", join(dir, "model"), "--data", DATA, "--split", "test"]);
   assert(!missing.ok);
   assert(missing.err.includes('no "test" split'), missing.err);

@@ -14,7 +14,7 @@ import { createModel, loadModel } from "../models/registry.ts";
 import type { Classifier } from "../models/model.ts";
 import { predictLogits } from "../predict.ts";
 import { type EvalMetrics, evaluateLogits } from "../metrics.ts";
-import { exists } from "../fs.ts";
+import { exists, writeJsonAtomic } from "../fs.ts";
 
 /** Load what `--model` names: a run directory (its `best/`), a saved model directory, or a spec. */
 export async function resolveModel(
@@ -82,6 +82,21 @@ if (import.meta.main) {
       console.log(`  ${c}: precision ${m.precision[i].toFixed(3)} recall ${m.recall[i].toFixed(3)}`)
     );
     console.log(`  confusion [true][pred]: ${JSON.stringify(m.confusion)}`);
+    // Evaluating a run directory leaves a record beside it: `test_eval.json` is what reports show,
+    // in their own clearly marked table, once selection on validation is done.
+    if (await exists(join(f.model as string, "best", "config.json"))) {
+      const record = join(f.model as string, `${f.split}_eval.json`);
+      await writeJsonAtomic(record, {
+        split: f.split,
+        accuracy: m.accuracy,
+        macro_f1: m.macroF1,
+        n: m.n,
+        confusion: m.confusion,
+        data: f.data ?? null,
+        evaluated_at: new Date().toISOString(),
+      });
+      console.log(`  written to ${record}`);
+    }
     if (f.json) {
       console.log(JSON.stringify({
         split: f.split,
