@@ -14,9 +14,7 @@
  * @module
  */
 import { defineSweep } from "../lib/sweep/define.ts";
-
-const IMAGENET_MNV2 = new URL("../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url)
-  .pathname;
+import { IMAGENET_MOBILENET_V2 } from "../lib/models/layers_backbone.ts";
 
 export const sweep = defineSweep({
   name: "beans-temperature-sweep",
@@ -25,14 +23,14 @@ export const sweep = defineSweep({
     {
       name: "mnv2-weak",
       build: {
-        from: IMAGENET_MNV2,
+        from: IMAGENET_MOBILENET_V2,
         args: ["--features-from", "conv2d_Conv2D2", "--train-fraction", "0.1"],
       },
       note: "linear probe on early (stem) ImageNet features, 10% of the training images",
     },
     {
       name: "mnv2-strong",
-      build: { from: IMAGENET_MNV2, args: ["--finetune-blocks", "1"] },
+      build: { from: IMAGENET_MOBILENET_V2, args: ["--finetune-blocks", "1"] },
       note: "linear probe on pooled ImageNet features + last block fine-tuned, all images",
     },
     {

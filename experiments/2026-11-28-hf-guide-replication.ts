@@ -10,16 +10,17 @@
  * @module
  */
 import { defineSweep } from "../lib/sweep/define.ts";
-
-const IMAGENET_MNV2 = new URL("../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url)
-  .pathname;
+import { IMAGENET_MOBILENET_V2 } from "../lib/models/layers_backbone.ts";
 
 export const sweep = defineSweep({
   name: "hf-guide-replication",
   description: "The HF guide's recipe (T=5, λ=0.5, 30 epochs) distilled vs scratch, with seeds.",
   teachers: [
     { name: "vit-guide", spec: "hf:merve/beans-vit-224", needsHub: true },
-    { name: "mnv2-strong", build: { from: IMAGENET_MNV2, args: ["--finetune-blocks", "1"] } },
+    {
+      name: "mnv2-strong",
+      build: { from: IMAGENET_MOBILENET_V2, args: ["--finetune-blocks", "1"] },
+    },
   ],
   profiles: {
     full: {

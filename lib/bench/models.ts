@@ -12,9 +12,7 @@ import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import { ViT, type ViTConfig } from "../models/vit.ts";
 import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import type { Classifier } from "../models/model.ts";
-
-const BACKBONE = new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url)
-  .pathname;
+import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
 
 /** ViT-Base/16 at 224 (google/vit-base-patch16-224 shapes), random weights, 3 labels. */
 const VIT_BASE: ViTConfig = {
@@ -107,7 +105,7 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   try {
-    const teacher = await loadTfjsLayersDir(BACKBONE, { numLabels: 3 });
+    const teacher = await loadTfjsLayersDir(IMAGENET_MOBILENET_V2, { numLabels: 3 });
     await measure(
       "teacher tfjs mobilenet_v2 (pretrained) @224",
       batch,

@@ -18,13 +18,12 @@ import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
+import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
 
 /** What a timed step includes: no teacher, cached teacher logits, or a teacher forward pass. */
 export type StepMode = "scratch" | "cached" | "online";
 const MODES: StepMode[] = ["scratch", "cached", "online"];
-const DEFAULT_TEACHER = `tfjs-dir:${
-  new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url).pathname
-}`;
+const DEFAULT_TEACHER = `tfjs-dir:${IMAGENET_MOBILENET_V2}`;
 
 /** One benchmark result (the `--json` line). */
 export interface TrainBenchResult {

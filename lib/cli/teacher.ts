@@ -21,16 +21,13 @@ import { fitProbe, type ProbeResult, stratifiedSubset, subsetFeatures } from "..
 import { type SplitFeatures, splitFeatures } from "../teacher/features.ts";
 import { finetuneTail } from "../teacher/finetune.ts";
 import { scoreLogits } from "../teacher/probe.ts";
-
-const DEFAULT_FROM =
-  new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url)
-    .pathname;
+import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
 
 const USAGE = `usage: deno task teacher [--from TFJS_DIR] [--data DIR] [--out DIR] [--name NAME]
   [--features-from LAYER] [--train-fraction F] [--finetune-blocks K] [--finetune-epochs E]
   [--finetune-lr LR] [--weight-decays 0,1e-3,1e-2,1e-1] [--epochs 10,30,100] [--lr 1e-2]
   [--batch-size 32] [--seed 0] [--backend NAME] [--max-images N] [--quiet]
-  --from defaults to ${DEFAULT_FROM}; --out defaults to data/teachers/<name>/`;
+  --from defaults to ${IMAGENET_MOBILENET_V2}; --out defaults to data/teachers/<name>/`;
 
 function num(
   a: Record<string, unknown>,
@@ -82,7 +79,7 @@ export async function runTeacher(args: string[]): Promise<{ valAcc: number; out:
       ],
       boolean: ["help", "quiet"],
       default: {
-        from: DEFAULT_FROM,
+        from: IMAGENET_MOBILENET_V2,
         "train-fraction": "1",
         "finetune-blocks": "0",
         "finetune-epochs": "5",

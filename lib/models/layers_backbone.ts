@@ -11,6 +11,10 @@ import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { UserError } from "../cli/errors.ts";
 
+/** The shared ImageNet MobileNetV2 (tfjs LayersModel) that offline teachers are built from. */
+export const IMAGENET_MOBILENET_V2 =
+  new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url).pathname;
+
 /** A Keras functional-model topology as tfjs writes it in `model.json`. */
 export interface KerasTopology {
   class_name: string;
