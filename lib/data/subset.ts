@@ -4,8 +4,12 @@
  */
 import type { ImageSplit } from "./dataset.ts";
 
-/** Rows `indices` of a split as a new split (pixels copied). */
+/** Rows `indices` of a split as a new split (pixels copied; all rows in order: the split itself). */
 export function subsetSplit(split: ImageSplit, indices: ArrayLike<number>): ImageSplit {
+  // Whole-split "subsets" are the common case (no --train-limit): skip copying every image.
+  if (indices.length === split.n && Array.prototype.every.call(indices, (r, i) => r === i)) {
+    return split;
+  }
   const px = split.size * split.size * 3;
   const pixels = new Uint8Array(indices.length * px);
   const ids: string[] = [];
