@@ -6,7 +6,7 @@
  */
 import * as tf from "./tf.ts";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { UserError } from "./cli/errors.ts";
+import { UserError } from "./core/errors.ts";
 
 /** Names accepted by `--backend` and `KD_BACKEND`. */
 export const BACKEND_NAMES = ["auto", "native", "tensorflow", "webgpu", "wasm", "cpu"] as const;

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { UserError } from "./cli/errors.ts";
+import { UserError } from "./core/errors.ts";
 
 /** Settings of {@linkcode distillationLoss}. */
 export interface DistillationOptions {

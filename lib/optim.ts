@@ -5,7 +5,7 @@
  */
 import * as tf from "./tf.ts";
 import { adamUpdate } from "./backends/native/ops.ts";
-import { UserError } from "./cli/errors.ts";
+import { UserError } from "./core/errors.ts";
 
 /** Optimizer names accepted by `--optimizer`. */
 export const OPTIMIZERS = ["adamw", "adam", "sgd"] as const;

@@ -5,7 +5,7 @@
  */
 import type { OptimizerOptions } from "./optim.ts";
 import type { ScheduleName } from "./schedule.ts";
-import { UserError } from "./cli/errors.ts";
+import { UserError } from "./core/errors.ts";
 
 /** Every setting a training run needs besides the models and the data. */
 export interface Recipe {

@@ -3,7 +3,7 @@
  * exactly the rate an uninterrupted one would.
  * @module
  */
-import { UserError } from "./cli/errors.ts";
+import { UserError } from "./core/errors.ts";
 
 /** Schedule names accepted by `--schedule`. */
 export const SCHEDULES = ["constant", "linear", "cosine"] as const;

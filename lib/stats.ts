@@ -3,7 +3,13 @@
  * and paired differences (distilled vs scratch with the same seed).
  * @module
  */
-import type { Stat } from "./sweep/types.ts";
+/** Mean, spread and 95% confidence interval (Student t over seeds) of one metric. */
+export interface Stat {
+  mean: number;
+  std: number;
+  ci95: [number, number];
+  n: number;
+}
 
 // Two-sided 95% Student-t critical values t_{0.975, df} for df = 1..30.
 const T975 = [

@@ -10,6 +10,7 @@
  * cached, so augmented distillation runs the teacher online. See `train.ts`.
  * @module
  */
+import { sha256Hex } from "./core/hash.ts";
 import * as tf from "./tf.ts";
 import { join } from "node:path";
 import type { Classifier } from "./models/model.ts";
@@ -17,7 +18,7 @@ import { weightsChecksum } from "./models/checkpoint.ts";
 import type { ImageSplit } from "./data/dataset.ts";
 import { encodeSafetensors, getRaw, parseSafetensors } from "./models/safetensors.ts";
 import { predictLogits } from "./predict.ts";
-import { writeFileAtomic } from "./fs.ts";
+import { writeFileAtomic } from "./core/fs.ts";
 import { rowsOfIds, subsetSplit } from "./data/subset.ts";
 
 /** Default cache folder (`KD_CACHE_DIR` overrides). */
@@ -40,8 +41,7 @@ export async function teacherCacheKey(
     input: teacher.input,
     numLabels: teacher.config.numLabels,
   });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(key);
 }
 
 /** Read a cached logit table as id → row; null when absent or unreadable (then recomputed). */

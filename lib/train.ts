@@ -10,14 +10,14 @@
  */
 import * as tf from "./tf.ts";
 import { join } from "node:path";
-import { UserError } from "./cli/errors.ts";
+import { UserError } from "./core/errors.ts";
 import type { Classifier } from "./models/model.ts";
 import { createModel, loadModel, parseSpec } from "./models/registry.ts";
 import { resolveSplit } from "./data/resolve.ts";
 import { saveModel } from "./models/checkpoint.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "./models/safetensors.ts";
 import { batchIndices, type ImageSplit, loadSplit, toTensor } from "./data/dataset.ts";
-import { mixSeed, mulberry32 } from "./data/rng.ts";
+import { mixSeed, mulberry32 } from "./core/rng.ts";
 import { evenlySpaced, rowsOfIds, subsetSplit } from "./data/subset.ts";
 import { augmentEnabled, parseAugment } from "./data/augment.ts";
 import { distillationLoss, validateDistillationOptions } from "./loss.ts";
@@ -28,9 +28,12 @@ import type { Recipe } from "./presets.ts";
 import { predictLogits } from "./predict.ts";
 import { teacherLogits } from "./teacher_cache.ts";
 import { Progress } from "./progress.ts";
-import { exists, readJson, replaceDir, writeFileAtomic, writeJsonAtomic } from "./fs.ts";
-import { reseedGlobalRandom, restoreGlobalRandom } from "./seed.ts";
+import { exists, readJson, replaceDir, writeFileAtomic, writeJsonAtomic } from "./core/fs.ts";
+import { reseedGlobalRandom, restoreGlobalRandom } from "./core/seed.ts";
 import { runEnvironment } from "./provenance.ts";
+import type { EpochRecord, FinalSummary } from "./core/run_files.ts";
+
+export type { EpochRecord, FinalSummary } from "./core/run_files.ts";
 
 /** Everything that defines a training run (saved as `config.json`). */
 export interface TrainConfig extends Recipe {
@@ -47,48 +50,6 @@ export interface TrainConfig extends Recipe {
   labelMap?: Record<string, string>;
   /** Named preset this config started from, for the record. */
   preset?: string;
-}
-
-/** One line of `metrics.jsonl`. */
-export interface EpochRecord {
-  epoch: number;
-  step: number;
-  lr: number;
-  train_loss: number;
-  train_ce: number;
-  train_kd: number;
-  val_loss: number;
-  accuracy: number;
-  macro_f1: number;
-  ece: number;
-  agreement: number | null;
-  kl_to_teacher: number | null;
-  epoch_time_s: number;
-  img_per_s: number;
-}
-
-/** The content of `final.json`. */
-export interface FinalSummary {
-  best_epoch: number;
-  select_by: string;
-  epochs_run: number;
-  stopped_early: boolean;
-  /** Validation metrics of the best model (recomputed after reloading it). */
-  validation: {
-    n: number;
-    accuracy: number;
-    macro_f1: number;
-    ece: number;
-    precision: number[];
-    recall: number[];
-    confusion: number[][];
-    agreement: number | null;
-    kl_to_teacher: number | null;
-  };
-  teacher_val_accuracy: number | null;
-  train_time_s: number;
-  img_per_s: number;
-  class_names: string[];
 }
 
 /** Options of {@linkcode train} that do not change the result. */

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { BACKEND_NAMES, initBackend } from "../lib/backend.ts";
-import { UserError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/core/errors.ts";
 import * as tf from "../lib/tf.ts";
 
 // initBackend caches its choice, so each case runs in a fresh process.

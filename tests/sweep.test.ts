@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 import { loadExperiment, runSweep } from "../lib/sweep/run.ts";
 import { expandGrid, parseShard, shardRuns } from "../lib/sweep/grid.ts";
-import { UserError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/core/errors.ts";
 
 const SWEEP_CLI = new URL("../lib/cli/sweep.ts", import.meta.url).pathname;
 const TINY = new URL("./fixtures/tiny-sweep.ts", import.meta.url).pathname;

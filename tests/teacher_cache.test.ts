@@ -4,7 +4,7 @@ import { teacherLogits } from "../lib/teacher_cache.ts";
 import type { Classifier } from "../lib/models/model.ts";
 import type { ImageSplit } from "../lib/data/dataset.ts";
 import { subsetSplit } from "../lib/data/subset.ts";
-import { mulberry32, shuffleInPlace } from "../lib/data/rng.ts";
+import { mulberry32, shuffleInPlace } from "../lib/core/rng.ts";
 import { initBackend } from "../lib/backend.ts";
 
 await initBackend("cpu", { quiet: true });

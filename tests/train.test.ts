@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { mapTeacherColumns, train, type TrainConfig } from "../lib/train.ts";
 import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
-import { UserError } from "../lib/cli/errors.ts";
+import { UserError } from "../lib/core/errors.ts";
 
 import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;

@@ -7,7 +7,8 @@
 import * as tf from "../tf.ts";
 import { parseArgs } from "@std/cli";
 import { initBackend, probeWebGPU } from "../backend.ts";
-import { runMain, UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "../cli/command.ts";
 import { convParity } from "../backends/parity.ts";
 import { median, timeTrainingSteps } from "./train.ts";
 

@@ -12,7 +12,8 @@
 import * as tf from "../tf.ts";
 import { parseArgs } from "@std/cli";
 import { initBackend } from "../backend.ts";
-import { runMain, UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "../cli/command.ts";
 import { distillationLoss } from "../loss.ts";
 import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";

@@ -3,7 +3,7 @@
  * Each module exports `main(args: string[]): Promise<void>`; speed targets live here, never in tests.
  * @module
  */
-import { fail } from "./errors.ts";
+import { fail } from "./command.ts";
 
 const name = Deno.args[0] && !Deno.args[0].startsWith("-") ? Deno.args[0] : "train";
 const rest = name === Deno.args[0] ? Deno.args.slice(1) : Deno.args;

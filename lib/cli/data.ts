@@ -6,7 +6,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { datasetInfo } from "../data/info.ts";
 import { loadSplit } from "../data/dataset.ts";
 import { parseLabelList } from "../data/source.ts";

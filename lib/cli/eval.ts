@@ -6,7 +6,8 @@
  */
 import { parseArgs } from "@std/cli";
 import { join } from "node:path";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { initBackend } from "../backend.ts";
 import { loadSplit } from "../data/dataset.ts";
 import { resolveSplit } from "../data/resolve.ts";
@@ -14,7 +15,7 @@ import { createModel, loadModel } from "../models/registry.ts";
 import type { Classifier } from "../models/model.ts";
 import { predictLogits } from "../predict.ts";
 import { type EvalMetrics, evaluateLogits } from "../metrics.ts";
-import { exists, writeJsonAtomic } from "../fs.ts";
+import { exists, writeJsonAtomic } from "../core/fs.ts";
 
 /** Load what `--model` names: a run directory (its `best/`), a saved model directory, or a spec. */
 export async function resolveModel(

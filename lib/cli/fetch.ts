@@ -4,7 +4,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { BEANS_SPLITS, ensureBeans } from "../net/beans.ts";
 import { DEFAULT_DATA_DIR } from "../data/resolve.ts";
 

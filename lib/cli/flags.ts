@@ -3,7 +3,7 @@
  * with the flag's name instead of turning into NaN somewhere downstream.
  * @module
  */
-import { UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /** Parse a numeric flag; undefined stays undefined. */
 export function numberFlag(name: string, value: unknown): number | undefined {

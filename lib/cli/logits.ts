@@ -7,7 +7,8 @@
 import { parseArgs } from "@std/cli";
 import * as tf from "../tf.ts";
 import { initBackend } from "../backend.ts";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { createModel, SPEC_FORMS } from "../models/registry.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "../models/safetensors.ts";
 import { nchwToNhwc } from "../models/vit.ts";

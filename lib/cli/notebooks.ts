@@ -8,7 +8,8 @@
  */
 import { parseArgs } from "@std/cli";
 import { basename, join } from "node:path";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import {
   checkCommitted,
   checkExecuted,

@@ -6,9 +6,10 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { join } from "node:path";
-import { exists } from "../fs.ts";
+import { exists } from "../core/fs.ts";
 import { loadSweep } from "../report/load.ts";
 import { writeReport } from "../report/html.ts";
 import { writeResultTables } from "../report/table.ts";

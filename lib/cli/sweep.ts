@@ -5,10 +5,10 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
-import { runMain } from "./errors.ts";
+import { runMain } from "./command.ts";
 import { initBackend } from "../backend.ts";
 import { defaultExperiment, runSweep } from "../sweep/run.ts";
-import { finishSweep } from "../sweep/finish.ts";
+import { finishSweep } from "../report/finish.ts";
 
 if (import.meta.main) {
   await runMain(async () => {

@@ -13,7 +13,8 @@
 import { parseArgs } from "@std/cli";
 import * as tf from "../tf.ts";
 import { initBackend } from "../backend.ts";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { loadSplit, toTensor } from "../data/dataset.ts";
 import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import { saveModel } from "../models/checkpoint.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli";
-import { runMain, UserError } from "./errors.ts";
+import { UserError } from "../core/errors.ts";
+import { runMain } from "./command.ts";
 import { intFlag, mapFlag, numberFlag } from "./flags.ts";
 import { initBackend } from "../backend.ts";
 import { presetRecipe, PRESETS } from "../presets.ts";

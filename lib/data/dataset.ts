@@ -6,7 +6,7 @@
  */
 import sharp from "sharp";
 import * as tf from "../tf.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { augmentImage, type AugmentOptions } from "./augment.ts";
 import {
   cacheDir,
@@ -24,10 +24,10 @@ import {
 } from "./preprocess.ts";
 import { Progress } from "../progress.ts";
 import { resolveSplit } from "./resolve.ts";
-import { mixSeed, mulberry32, shuffleInPlace } from "./rng.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../core/rng.ts";
 import { checksumFiles, type SplitSource } from "./source.ts";
 
-export { mulberry32 } from "./rng.ts";
+export { mulberry32 } from "../core/rng.ts";
 export type { AugmentOptions } from "./augment.ts";
 
 /** One split, decoded and resized, held in memory. */

@@ -3,7 +3,7 @@
  * torchvision's ImageFolder and HF's imagefolder loader do).
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import type { SplitSource } from "./source.ts";
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;

@@ -6,7 +6,7 @@
  */
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { AsyncBuffer, FileMetaData } from "hyparquet";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { checkLabels, type SplitSource } from "./source.ts";
 
 const LABEL_COLUMNS = ["labels", "label"];

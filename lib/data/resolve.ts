@@ -4,7 +4,7 @@
  * `<split>/<class>/*.jpg`. Without either, `<repo>/data/beans/`, downloaded on first use.
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { ensureBeans } from "../net/beans.ts";
 import { hasFolderSplit, openFolderSplit } from "./folder.ts";
 import { openParquetSplit } from "./parquet.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { UserError } from "../cli/errors.ts";
+import { sha256File } from "../core/hash.ts";
+import { UserError } from "../core/errors.ts";
 
 /** One split of a dataset, indexed but not decoded. */
 export interface SplitSource {
@@ -20,14 +21,6 @@ export interface SplitSource {
   labels: Int32Array;
   /** Encoded image bytes of every row, in row order; `undefined` where a row has none. */
   images(): Promise<(Uint8Array | undefined)[]>;
-}
-
-/** sha256 (hex) of one file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  using f = await Deno.open(path);
-  for await (const chunk of f.readable) hash.update(chunk);
-  return hash.digest("hex");
 }
 
 /** One sha256 for a list of files: of the single file, or over (name, sha256) pairs for many. */

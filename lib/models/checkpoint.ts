@@ -6,7 +6,7 @@
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { encodeSafetensors, getRaw, readSafetensors } from "./safetensors.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /** What `config.json` of a saved model holds. */
 export interface SavedConfig {

@@ -3,7 +3,7 @@
  * optional `preprocessor_config.json`) into `data/models/ORG/NAME/`; `HF_ENDPOINT` selects a mirror.
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { DownloadError, downloadFile } from "../net/download.ts";
 
 /** Folder models are fetched into (env `KD_MODELS_DIR`, else `<repo>/data/models`). */

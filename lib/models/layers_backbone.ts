@@ -9,7 +9,7 @@
  */
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /** The shared ImageNet MobileNetV2 (tfjs LayersModel) that offline teachers are built from. */
 export const IMAGENET_MOBILENET_V2 =

@@ -18,7 +18,7 @@ import {
 } from "./layers.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /**
  * Architecture options mirroring HF `MobileNetV2Config` (camelCase), with the HF defaults.

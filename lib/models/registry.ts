@@ -17,7 +17,7 @@ import { loadHFViT, ViT, type ViTConfig } from "./vit.ts";
 import { type BackboneConfig, LayersBackbone, loadTfjsLayersDir } from "./layers_backbone.ts";
 import { loadStateInto, readSavedConfig } from "./checkpoint.ts";
 import { fetchHFModel } from "./hub.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /** Options for {@linkcode createModel}. */
 export interface CreateOptions {

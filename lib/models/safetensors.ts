@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /** Element types this module decodes. */
 export type DType = "F32" | "F16" | "BF16" | "I64" | "I32";

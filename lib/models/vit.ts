@@ -10,7 +10,7 @@ import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { gelu, layerNorm, linear, ParamStore } from "./layers.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 /** Architecture of a ViT/DeiT classifier, derived from an HF `config.json`. */
 export interface ViTConfig extends ModelConfig {

@@ -3,7 +3,7 @@
  * `data/beans/` as `<split>.parquet`.
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { DownloadError, downloadFile, errorText, probe } from "./download.ts";
 import { hubEndpoint, hubFileUrl } from "./hub.ts";
 

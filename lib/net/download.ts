@@ -6,7 +6,8 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { UserError } from "../cli/errors.ts";
+import { sha256File } from "../core/hash.ts";
+import { UserError } from "../core/errors.ts";
 import { Progress } from "../progress.ts";
 import { hubEndpoint } from "./hub.ts";
 
@@ -60,13 +61,6 @@ export function errorText(e: unknown): string {
 export function sha256FromEtag(value: string | null): string | undefined {
   const v = value?.replace(/^W\//, "").replaceAll('"', "").trim().toLowerCase();
   return v && SHA256_RE.test(v) ? v : undefined;
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash("sha256");
-  using f = await Deno.open(path);
-  for await (const c of f.readable) h.update(c);
-  return h.digest("hex");
 }
 
 async function fileSize(path: string): Promise<number | undefined> {
@@ -236,7 +230,7 @@ export async function downloadFile(
   }
   const existing = await fileSize(dest);
   if (existing !== undefined) {
-    const got = await sha256Of(dest);
+    const got = await sha256File(dest);
     if (!expected || got === expected) {
       return { path: dest, sha256: got, bytes: existing, skipped: true };
     }

@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { PRESETS } from "../presets.ts";
 
 /** Absolute path of the repository root. */

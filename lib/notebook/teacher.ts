@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
-import { exists } from "../fs.ts";
+import { UserError } from "../core/errors.ts";
+import { exists } from "../core/fs.ts";
 import { REPO_ROOT, SHARED_DIR } from "./paths.ts";
 
 /** A chosen teacher and why. */

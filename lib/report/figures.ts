@@ -4,7 +4,7 @@
  * exactly the same plots. Accuracies are shown in percent; every number is validation.
  * @module
  */
-import type { EpochRecord } from "../train.ts";
+import type { EpochRecord } from "../core/run_files.ts";
 import type { ResultRow, Stat, SweepResults } from "../sweep/types.ts";
 
 /** One plotly trace (a plain JSON object). */

@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFileAtomic } from "../core/fs.ts";
 import {
   accuracyVsTemperatureFigure,
   confusionFigure,

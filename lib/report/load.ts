@@ -5,9 +5,10 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
-import { exists, readJson } from "../fs.ts";
-import type { EpochRecord, FinalSummary, TrainConfig } from "../train.ts";
+import { UserError } from "../core/errors.ts";
+import { exists, readJson } from "../core/fs.ts";
+import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
+import type { TrainConfig } from "../train.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
 
 /** A test-split evaluation stored beside a run (`test_eval.json`), kept apart from validation. */

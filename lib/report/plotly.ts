@@ -4,7 +4,7 @@
  * @module
  */
 import { createRequire } from "node:module";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import type { Figure } from "./figures.ts";
 
 let cached: string | undefined;

@@ -5,12 +5,12 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../fs.ts";
-import { mixSeed, mulberry32 } from "../data/rng.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../core/fs.ts";
+import { mixSeed, mulberry32 } from "../core/rng.ts";
 import { aggregate } from "../sweep/results.ts";
 import { expandGrid } from "../sweep/grid.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
-import type { EpochRecord, FinalSummary } from "../train.ts";
+import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
 
 /** Shape of the synthetic grid. */
 export interface SyntheticOptions {

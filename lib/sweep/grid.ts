@@ -2,7 +2,8 @@
  * Expanding a sweep profile into runs with stable ids, hashing the grid, and sharding it.
  * @module
  */
-import { UserError } from "../cli/errors.ts";
+import { sha256Hex } from "../core/hash.ts";
+import { UserError } from "../core/errors.ts";
 import { presetRecipe } from "../presets.ts";
 import type { TrainConfig } from "../train.ts";
 import type { SweepProfile } from "./define.ts";
@@ -83,10 +84,9 @@ export function expandGrid(
 }
 
 /** sha256 of the runs' ids and configs: two sweeps share a directory only if this matches. */
-export async function gridHash(runs: RunEntry[]): Promise<string> {
+export function gridHash(runs: RunEntry[]): string {
   const canonical = JSON.stringify(runs.map((r) => [r.id, r.config]));
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(canonical);
 }
 
 /** Parse `i/n` (1-based i) or Slurm's array variables into a 0-based shard. */

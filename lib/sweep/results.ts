@@ -4,10 +4,10 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
-import { exists, readJson, writeJsonAtomic } from "../fs.ts";
+import { UserError } from "../core/errors.ts";
+import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import { describe, pairedDifference } from "../stats.ts";
-import type { FinalSummary } from "../train.ts";
+import type { FinalSummary } from "../core/run_files.ts";
 import type { ResultRow, RunEntry, SweepManifest, SweepResults } from "./types.ts";
 
 /** Read `sweep.json` of a sweep directory (clear error when missing or malformed). */

@@ -6,9 +6,9 @@
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { UserError } from "../cli/errors.ts";
+import { UserError } from "../core/errors.ts";
 import { train } from "../train.ts";
-import { exists, readJson, writeJsonAtomic } from "../fs.ts";
+import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import { expandGrid, gridHash, parseShard, shardRuns } from "./grid.ts";
 import type { RunEntry, SweepManifest, TeacherEntry } from "./types.ts";
@@ -170,7 +170,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
     ...r,
     config: { ...r.config, teacher: r.teacher, data: undefined },
   }));
-  const hash = await gridHash(hashable);
+  const hash = gridHash(hashable);
   const manifestPath = join(dir, "sweep.json");
   if (await exists(manifestPath)) {
     let saved: SweepManifest;

@@ -4,8 +4,8 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../cli/errors.ts";
-import { exists, readJson } from "../fs.ts";
+import { UserError } from "../core/errors.ts";
+import { exists, readJson } from "../core/fs.ts";
 import type { TeacherSource } from "./define.ts";
 
 const TEACHER_CLI = new URL("../cli/teacher.ts", import.meta.url).pathname;

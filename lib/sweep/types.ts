@@ -13,6 +13,9 @@
  * @module
  */
 import type { TrainConfig } from "../train.ts";
+import type { Stat } from "../stats.ts";
+
+export type { Stat } from "../stats.ts";
 
 /** A teacher on the sweep's teacher axis. */
 export interface TeacherEntry {
@@ -46,14 +49,6 @@ export interface SweepManifest {
   runs: RunEntry[];
   /** sha256 of the canonical grid; resuming with a different grid is refused. */
   gridHash: string;
-}
-
-/** Mean, spread and 95% confidence interval (Student t over seeds) of one metric. */
-export interface Stat {
-  mean: number;
-  std: number;
-  ci95: [number, number];
-  n: number;
 }
 
 /** One row of the results table: a configuration aggregated over seeds. */

@@ -7,7 +7,7 @@
  */
 import * as tf from "../tf.ts";
 import type { LayersBackbone } from "../models/layers_backbone.ts";
-import { mixSeed, mulberry32, shuffleInPlace } from "../data/rng.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../core/rng.ts";
 import { Progress } from "../progress.ts";
 import { scoreLogits } from "./probe.ts";
 import type { SplitFeatures } from "./features.ts";

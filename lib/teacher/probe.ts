@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { mixSeed, mulberry32, shuffleInPlace } from "../data/rng.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../core/rng.ts";
 
 /** A feature matrix `[n, dim]` with labels. */
 export interface FeatureSet {

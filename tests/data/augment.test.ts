@@ -5,7 +5,7 @@ import {
   parseAugment,
   sampleCropBox,
 } from "../../lib/data/augment.ts";
-import { mulberry32 } from "../../lib/data/rng.ts";
+import { mulberry32 } from "../../lib/core/rng.ts";
 
 Deno.test("parseAugment: none, crop, flip, crop=MIN-MAX; rejects unknown parts", () => {
   assertEquals(parseAugment(undefined), {});

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "@std/assert";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 import {
   batchIndices,
   imagePixels,
@@ -10,7 +10,7 @@ import {
 import { writeImageCache } from "../../lib/data/image_cache.ts";
 import { normalizeInto, preprocessImage, preprocessOptions } from "../../lib/data/preprocess.ts";
 import { flipHorizontal } from "../../lib/data/augment.ts";
-import { sha256File } from "../../lib/data/source.ts";
+import { sha256File } from "../../lib/core/hash.ts";
 import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "./helpers.ts";
 
 const SIZE = 48; // small images keep these tests fast; the 224 path is covered by preprocess.test.ts

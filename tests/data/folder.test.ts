@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 import { hasFolderSplit, openFolderSplit } from "../../lib/data/folder.ts";
 import { loadSplit } from "../../lib/data/dataset.ts";
 import { preprocessImage } from "../../lib/data/preprocess.ts";

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "@std/assert";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 import {
   availableSplits,
   dataDir,

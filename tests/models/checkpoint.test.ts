@@ -12,7 +12,7 @@ import { createModel, loadModel } from "../../lib/models/registry.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { encodeSafetensors, getRaw, readSafetensors } from "../../lib/models/safetensors.ts";
 import { torchShape } from "../../lib/models/torch_layout.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
 

@@ -5,7 +5,7 @@ import { createModel } from "../../lib/models/registry.ts";
 import { hfModelFileUrl } from "../../lib/models/hub.ts";
 import { getTensor, readSafetensors } from "../../lib/models/safetensors.ts";
 import { nchwToNhwc } from "../../lib/models/vit.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
 

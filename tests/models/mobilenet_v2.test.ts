@@ -3,7 +3,7 @@ import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { makeDivisible, MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { batchNorm, type BatchNormParams } from "../../lib/models/layers.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 // wasm keeps the 224-px shape checks fast; fall back to pure-JS cpu if it cannot start.
 await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));

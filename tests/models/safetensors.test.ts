@@ -7,7 +7,7 @@ import {
   readSafetensors,
   writeSafetensors,
 } from "../../lib/models/safetensors.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 /** Build a file from a raw header object and a data section, bypassing the writer's checks. */
 function rawFile(header: unknown, data: Uint8Array, lieLength?: number): Uint8Array {

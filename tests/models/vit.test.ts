@@ -9,7 +9,7 @@ import {
   readSafetensors,
 } from "../../lib/models/safetensors.ts";
 import { runLogits } from "../../lib/cli/logits.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
 

@@ -5,7 +5,7 @@ import { bestRun, loadSweep, parseMetricsJsonl } from "../../lib/report/load.ts"
 import { renderReportHtml, reportFigures, writeReport } from "../../lib/report/html.ts";
 import { findChromium } from "../../lib/report/png.ts";
 import { main as reportMain } from "../../lib/cli/report.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 import sharp from "sharp";
 
 async function syntheticDir(opts: Parameters<typeof writeSyntheticSweep>[1] = {}) {

@@ -7,7 +7,7 @@ import { loadTfjsLayersDir } from "../../lib/models/layers_backbone.ts";
 import { saveModel } from "../../lib/models/checkpoint.ts";
 import { loadModel } from "../../lib/models/registry.ts";
 import type { ImageSplit } from "../../lib/data/dataset.ts";
-import { mulberry32 } from "../../lib/data/rng.ts";
+import { mulberry32 } from "../../lib/core/rng.ts";
 
 await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
 

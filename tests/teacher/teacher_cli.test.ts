@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { runTeacher } from "../../lib/cli/teacher.ts";
 import { loadModel } from "../../lib/models/registry.ts";
-import { UserError } from "../../lib/cli/errors.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 const SHARED = new URL("../../../shared/", import.meta.url).pathname;
 const BACKBONE = Deno.env.get("KD_PRETRAINED_DIR") ??

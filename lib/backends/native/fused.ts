@@ -22,15 +22,10 @@ import {
 import { output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
-import type { AdamUpdateOptions } from "./ops.ts";
+import { ADAM_UPDATE, type AdamUpdateOptions, BN_TRAIN, BN_TRAIN_GRAD } from "./kernel_names.ts";
 
 /** `KD_NATIVE_BN=onednn` selects oneDNN's batch norm instead of the JS loops (for comparison). */
 const useOneDnn = () => Deno.env.get("KD_NATIVE_BN") === "onednn";
-
-/** Kernel: inputs {x, scale, shift}, attrs {eps, relu6}; outputs [y, mean, variance]. */
-export const BN_TRAIN = "NativeBatchNormTrain";
-/** Kernel: inputs {x, scale, shift, mean, variance, dy, y}, attrs {eps, relu6}; outputs [dx, dscale, dshift]. */
-export const BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
 
 interface BNAttrs {
   eps: number;
@@ -366,9 +361,6 @@ export function registerFusedGradients(): void {
     },
   });
 }
-
-/** Kernel: inputs {param, grad, m, v}, attrs AdamUpdateOptions; outputs [param, m, v]. */
-export const ADAM_UPDATE = "NativeAdamUpdate";
 
 /** One Adam/AdamW step in one pass (same formula and order as `lib/optim.ts`). */
 function adamUpdateKernel(

@@ -1,10 +1,13 @@
 /**
  * Fused training ops that use oneDNN when the `native` backend is active and the equivalent
- * composed tfjs ops elsewhere, so model code can call them unconditionally.
+ * composed tfjs ops elsewhere, so model code can call them unconditionally. Importing this
+ * module loads no oneDNN code: it names the kernels, the native backend registers them.
  * @module
  */
 import * as tf from "../../tf.ts";
-import { ADAM_UPDATE, BN_TRAIN } from "./fused.ts";
+import { ADAM_UPDATE, type AdamUpdateOptions, BN_TRAIN } from "./kernel_names.ts";
+
+export type { AdamUpdateOptions } from "./kernel_names.ts";
 
 /** Options of {@linkcode batchNormTrain}. */
 export interface BatchNormTrainOptions {
@@ -48,19 +51,6 @@ export function batchNormTrain(
     mean: mean as tf.Tensor1D,
     variance: variance as tf.Tensor1D,
   };
-}
-
-/** Settings of {@linkcode adamUpdate} (PyTorch semantics, as `lib/optim.ts`). */
-export interface AdamUpdateOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Weight decay: decoupled (AdamW) or folded into the gradient (Adam, L2). */
-  weightDecay: number;
-  decoupled: boolean;
-  /** 1-based step number (for bias correction). */
-  step: number;
 }
 
 /** New parameter and moment values after one Adam/AdamW step. */

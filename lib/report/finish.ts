@@ -4,10 +4,10 @@
  * @module
  */
 import { join } from "node:path";
-import { mergeResults } from "./results.ts";
-import { writeResultTables } from "../report/table.ts";
-import { writeReport } from "../report/html.ts";
-import type { SweepResults } from "./types.ts";
+import { mergeResults } from "../sweep/results.ts";
+import { writeResultTables } from "./table.ts";
+import { writeReport } from "./html.ts";
+import type { SweepResults } from "../sweep/types.ts";
 
 /** Merge results and write `results.{json,csv,md}` and `report.html` (plus PNGs with `png`). */
 export async function finishSweep(

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertNotEquals } from "@std/assert";
-import { mixSeed, mulberry32, shuffleInPlace } from "../../lib/data/rng.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../../lib/core/rng.ts";
 
 Deno.test("mulberry32: same seed same stream, values in [0, 1), roughly uniform", () => {
   const a = mulberry32(42), b = mulberry32(42), c = mulberry32(43);

@@ -4,7 +4,7 @@
  * a pure function of (seed, epoch): a resumed run replays exactly what an uninterrupted one did.
  * @module
  */
-import { mixSeed, mulberry32 } from "./data/rng.ts";
+import { mixSeed, mulberry32 } from "./rng.ts";
 
 const systemRandom = Math.random;
 

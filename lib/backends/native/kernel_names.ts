@@ -1,0 +1,25 @@
+/**
+ * Names and attribute types of the native backend's fused kernels, with no dependencies, so
+ * model and optimizer code (through `ops.ts`) can name them without loading oneDNN.
+ * @module
+ */
+
+/** Kernel: inputs {x, scale, shift}, attrs {eps, relu6}; outputs [y, mean, variance]. */
+export const BN_TRAIN = "NativeBatchNormTrain";
+/** Kernel: inputs {x, scale, shift, mean, variance, dy, y}, attrs {eps, relu6}; outputs [dx, dscale, dshift]. */
+export const BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
+/** Kernel: inputs {param, grad, m, v}, attrs AdamUpdateOptions; outputs [param, m, v]. */
+export const ADAM_UPDATE = "NativeAdamUpdate";
+
+/** Settings of the fused Adam/AdamW update (PyTorch semantics, as `lib/optim.ts`). */
+export interface AdamUpdateOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Weight decay: decoupled (AdamW) or folded into the gradient (Adam, L2). */
+  weightDecay: number;
+  decoupled: boolean;
+  /** 1-based step number (for bias correction). */
+  step: number;
+}

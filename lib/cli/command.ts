@@ -1,0 +1,161 @@
+/**
+ * The one contract every `deno task` command keeps, implemented once:
+ *
+ * - `--help`/`-h` prints the usage to stdout and exits 0;
+ * - an unknown flag, a missing or bad value, or any other bad input ({@linkcode UserError}, or a
+ *   file-system fault naming its path) prints one line `error: …` to stderr and exits 2;
+ * - `--json` (where a command has a result) prints only that JSON on stdout: everything the
+ *   command and the library say goes to stderr;
+ * - `--backend` (where a command computes) is initialised the same way everywhere, through
+ *   `initBackend` (flag, else env `KD_BACKEND`, else auto), with one line saying which.
+ *
+ * Anything else is a bug and keeps its stack trace (exit 1).
+ * @module
+ */
+import { type Args, parseArgs } from "@std/cli";
+import { fileSystemErrorMessage, UserError } from "../core/errors.ts";
+import { type BackendChoice, initBackend } from "../backend.ts";
+
+/** What {@linkcode runCommand} needs to know about a command. */
+export interface CommandSpec<R = unknown> {
+  /** Usage text printed by `--help` (the first line starts with `usage:`). */
+  usage: string;
+  /** Flags taking a value. */
+  string?: string[];
+  /** Flags without a value (`help`, `json`, `backend` are added as the spec asks). */
+  boolean?: string[];
+  /** String flags that may repeat (collected into an array). */
+  collect?: string[];
+  /** Default values of flags. */
+  default?: Record<string, unknown>;
+  /** Positional arguments accepted: `[min, max]` (default none). */
+  positionals?: [number, number];
+  /** Offer `--json`: `run`'s result is printed as JSON on stdout. */
+  json?: boolean;
+  /** Offer `--backend NAME` and initialise the backend before `run`. */
+  backend?: boolean;
+  /** The command itself; throws UserError for bad input. */
+  run(flags: Args, ctx: CommandContext): Promise<R> | R;
+  /** Human-readable output of the result (stdout), when not `--json`. */
+  print?(result: R): void;
+}
+
+/** What a command's `run` gets besides its flags. */
+export interface CommandContext {
+  /** True under `--json` (stdout is reserved for the result). */
+  json: boolean;
+  /** The backend in effect, when the spec asked for one. */
+  backend?: BackendChoice;
+}
+
+/** Exit status for bad input (flags, files, data). */
+export const EXIT_USAGE = 2;
+
+function failLine(message: string): never {
+  // One line: a multi-line message is folded so scripts can rely on `error: …` being all of it.
+  console.error(`error: ${message.replace(/\s*\n\s*/g, "; ")}`);
+  Deno.exit(EXIT_USAGE);
+}
+
+/** The one-line message for a failure the user can fix, or undefined for a bug. */
+export function userFacingMessage(e: unknown): string | undefined {
+  if (e instanceof UserError) return e.message;
+  return fileSystemErrorMessage(e);
+}
+
+/** Parse flags per `spec`; bad flags become a UserError naming the flag. */
+export function parseCommandArgs(spec: CommandSpec<unknown>, args: string[]): Args {
+  const boolean = [...(spec.boolean ?? []), "help"];
+  const string = [...(spec.string ?? [])];
+  if (spec.json) boolean.push("json");
+  if (spec.backend) string.push("backend");
+  let flags: Args;
+  try {
+    flags = parseArgs(args, {
+      string,
+      boolean,
+      collect: spec.collect,
+      default: spec.default,
+      alias: { h: "help" },
+    });
+  } catch (e) {
+    throw new UserError(`${(e as Error).message} (see --help)`);
+  }
+  if (flags.help) return flags;
+  const [min, max] = spec.positionals ?? [0, 0];
+  if (flags._.length > max) {
+    throw new UserError(`unexpected argument "${flags._[max]}" (see --help)`);
+  }
+  if (flags._.length < min) {
+    throw new UserError(`missing argument: ${spec.usage.split("\n")[0]}`);
+  }
+  return flags;
+}
+
+/** Run a command under the contract (see the module doc); never returns on failure. */
+export async function runCommand<R>(spec: CommandSpec<R>, args: string[] = Deno.args) {
+  const log = console.log;
+  let json = false;
+  try {
+    const flags = parseCommandArgs(spec as CommandSpec<unknown>, args);
+    if (flags.help) {
+      console.log(spec.usage);
+      return;
+    }
+    json = Boolean(flags.json);
+    // Under --json every line the library prints goes to stderr; stdout carries the JSON only.
+    if (json) console.log = console.error;
+    const backend = spec.backend
+      ? await initBackend(flags.backend as string | undefined)
+      : undefined;
+    const result = await spec.run(flags, { json, backend });
+    if (json) {
+      console.log = log;
+      console.log(JSON.stringify(result));
+    } else spec.print?.(result);
+  } catch (e) {
+    console.log = log;
+    const msg = userFacingMessage(e);
+    if (msg !== undefined) failLine(msg);
+    throw e;
+  }
+}
+
+/** A command with sub-commands (`deno task data info|prepare`, `deno task bench NAME`). */
+export async function runSubcommands(
+  usage: string,
+  commands: Record<string, () => Promise<CommandSpec<unknown>> | CommandSpec<unknown>>,
+  args: string[] = Deno.args,
+): Promise<void> {
+  const [name, ...rest] = args;
+  if (name === "--help" || name === "-h" || name === "help") {
+    console.log(usage);
+    return;
+  }
+  if (name === undefined) {
+    failLine(`missing command; expected one of ${Object.keys(commands).join(", ")} (see --help)`);
+  }
+  const make = commands[name];
+  if (!make) {
+    failLine(
+      `unknown command "${name}"; expected one of ${Object.keys(commands).join(", ")} (see --help)`,
+    );
+  }
+  await runCommand(await make(), rest);
+}
+
+/** Run a legacy `main` under the error part of the contract (bad input: one line, exit 2). */
+export async function runMain(main: () => Promise<void> | void): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const msg = userFacingMessage(e);
+    if (msg !== undefined) failLine(msg);
+    throw e;
+  }
+}
+
+/** Print `message` as the one error line and exit 2. */
+export function fail(message: string): never {
+  failLine(message);
+}
