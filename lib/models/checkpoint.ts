@@ -24,7 +24,7 @@ export async function saveModel(
 ): Promise<void> {
   const parent = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
   await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".saving-" });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".saving-", suffix: ".tmp" });
   try {
     const saved: SavedConfig = { config: model.config, input: model.input, info };
     await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify(saved, null, 2) + "\n");

@@ -297,7 +297,7 @@ export async function loadHFViT(dir: string, opts: LoadViTOptions = {}): Promise
     cfg.numLabels = opts.numLabels;
     cfg.labels = opts.labels;
     reinit = true;
-  } else if (opts.labels) cfg.labels = opts.labels;
+  }
   const model = new ViT(cfg, await inputSpec(dir, cfg.imageSize), opts.seed);
   try {
     const layouts = model.torchLayouts();

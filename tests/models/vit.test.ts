@@ -8,7 +8,7 @@ import {
   getTensor,
   readSafetensors,
 } from "../../lib/models/safetensors.ts";
-import { runLogits } from "../../lib/cli/logits.ts";
+import { writeLogitsFile } from "../../lib/models/logits_file.ts";
 import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
@@ -34,17 +34,10 @@ for (const dir of FIXTURES) {
     model.dispose();
   });
 
-  Deno.test(`vit: deno task logits on ${dir} writes the same logits`, async () => {
+  Deno.test(`vit: writeLogitsFile on ${dir} writes the same logits`, async () => {
     const out = await Deno.makeTempFile({ suffix: ".safetensors" });
     try {
-      await runLogits([
-        "--model",
-        `hf-dir:${dir}`,
-        "--input",
-        `${dir}/io.safetensors`,
-        "--out",
-        out,
-      ]);
+      await writeLogitsFile({ model: `hf-dir:${dir}`, input: `${dir}/io.safetensors`, out });
       const got = await readSafetensors(out);
       const io = await readSafetensors(`${dir}/io.safetensors`);
       const a = getTensor(got, "logits"), b = getTensor(io, "logits");
