@@ -25,6 +25,7 @@ import { createOptimizer, type Optimizer } from "./optim.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
 import { Progress } from "./progress.ts";
 import { runEnvironment } from "./provenance.ts";
+import { ensureBackend } from "./backend.ts";
 import { type TrainConfig, trainConfigToJson, validateConfig } from "./train/config.ts";
 import { loadRunData, type RunData } from "./train/data.ts";
 import { makeTargets, type Targets } from "./train/targets.ts";
@@ -62,6 +63,8 @@ export interface TrainOptions {
 /** Train one run to completion (or resume it) and return its summary. */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<FinalSummary> {
   validateConfig(config);
+  // Library callers need not pick a backend first: the one in effect, else the default choice.
+  await ensureBackend();
   const { out, quiet } = opts;
   const log = (msg: string) => quiet || console.error(msg);
   const plan = await inspectRunDir(out, config, opts);

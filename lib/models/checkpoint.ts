@@ -5,7 +5,13 @@
  */
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
-import { encodeSafetensors, getRaw, readSafetensors } from "./safetensors.ts";
+import {
+  assertAllUsed,
+  assertFinite,
+  encodeSafetensors,
+  getRaw,
+  readSafetensors,
+} from "./safetensors.ts";
 import { UserError } from "../core/errors.ts";
 
 /** What `config.json` of a saved model holds. */
@@ -63,10 +69,11 @@ export async function readSavedConfig(dir: string): Promise<SavedConfig> {
 
 /**
  * Assign every state variable of `model` from `dir/model.safetensors`; all tensors are checked
- * (presence and shape) before any is assigned.
+ * (presence, shape, finite values, none left unused) before any is assigned.
  */
 export async function loadStateInto(model: Classifier, dir: string): Promise<void> {
   const file = await readSafetensors(`${dir}/model.safetensors`);
+  assertAllUsed(file, model.stateVariables().keys());
   const values: [tf.Variable, tf.Tensor][] = [];
   try {
     for (const [name, v] of model.stateVariables()) {
@@ -74,6 +81,7 @@ export async function loadStateInto(model: Classifier, dir: string): Promise<voi
       const data = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);
+      assertFinite(data, `${dir}/model.safetensors: tensor "${name}"`);
       values.push([v, tf.tensor(data, raw.shape, v.dtype)]);
     }
   } catch (e) {

@@ -87,7 +87,12 @@ Deno.test("vit: deno task logits as a subprocess", async () => {
 
 /** Copy the fixture into a temp dir with its config/weights altered. */
 async function alteredCopy(
-  edit: { config?: (c: Record<string, unknown>) => void; drop?: string; reshape?: string },
+  edit: {
+    config?: (c: Record<string, unknown>) => void;
+    drop?: string;
+    reshape?: string;
+    poison?: string;
+  },
 ): Promise<string> {
   const src = FIXTURES[0];
   const dir = await Deno.makeTempDir();
@@ -99,6 +104,7 @@ async function alteredCopy(
   for (const name of f.tensors.keys()) {
     if (name === edit.drop) continue;
     const r = getRaw(f, name);
+    if (name === edit.poison) (r.data as Float32Array)[1] = NaN;
     tensors.set(
       name,
       name === edit.reshape
@@ -120,6 +126,13 @@ Deno.test("vit: bad checkpoints are clear UserErrors, never partial models", asy
     [{ config: (c) => (c.intermediate_size = 64) }, [
       'tensor "vit.encoder.layer.0.intermediate.dense.weight"',
       "expected [64,48]",
+    ]],
+    // A config with fewer layers than the weights must not silently drop the rest.
+    [{ config: (c) => (c.num_hidden_layers = 1) }, ["does not use", "vit.encoder.layer.1."]],
+    [{ config: (c) => (c.num_labels = 2.5) }, ['"num_labels" must be a positive integer']],
+    [{ poison: "vit.encoder.layer.0.output.dense.bias" }, [
+      'tensor "vit.encoder.layer.0.output.dense.bias"',
+      "NaN",
     ]],
   ];
   for (const [edit, includes] of cases) {
