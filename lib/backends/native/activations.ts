@@ -6,7 +6,7 @@
  */
 import * as tf from "../../tf.ts";
 import { makeUnary } from "./elementwise.ts";
-import { type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { alloc, type NativeKernel, output, valuesOf } from "./kernels.ts";
 
 function clipByValue(): NativeKernel {
   const cpu = tf.getKernel("ClipByValue", "cpu")!.kernelFunc;
@@ -20,7 +20,7 @@ function clipByValue(): NativeKernel {
         clipValueMax: number;
       };
       const v = valuesOf(args.backend, x);
-      const out = new Float32Array(v.length);
+      const out = alloc(args.backend, v.length);
       for (let i = 0; i < v.length; i++) {
         const a = v[i];
         out[i] = a < lo ? lo : a > hi ? hi : a;

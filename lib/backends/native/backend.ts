@@ -12,6 +12,37 @@ import { fusedKernels } from "./fused.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { fusedConvKernels } from "./fused_conv.ts";
 import { activationKernels } from "./activations.ts";
+import { BufferPool } from "./pool.ts";
+
+type DataId = Parameters<MathBackendCPU["disposeData"]>[0];
+
+/** Bytes of free buffers the pool may hold (env `KD_NATIVE_POOL_MB`, default 4096). */
+function poolCapBytes(): number {
+  const mb = Number(Deno.env.get("KD_NATIVE_POOL_MB"));
+  return (Number.isFinite(mb) && mb >= 0 ? mb : 4096) * 2 ** 20;
+}
+
+/**
+ * The cpu backend with recycled output buffers: native kernels allocate from {@linkcode pool},
+ * and a disposed tensor's buffer goes back to it. Reads hand out copies of pooled buffers, so
+ * an array obtained with `dataSync()` never changes under its holder after a dispose.
+ */
+export class NativeBackend extends MathBackendCPU {
+  readonly pool = new BufferPool(poolCapBytes());
+
+  override readSync(dataId: DataId): tf.BackendValues {
+    const values = this.data.get(dataId)?.values;
+    if (this.pool.owns(values)) return values.slice();
+    return super.readSync(dataId);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const released = super.disposeData(dataId, force);
+    if (released && this.pool.owns(values) && !this.data.has(dataId)) this.pool.release(values);
+    return released;
+  }
+}
 
 /** Name under which the backend is registered with tfjs. */
 export const NATIVE = "native";
@@ -31,7 +62,7 @@ export function registerNativeBackend(): string {
   const device = `CPU (oneDNN via FFI, ${nativeThreads()} threads)`;
   if (registered) return device;
   tf.registerBackend(NATIVE, () => {
-    const b = new MathBackendCPU();
+    const b = new NativeBackend();
     // Silence tfjs's "install tfjs-node" banner: this backend is the fast path.
     (b as unknown as { firstUse: boolean }).firstUse = false;
     return b;
@@ -56,16 +87,4 @@ export function registerNativeBackend(): string {
   }
   registered = true;
   return device;
-}
-
-/** Names of the kernels the native backend runs through oneDNN (the rest are tfjs cpu kernels). */
-export function nativeKernelNames(): string[] {
-  return [
-    ...nativeKernels(),
-    ...fusedKernels(),
-    ...elementwiseKernels(),
-    ...fusedConvKernels(),
-    ...activationKernels(),
-  ]
-    .map((k) => k.name);
 }

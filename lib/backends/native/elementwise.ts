@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { output, valuesOf } from "./kernels.ts";
+import { alloc, output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 
 type Op = "add" | "sub" | "mul" | "div";
@@ -106,13 +106,13 @@ function makeBinary(name: string, op: Op): NativeKernel {
         const shape = a.dtype === "float32" && b.dtype === "float32" &&
           broadcastShape(a.shape, b.shape);
         if (!shape) return cpu(args as Parameters<typeof cpu>[0]);
-        const out = new Float32Array(tf.util.sizeFromShape(shape));
+        const out = alloc(args.backend, tf.util.sizeFromShape(shape));
         const va = valuesOf(args.backend, a), vb = valuesOf(args.backend, b);
         broadcastLoop(op, va, a.shape, vb, b.shape, shape, out);
         return output(args.backend, shape, out);
       }
       const shape = sizeA >= sizeB ? a.shape : b.shape;
-      const out = new Float32Array(Math.max(sizeA, sizeB));
+      const out = alloc(args.backend, Math.max(sizeA, sizeB));
       loop(op, valuesOf(args.backend, a), valuesOf(args.backend, b), out);
       return output(args.backend, shape, out);
     },
@@ -136,7 +136,7 @@ function makeSpatialMean(): NativeKernel {
       }
       const [n, h, w, c] = x.shape;
       const v = valuesOf(args.backend, x);
-      const out = new Float32Array(n * c);
+      const out = alloc(args.backend, n * c);
       const acc = new Float64Array(c);
       for (let i = 0; i < n; i++) {
         acc.fill(0);
@@ -162,7 +162,7 @@ export function makeUnary(
       const { x } = args.inputs as Record<string, tf.TensorInfo>;
       if (x.dtype !== "float32") return cpu(args as Parameters<typeof cpu>[0]);
       const v = valuesOf(args.backend, x);
-      const out = new Float32Array(v.length);
+      const out = alloc(args.backend, v.length);
       f(v, out);
       return output(args.backend, x.shape, out);
     },

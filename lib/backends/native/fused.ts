@@ -19,7 +19,7 @@ import {
   Primitive,
   primitiveAttr,
 } from "./dnnl.ts";
-import { output, valuesOf } from "./kernels.ts";
+import { alloc, output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
 import { ADAM_UPDATE, type AdamUpdateOptions, BN_TRAIN, BN_TRAIN_GRAD } from "./kernel_names.ts";
@@ -201,7 +201,7 @@ function bnTrain(
   const { eps, relu6 } = args.attrs as unknown as BNAttrs;
   const d = bnDims(x.shape);
   const c = d[1];
-  const y = new Float32Array(x.shape.reduce((a, b) => a * b, 1));
+  const y = alloc(args.backend, x.shape.reduce((a, b) => a * b, 1));
   const mean = new Float32Array(c), variance = new Float32Array(c);
   if (!useOneDnn()) {
     const xv = valuesOf(args.backend, x);
@@ -257,7 +257,7 @@ function bnTrainGrad(
   const d = bnDims(x.shape);
   const c = d[1];
   let dyv = valuesOf(args.backend, dy);
-  const dx = new Float32Array(dyv.length);
+  const dx = alloc(args.backend, dyv.length);
   if (!useOneDnn()) {
     const xv = valuesOf(args.backend, x);
     const gamma = valuesOf(args.backend, scale), mv = valuesOf(args.backend, mean);
@@ -286,7 +286,7 @@ function bnTrainGrad(
     if (xv.length >= ONEDNN_APPLY_MIN && k.k1.every((v) => v !== 0)) {
       // dx = k1·((k2/k1)·x + g) + k3 as one multi-threaded binary primitive with post-ops.
       const ratio = k.k2.map((v, i) => v / k.k1[i]);
-      if (relu6) result = new Float32Array(dx.length); // dx holds g, an input of this pass
+      if (relu6) result = alloc(args.backend, dx.length); // dx holds g, an input of this pass
       affineBackward(d).run(
         new Map<number, ArrayBufferView>([
           [D.arg.src, xv],
@@ -371,7 +371,7 @@ function adamUpdateKernel(
   const p0 = valuesOf(args.backend, param), g0 = valuesOf(args.backend, grad);
   const m0 = valuesOf(args.backend, m), v0 = valuesOf(args.backend, v);
   const n = p0.length;
-  const p1 = new Float32Array(n), m1 = new Float32Array(n), v1 = new Float32Array(n);
+  const p1 = alloc(args.backend, n), m1 = alloc(args.backend, n), v1 = alloc(args.backend, n);
   const c1 = 1 - o.beta1 ** o.step, c2 = 1 - o.beta2 ** o.step;
   const l2 = o.decoupled ? 0 : o.weightDecay, decay = o.decoupled ? o.lr * o.weightDecay : 0;
   for (let i = 0; i < n; i++) {
@@ -417,7 +417,7 @@ function makeInferenceBatchNorm(): NativeKernel {
         eps,
       );
       const xv = valuesOf(args.backend, x!);
-      const y = new Float32Array(xv.length);
+      const y = alloc(args.backend, xv.length);
       if (xv.length >= ONEDNN_APPLY_MIN) {
         affineForward(bnDims(x!.shape), false).run(
           new Map<number, ArrayBufferView>([

@@ -20,6 +20,7 @@ import {
   Reorder,
   sgemm,
 } from "./dnnl.ts";
+import type { BufferPool } from "./pool.ts";
 
 type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;
@@ -32,6 +33,21 @@ type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 export function valuesOf(backend: tf.KernelBackend, t: tf.TensorInfo): Float32Array {
   return (backend as MathBackendCPU).data.get(t.dataId).values as Float32Array;
 }
+
+/**
+ * An output buffer of `n` floats for a kernel on `backend`: recycled (contents arbitrary) on the
+ * native backend, whose kernels overwrite every element; a fresh zeroed array elsewhere.
+ */
+export function alloc(backend: tf.KernelBackend, n: number): Float32Array {
+  const pool = (backend as { pool?: BufferPool }).pool;
+  if (!pool) return new Float32Array(n);
+  const a = pool.alloc(n);
+  if (poison) a.fill(NaN);
+  return a;
+}
+
+/** `KD_NATIVE_POOL_POISON=1` fills every output buffer with NaN first (tests: nothing reads it). */
+const poison = Deno.env.get("KD_NATIVE_POOL_POISON") === "1";
 
 /** Wrap `values` as an output tensor of the native backend. */
 export function output(
@@ -254,7 +270,7 @@ function makeConvForward(name: string, depthwise: boolean): KernelFn {
     const g = allF32(x, filter) &&
       geometry(convInfo(x.shape, filter.shape, attrs, depthwise), depthwise);
     if (!g) return fallback(args);
-    const out = new Float32Array(g.n * g.oh * g.ow * g.oc);
+    const out = alloc(args.backend, g.n * g.oh * g.ow * g.oc);
     if (isPointwise(g)) {
       // Y[pixels, Co] = X[pixels, Ci] · W[Ci, Co]: one call, no weight reorder.
       const xv = valuesOf(args.backend, x), wv = valuesOf(args.backend, filter);
@@ -281,7 +297,7 @@ function makeConvBackpropInput(name: string, depthwise: boolean): KernelFn {
     const g = allF32(dy, filter) &&
       geometry(convInfo(inShape, filter.shape, attrs, depthwise), depthwise);
     if (!g) return fallback(args);
-    const out = new Float32Array(g.n * g.ih * g.iw * g.ic);
+    const out = alloc(args.backend, g.n * g.ih * g.iw * g.ic);
     if (isPointwise(g)) {
       // dX[pixels, Ci] = dY[pixels, Co] · W[Ci, Co]ᵀ
       const dyv = valuesOf(args.backend, dy), wv = valuesOf(args.backend, filter);
@@ -308,7 +324,7 @@ function makeConvBackpropFilter(name: string, depthwise: boolean): KernelFn {
     const g = allF32(x, dy) &&
       geometry(convInfo(x.shape, filterShape, attrs, depthwise), depthwise);
     if (!g) return fallback(args);
-    const out = new Float32Array(filterShape.reduce((a, b) => a * b, 1));
+    const out = alloc(args.backend, filterShape.reduce((a, b) => a * b, 1));
     if (isPointwise(g)) {
       // dW[Ci, Co] = X[pixels, Ci]ᵀ · dY[pixels, Co]
       const xv = valuesOf(args.backend, x), dyv = valuesOf(args.backend, dy);
@@ -342,7 +358,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   }
   const va = valuesOf(args.backend, a), vb = valuesOf(args.backend, b);
   const batch = Math.max(batchA, batchB);
-  const out = new Float32Array(batch * m * n);
+  const out = alloc(args.backend, batch * m * n);
   if (batchB === 1 && !transposeA && batch > 1) {
     // One big GEMM: stack A's batches as rows.
     sgemm(false, transposeB, batch * m, n, k, va, vb, out);
@@ -380,7 +396,7 @@ function transpose(args: KernelArgs): tf.TensorInfo {
     );
     reorders.set(key, r);
   }
-  const out = new Float32Array(size);
+  const out = alloc(args.backend, size);
   r.run(valuesOf(args.backend, x), out);
   return output(args.backend, outShape, out);
 }
@@ -403,7 +419,7 @@ function softmax(args: KernelArgs): tf.TensorInfo {
     );
     return new Primitive(op, new Map([[D.arg.src, data], [D.arg.dst, data]]), new Set([D.arg.dst]));
   });
-  const out = new Float32Array(size);
+  const out = alloc(args.backend, size);
   p.run(
     new Map<number, ArrayBufferView>([[D.arg.src, valuesOf(args.backend, logits)], [
       D.arg.dst,
