@@ -19,6 +19,15 @@ import {
 import { assertAllUsed, readSafetensors } from "./safetensors.ts";
 import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
+import {
+  type ConvNode,
+  foldBatchNorm,
+  type GraphNode,
+  type InferenceGraph,
+  InferenceRunner,
+  nativeInferenceActive,
+  runInference,
+} from "../backends/native/inference.ts";
 
 /**
  * Architecture options mirroring HF `MobileNetV2Config` (camelCase), with the HF defaults.
@@ -104,6 +113,7 @@ export class MobileNetV2 implements Classifier {
   #depthwise = new Set<string>();
   #classifier!: { weight: tf.Variable; bias: tf.Variable };
   #opts: Resolved;
+  #inference?: InferenceRunner;
 
   /** Build with HF initialisation: conv/linear weights normal(0, 0.02), biases 0, BN 1/0. */
   constructor(options: MobileNetV2Options) {
@@ -233,6 +243,16 @@ export class MobileNetV2 implements Classifier {
         `mobilenet_v2: input has ${x.shape[3]} channels, expected ${this.#opts.numChannels} (NHWC)`,
       );
     }
+    if (!bn.training && nativeInferenceActive()) {
+      this.#inference ??= new InferenceRunner(
+        () => this.#inferenceGraph(),
+        () => [...this.#store.state.values()].map((v) => v.dataId),
+      );
+      return tf.tidy(() => {
+        const pooled = runInference(this.#inference!, x);
+        return tf.reshape(pooled, [x.shape[0], pooled.shape[3]!]) as tf.Tensor2D;
+      });
+    }
     let h = convBNAct(x, this.#first, bn);
     for (const b of this.#blocks) {
       const residual = h;
@@ -245,6 +265,56 @@ export class MobileNetV2 implements Classifier {
     return tf.mean(h, [1, 2]) as tf.Tensor2D;
   }
 
+  /**
+   * The inference graph (see `backends/native/inference.ts`): every conv with its batch norm
+   * folded in (running statistics), bias and ReLU6 fused, residual adds fused into the project
+   * convs, global average pooling last. Identical in exact arithmetic to `features` in eval mode.
+   */
+  #inferenceGraph(): InferenceGraph {
+    const eps = this.#opts.layerNormEps;
+    const nodes: GraphNode[] = [{ op: "input" }];
+    const values = (v: tf.Variable) => v.dataSync() as Float32Array;
+    const conv = (input: number, p: ConvBNParams, residual?: number): number => {
+      const w = values(p.weight);
+      const [kh, kw, ci, co] = p.weight.shape as number[];
+      const outChannels = p.depthwise ? ci * co : co;
+      const folded = p.bn
+        ? foldBatchNorm(w, null, {
+          gamma: values(p.bn.weight),
+          beta: values(p.bn.bias),
+          mean: values(p.bn.runningMean),
+          variance: values(p.bn.runningVar),
+          eps,
+        })
+        : { weights: w, bias: null };
+      const node: ConvNode = {
+        op: "conv",
+        input,
+        weights: folded.weights,
+        bias: folded.bias,
+        kernel: [kh, kw],
+        strides: [p.stride, p.stride],
+        dilations: [p.dilation, p.dilation],
+        padding: "same",
+        depthwise: p.depthwise,
+        outChannels,
+        residual,
+        activation: p.relu6 ? "relu6" : "linear",
+      };
+      return nodes.push(node) - 1;
+    };
+    let h = conv(0, this.#first);
+    for (const b of this.#blocks) {
+      const input = h;
+      if (b.expand) h = conv(h, b.expand);
+      h = conv(h, b.depthwise);
+      h = conv(h, b.project, b.residual ? input : undefined);
+    }
+    h = conv(h, this.#head);
+    nodes.push({ op: "avgpool", input: h, global: true });
+    return { nodes, output: nodes.length - 1 };
+  }
+
   apply(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
     const training = opts.training ?? false;
     const f = dropout(this.features(x, opts), this.#opts.classifierDropoutProb, training);
@@ -252,6 +322,7 @@ export class MobileNetV2 implements Classifier {
   }
 
   dispose(): void {
+    this.#inference?.dispose();
     this.#store.dispose();
   }
 }

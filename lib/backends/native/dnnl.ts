@@ -15,6 +15,9 @@ export const D = {
     convDirect: 1,
     convAuto: 3,
     clip: 255,
+    geluErf: 0x30,
+    linear: 0x7f,
+    poolingAvg: 0x3ff,
     clipV2UseDst: 262,
     relu: 31,
     add: 131056,
@@ -33,13 +36,14 @@ export const D = {
     variance: 50,
     scale: 51,
     shift: 52,
+    scratchpad: 80,
     diffSrc: 129,
     diffDst: 145,
     diffWeights: 161,
     diffScale: 255,
     diffShift: 256,
   },
-  query: { implInfoStr: 8, execArgMd: 255 },
+  query: { implInfoStr: 8, scratchpadMd: 136, execArgMd: 255 },
 } as const;
 
 /** Execution-argument id of the `src1` of post-op number `index` (binary post-ops). */
@@ -50,10 +54,15 @@ export function postOpSrc1(index: number): number {
 /** A post-op for {@linkcode primitiveAttr}: binary with a second tensor, or eltwise. */
 export type PostOp =
   | { kind: "binary"; alg: number; src1: Uint8Array<ArrayBuffer> }
-  | { kind: "eltwise"; alg: number; alpha: number; beta: number };
+  | { kind: "eltwise"; alg: number; alpha: number; beta: number }
+  | { kind: "sum" };
 
-/** A primitive attribute carrying `postOps` (created once per cached primitive, never freed). */
-export function primitiveAttr(postOps: PostOp[]): Deno.PointerValue {
+/**
+ * A primitive attribute carrying `postOps` (created once per cached primitive, never freed), and
+ * with `userScratchpad` the scratchpad supplied by the caller (`D.arg.scratchpad`) instead of
+ * allocated by oneDNN on every execution.
+ */
+export function primitiveAttr(postOps: PostOp[], userScratchpad = false): Deno.PointerValue {
   const { lib } = ctx();
   const a = ptrOut(), p = ptrOut();
   check(lib.dnnl_primitive_attr_create(a), "primitive_attr_create");
@@ -62,6 +71,8 @@ export function primitiveAttr(postOps: PostOp[]): Deno.PointerValue {
   for (const op of postOps) {
     if (op.kind === "binary") {
       check(lib.dnnl_post_ops_append_binary(ops, op.alg, op.src1), "post_ops_append_binary");
+    } else if (op.kind === "sum") {
+      check(lib.dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum");
     } else {
       check(
         lib.dnnl_post_ops_append_eltwise(ops, 1, op.alg, op.alpha, op.beta),
@@ -71,6 +82,10 @@ export function primitiveAttr(postOps: PostOp[]): Deno.PointerValue {
   }
   const attr = ptrOf(a);
   check(lib.dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops");
+  lib.dnnl_post_ops_destroy(ops);
+  if (userScratchpad) {
+    check(lib.dnnl_primitive_attr_set_scratchpad_mode(attr, 1), "set_scratchpad_mode");
+  }
   return attr;
 }
 
@@ -104,6 +119,22 @@ const SYMBOLS = {
       "buffer",
       "buffer",
       "pointer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_dilated_convolution_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "pointer",
+      "buffer",
       "buffer",
       "buffer",
       "buffer",
@@ -175,7 +206,34 @@ const SYMBOLS = {
   dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
   dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_post_ops_destroy: { parameters: ["pointer"], result: "i32" },
   dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
+  dnnl_post_ops_append_sum: { parameters: ["pointer", "f32"], result: "i32" },
+  dnnl_primitive_attr_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_attr_set_scratchpad_mode: { parameters: ["pointer", "i32"], result: "i32" },
+  dnnl_pooling_v2_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_matmul_desc_init: {
+    parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
+    result: "i32",
+  },
+  dnnl_layer_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "pointer", "f32", "u32"],
+    result: "i32",
+  },
   dnnl_post_ops_append_eltwise: {
     parameters: ["pointer", "f32", "i32", "f32", "f32"],
     result: "i32",
@@ -597,4 +655,134 @@ export function sgemm(
     BigInt(n),
   );
   check(status, "sgemm");
+}
+
+/** A primitive descriptor for `op` (with `attr`, and a forward `hint` for backward ops). */
+export function primitiveDesc(
+  op: Uint8Array<ArrayBuffer>,
+  attr: Deno.PointerValue = null,
+  hint: Deno.PointerValue = null,
+): Deno.PointerValue {
+  const { lib, engine } = ctx();
+  const cell = ptrOut();
+  check(lib.dnnl_primitive_desc_create(cell, op, attr, engine, hint), "primitive_desc_create");
+  return ptrOf(cell);
+}
+
+/** A copy of the memory descriptor `pd` wants for execution argument `arg` (null: none). */
+export function wantedMd(pd: Deno.PointerValue, arg: number): Uint8Array<ArrayBuffer> | null {
+  const { lib } = ctx();
+  const want = arg === D.arg.scratchpad
+    ? lib.dnnl_primitive_desc_query_md(pd, D.query.scratchpadMd, 0)
+    : lib.dnnl_primitive_desc_query_md(pd, D.query.execArgMd, arg);
+  if (!want) return null;
+  const out = new Uint8Array(MD_BYTES);
+  out.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(want, 696)));
+  return out;
+}
+
+/** Bytes of data a memory descriptor describes (0 for an empty one). */
+export function mdSize(m: Uint8Array<ArrayBuffer>): number {
+  return Number(ctx().lib.dnnl_memory_desc_get_size(Deno.UnsafePointer.of(m)));
+}
+
+/** Whether two memory descriptors are identical. */
+export function mdEqual(a: Uint8Array<ArrayBuffer>, b: Uint8Array<ArrayBuffer>): boolean {
+  return ctx().lib.dnnl_memory_desc_equal(Deno.UnsafePointer.of(a), Deno.UnsafePointer.of(b)) ===
+    1;
+}
+
+/** The implementation a primitive descriptor picked (e.g. `brgconv:avx512_core`). */
+export function implName(pd: Deno.PointerValue): string {
+  const cell = ptrOut();
+  ctx().lib.dnnl_primitive_desc_query(pd, D.query.implInfoStr, 0, new Uint8Array(cell.buffer));
+  return cell[0] ? Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(cell[0])!) : "?";
+}
+
+/**
+ * A primitive whose arguments are memory objects created once and pointed at caller-owned
+ * buffers with {@linkcode Executable.bind}: a compiled graph binds its buffers once and then
+ * only executes. Owns its native objects until {@linkcode Executable.destroy}.
+ */
+export class Executable {
+  readonly impl: string;
+  #prim: Deno.PointerValue;
+  #mems = new Map<number, Deno.PointerValue>();
+  #args: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  #count = 0;
+  #keep: unknown[] = [];
+
+  /** Build from `pd` (destroyed here) with a memory object per `[arg, md]`. */
+  constructor(pd: Deno.PointerValue, args: [number, Uint8Array<ArrayBuffer>][]) {
+    this.impl = implName(pd);
+    this.#prim = createPrimitive(pd);
+    ctx().lib.dnnl_primitive_desc_destroy(pd);
+    for (const [arg, m] of args) {
+      this.#mems.set(arg, createMemory(Deno.UnsafePointer.of(m)));
+      this.#keep.push(m);
+    }
+    this.#args = execArgs([...this.#mems]);
+    this.#count = this.#mems.size;
+  }
+
+  /** Point argument `arg` at `data` (kept alive by this object until rebound). */
+  bind(arg: number, data: ArrayBufferView): void {
+    const mem = this.#mems.get(arg);
+    if (!mem) throw new Error(`oneDNN executable: no argument ${arg}`);
+    ctx().lib.dnnl_memory_set_data_handle(mem, ptrOfView(data));
+  }
+
+  /** Execute on the stream (CPU streams run in order; call {@linkcode streamWait} before reading). */
+  run(): void {
+    const { lib, stream } = ctx();
+    check(lib.dnnl_primitive_execute(this.#prim, stream, this.#count, this.#args), "execute");
+  }
+
+  /** Free the primitive and its memory objects. */
+  destroy(): void {
+    const { lib } = ctx();
+    if (!this.#prim) return;
+    lib.dnnl_primitive_destroy(this.#prim);
+    live.primitives--;
+    for (const m of this.#mems.values()) {
+      lib.dnnl_memory_destroy(m);
+      live.memories--;
+    }
+    this.#mems.clear();
+    this.#prim = null;
+  }
+}
+
+/** Wait for the stream's queued executions. */
+export function streamWait(): void {
+  const { lib, stream } = ctx();
+  check(lib.dnnl_stream_wait(stream), "stream_wait");
+}
+
+/** Copy `src` (layout `from`) into `dst` (layout `to`) once, e.g. weights into a blocked layout. */
+export function reorderOnce(
+  from: Uint8Array<ArrayBuffer>,
+  to: Uint8Array<ArrayBuffer>,
+  src: ArrayBufferView,
+  dst: ArrayBufferView,
+): void {
+  const { lib, engine } = ctx();
+  const cell = ptrOut();
+  check(
+    lib.dnnl_reorder_primitive_desc_create(
+      cell,
+      Deno.UnsafePointer.of(from),
+      engine,
+      Deno.UnsafePointer.of(to),
+      engine,
+      null,
+    ),
+    "reorder_primitive_desc_create",
+  );
+  const e = new Executable(ptrOf(cell), [[D.arg.src, from], [D.arg.dst, to]]);
+  e.bind(D.arg.src, src);
+  e.bind(D.arg.dst, dst);
+  e.run();
+  streamWait();
+  e.destroy();
 }
