@@ -10,6 +10,16 @@
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { UserError } from "../core/errors.ts";
+import {
+  type Activation,
+  type ConvNode,
+  foldBatchNorm,
+  type GraphNode,
+  type InferenceGraph,
+  InferenceRunner,
+  nativeInferenceActive,
+  runInference,
+} from "../backends/native/inference.ts";
 
 /** The shared ImageNet MobileNetV2 (tfjs LayersModel) that offline teachers are built from. */
 export const IMAGENET_MOBILENET_V2 =
@@ -54,6 +64,8 @@ interface Node {
   inputs: string[];
   /** A 1x1/stride-1 linear Conv2D, run as a matMul (fast, and its gradient needs no conv kernels). */
   pointwise: boolean;
+  /** The layer's Keras config as serialised in the topology (snake_case keys). */
+  config: Record<string, unknown>;
 }
 
 function isPointwise(l: KerasLayer): boolean {
@@ -87,6 +99,202 @@ function backpropKernels(n: Node): string[] {
 
 const ACTIVATIONS = new Set(["ReLU", "Activation", "LeakyReLU", "Softmax"]);
 const CONVS = new Set(["Conv2D", "DepthwiseConv2D", "SeparableConv2D"]);
+
+type Pair = [number, number];
+const pair = (v: unknown, d: number): Pair =>
+  Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : v === undefined ? [d, d] : [
+    Number(v),
+    Number(v),
+  ];
+
+/** The activation a Keras ReLU/Activation layer (or a conv's `activation`) applies, if fusable. */
+function kerasActivation(cls: string, c: Record<string, unknown>): Activation | null {
+  if (cls === "ReLU") {
+    if (Number(c.negative_slope ?? 0) !== 0 || Number(c.threshold ?? 0) !== 0) return null;
+    const max = c.max_value;
+    if (max === null || max === undefined) return "relu";
+    return Number(max) === 6 ? "relu6" : null;
+  }
+  const a = String(c.activation ?? "linear");
+  return a === "linear" || a === "relu" || a === "relu6" ? a : null;
+}
+
+/**
+ * The layers of `nodes` (those after `from`, up to `to`) as a native inference graph builder, or
+ * null when a layer has no exact counterpart there (the caller keeps the tfjs path). Batch norms
+ * fold into the preceding conv, activations and adds fuse into the conv producing their input
+ * when nothing else reads it, zero padding becomes the next conv's own padding.
+ */
+function inferenceGraphBuilder(
+  nodes: Node[],
+  to: string,
+): (() => InferenceGraph) | null {
+  const end = nodes.findIndex((n) => n.name === to);
+  if (end < 0) return null;
+  const used = nodes.slice(1, end + 1);
+  const consumers = new Map<string, number>([[to, 1]]);
+  for (const n of used) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+  // Plan the structure once (null if unsupported); weights are read when the graph is built.
+  type Op =
+    | { kind: "conv"; node: Node; input: string; pad?: [number, number, number, number] }
+    | { kind: "bn"; node: Node; conv: number }
+    | { kind: "act"; target: number; act: Activation }
+    | { kind: "residual"; conv: number; other: string }
+    | { kind: "add"; node: Node; act: Activation }
+    | { kind: "pool"; node: Node; global: boolean };
+  const ops: Op[] = [];
+  // Keras layer name -> index into `ops` of the op producing it (-1: the graph input).
+  const producer = new Map<string, number>([[nodes[0].name, -1]]);
+  const pads = new Map<string, { input: string; pad: [number, number, number, number] }>();
+  const fusable = (name: string) => {
+    const at = producer.get(name);
+    if (at === undefined || at < 0 || consumers.get(name) !== 1) return -1;
+    const op = ops[at];
+    return op.kind === "conv" || op.kind === "add" ? at : -1;
+  };
+  const activationOf = new Map<number, Activation>();
+  const hasResidual = new Set<number>();
+  for (const n of used) {
+    const c = n.config;
+    if ((c.data_format ?? "channels_last") !== "channels_last") return null;
+    if (n.cls === "Conv2D" || n.cls === "DepthwiseConv2D") {
+      const act = kerasActivation("", c);
+      if (!act) return null;
+      let input = n.inputs[0], pad: [number, number, number, number] | undefined;
+      const zp = pads.get(input);
+      if (zp) {
+        if (String(c.padding) !== "valid") return null;
+        ({ input, pad } = zp);
+      } else if (!producer.has(input)) return null;
+      if (Number(c.groups ?? 1) !== 1) return null;
+      ops.push({ kind: "conv", node: n, input, pad });
+      const at = ops.length - 1;
+      if (act !== "linear") activationOf.set(at, act);
+      producer.set(n.name, at);
+    } else if (n.cls === "ZeroPadding2D") {
+      if (consumers.get(n.name) !== 1) return null;
+      const p = c.padding as number | number[] | number[][];
+      const [[t, b], [l, r]] = typeof p === "number"
+        ? [[p, p], [p, p]]
+        : Array.isArray(p[0])
+        ? p as number[][]
+        : [[p[0] as number, p[0] as number], [p[1] as number, p[1] as number]];
+      pads.set(n.name, { input: n.inputs[0], pad: [t, l, b, r] });
+    } else if (n.cls === "BatchNormalization") {
+      const at = fusable(n.inputs[0]);
+      const axis = Number(Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1);
+      if (at < 0 || ops[at].kind !== "conv" || activationOf.has(at) || hasResidual.has(at)) {
+        return null;
+      }
+      if (axis !== -1 && axis !== 3) return null;
+      ops.push({ kind: "bn", node: n, conv: at });
+      producer.set(n.name, at);
+    } else if (n.cls === "ReLU" || n.cls === "Activation") {
+      const act = kerasActivation(n.cls, c);
+      const at = fusable(n.inputs[0]);
+      if (!act || at < 0 || activationOf.has(at)) return null;
+      if (act !== "linear") activationOf.set(at, act);
+      producer.set(n.name, at);
+    } else if (n.cls === "Add" && n.inputs.length === 2) {
+      const [a, b] = n.inputs;
+      if (!producer.has(a) || !producer.has(b)) return null;
+      // Fuse into the conv computed last, when the other operand is still live then.
+      const ia = fusable(a), ib = fusable(b);
+      const target = Math.max(ia, ib);
+      const ok = target >= 0 && ops[target].kind === "conv" && !activationOf.has(target) &&
+        !hasResidual.has(target);
+      if (ok) {
+        const other = target === ia ? b : a;
+        ops.push({ kind: "residual", conv: target, other });
+        hasResidual.add(target);
+        producer.set(n.name, target);
+      } else {
+        ops.push({ kind: "add", node: n, act: "linear" });
+        producer.set(n.name, ops.length - 1);
+      }
+    } else if (n.cls === "AveragePooling2D" || n.cls === "GlobalAveragePooling2D") {
+      if (!producer.has(n.inputs[0])) return null;
+      if (n.cls === "GlobalAveragePooling2D" && c.keepdims === true) return null;
+      ops.push({ kind: "pool", node: n, global: n.cls === "GlobalAveragePooling2D" });
+      producer.set(n.name, ops.length - 1);
+    } else if (n.cls === "Dropout") {
+      if (!producer.has(n.inputs[0])) return null;
+      producer.set(n.name, producer.get(n.inputs[0])!);
+    } else return null;
+  }
+  if (!producer.has(to)) return null;
+  const output = producer.get(to)!;
+  if (output < 0) return null;
+
+  return () => {
+    const graphNodes: GraphNode[] = [{ op: "input" }];
+    const idOf = new Map<number, number>([[-1, 0]]);
+    const ref = (name: string) => idOf.get(producer.get(name)!)!;
+    const weights = (n: Node) =>
+      new Map(n.layer.weights.map((w) => [w.originalName.split("/").pop()!, w.read()]));
+    const values = (t?: tf.Tensor) => t ? t.dataSync() as Float32Array : null;
+    ops.forEach((op, at) => {
+      if (op.kind === "conv") {
+        const c = op.node.config;
+        const w = weights(op.node);
+        const kernel = w.get("kernel") ?? w.get("depthwise_kernel")!;
+        const depthwise = op.node.cls === "DepthwiseConv2D";
+        const [kh, kw, ci, co] = kernel.shape as number[];
+        const node: ConvNode = {
+          op: "conv",
+          input: ref(op.input),
+          weights: values(kernel)!,
+          bias: values(w.get("bias")),
+          kernel: [kh, kw],
+          strides: pair(c.strides, 1),
+          dilations: pair(c.dilation_rate, 1),
+          padding: op.pad ?? (String(c.padding) === "same" ? "same" : "valid"),
+          depthwise,
+          outChannels: depthwise ? ci * co : co,
+          activation: activationOf.get(at) ?? "linear",
+        };
+        idOf.set(at, graphNodes.push(node) - 1);
+      } else if (op.kind === "bn") {
+        const node = graphNodes[idOf.get(op.conv)!] as ConvNode;
+        const c = op.node.config;
+        const w = weights(op.node);
+        const folded = foldBatchNorm(node.weights, node.bias, {
+          gamma: values(w.get("gamma")),
+          beta: values(w.get("beta")),
+          mean: values(w.get("moving_mean"))!,
+          variance: values(w.get("moving_variance"))!,
+          eps: Number(c.epsilon ?? 1e-3),
+        });
+        node.weights = folded.weights;
+        node.bias = folded.bias;
+      } else if (op.kind === "residual") {
+        (graphNodes[idOf.get(op.conv)!] as ConvNode).residual = ref(op.other);
+      } else if (op.kind === "add") {
+        const [a, b] = op.node.inputs.map(ref);
+        idOf.set(at, graphNodes.push({ op: "add", inputs: [a, b], activation: "linear" }) - 1);
+      } else if (op.kind === "pool") {
+        const c = op.node.config;
+        const pool = op.global
+          ? { op: "avgpool" as const, input: ref(op.node.inputs[0]), global: true }
+          : {
+            op: "avgpool" as const,
+            input: ref(op.node.inputs[0]),
+            global: false,
+            kernel: pair(c.pool_size, 2),
+            strides: pair(c.strides ?? c.pool_size, 2),
+            padding: String(c.padding) === "same" ? "same" as const : "valid" as const,
+          };
+        idOf.set(at, graphNodes.push(pool) - 1);
+      }
+    });
+    // Activations recorded for adds apply to the add nodes.
+    for (const [at, act] of activationOf) {
+      const node = graphNodes[idOf.get(at)!];
+      if (node.op === "add") node.activation = act;
+    }
+    return { nodes: graphNodes, output: idOf.get(output)! };
+  };
+}
 
 /** Keep only `featureLayer` and its ancestors; it becomes the single output. */
 export function truncateTopology(t: KerasTopology, featureLayer: string): KerasTopology {
@@ -134,6 +342,8 @@ export class LayersBackbone implements Classifier {
   #vars = new Map<string, tf.Variable>();
   #varLayer = new Map<string, string>();
   #head: { weight: tf.Variable; bias: tf.Variable };
+  /** Compiled inference graphs by `from|to` (null: that range stays on the tfjs path). */
+  #inference = new Map<string, InferenceRunner | null>();
 
   private constructor(
     model: tf.LayersModel,
@@ -151,6 +361,7 @@ export class LayersBackbone implements Classifier {
       layer: layers.get(l.name)!,
       inputs: l.inbound_nodes.flatMap((n) => n.map((i) => i[0])),
       pointwise: isPointwise(l),
+      config: l.config,
     }));
     for (const lv of model.weights) {
       const v = lv.read() as tf.Variable;
@@ -266,6 +477,17 @@ export class LayersBackbone implements Classifier {
     const training = opts.training ?? false;
     const to = opts.to ?? this.config.featureLayer;
     const nodes = this.#after(from);
+    if (!training && x.rank === 4 && nativeInferenceActive()) {
+      const runner = this.#runner(from, to, nodes);
+      if (runner) {
+        const y = runInference(runner, x as tf.Tensor4D);
+        const cls = nodes.find((n) => n.name === to)?.cls;
+        if (cls !== "GlobalAveragePooling2D") return y;
+        const flat = tf.reshape(y, [y.shape[0], y.shape[3]!]);
+        y.dispose();
+        return flat;
+      }
+    }
     const values = new Map<string, tf.Tensor>();
     values.set(from ?? this.#nodes[0].name, x);
     const remaining = new Map<string, number>();
@@ -293,6 +515,20 @@ export class LayersBackbone implements Classifier {
     throw new Error(`layers_backbone: layer "${to}" not reached`);
   }
 
+  /** The compiled inference graph of the layers after `from` up to `to`, if all are supported. */
+  #runner(from: string | null, to: string, nodes: Node[]): InferenceRunner | null {
+    const key = `${from}|${to}`;
+    if (!this.#inference.has(key)) {
+      const start = from === null ? nodes : [this.#nodes.find((n) => n.name === from)!, ...nodes];
+      const build = inferenceGraphBuilder(start, to);
+      this.#inference.set(
+        key,
+        build && new InferenceRunner(build, () => [...this.#vars.values()].map((v) => v.dataId)),
+      );
+    }
+    return this.#inference.get(key)!;
+  }
+
   /** Pooled features `[batch, featureSize]` from boundary `from` (null: from the image). */
   featuresFrom(from: string | null, x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor2D {
     return tf.tidy(() => {
@@ -316,6 +552,8 @@ export class LayersBackbone implements Classifier {
   }
 
   dispose(): void {
+    for (const r of this.#inference.values()) r?.dispose();
+    this.#inference.clear();
     this.#model.dispose();
     this.#head.weight.dispose();
     this.#head.bias.dispose();
