@@ -11,6 +11,8 @@ import { gelu, layerNorm, linear, ParamStore } from "./layers.ts";
 import { assertAllUsed, readSafetensors } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
+import { nativeInferenceActive, tensorValues } from "../backends/native/inference.ts";
+import { EncoderRunner, type EncoderWeights } from "../backends/native/transformer.ts";
 
 /** Architecture of a ViT/DeiT classifier, derived from an HF `config.json`. */
 export interface ViTConfig extends ModelConfig {
@@ -117,6 +119,7 @@ export class ViT implements Classifier {
   #p: Record<string, tf.Variable> = {};
   #layers: LayerParams[] = [];
   #heads: [tf.Variable, tf.Variable][] = [];
+  #inference?: EncoderRunner;
 
   /** Build with HF-style random init (normal(0, initializer_range), zero biases, LN 1/0). */
   constructor(config: ViTConfig, input?: InputSpec, seed?: number) {
@@ -194,6 +197,14 @@ export class ViT implements Classifier {
         `vit: input [${x.shape}] does not match [batch, ${c.imageSize}, ${c.imageSize}, ${c.numChannels}] (NHWC)`,
       );
     }
+    if (nativeInferenceActive() && x.dtype === "float32") {
+      this.#inference ??= new EncoderRunner(
+        () => this.#encoderWeights(),
+        () => [...this.#store.state.values()].map((v) => v.dataId),
+      );
+      const logits = this.#inference.run(tensorValues(x), x.shape[0], c.imageSize);
+      return tf.tensor2d(logits, [x.shape[0], c.numLabels]);
+    }
     return tf.tidy(() => {
       const B = x.shape[0];
       const patches = tf.add(
@@ -229,7 +240,48 @@ export class ViT implements Classifier {
     });
   }
 
+  /** The weights as the native encoder takes them (Q, K, V concatenated per layer). */
+  #encoderWeights(): EncoderWeights {
+    const c = this.config, H = c.hiddenSize;
+    const v = (t?: tf.Variable) => t ? t.dataSync() as Float32Array : null;
+    const pair = (p: [tf.Variable, tf.Variable?], n: number): [Float32Array, Float32Array] => [
+      v(p[0])!,
+      v(p[1]) ?? new Float32Array(n),
+    ];
+    const layers = this.#layers.map((L) => {
+      const qkvW = new Float32Array(H * 3 * H), qkvB = new Float32Array(3 * H);
+      [L.q, L.k, L.v].forEach((p, i) => {
+        const [w, b] = pair(p, H);
+        for (let r = 0; r < H; r++) qkvW.set(w.subarray(r * H, (r + 1) * H), r * 3 * H + i * H);
+        qkvB.set(b, i * H);
+      });
+      return {
+        ln1: pair(L.lnBefore, H),
+        qkv: [qkvW, qkvB] as [Float32Array, Float32Array],
+        out: pair(L.o, H),
+        ln2: pair(L.lnAfter, H),
+        fc1: pair(L.fc1, c.intermediateSize),
+        fc2: pair(L.fc2, H),
+      };
+    });
+    return {
+      hidden: H,
+      heads: c.numHeads,
+      intermediate: c.intermediateSize,
+      eps: c.layerNormEps,
+      patchSize: c.patchSize,
+      channels: c.numChannels,
+      patch: [v(this.#p.patchW)!, v(this.#p.patchB)!],
+      prefix: [this.#p.cls, ...(this.#p.dist ? [this.#p.dist] : [])].map((t) => v(t)!),
+      position: v(this.#p.pos)!,
+      layers,
+      norm: [v(this.#p.lnW)!, v(this.#p.lnB)!],
+      classifiers: this.#heads.map((h) => pair(h, c.numLabels)),
+    };
+  }
+
   dispose(): void {
+    this.#inference?.dispose();
     this.#store.dispose();
   }
 }

@@ -706,6 +706,8 @@ export function implName(pd: Deno.PointerValue): string {
  */
 export class Executable {
   readonly impl: string;
+  /** Bytes of the user scratchpad this primitive takes (0: none bound). */
+  readonly scratchBytes: number = 0;
   #prim: Deno.PointerValue;
   #mems = new Map<number, Deno.PointerValue>();
   #args: Uint8Array<ArrayBuffer> = new Uint8Array(0);
@@ -720,6 +722,7 @@ export class Executable {
     for (const [arg, m] of args) {
       this.#mems.set(arg, createMemory(Deno.UnsafePointer.of(m)));
       this.#keep.push(m);
+      if (arg === D.arg.scratchpad) this.scratchBytes = Math.max(mdSize(m), 1);
     }
     this.#args = execArgs([...this.#mems]);
     this.#count = this.#mems.size;

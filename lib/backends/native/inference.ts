@@ -167,7 +167,6 @@ interface Step {
   weights?: { node: number; userMd: Uint8Array<ArrayBuffer>; wantMd: Uint8Array<ArrayBuffer> };
   /** Bind the graph input to this argument on each run. */
   inputArg?: number;
-  scratchArg: boolean;
 }
 
 /** A graph compiled for one input shape (see the module doc). */
@@ -245,11 +244,11 @@ export class CompiledGraph {
     for (const s of specs) {
       const step = s.build();
       this.#steps.push(step);
-      scratch = Math.max(scratch, this.#scratchBytes.get(step) ?? 0);
+      scratch = Math.max(scratch, step.exec.scratchBytes);
     }
     this.#scratch = new Uint8Array(Math.max(scratch, 64));
     for (const step of this.#steps) {
-      if (step.scratchArg) step.exec.bind(D.arg.scratchpad, this.#scratch);
+      if (step.exec.scratchBytes) step.exec.bind(D.arg.scratchpad, this.#scratch);
     }
     const o = shapes[graph.output];
     this.outputShape = [o.n, o.h, o.w, o.c];
@@ -260,7 +259,6 @@ export class CompiledGraph {
 
   #slotOf: number[];
   #scratch: Uint8Array;
-  #scratchBytes = new Map<Step, number>();
   #outElements: number;
 
   #build(
@@ -333,9 +331,7 @@ export class CompiledGraph {
         exec,
         weights: { node: i, userMd: userW, wantMd: wantW },
         inputArg: node.input === 0 ? D.arg.src : undefined,
-        scratchArg: !!scratchMd,
       };
-      if (scratchMd) this.#scratchBytes.set(step, mdSize(scratchMd));
       if (node.input !== 0) exec.bind(D.arg.src, buffer(node.input));
       exec.bind(D.arg.dst, buffer(i));
       if (post[0]?.kind === "binary") exec.bind(postOpSrc1(0), buffer(node.residual!));
@@ -384,9 +380,7 @@ export class CompiledGraph {
       step = {
         exec: new Executable(pd, args),
         inputArg: node.input === 0 ? D.arg.src : undefined,
-        scratchArg: !!scratchMd,
       };
-      if (scratchMd) this.#scratchBytes.set(step, mdSize(scratchMd));
       if (node.input !== 0) step.exec.bind(D.arg.src, buffer(node.input));
       step.exec.bind(D.arg.dst, buffer(i));
       return step;
@@ -407,7 +401,7 @@ export class CompiledGraph {
         [D.arg.dst, dstMd],
       ];
       if (scratchMd) args.push([D.arg.scratchpad, scratchMd]);
-      step = { exec: new Executable(pd, args), scratchArg: !!scratchMd };
+      step = { exec: new Executable(pd, args) };
       if (a === 0 || b === 0) {
         throw new Error("inference graph: an add of the raw input is not supported");
       }
@@ -535,12 +529,16 @@ export function nativeInferenceActive(): boolean {
   return !(engine.isTapeOn?.() ?? true);
 }
 
-/** Run `runner` on the NHWC float32 tensor `x`; the result is a new tensor. */
-export function runInference(runner: InferenceRunner, x: tf.Tensor4D): tf.Tensor {
+/** The float32 values of `x` on the active cpu-derived backend, without a copy when possible. */
+export function tensorValues(x: tf.Tensor): Float32Array {
   const data = (tf.backend() as MathBackendCPU).data.get(x.dataId);
-  const values = x.dtype === "float32" && data?.values instanceof Float32Array
+  return x.dtype === "float32" && data?.values instanceof Float32Array
     ? data.values
     : Float32Array.from(x.dataSync());
-  const r = runner.run(values, x.shape);
+}
+
+/** Run `runner` on the NHWC float32 tensor `x`; the result is a new tensor. */
+export function runInference(runner: InferenceRunner, x: tf.Tensor4D): tf.Tensor {
+  const r = runner.run(tensorValues(x), x.shape);
   return tf.tensor(r.values, r.shape);
 }
