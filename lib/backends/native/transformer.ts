@@ -291,7 +291,6 @@ export class CompiledEncoder {
     const heads4 = [B, nh, T, dh];
     const dense4 = mdStrides(heads4, denseStrides(heads4));
     const fromQkv = mdStrides(heads4, [T * 3 * H, dh, 3 * H, 1]);
-    const toMerged = mdStrides(heads4, [T * H, dh, H, 1]);
     const bh = B * nh;
     const batched = (a: number, b: number, strides?: number[]) =>
       strides ? mdStrides([bh, a, b], strides) : mdStrides([bh, a, b], [a * b, b, 1]);
