@@ -11,7 +11,11 @@ import { gelu, layerNorm, linear, ParamStore } from "./layers.ts";
 import { assertAllUsed, readSafetensors } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
-import { nativeInferenceActive, tensorValues } from "../backends/native/inference.ts";
+import {
+  countCompiledRun,
+  nativeInferenceActive,
+  tensorValues,
+} from "../backends/native/inference.ts";
 import { EncoderRunner, type EncoderWeights } from "../backends/native/transformer.ts";
 
 /** Architecture of a ViT/DeiT classifier, derived from an HF `config.json`. */
@@ -203,6 +207,7 @@ export class ViT implements Classifier {
         () => [...this.#store.state.values()].map((v) => v.dataId),
       );
       const logits = this.#inference.run(tensorValues(x), x.shape[0], c.imageSize);
+      countCompiledRun();
       return tf.tensor2d(logits, [x.shape[0], c.numLabels]);
     }
     return tf.tidy(() => {

@@ -516,17 +516,28 @@ export class InferenceRunner {
   }
 }
 
-/** `KD_NATIVE_INFERENCE=off` keeps inference on the per-op tfjs path (for A/B comparisons). */
-const inferenceOff = Deno.env.get("KD_NATIVE_INFERENCE") === "off";
-
 /**
  * Whether model code should take its compiled inference path: the `native` backend is active
  * and no gradient tape is recording (an inference graph has no gradients).
  */
 export function nativeInferenceActive(): boolean {
-  if (tf.getBackend() !== "native" || inferenceOff) return false;
+  if (tf.getBackend() !== "native") return false;
+  // `KD_NATIVE_INFERENCE=off` keeps inference on the per-op tfjs path (A/B comparisons, tests).
+  if (Deno.env.get("KD_NATIVE_INFERENCE") === "off") return false;
   const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
   return !(engine.isTapeOn?.() ?? true);
+}
+
+let compiledRuns = 0;
+
+/** How many batches compiled graphs (CNN or transformer) have run (tests: the fast path ran). */
+export function compiledInferenceRuns(): number {
+  return compiledRuns;
+}
+
+/** Count one batch run by a compiled graph. */
+export function countCompiledRun(): void {
+  compiledRuns++;
 }
 
 /** The float32 values of `x` on the active cpu-derived backend, without a copy when possible. */
@@ -540,5 +551,6 @@ export function tensorValues(x: tf.Tensor): Float32Array {
 /** Run `runner` on the NHWC float32 tensor `x`; the result is a new tensor. */
 export function runInference(runner: InferenceRunner, x: tf.Tensor4D): tf.Tensor {
   const r = runner.run(tensorValues(x), x.shape);
+  countCompiledRun();
   return tf.tensor(r.values, r.shape);
 }
