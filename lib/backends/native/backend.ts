@@ -12,6 +12,7 @@ import { fusedKernels } from "./fused.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { fusedConvKernels } from "./fused_conv.ts";
 import { activationKernels } from "./activations.ts";
+import { convBNKernels } from "./conv_bn.ts";
 import { BufferPool } from "./pool.ts";
 
 type DataId = Parameters<MathBackendCPU["disposeData"]>[0];
@@ -74,6 +75,7 @@ export function registerNativeBackend(): string {
       ...elementwiseKernels(),
       ...fusedConvKernels(),
       ...activationKernels(),
+      ...convBNKernels(),
     ].map((
       k,
     ) => [k.name, k.fn]),

@@ -66,10 +66,10 @@ export function bnApply(
   if (relu6) {
     for (let o = 0; o < n; o += c) {
       for (let k = 0; k < c; k++) {
-        // clip(v, 0, 6) = (|v| − |v−6| + 6)/2, exact here and branch-free: a ternary clip
-        // mispredicts on ReLU's random signs and Math.min/max carry NaN/−0 checks (both ~8× slower).
+        // A true clip: clipped outputs must be exactly 0 or 6, since the backward pass reads
+        // the ReLU6 mask off the output (the branch-free |v|−|v−6| form leaves ~1e-16 residues).
         const v = x[o + k] * a[k] + b[k];
-        y[o + k] = (Math.abs(v) - Math.abs(v - 6) + 6) * 0.5;
+        y[o + k] = v < 0 ? 0 : v > 6 ? 6 : v;
       }
     }
   } else {

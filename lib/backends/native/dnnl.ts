@@ -40,6 +40,7 @@ export const D = {
     diffSrc: 129,
     diffDst: 145,
     diffWeights: 161,
+    diffBias: 169,
     diffScale: 255,
     diffShift: 256,
   },

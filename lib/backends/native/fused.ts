@@ -33,7 +33,7 @@ interface BNAttrs {
 }
 
 /** oneDNN dims {N, C, H, W} (nhwc) for an NHWC tensor, or {rows, C, 1, 1} for any other rank. */
-function bnDims(shape: number[]): number[] {
+export function bnDims(shape: number[]): number[] {
   const c = shape[shape.length - 1];
   if (shape.length === 4) return [shape[0], c, shape[1], shape[2]];
   return [shape.slice(0, -1).reduce((a, b) => a * b, 1), c, 1, 1];
@@ -118,7 +118,8 @@ function clipForward(size: number): Primitive {
   });
 }
 
-function clipBackward(size: number): Primitive {
+/** `dx = dy·[0 < y < 6]` (ReLU6 backward from its output) over `size` elements. */
+export function clipBackward(size: number): Primitive {
   return cached(`clip_bwd|${size}`, () => {
     const data = md([size], D.tag.a);
     const op = opDesc();
@@ -136,10 +137,10 @@ function clipBackward(size: number): Primitive {
 }
 
 /** Tensors at least this large run their per-element passes as oneDNN binary primitives. */
-const ONEDNN_APPLY_MIN = 1 << 16;
+export const ONEDNN_APPLY_MIN = 1 << 16;
 
 /** `y = [clip₀⁶](x·a + b)`, a and b per channel: binary mul + post-ops add (+ clip). */
-function affineForward(d: number[], relu6: boolean): Primitive {
+export function affineForward(d: number[], relu6: boolean): Primitive {
   return cached(`bn_apply_fwd|${d}|${relu6}`, () => {
     const data = md(d, D.tag.nhwc);
     const ch = md([1, d[1], 1, 1], D.tag.nhwc);
@@ -163,7 +164,7 @@ function affineForward(d: number[], relu6: boolean): Primitive {
 }
 
 /** `dx = ((x·r) + g)·k1 + k3`, r/k1/k3 per channel: binary mul + three post-ops. */
-function affineBackward(d: number[]): Primitive {
+export function affineBackward(d: number[]): Primitive {
   return cached(`bn_apply_bwd|${d}`, () => {
     const data = md(d, D.tag.nhwc);
     const ch = md([1, d[1], 1, 1], D.tag.nhwc);

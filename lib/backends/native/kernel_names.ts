@@ -23,3 +23,20 @@ export interface AdamUpdateOptions {
   /** 1-based step number (for bias correction). */
   step: number;
 }
+
+/**
+ * Kernel: inputs {x, filter, scale, offset, shift}, attrs {@linkcode ConvBNTrainAttrs}; outputs
+ * [y, mean, variance, z, zMean] where z = conv(x) − shift and zMean its mean (kept for the gradient).
+ */
+export const CONV_BN_TRAIN = "NativeConvBatchNormTrain";
+/** Kernel: inputs {z, scale, zMean, variance, dy, y}, attrs {eps, relu6}; outputs [dz, dscale, doffset]. */
+export const CONV_BN_TRAIN_GRAD = "NativeConvBatchNormTrainGrad";
+
+/** Attributes of {@linkcode CONV_BN_TRAIN}: the conv (TF "same" padding, NHWC) and the batch norm. */
+export interface ConvBNTrainAttrs {
+  strides: [number, number];
+  dilations: [number, number];
+  depthwise: boolean;
+  eps: number;
+  relu6: boolean;
+}

@@ -64,7 +64,8 @@ const cpuKernel = (name: string): KernelFn => {
   return k.kernelFunc as KernelFn;
 };
 
-interface ConvGeometry {
+/** A convolution's sizes, strides and padding (oneDNN's view of tfjs's Conv2DInfo). */
+export interface ConvGeometry {
   n: number;
   ih: number;
   iw: number;
@@ -84,7 +85,11 @@ interface ConvGeometry {
   groups: number;
 }
 
-function geometry(info: tf.backend_util.Conv2DInfo, depthwise: boolean): ConvGeometry | null {
+/** The geometry of a tfjs conv, or null for what the oneDNN kernels do not cover (dilation, NCHW). */
+export function geometry(
+  info: tf.backend_util.Conv2DInfo,
+  depthwise: boolean,
+): ConvGeometry | null {
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   if (info.dataFormat !== "channelsLast") return null;
   const p = info.padInfo;
@@ -108,7 +113,8 @@ function geometry(info: tf.backend_util.Conv2DInfo, depthwise: boolean): ConvGeo
   };
 }
 
-function geometryKey(g: ConvGeometry): string {
+/** A cache key for `g`. */
+export function geometryKey(g: ConvGeometry): string {
   return [
     g.n,
     g.ih,
@@ -130,7 +136,8 @@ function geometryKey(g: ConvGeometry): string {
     .join(",");
 }
 
-function convMds(g: ConvGeometry, weightsTag: number) {
+/** Memory descriptors of a conv: NHWC data, HWIO/HWIGO user weights, the `weightsTag` weights. */
+export function convMds(g: ConvGeometry, weightsTag: number) {
   const src = md([g.n, g.ic, g.ih, g.iw], D.tag.nhwc);
   const dst = md([g.n, g.oc, g.oh, g.ow], D.tag.nhwc);
   const wDims = g.groups === 1
@@ -232,7 +239,8 @@ function convBackwardWeights(g: ConvGeometry): Primitive {
   });
 }
 
-type Attrs = Record<string, unknown>;
+/** Kernel attributes. */
+export type Attrs = Record<string, unknown>;
 
 /** A 1×1, stride-1, unpadded regular convolution in NHWC is exactly a GEMM over pixels. */
 function isPointwise(g: ConvGeometry): boolean {
@@ -240,7 +248,8 @@ function isPointwise(g: ConvGeometry): boolean {
     g.pt + g.pl + g.pb + g.pr === 0;
 }
 
-function convInfo(
+/** tfjs's Conv2DInfo from a kernel's shapes and attributes. */
+export function convInfo(
   xShape: number[],
   filterShape: number[],
   attrs: Attrs,

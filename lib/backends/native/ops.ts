@@ -5,7 +5,13 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { ADAM_UPDATE, type AdamUpdateOptions, BN_TRAIN } from "./kernel_names.ts";
+import {
+  ADAM_UPDATE,
+  type AdamUpdateOptions,
+  BN_TRAIN,
+  CONV_BN_TRAIN,
+  type ConvBNTrainAttrs,
+} from "./kernel_names.ts";
 
 export type { AdamUpdateOptions } from "./kernel_names.ts";
 
@@ -51,6 +57,52 @@ export function batchNormTrain(
     mean: mean as tf.Tensor1D,
     variance: variance as tf.Tensor1D,
   };
+}
+
+/** Options of {@linkcode convBatchNormTrain}: the conv (TF "same" padding) and the batch norm. */
+export interface ConvBatchNormTrainOptions {
+  stride: number;
+  dilation: number;
+  /** `filter` is `[kh, kw, C, 1]` (depthwise) instead of HWIO. */
+  depthwise: boolean;
+  eps: number;
+  relu6: boolean;
+}
+
+/**
+ * Convolution followed by training-mode batch norm (and ReLU6): on `native` one fused kernel
+ * with one gradient (`shift`, e.g. the running mean, only centres the data the statistics are
+ * summed over; the result does not depend on it); elsewhere the conv and {@linkcode batchNormTrain}.
+ */
+export function convBatchNormTrain(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  shift: tf.Tensor,
+  o: ConvBatchNormTrainOptions,
+): BatchNormTrainResult {
+  if (tf.getBackend() === "native" && o.dilation === 1 && x.dtype === "float32") {
+    const attrs: ConvBNTrainAttrs = {
+      strides: [o.stride, o.stride],
+      dilations: [1, 1],
+      depthwise: o.depthwise,
+      eps: o.eps,
+      relu6: o.relu6,
+    };
+    const [y, mean, variance, z, zMean] = tf.engine().runKernel(
+      CONV_BN_TRAIN,
+      { x, filter, scale: gamma, offset: beta, shift },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    // z and its mean exist for the gradient, which keeps its own references when taping.
+    tf.dispose([z, zMean]);
+    return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+  }
+  const z = o.depthwise
+    ? tf.depthwiseConv2d(x, filter, o.stride, "same", "NHWC", o.dilation)
+    : tf.conv2d(x, filter, o.stride, "same", "NHWC", o.dilation);
+  return batchNormTrain(z, gamma, beta, { eps: o.eps, relu6: o.relu6 });
 }
 
 /** New parameter and moment values after one Adam/AdamW step. */
