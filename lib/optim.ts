@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { adamUpdate } from "./backends/native/ops.ts";
+import { adamUpdate, sumOfSquares } from "./backends/native/ops.ts";
 import { UserError } from "./core/errors.ts";
 
 /** Optimizer names accepted by `--optimizer`. */
@@ -113,11 +113,7 @@ export function createOptimizer(
 
 /** Scale gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
 export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): number {
-  const norm = tf.tidy(() =>
-    tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))
-  );
-  const value = norm.dataSync()[0];
-  norm.dispose();
+  const value = Math.sqrt(sumOfSquares(Object.values(grads)));
   if (maxNorm > 0 && value > maxNorm) {
     const scale = maxNorm / (value + 1e-6);
     for (const k of Object.keys(grads)) {

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { batchNormTrain, convBatchNormTrain } from "../backends/native/ops.ts";
+import { batchNormTrain, convBatchNormTrain, updateRunningStats } from "../backends/native/ops.ts";
 
 /** Collects a model's variables under stable names, with seeded initialisation. */
 export class ParamStore {
@@ -89,23 +89,9 @@ export function batchNorm(
   }
   // One fused oneDNN op on the native backend; the same moments/batchNorm composition elsewhere.
   const { y, mean, variance } = batchNormTrain(x, p.weight, p.bias, { eps: o.eps, relu6 });
-  updateRunningStats(p, mean, variance, x.size / x.shape[x.shape.length - 1], o.momentum);
+  const running = { mean: p.runningMean, variance: p.runningVar };
+  updateRunningStats(running, mean, variance, x.size / x.shape[x.shape.length - 1], o.momentum);
   return y;
-}
-
-/** PyTorch's running-statistics update from a batch of `n` rows (unbiased running variance). */
-function updateRunningStats(
-  p: BatchNormParams,
-  mean: tf.Tensor,
-  variance: tf.Tensor,
-  n: number,
-  m: number,
-): void {
-  tf.tidy(() => {
-    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - m), tf.mul(mean, m)));
-    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - m), tf.mul(unbiased, m)));
-  });
 }
 
 /** Convolution with TF padding semantics ('same' pads like TF, extra pixel bottom/right). */
@@ -145,22 +131,21 @@ export function convBNAct(
 ): tf.Tensor4D {
   if (o.training && p.bn) {
     // Conv + batch norm (+ ReLU6) as one fused op with one gradient on the native backend.
-    const { y, mean, variance } = convBatchNormTrain(
+    return convBatchNormTrain(
       x,
       p.weight as tf.Tensor4D,
       p.bn.weight,
       p.bn.bias,
-      p.bn.runningMean,
+      { mean: p.bn.runningMean, variance: p.bn.runningVar },
       {
         stride: p.stride,
         dilation: p.dilation,
         depthwise: p.depthwise,
         eps: o.eps,
         relu6: p.relu6,
+        momentum: o.momentum,
       },
     );
-    updateRunningStats(p.bn, mean, variance, y.size / y.shape[y.shape.length - 1], o.momentum);
-    return y as tf.Tensor4D;
   }
   const conv = p.depthwise ? depthwiseConv2d : conv2d;
   let y: tf.Tensor = conv(x, p.weight as tf.Tensor4D, { stride: p.stride, dilation: p.dilation });

@@ -49,19 +49,26 @@ for (const [n, h, w, ci, co, k, stride, depthwise] of CASES) {
           // A shift near (not at) the mean, as the running mean is; and outputs beyond 6.
           const g = tf.add(tf.mul(tf.tensor1d(randomValues(c, 3)), 2), 4);
           const b = tf.tensor1d(randomValues(c, 4));
-          const shift = tf.tensor1d(randomValues(c, 5));
+          // Running statistics near (not at) the batch's, as in training.
+          const running = {
+            mean: tf.variable(tf.tensor1d(randomValues(c, 5)), false),
+            variance: tf.variable(tf.add(tf.abs(tf.tensor1d(randomValues(c, 7))), 0.5), false),
+          };
           const outShape = [n, Math.ceil(h / stride), Math.ceil(w / stride), c];
           const dy = tf.tensor(randomValues(outShape.reduce((a, b) => a * b, 1), 6), outShape);
-          const opts = { stride, dilation: 1, depthwise, eps: 1e-3, relu6 };
-          const r = convBatchNormTrain(x, f, g, b, shift, opts);
+          const opts = { stride, dilation: 1, depthwise, eps: 1e-3, relu6, momentum: 0.1 };
+          const y = convBatchNormTrain(x, f, g, b, running, opts);
           const grads = tf.grads((x, f, g, b) =>
             tf.sum(tf.mul(
-              convBatchNormTrain(x as tf.Tensor4D, f as tf.Tensor4D, g, b, shift, opts).y,
+              convBatchNormTrain(x as tf.Tensor4D, f as tf.Tensor4D, g, b, running, opts),
               dy,
             ))
           )([x, f, g, b]);
-          const out = [r.y, r.mean, r.variance, ...grads].map((t) => t.dataSync().slice());
-          tf.dispose([x, f, g, b, shift, dy, r.y, r.mean, r.variance, ...grads]);
+          // Running statistics after two updates (the forward above and the one in tf.grads).
+          const out = [y, running.mean, running.variance, ...grads].map((t) =>
+            t.dataSync().slice()
+          );
+          tf.dispose([x, f, g, b, running.mean, running.variance, dy, y, ...grads]);
           return out;
         };
         const want = await run("cpu"), got = await run("native");

@@ -1,11 +1,13 @@
 /**
  * Convolution + training-mode batch norm (+ ReLU6) as one kernel with one gradient, for the
- * `native` backend. Forward: the conv primitive writes `z = conv(x) − shift` (the shift, the
- * running mean, rides in as the conv's bias: centred data keep float32 sums exact), one
+ * `native` backend. Forward: the conv primitive writes `z = conv(x) − running mean` (through the
+ * conv's bias: centred data keep the float32 sums below exact), one
  * multi-threaded pass takes `Σz` and `Σz²` ({@linkcode channelSums}), one binary primitive applies
  * the normalisation and the clip. Backward: the ReLU6 mask, one pass for `Σg` and `Σg·z`, one
  * binary pass for `dz`, then the conv's own data and filter gradients. Every per-element pass is a
- * multi-threaded oneDNN primitive; tfjs's composition walks each activation a dozen times.
+ * multi-threaded oneDNN primitive; tfjs's composition walks each activation a dozen times. The
+ * kernel also returns the updated running statistics (PyTorch's rule), which replaces a handful
+ * of tiny tfjs ops per layer and step.
  * @module
  */
 import * as tf from "../../tf.ts";
@@ -78,14 +80,28 @@ function convWithBias(g: ConvGeometry): Primitive {
   });
 }
 
+/**
+ * `z` and its mean per forward output `y` (keyed by y's data id), for the gradient. They are
+ * not kernel outputs: tfjs's tape gives every output without a gradient a zero-filled gradient
+ * tensor of its size, an activation-sized allocation per layer and step for nothing.
+ */
+const forwardState = new WeakMap<
+  object,
+  { z: Float32Array; zMean: Float32Array; variance: Float32Array }
+>();
+
 function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
-  const { x, filter, scale, offset, shift } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x, filter, scale, offset, runningMean, runningVar } = args.inputs as Record<
+    string,
+    tf.TensorInfo
+  >;
   const a = args.attrs as unknown as ConvBNTrainAttrs;
   const g = convBNGeometry(x.shape, filter.shape, a);
   if (!g) throw new Error("native conv+batch norm: unsupported convolution (see convBNGeometry)");
   const c = g.oc, rows = g.n * g.oh * g.ow, size = rows * c;
   const d = [g.n, c, g.oh, g.ow];
-  const s = valuesOf(args.backend, shift);
+  // The running mean centres z (see the module doc).
+  const s = valuesOf(args.backend, runningMean);
   const negShift = new Float32Array(c);
   for (let k = 0; k < c; k++) negShift[k] = -s[k];
   const z = alloc(args.backend, size);
@@ -97,7 +113,7 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
       [D.arg.dst, z],
     ]),
   );
-  const mean = new Float32Array(c), variance = new Float32Array(c);
+  const variance = new Float32Array(c);
   const zMean = new Float32Array(c);
   if (size >= ONEDNN_APPLY_MIN) {
     const sq = new Float32Array(c), s1 = new Float32Array(c);
@@ -108,7 +124,15 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
       variance[k] = Math.max(sq[k] / rows - m * m, 0);
     }
   } else loops.bnStatistics(z, c, zMean, variance);
-  for (let k = 0; k < c; k++) mean[k] = zMean[k] + s[k];
+  // PyTorch's running-statistics update, rounded like the composed float32 ops it replaces.
+  const f = Math.fround, m = f(a.momentum), keep = f(1 - a.momentum), unbias = f(rows / (rows - 1));
+  const rv = valuesOf(args.backend, runningVar);
+  const newMean = new Float32Array(c), newVar = new Float32Array(c);
+  for (let k = 0; k < c; k++) {
+    const batchVar = rows > 1 ? f(variance[k] * unbias) : variance[k];
+    newMean[k] = f(s[k] * keep) + f(f(zMean[k] + s[k]) * m);
+    newVar[k] = f(rv[k] * keep) + f(batchVar * m);
+  }
   const { a: mul, b: add } = loops.bnScaleShift(
     valuesOf(args.backend, scale),
     valuesOf(args.backend, offset),
@@ -127,39 +151,39 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
       ]),
     );
   } else loops.bnApply(z, mul, add, a.relu6, y);
-  const shape = [g.n, g.oh, g.ow, c];
-  return [
-    output(args.backend, shape, y),
-    output(args.backend, [c], mean),
-    output(args.backend, [c], variance),
-    output(args.backend, shape, z),
-    output(args.backend, [c], zMean),
-  ];
+  const yInfo = output(args.backend, [g.n, g.oh, g.ow, c], y);
+  forwardState.set(yInfo.dataId, { z, zMean, variance });
+  return [yInfo, output(args.backend, [c], newMean), output(args.backend, [c], newVar)];
 }
 
 function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
-  const { z, scale, zMean: zm, variance, dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+  const { scale, dy, y } = args.inputs as Record<string, tf.TensorInfo>;
   const { eps, relu6 } = args.attrs as unknown as ConvBNTrainAttrs;
-  const c = z.shape[z.shape.length - 1];
-  const zv = valuesOf(args.backend, z), dyv = valuesOf(args.backend, dy);
+  const state = forwardState.get(y.dataId);
+  if (!state) throw new Error("native conv+batch norm: gradient without its forward state");
+  forwardState.delete(y.dataId);
+  const pool = (args.backend as { pool?: { release(a: Float32Array): void } }).pool;
+  const { z: zv, zMean, variance: vv } = state;
+  const c = y.shape[y.shape.length - 1];
+  const dyv = valuesOf(args.backend, dy);
   const size = zv.length, rows = size / c;
-  const d = [z.shape[0], c, z.shape[1], z.shape[2]];
-  const zMean = valuesOf(args.backend, zm);
-  const gamma = valuesOf(args.backend, scale), vv = valuesOf(args.backend, variance);
-  const dz = alloc(args.backend, size);
-  let g = dyv;
+  const d = [y.shape[0], c, y.shape[1], y.shape[2]];
+  const shape = y.shape;
+  const gamma = valuesOf(args.backend, scale);
+  // The masked gradient g gets its own buffer; dz is written over z (each element reads z
+  // before it is overwritten, in-place on the primitive's first source), so z becomes dz.
+  const gBuffer = relu6 ? alloc(args.backend, size) : null;
+  const g = gBuffer ?? dyv;
   let sums: { sg: Float64Array; sgx: Float64Array };
   if (size >= ONEDNN_APPLY_MIN) {
-    if (relu6) {
-      // The masked gradient (0 < y < 6) is parked in dz until the last pass.
+    if (gBuffer) {
       clipBackward(size).run(
         new Map<number, ArrayBufferView>([
           [D.arg.dst, valuesOf(args.backend, y)],
           [D.arg.diffDst, dyv],
-          [D.arg.diffSrc, dz],
+          [D.arg.diffSrc, gBuffer],
         ]),
       );
-      g = dz;
     }
     const sgz = new Float32Array(c), sg = new Float32Array(c);
     channelSums(d, zv, g, sgz, sg);
@@ -169,11 +193,10 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
       sums.sgx[k] = sgz[k] - zMean[k] * sg[k];
     }
   } else {
-    if (relu6) {
+    if (gBuffer) {
       // The same mask as the large path: 0 < y < 6.
       const yv = valuesOf(args.backend, y);
-      for (let i = 0; i < size; i++) dz[i] = yv[i] > 0 && yv[i] < 6 ? dyv[i] : 0;
-      g = dz;
+      for (let i = 0; i < size; i++) gBuffer[i] = yv[i] > 0 && yv[i] < 6 ? dyv[i] : 0;
     }
     const sg = new Float64Array(c), sgx = new Float64Array(c);
     for (let o = 0; o < size; o += c) {
@@ -188,9 +211,8 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
   const dscale = new Float32Array(c), doffset = new Float32Array(c);
   const k = loops.bnBackwardCoefficients(gamma, zMean, vv, eps, rows, sums, dscale, doffset);
   if (size >= ONEDNN_APPLY_MIN && k.k1.every((v) => v !== 0)) {
-    // dz = k1·((k2/k1)·z + g) + k3; g may live in dz, which the primitive reads before writing.
+    // dz = k1·((k2/k1)·z + g) + k3
     const ratio = k.k2.map((v, i) => v / k.k1[i]);
-    const out = g === dz ? alloc(args.backend, size) : dz;
     affineBackward(d).run(
       new Map<number, ArrayBufferView>([
         [D.arg.src, zv],
@@ -198,21 +220,13 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
         [postOpSrc1(0), g],
         [postOpSrc1(1), k.k1],
         [postOpSrc1(2), k.k3],
-        [D.arg.dst, out],
+        [D.arg.dst, zv],
       ]),
     );
-    if (out !== dz) {
-      (args.backend as { pool?: { release(a: Float32Array): void } }).pool?.release(dz);
-    }
-    return [
-      output(args.backend, z.shape, out),
-      output(args.backend, [c], dscale),
-      output(args.backend, [c], doffset),
-    ];
-  }
-  loops.bnBackwardApply(zv, g, k, dz);
+  } else loops.bnBackwardApply(zv, g, k, zv);
+  if (gBuffer) pool?.release(gBuffer);
   return [
-    output(args.backend, z.shape, dz),
+    output(args.backend, shape, zv),
     output(args.backend, [c], dscale),
     output(args.backend, [c], doffset),
   ];
@@ -226,17 +240,17 @@ export function registerConvBNGradient(): void {
   gradRegistered = true;
   tf.registerGradient({
     kernelName: CONV_BN_TRAIN,
-    inputsToSave: ["x", "filter", "scale", "offset", "shift"],
-    outputsToSave: [true, false, true, true, true],
+    inputsToSave: ["x", "filter", "scale"],
+    outputsToSave: [true, false, false],
     gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
-      // The shift (a variable updated right after the forward) is not read again: the kernel
-      // saved the mean of z itself.
-      const [x, filter, scale, , shift, y, variance, z, zMean] = saved;
+      // z = conv(x) − running mean, its mean and variance wait in `forwardState` (the running
+      // statistics, variables updated right after the forward, are not read again).
+      const [x, filter, scale, y] = saved;
       const dy = Array.isArray(dys) ? dys[0] : dys;
       const a = attrs as unknown as ConvBNTrainAttrs;
       const [dz, dscale, doffset] = tf.engine().runKernel(
         CONV_BN_TRAIN_GRAD,
-        { z, scale, zMean, variance, dy, y },
+        { scale, dy, y },
         attrs ?? {},
       ) as tf.Tensor[];
       const conv = { ...convAttrs(a), dimRoundingMode: undefined };
@@ -258,7 +272,8 @@ export function registerConvBNGradient(): void {
           ) as tf.Tensor,
         scale: () => dscale,
         offset: () => doffset,
-        shift: () => tf.zerosLike(shift),
+        runningMean: () => tf.zerosLike(scale),
+        runningVar: () => tf.zerosLike(scale),
       };
     },
   });

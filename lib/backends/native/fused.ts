@@ -22,7 +22,13 @@ import {
 import { alloc, output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
-import { ADAM_UPDATE, type AdamUpdateOptions, BN_TRAIN, BN_TRAIN_GRAD } from "./kernel_names.ts";
+import {
+  ADAM_UPDATE,
+  type AdamUpdateOptions,
+  BN_TRAIN,
+  BN_TRAIN_GRAD,
+  SUM_OF_SQUARES,
+} from "./kernel_names.ts";
 
 /** `KD_NATIVE_BN=onednn` selects oneDNN's batch norm instead of the JS loops (for comparison). */
 const useOneDnn = () => Deno.env.get("KD_NATIVE_BN") === "onednn";
@@ -375,13 +381,15 @@ function adamUpdateKernel(
   const p1 = alloc(args.backend, n), m1 = alloc(args.backend, n), v1 = alloc(args.backend, n);
   const c1 = 1 - o.beta1 ** o.step, c2 = 1 - o.beta2 ** o.step;
   const l2 = o.decoupled ? 0 : o.weightDecay, decay = o.decoupled ? o.lr * o.weightDecay : 0;
+  // Locals, so the loop reads no object properties (the same arithmetic as `lib/optim.ts`).
+  const b1 = o.beta1, b2 = o.beta2, nb1 = 1 - b1, nb2 = 1 - b2, eps = o.eps, lr = o.lr;
   for (let i = 0; i < n; i++) {
     const p = p0[i], g = g0[i] + p * l2;
-    const mi = Math.fround(m0[i] * o.beta1 + g * (1 - o.beta1));
-    const vi = Math.fround(v0[i] * o.beta2 + g * g * (1 - o.beta2));
+    const mi = Math.fround(m0[i] * b1 + g * nb1);
+    const vi = Math.fround(v0[i] * b2 + g * g * nb2);
     m1[i] = mi;
     v1[i] = vi;
-    p1[i] = p - (mi / c1) / (Math.sqrt(vi / c2) + o.eps) * o.lr - p * decay;
+    p1[i] = p - (mi / c1) / (Math.sqrt(vi / c2) + eps) * lr - p * decay;
   }
   return [
     output(args.backend, param.shape, p1),
@@ -436,6 +444,26 @@ function makeInferenceBatchNorm(): NativeKernel {
   };
 }
 
+/** Σx² over every input tensor (float64 accumulation), one kernel for a whole gradient set. */
+function sumOfSquaresKernel(
+  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend },
+): tf.TensorInfo {
+  let total = 0;
+  for (const t of Object.values(args.inputs) as tf.TensorInfo[]) {
+    const v = valuesOf(args.backend, t);
+    let a = 0, b = 0;
+    const n = v.length, even = n - (n & 1);
+    // Two accumulators halve the dependency chain of the adds.
+    for (let i = 0; i < even; i += 2) {
+      a += v[i] * v[i];
+      b += v[i + 1] * v[i + 1];
+    }
+    if (even < n) a += v[n - 1] * v[n - 1];
+    total += a + b;
+  }
+  return output(args.backend, [], Float32Array.of(total));
+}
+
 /** The fused kernels registered on the native backend. */
 export function fusedKernels(): NativeKernel[] {
   registerFusedGradients();
@@ -444,5 +472,6 @@ export function fusedKernels(): NativeKernel[] {
     { name: BN_TRAIN_GRAD, fn: bnTrainGrad },
     makeInferenceBatchNorm(),
     { name: ADAM_UPDATE, fn: adamUpdateKernel },
+    { name: SUM_OF_SQUARES, fn: sumOfSquaresKernel },
   ];
 }

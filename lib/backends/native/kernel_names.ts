@@ -11,6 +11,9 @@ export const BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
 /** Kernel: inputs {param, grad, m, v}, attrs AdamUpdateOptions; outputs [param, m, v]. */
 export const ADAM_UPDATE = "NativeAdamUpdate";
 
+/** Kernel: inputs an array of float32 tensors; output the scalar Σx² over all of them. */
+export const SUM_OF_SQUARES = "NativeSumOfSquares";
+
 /** Settings of the fused Adam/AdamW update (PyTorch semantics, as `lib/optim.ts`). */
 export interface AdamUpdateOptions {
   lr: number;
@@ -25,11 +28,11 @@ export interface AdamUpdateOptions {
 }
 
 /**
- * Kernel: inputs {x, filter, scale, offset, shift}, attrs {@linkcode ConvBNTrainAttrs}; outputs
- * [y, mean, variance, z, zMean] where z = conv(x) − shift and zMean its mean (kept for the gradient).
+ * Kernel: inputs {x, filter, scale, offset, runningMean, runningVar}, attrs
+ * {@linkcode ConvBNTrainAttrs}; outputs [y, new running mean, new running variance].
  */
 export const CONV_BN_TRAIN = "NativeConvBatchNormTrain";
-/** Kernel: inputs {z, scale, zMean, variance, dy, y}, attrs {eps, relu6}; outputs [dz, dscale, doffset]. */
+/** Kernel: inputs {scale, dy, y} (y of the forward), attrs as the forward; outputs [dz, dscale, doffset]. */
 export const CONV_BN_TRAIN_GRAD = "NativeConvBatchNormTrainGrad";
 
 /** Attributes of {@linkcode CONV_BN_TRAIN}: the conv (TF "same" padding, NHWC) and the batch norm. */
@@ -39,4 +42,6 @@ export interface ConvBNTrainAttrs {
   depthwise: boolean;
   eps: number;
   relu6: boolean;
+  /** PyTorch-style running-statistics momentum (weight of the batch). */
+  momentum: number;
 }

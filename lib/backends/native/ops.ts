@@ -11,6 +11,7 @@ import {
   BN_TRAIN,
   CONV_BN_TRAIN,
   type ConvBNTrainAttrs,
+  SUM_OF_SQUARES,
 } from "./kernel_names.ts";
 
 export type { AdamUpdateOptions } from "./kernel_names.ts";
@@ -67,21 +68,29 @@ export interface ConvBatchNormTrainOptions {
   depthwise: boolean;
   eps: number;
   relu6: boolean;
+  /** Weight of the batch in the running statistics (PyTorch semantics). */
+  momentum: number;
+}
+
+/** Running statistics a training-mode batch norm updates. */
+export interface RunningStats {
+  mean: tf.Variable;
+  variance: tf.Variable;
 }
 
 /**
- * Convolution followed by training-mode batch norm (and ReLU6): on `native` one fused kernel
- * with one gradient (`shift`, e.g. the running mean, only centres the data the statistics are
- * summed over; the result does not depend on it); elsewhere the conv and {@linkcode batchNormTrain}.
+ * Convolution followed by training-mode batch norm (and ReLU6); updates `running` the PyTorch
+ * way (`running = (1-m)·running + m·batch`, unbiased batch variance). On `native` one fused
+ * kernel with one gradient; elsewhere the conv, {@linkcode batchNormTrain} and tf ops.
  */
 export function convBatchNormTrain(
   x: tf.Tensor4D,
   filter: tf.Tensor4D,
   gamma: tf.Tensor,
   beta: tf.Tensor,
-  shift: tf.Tensor,
+  running: RunningStats,
   o: ConvBatchNormTrainOptions,
-): BatchNormTrainResult {
+): tf.Tensor4D {
   if (tf.getBackend() === "native" && o.dilation === 1 && x.dtype === "float32") {
     const attrs: ConvBNTrainAttrs = {
       strides: [o.stride, o.stride],
@@ -89,20 +98,47 @@ export function convBatchNormTrain(
       depthwise: o.depthwise,
       eps: o.eps,
       relu6: o.relu6,
+      momentum: o.momentum,
     };
-    const [y, mean, variance, z, zMean] = tf.engine().runKernel(
+    const [y, mean, variance] = tf.engine().runKernel(
       CONV_BN_TRAIN,
-      { x, filter, scale: gamma, offset: beta, shift },
+      {
+        x,
+        filter,
+        scale: gamma,
+        offset: beta,
+        runningMean: running.mean,
+        runningVar: running.variance,
+      },
       attrs as unknown as tf.NamedAttrMap,
     ) as tf.Tensor[];
-    // z and its mean exist for the gradient, which keeps its own references when taping.
-    tf.dispose([z, zMean]);
-    return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+    running.mean.assign(mean);
+    running.variance.assign(variance);
+    tf.dispose([mean, variance]);
+    return y as tf.Tensor4D;
   }
   const z = o.depthwise
     ? tf.depthwiseConv2d(x, filter, o.stride, "same", "NHWC", o.dilation)
     : tf.conv2d(x, filter, o.stride, "same", "NHWC", o.dilation);
-  return batchNormTrain(z, gamma, beta, { eps: o.eps, relu6: o.relu6 });
+  const r = batchNormTrain(z, gamma, beta, { eps: o.eps, relu6: o.relu6 });
+  updateRunningStats(running, r.mean, r.variance, z.size / z.shape[3], o.momentum);
+  tf.dispose([z, r.mean, r.variance]);
+  return r.y as tf.Tensor4D;
+}
+
+/** PyTorch's running-statistics update from a batch of `n` rows (unbiased running variance). */
+export function updateRunningStats(
+  running: RunningStats,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  n: number,
+  m: number,
+): void {
+  tf.tidy(() => {
+    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+    running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(unbiased, m)));
+  });
 }
 
 /** New parameter and moment values after one Adam/AdamW step. */
@@ -143,4 +179,16 @@ export function adamUpdate(
     if (o.decoupled && o.weightDecay) next = tf.sub(next, tf.mul(param, o.lr * o.weightDecay));
     return { param: next, m: m2, v: v2 };
   });
+}
+
+/** `Σ x²` over all elements of all `tensors` as a number: one kernel on `native`, tf ops elsewhere. */
+export function sumOfSquares(tensors: tf.Tensor[]): number {
+  if (!tensors.length) return 0;
+  const native = tf.getBackend() === "native" && tensors.every((t) => t.dtype === "float32");
+  const total = native
+    ? tf.engine().runKernel(SUM_OF_SQUARES, tensors as unknown as tf.NamedTensorMap) as tf.Tensor
+    : tf.tidy(() => tf.addN(tensors.map((g) => tf.sum(tf.square(g)))));
+  const value = total.dataSync()[0];
+  total.dispose();
+  return value;
 }
