@@ -1,34 +1,38 @@
 /**
- * `deno task bench gpu [--size S] [--batch N] [--steps K]`: the WebGPU check for a machine with
- * a GPU. Reports the adapter, runs the conv kernel parity checks on `webgpu` against `cpu`, times
- * MobileNetV2 training steps on `webgpu`, and prints one JSON line (last line of stdout).
+ * The one-script check for a machine with a GPU: reports the WebGPU adapter, runs the conv kernel
+ * parity checks on `webgpu` against `cpu`, and times MobileNetV2 training steps on `webgpu`.
  * @module
  */
 import * as tf from "../tf.ts";
-import { parseArgs } from "@std/cli";
 import { initBackend, probeWebGPU } from "../backend.ts";
-import { UserError } from "../core/errors.ts";
 import { convParity } from "../backends/parity.ts";
 import { median, timeTrainingSteps } from "./train.ts";
 
-/** Entry point of `deno task bench gpu`. */
-export async function main(args: string[]): Promise<void> {
-  await run(args);
+/** Settings of {@linkcode benchGpu}. */
+export interface GpuBenchOptions {
+  imageSize: number;
+  batchSize: number;
+  steps: number;
+  log?: (message: string) => void;
 }
 
-async function run(args: string[]): Promise<void> {
-  const a = parseArgs(args, {
-    string: ["size", "batch", "steps"],
-    default: { size: "96", batch: "16", steps: "3" },
-  });
-  const num = (flag: string) => {
-    const n = Number(a[flag]);
-    if (!(Number.isInteger(n) && n > 0)) {
-      throw new UserError(`--${flag} must be a positive integer, got "${a[flag]}"`);
-    }
-    return n;
-  };
-  const o = { size: num("size"), batch: num("batch"), width: 1, steps: num("steps"), warmup: 1 };
+/** The JSON result; `parity_failed > 0` means the GPU kernels disagree with `cpu`. */
+export interface GpuBenchResult {
+  backend: string;
+  adapter: string;
+  hardware_gpu: boolean;
+  parity_checked: number;
+  parity_failed: number;
+  parity_max_abs_diff: number;
+  size: number;
+  batch: number;
+  img_per_s: number;
+}
+
+/** Run the GPU check (initialises the `webgpu` backend; software adapters are allowed). */
+export async function benchGpu(o: GpuBenchOptions): Promise<GpuBenchResult> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const timing = { size: o.imageSize, batch: o.batchSize, width: 1, steps: o.steps, warmup: 1 };
   let adapter = "none", hardware = false;
   try {
     adapter = (await probeWebGPU()).description;
@@ -36,28 +40,26 @@ async function run(args: string[]): Promise<void> {
   } catch (e) {
     adapter = (e as Error).message;
   }
-  console.error(`WebGPU adapter: ${adapter}${hardware ? "" : " (not a hardware GPU)"}`);
+  log(`WebGPU adapter: ${adapter}${hardware ? "" : " (not a hardware GPU)"}`);
   const choice = await initBackend("webgpu");
   const parity = await convParity("webgpu");
   const worst = parity.reduce((m, p) => Math.max(m, p.maxAbsDiff), 0);
   const failed = parity.filter((p) => !(p.maxAbsDiff <= 1e-4));
-  for (const f of failed) console.error(`parity FAIL ${f.kernel} ${f.case}: ${f.maxAbsDiff}`);
-  console.error(`parity: ${parity.length - failed.length}/${parity.length} kernels within 1e-4`);
+  for (const f of failed) log(`parity FAIL ${f.kernel} ${f.case}: ${f.maxAbsDiff}`);
+  log(`parity: ${parity.length - failed.length}/${parity.length} kernels within 1e-4`);
   await tf.setBackend("webgpu");
-  const times = await timeTrainingSteps(o, (i, dt) => {
-    console.error(`  step ${i + 1}/${o.warmup + o.steps}: ${dt.toFixed(2)} s`);
+  const times = await timeTrainingSteps(timing, (i, dt) => {
+    log(`  step ${i + 1}/${timing.warmup + timing.steps}: ${dt.toFixed(2)} s`);
   });
-  const result = {
+  return {
     backend: choice.name,
     adapter,
     hardware_gpu: hardware,
     parity_checked: parity.length,
     parity_failed: failed.length,
     parity_max_abs_diff: worst,
-    size: o.size,
-    batch: o.batch,
-    img_per_s: o.batch / median(times),
+    size: o.imageSize,
+    batch: o.batchSize,
+    img_per_s: o.batchSize / median(times),
   };
-  console.log(JSON.stringify(result));
-  if (failed.length) Deno.exitCode = 1;
 }

@@ -1,21 +1,63 @@
 /**
- * `deno task bench models [--backend NAME] [--batch N] [--iters N] [--no-vit]`: throughput
- * (images/s) of the MobileNetV2 student forward and forward+backward at 96 and 224 px, and of
- * teacher inference (the pretrained tfjs MobileNetV2 teacher and a ViT-Base/16-sized model).
- * Missing kernels (e.g. wasm without conv backprop) are reported as "n/a" with the reason.
+ * Model throughput (images/s): the MobileNetV2 student's evaluation forward and training step at
+ * 96 and 224 px, a MobileNetV2 teacher's inference at 224 px (ImageNet shape, 1001 labels) and
+ * ViT-B/16 inference at 224 px; optionally PyTorch's best on each (`torch.ts`). Missing kernels
+ * (e.g. wasm without conv backprop) are reported as null with the reason on stderr.
  * @module
  */
-import { parseArgs } from "@std/cli";
 import * as tf from "../tf.ts";
-import { initBackend } from "../backend.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import { ViT, type ViTConfig } from "../models/vit.ts";
-import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import type { Classifier } from "../models/model.ts";
-import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
+import { presetRecipe } from "../presets.ts";
+import { BENCH_RECIPE, DEFAULT_TEACHER, loadBenchTeacher, timeTrainingSteps } from "./train.ts";
+import { type TorchModel, torchReference, type TorchTask } from "./torch.ts";
+
+/** The measured quantities (the keys of the JSON result). */
+export const MODEL_BENCH_KEYS = [
+  "student_forward_96",
+  "student_forward_224",
+  "student_train_96",
+  "student_train_224",
+  "teacher_mobilenet_v2_224",
+  "vit_b16_224",
+] as const;
+/** One of {@linkcode MODEL_BENCH_KEYS}. */
+export type ModelBenchKey = typeof MODEL_BENCH_KEYS[number];
+
+/** Settings of {@linkcode benchModels}. */
+export interface ModelsBenchOptions {
+  /** The backend in effect (for the record). */
+  backend: string;
+  /** Batch of the MobileNetV2 measurements. */
+  batchSize: number;
+  /** Batch of the ViT measurement. */
+  vitBatchSize: number;
+  /** Timed iterations after one warm-up. */
+  iters: number;
+  /** Teacher spec for `teacher_mobilenet_v2_224` (default {@linkcode DEFAULT_TEACHER}). */
+  teacher?: string;
+  /** Skip ViT-B/16 (null in the result). */
+  noVit?: boolean;
+  vsTorch?: boolean;
+  log?: (message: string) => void;
+}
+
+/** The JSON result: images/s per key (null where not measured or unsupported). */
+export interface ModelsBenchResult {
+  backend: string;
+  batch: number;
+  vit_batch: number;
+  teacher: string;
+  img_per_s: Record<ModelBenchKey, number | null>;
+  torch_img_per_s?: Record<ModelBenchKey, number | null>;
+  /** Which PyTorch variant won each key, e.g. "torchvision/active". */
+  torch_best?: Record<ModelBenchKey, string | null>;
+  ratio_vs_torch?: Record<ModelBenchKey, number | null>;
+}
 
 /** ViT-Base/16 at 224 (google/vit-base-patch16-224 shapes), random weights, 3 labels. */
-const VIT_BASE: ViTConfig = {
+export const VIT_BASE: ViTConfig = {
   kind: "vit",
   prefix: "vit",
   numLabels: 3,
@@ -33,108 +75,173 @@ const VIT_BASE: ViTConfig = {
   head: "cls",
 };
 
+/** Median seconds per call of `step` over `iters` calls after one warm-up call. */
 async function timeIt(iters: number, step: () => Promise<void>): Promise<number> {
-  await step(); // warm-up: kernel compilation, allocation
-  const t0 = performance.now();
-  for (let i = 0; i < iters; i++) await step();
-  return (performance.now() - t0) / 1000 / iters;
-}
-
-async function measure(
-  label: string,
-  batch: number,
-  iters: number,
-  step: () => Promise<void>,
-): Promise<void> {
-  try {
-    const s = await timeIt(iters, step);
-    console.log(
-      `${label.padEnd(44)} ${(batch / s).toFixed(1).padStart(8)} img/s  (${
-        (1000 * s).toFixed(0)
-      } ms/batch of ${batch})`,
-    );
-  } catch (e) {
-    const msg = String((e as Error).message ?? e).split("\n")[0];
-    console.log(`${label.padEnd(44)} ${"n/a".padStart(8)}        (${msg})`);
+  await step();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push((performance.now() - t0) / 1000);
   }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
 }
 
 function forward(model: Classifier, batch: number, size: number) {
-  return async () => {
-    const y = tf.tidy(() =>
-      model.apply(tf.randomUniform([batch, size, size, 3], -1, 1) as tf.Tensor4D)
-    );
-    await y.data();
-    y.dispose();
+  const x = tf.randomUniform([batch, size, size, 3], -1, 1, "float32", 7) as tf.Tensor4D;
+  return {
+    step: async () => {
+      const y = tf.tidy(() => model.apply(x, { training: false }));
+      await y.data();
+      y.dispose();
+    },
+    dispose: () => x.dispose(),
   };
 }
 
-function trainStep(model: MobileNetV2, batch: number, size: number) {
-  const vars = [...model.trainableVariables().values()];
-  return async () => {
-    const { value, grads } = tf.variableGrads(() =>
-      tf.tidy(() => {
-        const x = tf.randomUniform([batch, size, size, 3], -1, 1) as tf.Tensor4D;
-        const y = tf.oneHot(tf.zeros([batch], "int32") as tf.Tensor1D, 3);
-        return tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })) as tf.Scalar;
-      }), vars);
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
+/** Run every measurement (see the module doc). */
+export async function benchModels(o: ModelsBenchOptions): Promise<ModelsBenchResult> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const teacherSpec = o.teacher ?? DEFAULT_TEACHER;
+  const out = Object.fromEntries(MODEL_BENCH_KEYS.map((k) => [k, null])) as Record<
+    ModelBenchKey,
+    number | null
+  >;
+  const measure = async (key: ModelBenchKey, batch: number, run: () => Promise<number>) => {
+    try {
+      const s = await run();
+      out[key] = batch / s;
+      log(`${key.padEnd(26)} ${(batch / s).toFixed(1).padStart(8)} img/s  (batch ${batch})`);
+    } catch (e) {
+      log(`${key.padEnd(26)} n/a  (${String((e as Error).message ?? e).split("\n")[0]})`);
+    }
   };
-}
-
-/** Entry point for `deno task bench models`. */
-export async function main(args: string[]): Promise<void> {
-  const a = parseArgs(args, {
-    string: ["backend", "batch", "iters"],
-    boolean: ["no-vit"],
-    default: { batch: "8", iters: "3" },
-  });
-  const batch = Number(a.batch), iters = Number(a.iters);
-  const choice = await initBackend(a.backend ? String(a.backend) : undefined);
-  console.log(
-    `models benchmark on ${choice.name} (${choice.device}), batch ${batch}, ${iters} iters`,
+  const timed = async (model: Classifier, batch: number, size: number) => {
+    const f = forward(model, batch, size);
+    try {
+      return await timeIt(o.iters, f.step);
+    } finally {
+      f.dispose();
+    }
+  };
+  log(
+    `bench models on ${o.backend}: batch ${o.batchSize} (ViT ${o.vitBatchSize}), ` +
+      `${o.iters} timed iterations after one warm-up`,
   );
-  const student = new MobileNetV2({ numLabels: 3, seed: 0 });
-  for (const size of [96, 224]) {
-    await measure(
-      `student mobilenet_v2 forward @${size}`,
-      batch,
-      iters,
-      forward(student, batch, size),
-    );
+  for (const size of [96, 224] as const) {
+    const student = new MobileNetV2({ numLabels: 3, imageSize: size, seed: 0 });
+    await measure(`student_forward_${size}`, o.batchSize, () => timed(student, o.batchSize, size));
+    student.dispose();
   }
-  try {
-    const teacher = await loadTfjsLayersDir(IMAGENET_MOBILENET_V2, { numLabels: 3 });
-    await measure(
-      "teacher tfjs mobilenet_v2 (pretrained) @224",
-      batch,
-      iters,
-      forward(teacher, batch, 224),
-    );
-    teacher.dispose();
-  } catch (e) {
-    console.log(`teacher tfjs mobilenet_v2: n/a (${(e as Error).message.split("\n")[0]})`);
-  }
-  if (!a["no-vit"]) {
-    const vit = new ViT(VIT_BASE, undefined, 0);
-    const b = Math.min(batch, 4);
-    await measure(
-      "teacher vit-base/16 (random weights) @224",
-      b,
-      Math.min(iters, 2),
-      forward(vit, b, 224),
-    );
-    vit.dispose();
+  await measure("teacher_mobilenet_v2_224", o.batchSize, async () => {
+    const teacher = await loadBenchTeacher(teacherSpec);
+    try {
+      return await timed(teacher, o.batchSize, teacher.input.size);
+    } finally {
+      teacher.dispose();
+    }
+  });
+  if (!o.noVit) {
+    await measure("vit_b16_224", o.vitBatchSize, async () => {
+      const vit = new ViT(VIT_BASE, undefined, 0);
+      try {
+        return await timed(vit, o.vitBatchSize, 224);
+      } finally {
+        vit.dispose();
+      }
+    });
   }
   // Training steps last: a backend that runs out of memory here may be unusable afterwards.
-  for (const size of [96, 224]) {
-    await measure(
-      `student mobilenet_v2 forward+backward @${size}`,
-      batch,
-      iters,
-      trainStep(student, batch, size),
-    );
+  for (const size of [96, 224] as const) {
+    await measure(`student_train_${size}`, o.batchSize, async () => {
+      const t = await timeTrainingSteps({
+        size,
+        batch: o.batchSize,
+        width: 1,
+        steps: o.iters,
+        warmup: 1,
+      });
+      t.sort((a, b) => a - b);
+      return t[t.length >> 1];
+    });
   }
-  student.dispose();
+  const result: ModelsBenchResult = {
+    backend: o.backend,
+    batch: o.batchSize,
+    vit_batch: o.vitBatchSize,
+    teacher: teacherSpec,
+    img_per_s: out,
+  };
+  if (o.vsTorch) await addTorch(result, o, log);
+  return result;
+}
+
+/** PyTorch's best for every key measured above. */
+async function addTorch(
+  result: ModelsBenchResult,
+  o: ModelsBenchOptions,
+  log: (m: string) => void,
+): Promise<void> {
+  const recipe = presetRecipe(BENCH_RECIPE);
+  const steps = Math.max(o.iters, 2);
+  const tasks: Record<ModelBenchKey, [TorchTask, TorchModel[]] | null> = {
+    student_forward_96: [
+      { task: "infer", size: 96, batch: o.batchSize, steps, warmup: 1 },
+      ["hf", "torchvision"],
+    ],
+    student_forward_224: [
+      { task: "infer", size: 224, batch: o.batchSize, steps, warmup: 1 },
+      ["hf", "torchvision"],
+    ],
+    student_train_96: null,
+    student_train_224: null,
+    teacher_mobilenet_v2_224: [
+      { task: "infer", size: 224, batch: o.batchSize, labels: 1001, steps, warmup: 1 },
+      ["hf", "torchvision"],
+    ],
+    vit_b16_224: o.noVit
+      ? null
+      : [{ task: "infer", size: 224, batch: o.vitBatchSize, steps, warmup: 1 }, ["vit_b16"]],
+  };
+  for (const size of [96, 224]) {
+    tasks[`student_train_${size}` as ModelBenchKey] = [
+      {
+        task: "train",
+        size,
+        batch: o.batchSize,
+        steps,
+        warmup: 1,
+        temperature: recipe.temperature,
+        lambda: recipe.lambda,
+        lr: recipe.lr,
+        weightDecay: recipe.optimizer.weightDecay ?? 0,
+        clipNorm: recipe.clipNorm,
+      },
+      ["hf", "torchvision"],
+    ];
+  }
+  const torch = {} as Record<ModelBenchKey, number | null>;
+  const best = {} as Record<ModelBenchKey, string | null>;
+  const ratio = {} as Record<ModelBenchKey, number | null>;
+  for (const key of MODEL_BENCH_KEYS) {
+    const t = tasks[key];
+    const ref = t && result.img_per_s[key] !== null
+      ? await torchReference(t[0], t[1], log)
+      : undefined;
+    torch[key] = ref?.best.img_per_s ?? null;
+    best[key] = ref ? `${ref.best.model}/${ref.best.wait_policy}` : null;
+    const ours = result.img_per_s[key];
+    ratio[key] = ref && ours !== null ? ours / ref.best.img_per_s : null;
+    if (ref && ours !== null) {
+      log(
+        `${key.padEnd(26)} PyTorch ${torch[key]!.toFixed(1)} img/s, ratio ${
+          ratio[key]!.toFixed(2)
+        }×`,
+      );
+    }
+  }
+  result.torch_img_per_s = torch;
+  result.torch_best = best;
+  result.ratio_vs_torch = ratio;
 }

@@ -1,51 +1,67 @@
 /**
- * `deno task bench train [--backend B] [--size S] [--batch N] [--width W] [--steps K] [--json]
- * [--vs-torch] [--write|--no-write]`: median images/s of full MobileNetV2 training steps
- * (forward, distillation loss against precomputed teacher logits, backward, AdamW) after warm-up.
- * `--vs-torch` times the same configuration in PyTorch (`lib/bench/torch_train.py`) in the same
- * run and records the row in BENCHMARKS.md (`--write` records a run without PyTorch).
- * `--modes scratch,cached,online` (default: all three) also times a scratch step (cross-entropy
- * only) and a distilled step without the logit cache, where the teacher (`--teacher SPEC`,
- * default the shared ImageNet MobileNetV2 at 224 px) runs forward on every batch.
+ * Training throughput: the trainer's own step (`trainStep` from `lib/train/step.ts`: forward,
+ * distillation loss, backward, gradient clipping, AdamW, with the `cpu-fast` recipe's settings)
+ * on a MobileNetV2 student, median images/s after warm-up; optionally the PyTorch reference of
+ * the same step (`torch.ts`), and the row this leaves in BENCHMARKS.md.
  * @module
  */
 import * as tf from "../tf.ts";
-import { parseArgs } from "@std/cli";
-import { initBackend } from "../backend.ts";
-import { UserError } from "../core/errors.ts";
-import { distillationLoss } from "../loss.ts";
-import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
-import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
+import { createOptimizer } from "../optim.ts";
+import { presetRecipe } from "../presets.ts";
+import { stepModel, trainStep } from "../train/step.ts";
+import { type TorchReference, torchReference } from "./torch.ts";
 
 /** What a timed step includes: no teacher, cached teacher logits, or a teacher forward pass. */
 export type StepMode = "scratch" | "cached" | "online";
-const MODES: StepMode[] = ["scratch", "cached", "online"];
-const DEFAULT_TEACHER = `tfjs-dir:${IMAGENET_MOBILENET_V2}`;
+/** Every step mode, in report order. */
+export const STEP_MODES: StepMode[] = ["scratch", "cached", "online"];
 
-/** One benchmark result (the `--json` line). */
+/** The recipe whose loss, optimizer and clipping the benchmark step uses. */
+export const BENCH_RECIPE = "cpu-fast";
+
+/**
+ * The default online teacher: our HF MobileNetV2, width 1.0, 1001 ImageNet labels, random
+ * weights (an ImageNet MobileNetV2's shape and cost, no download).
+ */
+export const DEFAULT_TEACHER = "mobilenet_v2";
+
+/** Settings of {@linkcode benchTrain}. */
+export interface TrainBenchOptions {
+  /** The backend in effect (for the record; the caller initialised it). */
+  backend: string;
+  imageSize: number;
+  batchSize: number;
+  width: number;
+  steps: number;
+  warmup: number;
+  /** Step modes to time (`cached` is the headline number). */
+  modes?: StepMode[];
+  /** Online teacher spec (registry syntax; default {@linkcode DEFAULT_TEACHER}). */
+  teacher?: string;
+  /** Also time the PyTorch reference. */
+  vsTorch?: boolean;
+  /** Progress lines (stderr by default). */
+  log?: (message: string) => void;
+}
+
+/** One benchmark result (snake_case: it is printed as JSON). */
 export interface TrainBenchResult {
   backend: string;
   size: number;
   batch: number;
   width: number;
+  /** Distilled step with cached teacher logits (the trainer's usual step). */
   img_per_s: number;
   /** img/s per step mode (scratch, distilled with cached logits, distilled with online teacher). */
-  modes?: Partial<Record<StepMode, number>>;
+  modes: Partial<Record<StepMode, number>>;
+  teacher?: string;
+  /** The fastest PyTorch run and every run behind it. */
+  torch?: TorchReference;
   torch_img_per_s?: number;
   ratio_vs_torch?: number;
-}
-
-function positive(flag: string, v: string, integer = true): number {
-  const n = Number(v);
-  if (!(Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n)))) {
-    throw new UserError(
-      `--${flag} must be a positive ${integer ? "integer" : "number"}, got "${v}"`,
-    );
-  }
-  return n;
 }
 
 /** Median of a non-empty list. */
@@ -55,55 +71,70 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Time `steps` training steps after `warmup`; returns the per-step seconds. */
+/** Sizes of a timed run. */
+export interface StepTiming {
+  size: number;
+  batch: number;
+  width: number;
+  steps: number;
+  warmup: number;
+}
+
+/**
+ * Seconds of each of `steps` training steps after `warmup` (the trainer's step on random data;
+ * `online` runs `teacher` forward on every batch, its first three logits as the 3-class targets).
+ */
 export async function timeTrainingSteps(
-  o: { size: number; batch: number; width: number; steps: number; warmup: number },
+  o: StepTiming,
   onStep?: (i: number, seconds: number) => void,
   mode: StepMode = "cached",
-  onlineTeacher?: Classifier,
+  teacher?: Classifier,
 ): Promise<number[]> {
+  const recipe = presetRecipe(BENCH_RECIPE);
   const model = new MobileNetV2({
     numLabels: 3,
     imageSize: o.size,
     depthMultiplier: o.width,
     seed: 0,
+    ...recipe.studentOptions,
   });
-  const params = model.trainableVariables();
-  const optimizer = createOptimizer(params, { name: "adamw", weightDecay: 0.01 });
-  const byId = new Map([...params].map(([name, v]) => [v.name, name]));
+  const optimizer = createOptimizer(model.trainableVariables(), recipe.optimizer);
+  const bound = stepModel(model, optimizer);
   const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
-  const teacher = tf.randomNormal([o.batch, 3], 0, 3, "float32", 2) as tf.Tensor2D;
+  const cached = tf.randomNormal([o.batch, 3], 0, 3, "float32", 2) as tf.Tensor2D;
   const labels = tf.tensor1d(Array.from({ length: o.batch }, (_, i) => i % 3), "int32");
-  const ts = onlineTeacher?.input.size ?? o.size;
+  const ts = teacher?.input.size ?? o.size;
   const teacherX = mode === "online"
     ? tf.randomNormal([o.batch, ts, ts, 3], 0, 1, "float32", 3) as tf.Tensor4D
     : null;
+  const opts = {
+    temperature: recipe.temperature,
+    lambda: recipe.lambda,
+    clipNorm: recipe.clipNorm,
+  };
   const times: number[] = [];
   try {
     for (let i = 0; i < o.warmup + o.steps; i++) {
       const t0 = performance.now();
-      const target = mode === "scratch"
-        ? null
-        : mode === "online"
-        ? tf.tidy(() => onlineTeacher!.apply(teacherX!, { training: false }))
-        : teacher;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(x, { training: true });
-        return distillationLoss(logits, target, labels, { temperature: 2, lambda: 0.5 }).total;
-      }, [...params.values()]);
-      if (target && target !== teacher) target.dispose();
-      const loss = (await value.data())[0];
-      const named: Record<string, tf.Tensor> = {};
-      for (const [id, g] of Object.entries(grads)) named[byId.get(id) ?? id] = g;
-      optimizer.step(named, 1e-4);
-      tf.dispose([value, ...Object.values(grads)]);
-      if (!Number.isFinite(loss)) throw new Error(`training step ${i} produced loss ${loss}`);
+      const target = mode === "scratch" ? null : mode === "online"
+        ? tf.tidy(() => {
+          const logits = teacher!.apply(teacherX!, { training: false });
+          return tf.slice(logits, [0, 0], [o.batch, 3]) as tf.Tensor2D;
+        })
+        : cached;
+      const loss = trainStep(bound, { x, labels, teacher: target }, opts, recipe.lr);
+      if (target && target !== cached) target.dispose();
+      if (!Number.isFinite(loss.total)) {
+        throw new Error(`training step ${i} produced loss ${loss.total}`);
+      }
       const dt = (performance.now() - t0) / 1000;
       if (i >= o.warmup) times.push(dt);
       onStep?.(i, dt);
+      // Yield so a timer-driven progress display (and Ctrl-C) get their turn.
+      await Promise.resolve();
     }
   } finally {
-    tf.dispose([x, teacher, labels]);
+    tf.dispose([x, cached, labels]);
     teacherX?.dispose();
     optimizer.dispose();
     model.dispose();
@@ -111,60 +142,92 @@ export async function timeTrainingSteps(
   return times;
 }
 
-/** Run `lib/bench/torch_train.py`; undefined (with a note on stderr) where PyTorch is unavailable. */
-export async function torchImagesPerSecond(
-  o: { size: number; batch: number; width: number; steps: number; warmup: number },
-): Promise<number | undefined> {
-  const python = "/usr/bin/python3";
-  const probe = async () => {
-    try {
-      const r = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
-        .output();
-      return r.success;
-    } catch {
-      return false;
-    }
+/** Load the online teacher `spec` (1001 labels where the spec builds a fresh head). */
+export async function loadBenchTeacher(spec: string): Promise<Classifier> {
+  const fresh = spec.startsWith("mobilenet_v2") || spec.startsWith("tfjs-dir:");
+  return await createModel(spec, {
+    numLabels: fresh ? 1001 : undefined,
+    imageSize: 224,
+    seed: 0,
+    quiet: true,
+  });
+}
+
+/** Time the trainer's step (see the module doc) and, with `vsTorch`, PyTorch's. */
+export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const modes = o.modes ?? ["cached"];
+  const timing = {
+    size: o.imageSize,
+    batch: o.batchSize,
+    width: o.width,
+    steps: o.steps,
+    warmup: o.warmup,
   };
-  if (!(await probe())) {
-    if (Deno.uid() === 0) {
-      console.error("bench: installing python3-torch with apt-get for --vs-torch ...");
-      const env = { DEBIAN_FRONTEND: "noninteractive" };
-      await new Deno.Command("apt-get", { args: ["update", "-qq"], env, stdout: "null" }).output()
-        .catch(() => undefined);
-      await new Deno.Command("apt-get", {
-        args: ["install", "-y", "-qq", "python3-torch"],
-        env,
-        stdout: "null",
-      }).output().catch(() => undefined);
+  log(
+    `bench train: MobileNetV2 width ${o.width}, ${o.imageSize}px, batch ${o.batchSize}, ` +
+      `${o.warmup} warm-up + ${o.steps} timed steps (${BENCH_RECIPE} step: KD loss, clipping, AdamW)`,
+  );
+  const total = o.warmup + o.steps;
+  const times = await timeTrainingSteps(timing, (i, dt) => {
+    log(
+      `  step ${i + 1}/${total}${i < o.warmup ? " (warm-up)" : ""}: ${dt.toFixed(2)} s, ${
+        (o.batchSize / dt).toFixed(1)
+      } img/s`,
+    );
+  });
+  const imgPerS = o.batchSize / median(times);
+  const result: TrainBenchResult = {
+    backend: o.backend,
+    size: o.imageSize,
+    batch: o.batchSize,
+    width: o.width,
+    img_per_s: imgPerS,
+    modes: { cached: imgPerS },
+  };
+  log(`${o.backend}: ${imgPerS.toFixed(1)} img/s (median)`);
+  for (const mode of modes.filter((m) => m !== "cached")) {
+    const spec = o.teacher ?? DEFAULT_TEACHER;
+    const teacher = mode === "online" ? await loadBenchTeacher(spec) : undefined;
+    if (teacher) result.teacher = spec;
+    try {
+      const t = await timeTrainingSteps(timing, undefined, mode, teacher);
+      result.modes[mode] = o.batchSize / median(t);
+    } finally {
+      teacher?.dispose();
     }
-    if (!(await probe())) {
-      console.error(
-        "bench: --vs-torch skipped: /usr/bin/python3 with torch (python3-torch) unavailable",
+    log(`  ${mode}: ${result.modes[mode]!.toFixed(1)} img/s`);
+  }
+  if (o.vsTorch) {
+    const recipe = presetRecipe(BENCH_RECIPE);
+    const torch = await torchReference(
+      {
+        task: "train",
+        size: o.imageSize,
+        batch: o.batchSize,
+        width: o.width,
+        steps: o.steps,
+        warmup: o.warmup,
+        temperature: recipe.temperature,
+        lambda: recipe.lambda,
+        lr: recipe.lr,
+        weightDecay: recipe.optimizer.weightDecay ?? 0,
+        clipNorm: recipe.clipNorm,
+      },
+      ["hf", "torchvision"],
+      log,
+    );
+    if (torch) {
+      result.torch = torch;
+      result.torch_img_per_s = torch.best.img_per_s;
+      result.ratio_vs_torch = imgPerS / torch.best.img_per_s;
+      log(
+        `PyTorch best (${torch.best.model}, OMP ${torch.best.wait_policy}): ` +
+          `${torch.best.img_per_s.toFixed(1)} img/s; ratio ${result.ratio_vs_torch.toFixed(2)}×`,
       );
-      return undefined;
     }
   }
-  const script = new URL("./torch_train.py", import.meta.url).pathname;
-  // PyTorch inherits our environment, including the OMP_WAIT_POLICY=passive the native backend
-  // sets: with other processes on the cores, libgomp's default spinning made PyTorch ~35× slower.
-  const r = await new Deno.Command(python, {
-    args: [
-      script,
-      `--size=${o.size}`,
-      `--batch=${o.batch}`,
-      `--width=${o.width}`,
-      `--steps=${o.steps}`,
-      `--warmup=${o.warmup}`,
-      "--threads=2",
-    ],
-    stderr: "inherit",
-  }).output();
-  if (!r.success) {
-    console.error("bench: PyTorch run failed; no comparison");
-    return undefined;
-  }
-  const lines = new TextDecoder().decode(r.stdout).trim().split("\n");
-  return JSON.parse(lines[lines.length - 1]).img_per_s;
+  return result;
 }
 
 function machine(): string {
@@ -178,7 +241,7 @@ function machine(): string {
 }
 
 const HEADER =
-  "| date | machine | backend | size | batch | width | img/s | PyTorch img/s | ratio |";
+  "| date | machine | backend | size | batch | width | img/s | PyTorch img/s (best of) | ratio |";
 
 /** Insert or replace this configuration's row in BENCHMARKS.md's training table. */
 export async function recordResult(r: TrainBenchResult, file: URL): Promise<void> {
@@ -201,17 +264,21 @@ export async function recordResult(r: TrainBenchResult, file: URL): Promise<void
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   const fmt = (v?: number) => v === undefined ? "–" : v.toFixed(v < 10 ? 2 : 1);
   const ratio = r.ratio_vs_torch === undefined ? "–" : r.ratio_vs_torch.toFixed(2) + "×";
+  const torch = r.torch
+    ? `${fmt(r.torch_img_per_s)} (${r.torch.best.model}, OMP ${r.torch.best.wait_policy}; of ${
+      r.torch.runs.map((x) => `${x.model}/${x.wait_policy} ${fmt(x.img_per_s)}`).join(", ")
+    })`
+    : "–";
   rows.push(
-    `| ${
-      [date, machine(), ...config, fmt(r.img_per_s), fmt(r.torch_img_per_s), ratio].join(" | ")
-    } |`,
+    `| ${[date, machine(), ...config, fmt(r.img_per_s), torch, ratio].join(" | ")} |`,
   );
   rows.sort((a, b) => cells(a).slice(2).join("|").localeCompare(cells(b).slice(2).join("|")));
   const table = [
     start,
     "## Training throughput (`deno task bench train`)",
     "",
-    "MobileNetV2 (3 classes), full training step: forward, distillation loss, backward, AdamW.",
+    `MobileNetV2 (3 classes), the trainer's step with the \`${BENCH_RECIPE}\` settings: forward, ` +
+    "distillation loss against cached teacher logits, backward, gradient clipping, AdamW.",
     "",
     HEADER,
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -225,99 +292,4 @@ export async function recordResult(r: TrainBenchResult, file: URL): Promise<void
   // Align the table the way `deno fmt` would, so `deno task check` stays clean.
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", file.pathname], stderr: "null" })
     .output().catch(() => undefined);
-}
-
-/** Entry point of `deno task bench train` (user errors print as one line). */
-export async function main(args: string[]): Promise<void> {
-  await run(args);
-}
-
-async function run(args: string[]): Promise<void> {
-  const a = parseArgs(args, {
-    string: ["backend", "size", "batch", "width", "steps", "warmup", "modes", "teacher"],
-    boolean: ["json", "vs-torch", "write", "no-write"],
-    default: {
-      size: "96",
-      batch: "32",
-      width: "1",
-      steps: "5",
-      warmup: "2",
-      modes: MODES.join(","),
-    },
-  });
-  const modes = String(a.modes).split(",").map((m) => m.trim()) as StepMode[];
-  for (const m of modes) {
-    if (!MODES.includes(m)) {
-      throw new UserError(`--modes: unknown mode "${m}"; expected ${MODES.join(", ")}`);
-    }
-  }
-  const o = {
-    size: positive("size", String(a.size)),
-    batch: positive("batch", String(a.batch)),
-    width: positive("width", String(a.width), false),
-    steps: positive("steps", String(a.steps)),
-    warmup: Number(a.warmup),
-  };
-  const choice = await initBackend(
-    (a.backend as string | undefined) ?? Deno.env.get("KD_BACKEND") ?? "auto",
-  );
-  const total = o.warmup + o.steps;
-  console.error(
-    `bench train: MobileNetV2 width ${o.width}, ${o.size}px, batch ${o.batch}, ${o.warmup} warm-up + ${o.steps} timed steps`,
-  );
-  const times = await timeTrainingSteps(o, (i, dt) => {
-    console.error(
-      `  step ${i + 1}/${total}${i < o.warmup ? " (warm-up)" : ""}: ${dt.toFixed(2)} s, ${
-        (o.batch / dt).toFixed(1)
-      } img/s`,
-    );
-  });
-  const result: TrainBenchResult = {
-    backend: choice.name,
-    size: o.size,
-    batch: o.batch,
-    width: o.width,
-    img_per_s: o.batch / median(times),
-    modes: { cached: o.batch / median(times) },
-  };
-  console.error(`${choice.name}: ${result.img_per_s.toFixed(1)} img/s (median)`);
-  for (const mode of modes.filter((m) => m !== "cached")) {
-    const teacherSpec = (a.teacher as string | undefined) ?? DEFAULT_TEACHER;
-    const teacher = mode === "online"
-      ? await createModel(teacherSpec, { numLabels: 3, quiet: true })
-      : undefined;
-    const t = await timeTrainingSteps(o, undefined, mode, teacher);
-    teacher?.dispose();
-    result.modes![mode] = o.batch / median(t);
-  }
-  if (modes.length > 1 || !modes.includes("cached")) {
-    const label: Record<StepMode, string> = {
-      scratch: "scratch (cross-entropy only)",
-      cached: "distilled, teacher logits from the cache",
-      online: `distilled, teacher forward every step (${
-        (a.teacher as string) ?? "ImageNet MobileNetV2 @224"
-      })`,
-    };
-    for (const m of MODES) {
-      const v = result.modes![m];
-      if (v !== undefined) console.error(`  ${label[m]}: ${v.toFixed(1)} img/s`);
-    }
-  }
-  if (a["vs-torch"]) {
-    const torch = await torchImagesPerSecond(o);
-    if (torch !== undefined) {
-      result.torch_img_per_s = torch;
-      result.ratio_vs_torch = result.img_per_s / torch;
-      console.error(
-        `PyTorch (2 threads, channels_last): ${torch.toFixed(1)} img/s; ratio ${
-          result.ratio_vs_torch.toFixed(2)
-        }×`,
-      );
-    }
-  }
-  // Only comparisons of record update BENCHMARKS.md: quick runs must not replace those rows.
-  if ((a["vs-torch"] || a.write) && !a["no-write"]) {
-    await recordResult(result, new URL("../../BENCHMARKS.md", import.meta.url));
-  }
-  if (a.json) console.log(JSON.stringify(result));
 }
