@@ -1,6 +1,6 @@
 /**
  * Backend selection: `--backend auto|native|tensorflow|webgpu|wasm|cpu` (or env `KD_BACKEND`).
- * `auto` prefers libtensorflow (tfjs-node-gpu / tfjs-node), then a real (non-software) WebGPU
+ * `auto` prefers libtensorflow (tfjs-node-gpu), then a real (non-software) WebGPU
  * adapter, then the native oneDNN CPU path, then wasm with gradient kernels, then pure-JS cpu.
  * @module
  */
@@ -24,29 +24,25 @@ class Unavailable extends Error {}
 let current: BackendChoice | undefined;
 
 const TF_NODE_HELP = "the tensorflow backend needs @tensorflow/tfjs-node-gpu (NVIDIA GPU with " +
-  "CUDA 11.2 and cuDNN 8.1) or @tensorflow/tfjs-node; their install script downloads " +
+  "CUDA 11.2 and cuDNN 8.1); its install script downloads " +
   "libtensorflow, which Deno only runs when allowed: `deno install " +
   '--allow-scripts=npm:@tensorflow/tfjs-node-gpu` (or `"allowScripts"` in deno.json)';
 
 async function tryTensorflow(): Promise<BackendChoice> {
-  const errors: string[] = [];
-  for (const spec of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    try {
-      await import(spec);
-      if (await tf.setBackend("tensorflow")) {
-        const gpu = spec.endsWith("-gpu");
-        return {
-          name: "tensorflow",
-          device: gpu ? "libtensorflow (CUDA GPU if visible)" : "libtensorflow CPU",
-          reason: `${spec} loaded`,
-        };
-      }
-      errors.push(`${spec}: backend failed to initialise`);
-    } catch (e) {
-      errors.push(`${spec}: ${String((e as Error).message ?? e).split("\n")[0]}`);
-    }
+  const spec = "@tensorflow/tfjs-node-gpu";
+  try {
+    await import(spec);
+  } catch (e) {
+    throw new Unavailable(`${TF_NODE_HELP} (${String((e as Error).message ?? e).split("\n")[0]})`);
   }
-  throw new Unavailable(`${TF_NODE_HELP} (${errors.join("; ")})`);
+  if (!(await tf.setBackend("tensorflow"))) {
+    throw new Unavailable(`${TF_NODE_HELP} (${spec}: backend failed to initialise)`);
+  }
+  return {
+    name: "tensorflow",
+    device: "libtensorflow (CUDA GPU if visible)",
+    reason: `${spec} loaded`,
+  };
 }
 
 /** The WebGPU adapter Deno offers, or a reason why there is no usable (hardware) one. */
