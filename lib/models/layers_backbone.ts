@@ -16,10 +16,10 @@ import {
   foldBatchNorm,
   type GraphNode,
   type InferenceGraph,
-  InferenceRunner,
+  InferenceHandle,
   nativeInferenceActive,
-  runInference,
-} from "../backends/native/inference.ts";
+  runGraph,
+} from "../backends/native/inference_graph.ts";
 
 /** The shared ImageNet MobileNetV2 (tfjs LayersModel) that offline teachers are built from. */
 export const IMAGENET_MOBILENET_V2 =
@@ -343,7 +343,7 @@ export class LayersBackbone implements Classifier {
   #varLayer = new Map<string, string>();
   #head: { weight: tf.Variable; bias: tf.Variable };
   /** Compiled inference graphs by `from|to` (null: that range stays on the tfjs path). */
-  #inference = new Map<string, InferenceRunner | null>();
+  #inference = new Map<string, InferenceHandle<InferenceGraph> | null>();
 
   private constructor(
     model: tf.LayersModel,
@@ -480,7 +480,7 @@ export class LayersBackbone implements Classifier {
     if (!training && x.rank === 4 && nativeInferenceActive()) {
       const runner = this.#runner(from, to, nodes);
       if (runner) {
-        const y = runInference(runner, x as tf.Tensor4D);
+        const y = runGraph(runner, x as tf.Tensor4D);
         const cls = nodes.find((n) => n.name === to)?.cls;
         if (cls !== "GlobalAveragePooling2D") return y;
         const flat = tf.reshape(y, [y.shape[0], y.shape[3]!]);
@@ -516,14 +516,14 @@ export class LayersBackbone implements Classifier {
   }
 
   /** The compiled inference graph of the layers after `from` up to `to`, if all are supported. */
-  #runner(from: string | null, to: string, nodes: Node[]): InferenceRunner | null {
+  #runner(from: string | null, to: string, nodes: Node[]): InferenceHandle<InferenceGraph> | null {
     const key = `${from}|${to}`;
     if (!this.#inference.has(key)) {
       const start = from === null ? nodes : [this.#nodes.find((n) => n.name === from)!, ...nodes];
       const build = inferenceGraphBuilder(start, to);
       this.#inference.set(
         key,
-        build && new InferenceRunner(build, () => [...this.#vars.values()].map((v) => v.dataId)),
+        build && new InferenceHandle(build, () => [...this.#vars.values()].map((v) => v.dataId)),
       );
     }
     return this.#inference.get(key)!;

@@ -24,10 +24,10 @@ import {
   foldBatchNorm,
   type GraphNode,
   type InferenceGraph,
-  InferenceRunner,
+  InferenceHandle,
   nativeInferenceActive,
-  runInference,
-} from "../backends/native/inference.ts";
+  runGraph,
+} from "../backends/native/inference_graph.ts";
 
 /**
  * Architecture options mirroring HF `MobileNetV2Config` (camelCase), with the HF defaults.
@@ -113,7 +113,7 @@ export class MobileNetV2 implements Classifier {
   #depthwise = new Set<string>();
   #classifier!: { weight: tf.Variable; bias: tf.Variable };
   #opts: Resolved;
-  #inference?: InferenceRunner;
+  #inference?: InferenceHandle<InferenceGraph>;
 
   /** Build with HF initialisation: conv/linear weights normal(0, 0.02), biases 0, BN 1/0. */
   constructor(options: MobileNetV2Options) {
@@ -244,12 +244,12 @@ export class MobileNetV2 implements Classifier {
       );
     }
     if (!bn.training && nativeInferenceActive()) {
-      this.#inference ??= new InferenceRunner(
+      this.#inference ??= new InferenceHandle(
         () => this.#inferenceGraph(),
         () => [...this.#store.state.values()].map((v) => v.dataId),
       );
       return tf.tidy(() => {
-        const pooled = runInference(this.#inference!, x);
+        const pooled = runGraph(this.#inference!, x);
         return tf.reshape(pooled, [x.shape[0], pooled.shape[3]!]) as tf.Tensor2D;
       });
     }

@@ -12,11 +12,11 @@ import { assertAllUsed, readSafetensors } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
 import {
-  countCompiledRun,
+  type EncoderWeights,
+  InferenceHandle,
   nativeInferenceActive,
-  tensorValues,
-} from "../backends/native/inference.ts";
-import { EncoderRunner, type EncoderWeights } from "../backends/native/transformer.ts";
+  runEncoder,
+} from "../backends/native/inference_graph.ts";
 
 /** Architecture of a ViT/DeiT classifier, derived from an HF `config.json`. */
 export interface ViTConfig extends ModelConfig {
@@ -123,7 +123,7 @@ export class ViT implements Classifier {
   #p: Record<string, tf.Variable> = {};
   #layers: LayerParams[] = [];
   #heads: [tf.Variable, tf.Variable][] = [];
-  #inference?: EncoderRunner;
+  #inference?: InferenceHandle<EncoderWeights>;
 
   /** Build with HF-style random init (normal(0, initializer_range), zero biases, LN 1/0). */
   constructor(config: ViTConfig, input?: InputSpec, seed?: number) {
@@ -202,13 +202,11 @@ export class ViT implements Classifier {
       );
     }
     if (nativeInferenceActive() && x.dtype === "float32") {
-      this.#inference ??= new EncoderRunner(
+      this.#inference ??= new InferenceHandle(
         () => this.#encoderWeights(),
         () => [...this.#store.state.values()].map((v) => v.dataId),
       );
-      const logits = this.#inference.run(tensorValues(x), x.shape[0], c.imageSize);
-      countCompiledRun();
-      return tf.tensor2d(logits, [x.shape[0], c.numLabels]);
+      return runEncoder(this.#inference, x);
     }
     return tf.tidy(() => {
       const B = x.shape[0];

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable, nativeAllocations } from "../../lib/backends/native/dnnl.ts";
-import { compiledInferenceRuns } from "../../lib/backends/native/inference.ts";
+import { compiledInferenceRuns } from "../../lib/backends/native/inference_graph.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { type KerasTopology, LayersBackbone } from "../../lib/models/layers_backbone.ts";
 import { ViT, vitConfigFromHF } from "../../lib/models/vit.ts";

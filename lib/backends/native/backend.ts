@@ -13,6 +13,8 @@ import { elementwiseKernels } from "./elementwise.ts";
 import { fusedConvKernels } from "./fused_conv.ts";
 import { activationKernels } from "./activations.ts";
 import { convBNKernels } from "./conv_bn.ts";
+import { cnnGraphKernel } from "./inference.ts";
+import { encoderKernel } from "./transformer.ts";
 import { BufferPool } from "./pool.ts";
 
 type DataId = Parameters<MathBackendCPU["disposeData"]>[0];
@@ -76,6 +78,8 @@ export function registerNativeBackend(): string {
       ...fusedConvKernels(),
       ...activationKernels(),
       ...convBNKernels(),
+      cnnGraphKernel(),
+      encoderKernel(),
     ].map((
       k,
     ) => [k.name, k.fn]),

@@ -10,8 +10,7 @@
  * stay on the tfjs path.
  * @module
  */
-import * as tf from "../../tf.ts";
-import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import type * as tf from "../../tf.ts";
 import {
   checkInit,
   ctx,
@@ -29,88 +28,16 @@ import {
   streamWait,
   wantedMd,
 } from "./dnnl.ts";
-
-/** Activation applied after a node (TF/Keras and HF spellings of the same three). */
-export type Activation = "linear" | "relu" | "relu6";
-
-/** A convolution (regular or depthwise) with bias, optional residual add and activation. */
-export interface ConvNode {
-  op: "conv";
-  input: number;
-  /** Filter in tfjs layout: HWIO, or `[kh, kw, C, multiplier]` when depthwise. */
-  weights: Float32Array;
-  /** Per output channel, or null. */
-  bias: Float32Array | null;
-  kernel: [number, number];
-  strides: [number, number];
-  dilations: [number, number];
-  /** `same` (TF: extra pixel bottom/right), `valid`, or explicit `[top, left, bottom, right]`. */
-  padding: "same" | "valid" | [number, number, number, number];
-  depthwise: boolean;
-  /** Output channels (for depthwise: input channels × multiplier). */
-  outChannels: number;
-  /** Node whose output is added after the bias, before the activation. */
-  residual?: number;
-  activation: Activation;
-}
-
-/** Average pooling (TF semantics: padded positions are not counted); `global` pools H×W. */
-export interface PoolNode {
-  op: "avgpool";
-  input: number;
-  global: boolean;
-  kernel?: [number, number];
-  strides?: [number, number];
-  padding?: "same" | "valid";
-}
-
-/** Elementwise sum of two nodes followed by an activation (when no convolution can absorb it). */
-export interface AddNode {
-  op: "add";
-  inputs: [number, number];
-  activation: Activation;
-}
-
-/** The graph input (node 0), NHWC. */
-export interface InputNode {
-  op: "input";
-}
-
-/** One node of an {@linkcode InferenceGraph}. */
-export type GraphNode = InputNode | ConvNode | PoolNode | AddNode;
-
-/** A feed-forward graph, nodes in execution order, node 0 the input. */
-export interface InferenceGraph {
-  nodes: GraphNode[];
-  /** Node whose output is the result. */
-  output: number;
-}
-
-/** `w·a` per output channel and `beta - mean·a` with `a = gamma/sqrt(var+eps)`: BN folded into a conv. */
-export function foldBatchNorm(
-  weights: Float32Array,
-  bias: Float32Array | null,
-  bn: {
-    gamma: Float32Array | null;
-    beta: Float32Array | null;
-    mean: Float32Array;
-    variance: Float32Array;
-    eps: number;
-  },
-): { weights: Float32Array; bias: Float32Array } {
-  const c = bn.mean.length;
-  const a = new Float32Array(c), b = new Float32Array(c);
-  for (let k = 0; k < c; k++) {
-    a[k] = (bn.gamma ? bn.gamma[k] : 1) / Math.sqrt(bn.variance[k] + bn.eps);
-    b[k] = (bn.beta ? bn.beta[k] : 0) + ((bias ? bias[k] : 0) - bn.mean[k]) * a[k];
-  }
-  // The output channel is the innermost axis of both HWIO and [kh, kw, C, 1] layouts.
-  const w = new Float32Array(weights.length);
-  for (let i = 0; i < w.length; i += c) {
-    for (let k = 0; k < c; k++) w[i + k] = weights[i + k] * a[k];
-  }
-  return { weights: w, bias: b };
-}
+import {
+  type Activation,
+  type ConvNode,
+  countCompiledRun,
+  type GraphNode,
+  type InferenceGraph,
+  type InferenceHandle,
+} from "./inference_graph.ts";
+import { type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { CNN_GRAPH } from "./kernel_names.ts";
 
 interface Shape {
   n: number;
@@ -516,41 +443,25 @@ export class InferenceRunner {
   }
 }
 
-/**
- * Whether model code should take its compiled inference path: the `native` backend is active
- * and no gradient tape is recording (an inference graph has no gradients).
- */
-export function nativeInferenceActive(): boolean {
-  if (tf.getBackend() !== "native") return false;
-  // `KD_NATIVE_INFERENCE=off` keeps inference on the per-op tfjs path (A/B comparisons, tests).
-  if (Deno.env.get("KD_NATIVE_INFERENCE") === "off") return false;
-  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
-  return !(engine.isTapeOn?.() ?? true);
-}
-
-let compiledRuns = 0;
-
-/** How many batches compiled graphs (CNN or transformer) have run (tests: the fast path ran). */
-export function compiledInferenceRuns(): number {
-  return compiledRuns;
-}
-
-/** Count one batch run by a compiled graph. */
-export function countCompiledRun(): void {
-  compiledRuns++;
-}
-
-/** The float32 values of `x` on the active cpu-derived backend, without a copy when possible. */
-export function tensorValues(x: tf.Tensor): Float32Array {
-  const data = (tf.backend() as MathBackendCPU).data.get(x.dataId);
-  return x.dtype === "float32" && data?.values instanceof Float32Array
-    ? data.values
-    : Float32Array.from(x.dataSync());
-}
-
-/** Run `runner` on the NHWC float32 tensor `x`; the result is a new tensor. */
-export function runInference(runner: InferenceRunner, x: tf.Tensor4D): tf.Tensor {
-  const r = runner.run(tensorValues(x), x.shape);
-  countCompiledRun();
-  return tf.tensor(r.values, r.shape);
+/** The kernel running an {@linkcode InferenceHandle}'s CNN graph (see `inference_graph.ts`). */
+export function cnnGraphKernel(): NativeKernel {
+  return {
+    name: CNN_GRAPH,
+    fn: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const handle = (args.attrs as unknown as { handle: InferenceHandle<InferenceGraph> }).handle;
+      let runner: InferenceRunner;
+      if (handle.state instanceof InferenceRunner) runner = handle.state;
+      else {
+        handle.state?.dispose();
+        handle.state = runner = new InferenceRunner(handle.build, handle.version);
+      }
+      const r = runner.run(
+        valuesOf(args.backend, x),
+        x.shape as [number, number, number, number],
+      );
+      countCompiledRun();
+      return output(args.backend, r.shape, r.values);
+    },
+  };
 }

@@ -45,3 +45,8 @@ export interface ConvBNTrainAttrs {
   /** PyTorch-style running-statistics momentum (weight of the batch). */
   momentum: number;
 }
+
+/** Kernel: inputs {x}, attrs {handle: InferenceHandle<InferenceGraph>}; output the graph's output. */
+export const CNN_GRAPH = "NativeCnnGraph";
+/** Kernel: inputs {x}, attrs {handle: InferenceHandle<EncoderWeights>}; output the logits. */
+export const ENCODER = "NativeEncoder";

@@ -27,37 +27,10 @@ import {
   streamWait,
   wantedMd,
 } from "./dnnl.ts";
-
-/** One encoder layer's weights (linear weights `[in, out]`). */
-export interface EncoderLayerWeights {
-  ln1: [Float32Array, Float32Array];
-  /** Q, K and V weights side by side: `[hidden, 3·hidden]`, and their biases `[3·hidden]`. */
-  qkv: [Float32Array, Float32Array];
-  out: [Float32Array, Float32Array];
-  ln2: [Float32Array, Float32Array];
-  fc1: [Float32Array, Float32Array];
-  fc2: [Float32Array, Float32Array];
-}
-
-/** Everything a ViT/DeiT classifier computes with. */
-export interface EncoderWeights {
-  hidden: number;
-  heads: number;
-  intermediate: number;
-  eps: number;
-  patchSize: number;
-  channels: number;
-  /** HWIO `[p, p, C, hidden]` and `[hidden]`. */
-  patch: [Float32Array, Float32Array];
-  /** Tokens before the patches (CLS, then DeiT's distillation token), each `[hidden]`. */
-  prefix: Float32Array[];
-  /** `[tokens, hidden]`. */
-  position: Float32Array;
-  layers: EncoderLayerWeights[];
-  norm: [Float32Array, Float32Array];
-  /** Classifier(s) on the prefix tokens in order, `[hidden, labels]` + `[labels]`; averaged. */
-  classifiers: [Float32Array, Float32Array][];
-}
+import type * as tf from "../../tf.ts";
+import { countCompiledRun, type EncoderWeights, type InferenceHandle } from "./inference_graph.ts";
+import { type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { ENCODER } from "./kernel_names.ts";
 
 const F = 4;
 
@@ -549,4 +522,25 @@ export class EncoderRunner {
     this.#compiled.clear();
     this.#weights = null;
   }
+}
+
+/** The kernel running an {@linkcode InferenceHandle}'s encoder (see `inference_graph.ts`). */
+export function encoderKernel(): NativeKernel {
+  return {
+    name: ENCODER,
+    fn: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const handle = (args.attrs as unknown as { handle: InferenceHandle<EncoderWeights> }).handle;
+      let runner: EncoderRunner;
+      if (handle.state instanceof EncoderRunner) runner = handle.state;
+      else {
+        handle.state?.dispose();
+        handle.state = runner = new EncoderRunner(handle.build, handle.version);
+      }
+      const [batch, size] = x.shape;
+      const logits = runner.run(valuesOf(args.backend, x), batch, size);
+      countCompiledRun();
+      return output(args.backend, [batch, logits.length / batch], logits);
+    },
+  };
 }
