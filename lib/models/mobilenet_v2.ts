@@ -86,12 +86,31 @@ function applyDepthMultiplier(c: Resolved, channels: number): number {
   return makeDivisible(pyRound(channels * c.depthMultiplier), c.depthDivisibleBy, c.minDepth);
 }
 
-interface Block {
-  expand?: ConvBNParams;
-  depthwise: ConvBNParams;
-  project: ConvBNParams;
+/** One convolution + BN (+ ReLU6) of the network, with its HF name prefix (no `.convolution`). */
+export interface NamedConv extends ConvBNParams {
+  name: string;
+}
+
+/** An inverted-residual block: optional 1x1 expansion, 3x3 depthwise, linear 1x1 projection. */
+export interface MobileNetV2Block {
+  expand?: NamedConv;
+  depthwise: NamedConv;
+  project: NamedConv;
+  /** Whether the block input is added to its output. */
   residual: boolean;
 }
+
+/** The whole network in execution order, for exporters and cost models (read-only use). */
+export interface MobileNetV2Graph {
+  stem: NamedConv;
+  blocks: MobileNetV2Block[];
+  head: NamedConv;
+  classifier: { weight: tf.Variable; bias: tf.Variable };
+  /** BN epsilon (HF `layer_norm_eps`). */
+  eps: number;
+}
+
+type Block = MobileNetV2Block;
 
 /** The MobileNetV2 student (see the module doc). */
 export class MobileNetV2 implements Classifier {
@@ -99,8 +118,8 @@ export class MobileNetV2 implements Classifier {
   readonly input: InputSpec;
   #store: ParamStore;
   #blocks: Block[] = [];
-  #first!: ConvBNParams;
-  #head!: ConvBNParams;
+  #first!: NamedConv;
+  #head!: NamedConv;
   #depthwise = new Set<string>();
   #classifier!: { weight: tf.Variable; bias: tf.Variable };
   #opts: Resolved;
@@ -131,11 +150,12 @@ export class MobileNetV2 implements Classifier {
     cout: number,
     k: number,
     o: { stride?: number; dilation?: number; depthwise?: boolean; relu6?: boolean } = {},
-  ): ConvBNParams {
+  ): NamedConv {
     const c = this.#opts;
     const shape = o.depthwise ? [k, k, cin, 1] : [k, k, cin, cout];
     if (o.depthwise) this.#depthwise.add(`${name}.convolution.weight`);
     return {
+      name,
       weight: this.#store.normal(`${name}.convolution.weight`, shape, c.initializerRange),
       depthwise: o.depthwise ?? false,
       stride: o.stride ?? 1,
@@ -194,6 +214,17 @@ export class MobileNetV2 implements Classifier {
     this.#classifier = {
       weight: this.#store.normal("classifier.weight", [outCh, c.numLabels], c.initializerRange),
       bias: this.#store.fill("classifier.bias", [c.numLabels], 0),
+    };
+  }
+
+  /** The layer structure with its variables (for exporters and cost models; do not mutate). */
+  graph(): MobileNetV2Graph {
+    return {
+      stem: this.#first,
+      blocks: this.#blocks,
+      head: this.#head,
+      classifier: this.#classifier,
+      eps: this.#opts.layerNormEps,
     };
   }
 

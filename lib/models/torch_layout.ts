@@ -1,6 +1,6 @@
 /**
- * Moving Hugging Face (PyTorch-layout) tensors into this toolkit's tfjs layouts: conv OIHW → HWIO,
- * depthwise `[C,1,kh,kw]` → `[kh,kw,C,1]`, linear `[out,in]` → `[in,out]`.
+ * Moving Hugging Face (PyTorch-layout) tensors into this toolkit's tfjs layouts and back: conv
+ * OIHW ↔ HWIO, depthwise `[C,1,kh,kw]` ↔ `[kh,kw,C,1]`, linear `[out,in]` ↔ `[in,out]`.
  * @module
  */
 import * as tf from "../tf.ts";
@@ -25,6 +25,14 @@ export function torchShape(s: number[], layout: TorchLayout): number[] {
 /** Convert a PyTorch-layout tensor to the tfjs layout. */
 export function fromTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
   if (layout === "conv") return tf.transpose(t, [2, 3, 1, 0]);
+  if (layout === "depthwise") return tf.transpose(t, [2, 3, 0, 1]);
+  if (layout === "linear") return tf.transpose(t);
+  return tf.clone(t);
+}
+
+/** Convert a tfjs-layout tensor to the PyTorch layout (the inverse of {@linkcode fromTorch}). */
+export function toTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
+  if (layout === "conv") return tf.transpose(t, [3, 2, 0, 1]);
   if (layout === "depthwise") return tf.transpose(t, [2, 3, 0, 1]);
   if (layout === "linear") return tf.transpose(t);
   return tf.clone(t);
