@@ -1,16 +1,15 @@
 /**
  * The normalisation step of the preprocessing, `(x/255 - mean)/std`, in its own dependency-free
- * module so that the browser demo runs exactly this code (it is bundled for the page).
+ * module (no imports) so that the browser demo runs exactly this code (it is bundled for the
+ * page).
  * @module
  */
-import type { PreprocessOptions } from "./preprocess.ts";
-
 /** Write `(x/255 - mean)/std` of uint8 HWC RGB `pixels` into `out` (NHWC float32) at `offset`. */
 export function normalizeInto(
   pixels: Uint8Array,
   out: Float32Array,
   offset: number,
-  pre: PreprocessOptions,
+  pre: { readonly mean: readonly number[]; readonly std: readonly number[] },
 ): void {
   // transformers' order and precision: rescale in float64 then cast to float32, then
   // (x - mean) / std in float32. This reproduces its pixel_values bit for bit.

@@ -16,27 +16,9 @@ import { UserError } from "../core/errors.ts";
 import type { InputSpec } from "../models/model.ts";
 import type { MobileNetV2, NamedConv } from "../models/mobilenet_v2.ts";
 import { labelNames, PIL_BILINEAR } from "./hf.ts";
+import type { WebModelMetadata } from "./web_metadata.ts";
 
-/** What `userDefinedMetadata` of an exported `model.json` holds (snake_case, like our JSON). */
-export interface WebModelMetadata {
-  /** Class names in logit order. */
-  class_names: string[];
-  /** How to prepare an image: PIL-bilinear resize to size×size, then (x/255 - mean)/std. */
-  preprocessing: {
-    size: number;
-    resample: "pil_bilinear";
-    resample_pil_code: number;
-    rescale_factor: number;
-    mean: [number, number, number];
-    std: [number, number, number];
-    layout: "NHWC";
-  };
-  /** The model the export was made from (registry spec or run folder). */
-  source: string;
-  /** `logits`: the model outputs raw logits; apply softmax for probabilities. */
-  output: "logits";
-  exported_at: string;
-}
+export type { WebModelMetadata } from "./web_metadata.ts";
 
 /** tfjs-converter's default weight shard size. */
 export const SHARD_BYTES = 4 * 1024 * 1024;

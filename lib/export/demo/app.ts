@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The browser demo's page logic (bundled for the page by the demo server): load the exported
  * tfjs model, prepare an image exactly as the toolkit does (the same PIL-bilinear resize and
@@ -9,7 +8,7 @@
 import type * as TF from "@tensorflow/tfjs";
 import { resizeBilinearPIL } from "../../data/pil_resize.ts";
 import { normalizeInto } from "../../data/normalize.ts";
-import type { WebModelMetadata } from "../tfjs.ts";
+import type { WebModelMetadata } from "../web_metadata.ts";
 
 declare const tf: typeof TF & { wasm: { setWasmPaths(prefix: string): void } };
 
@@ -89,7 +88,7 @@ async function prepare(blob: Blob): Promise<Float32Array> {
   const p = meta.preprocessing;
   const pixels = await resized(blob);
   const out = new Float32Array(p.size * p.size * 3);
-  normalizeInto(pixels, out, 0, { size: p.size, mean: p.mean, std: p.std });
+  normalizeInto(pixels, out, 0, p);
   return out;
 }
 
