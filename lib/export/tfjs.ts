@@ -53,16 +53,17 @@ function foldBatchNorm(c: NamedConv, eps: number): { kernel: tf.Tensor; bias: tf
 /** Build the inference LayersModel of `model` (weights copied, BN folded). */
 export function buildLayersModel(model: MobileNetV2): tf.LayersModel {
   const g = model.graph();
+  const convs = [g.stem, ...g.blocks.flatMap((b) => [b.expand, b.depthwise, b.project]), g.head];
+  if (convs.some((c) => c && c.dilation !== 1)) {
+    throw new UserError(
+      "tfjs export: dilated depthwise convolutions (output_stride < 32) are not supported by " +
+        "tfjs-layers",
+    );
+  }
   const size = model.input.size;
   const input = tf.input({ shape: [size, size, model.config.numChannels as number ?? 3] });
   const weights: [tf.layers.Layer, tf.Tensor[]][] = [];
   const conv = (x: tf.SymbolicTensor, c: NamedConv): tf.SymbolicTensor => {
-    if (c.dilation !== 1) {
-      throw new UserError(
-        "tfjs export: dilated depthwise convolutions (output_stride < 32) are not supported by " +
-          "tfjs-layers",
-      );
-    }
     const [kh, kw, , cout] = c.weight.shape as number[];
     const common = {
       kernelSize: [kh, kw] as [number, number],
