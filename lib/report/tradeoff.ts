@@ -32,7 +32,13 @@ export async function readSweepTradeoff(dir: string): Promise<TradeoffTable | nu
 /** Measure the sweep's teachers and best students and write `SWEEP/tradeoff.json`. */
 export async function measureSweepTradeoff(
   sweep: SweepData,
-  opts: { data?: string; browser?: boolean; quiet?: boolean } = {},
+  opts: {
+    data?: string;
+    browser?: boolean;
+    quiet?: boolean;
+    minRuns?: number;
+    minSeconds?: number;
+  } = {},
 ): Promise<TradeoffTable> {
   const teachers = sweep.manifest?.teachers ?? [];
   const students = (["distill", "scratch"] as const)
@@ -47,6 +53,8 @@ export async function measureSweepTradeoff(
     data: opts.data,
     browser: opts.browser,
     quiet: opts.quiet,
+    minRuns: opts.minRuns,
+    minSeconds: opts.minSeconds,
   });
   // Name rows as the report does: teachers by their sweep name, students by role and run id.
   teachers.forEach((t, i) => table.rows[i].name = t.name);
