@@ -87,6 +87,20 @@ Deno.test("bad values and missing arguments are one line, exit 2", async () => {
     ["data", "frobnicate"],
     ["data", "info", "--data", "/nonexistent/beans"],
     ["logits", "--model", "nope:x", "--input", "a", "--out", "b"],
+    // A folder that cannot be written (root ignores permission bits; /sys refuses anyone).
+    [
+      "train",
+      "--preset",
+      "smoke",
+      "--student",
+      "mobilenet_v2@0.35",
+      "--data",
+      BEANS_DIR,
+      "--max-images",
+      "16",
+      "--out",
+      "/sys/kd-contract/run",
+    ],
   ];
   for (const args of cases) assertOneLineError(await task(args), args.join(" "));
 });
