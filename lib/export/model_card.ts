@@ -119,9 +119,12 @@ function recipeTable(run: RunRecords): string {
   rows.push(
     [
       "data",
-      `${t.data ? `\`${t.data}\`` : "beans (default location)"}, train split \`${t.trainSplit}\`${
-        t.trainLimit ? ` (${t.trainLimit} images)` : ""
-      }, validation split \`${t.valSplit}\`${t.valLimit ? ` (${t.valLimit} images)` : ""}`,
+      `${
+        t.data ? `\`${t.data}\`` : "beans (default location)"
+      }, train split \`${t.trainSplit}\`, ` +
+      `validation split \`${t.valSplit}\`${
+        t.maxImages ? ` (at most ${t.maxImages} images of each)` : ""
+      }`,
     ],
     ["image size", `${t.imageSize} px`],
     [

@@ -10,7 +10,7 @@ import { UserError } from "../core/errors.ts";
 import { exists, readJson } from "../core/fs.ts";
 import type { EpochRecord, EvalRecord, FinalSummary } from "../core/run_files.ts";
 import { parseSpec } from "../models/registry.ts";
-import type { TrainConfig } from "../train.ts";
+import { type TrainConfig, trainConfigFromJson } from "../train/config.ts";
 
 /** A training run's records, as far as they exist. */
 export interface RunRecords {
@@ -53,7 +53,7 @@ async function folderKind(dir: string): Promise<"run" | "model" | "other" | "mis
 
 /** Read a run folder's records (config.json must hold `train`). */
 export async function readRunRecords(dir: string): Promise<RunRecords> {
-  const cfg = await jsonOrNull<{ train: TrainConfig; environment?: Record<string, unknown> }>(
+  const cfg = await jsonOrNull<{ train: unknown; environment?: Record<string, unknown> }>(
     join(dir, "config.json"),
   );
   if (!cfg?.train) throw new UserError(`${dir}/config.json: not a training run's config`);
@@ -73,7 +73,7 @@ export async function readRunRecords(dir: string): Promise<RunRecords> {
   }
   return {
     dir,
-    train: cfg.train,
+    train: trainConfigFromJson(cfg.train),
     environment: cfg.environment ?? null,
     final,
     testEval: await jsonOrNull<EvalRecord>(join(dir, "test_eval.json")),

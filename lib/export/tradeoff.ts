@@ -17,10 +17,8 @@ import { readSavedConfig } from "../models/checkpoint.ts";
 import { encodeSafetensors } from "../models/safetensors.ts";
 import { modelCost } from "../models/cost.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
-import { loadSplit } from "../data/dataset.ts";
 import { resolveSplit } from "../data/resolve.ts";
-import { predictLogits } from "../predict.ts";
-import { evaluateLogits } from "../metrics.ts";
+import { evaluateModel } from "../evaluate.ts";
 import { cpuModel } from "../provenance.ts";
 import { type ExportSource, resolveExportSource } from "./source.ts";
 import { exportModel } from "./export.ts";
@@ -207,15 +205,14 @@ export async function measureModel(spec: string, opts: MeasureOptions): Promise<
     });
     let acc: { acc: number; n: number; from: TradeoffRow["accuracy_from"] } | null = null;
     if (opts.data) {
-      const split = await loadSplit({
+      // The eval pipeline itself (classes aligned by name), on a second copy of the model.
+      const e = await evaluateModel({
+        model: source.modelSpec,
         data: opts.data,
         split: "validation",
-        preprocess: model.input,
         quiet: true,
       });
-      const logits = await predictLogits(model, split, { quiet: true });
-      const m = evaluateLogits(logits, split.labels, split.classNames.length);
-      acc = { acc: m.accuracy, n: m.n, from: "evaluated" };
+      acc = { acc: e.metrics.accuracy, n: e.metrics.n, from: "evaluated" };
     } else acc = await recordedAccuracy(source);
     const web = await browserLatency(model, source.modelSpec, opts);
     return {

@@ -162,7 +162,7 @@ Deno.test("--json prints only JSON on stdout, for every command that offers it",
     )
       .map(([n]) => n);
     // A command may be checked elsewhere when a run here would take minutes (named here).
-    const elsewhere = new Set(["sweep", "notebooks", "teacher", "bench", "export"]);
+    const elsewhere = new Set(["sweep", "notebooks", "teacher", "bench", "export", "demo"]);
     const unchecked = offering.filter((n) => !cases[n] && !elsewhere.has(n.split(" ")[0]));
     assertEquals(unchecked, [], "add a cheap --json invocation for these commands");
     for (const [name, args] of Object.entries(cases)) {

@@ -8,6 +8,7 @@ import { createModel } from "../../lib/models/registry.ts";
 import { loadSplit } from "../../lib/data/dataset.ts";
 import { subsetSplit } from "../../lib/data/subset.ts";
 import { predictLogits } from "../../lib/predict.ts";
+import { evaluateModel } from "../../lib/evaluate.ts";
 import { findChromium } from "../../lib/core/chromium.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA } from "../helpers.ts";
@@ -49,6 +50,14 @@ Deno.test({
       assertEquals(Array.from(split.labels), samples.map((s) => s.label));
       const logits = await predictLogits(model, split, { quiet: true });
       model.dispose();
+      // What `deno task eval` predicts for the same images.
+      const evaluation = await evaluateModel({
+        model: run,
+        data: TEST_DATA,
+        split: "validation",
+        quiet: true,
+      });
+      const evalPrediction = (id: string) => evaluation.predictions[evaluation.ids.indexOf(id)];
 
       assertEquals(check.predictions.length, 3);
       for (const [i, p] of check.predictions.entries()) {
@@ -57,6 +66,7 @@ Deno.test({
         const diff = Math.max(...ours.map((v, j) => Math.abs(v - p.logits[j])));
         assert(diff <= 1e-4, `${p.file}: browser logits differ by ${diff}`);
         assertEquals(p.predicted, ours.indexOf(Math.max(...ours)), p.file);
+        assertEquals(p.predicted, evalPrediction(samples[i].image_file_path), p.file);
       }
       // The model's outputs depend on the image, so equal predictions are not a given.
       const spread = Math.max(
@@ -76,6 +86,20 @@ Deno.test({
       });
       assertEquals([row.browser_ms, row.browser_backend], [recorded.median_ms, "wasm"]);
       assert(row.web_bytes! > 1e6);
+
+      // The same through the command line: --json prints only the result.
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "-q", "demo", "--headless", "--model", web, "--runs", "2", "--json"],
+        cwd: new URL("../../", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(cli.success, new TextDecoder().decode(cli.stderr));
+      const out = JSON.parse(new TextDecoder().decode(cli.stdout));
+      assertEquals(
+        out.predictions.map((p: { predicted: number }) => p.predicted),
+        check.predictions.map((p) => p.predicted),
+      );
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }
