@@ -135,6 +135,13 @@ export async function withHeadlessPage<T>(
       });
     await send("Runtime.enable");
     await send("Page.enable");
+    // The window size is not the viewport in new headless mode; pin the viewport itself.
+    await send("Emulation.setDeviceMetricsOverride", {
+      width: opts.width ?? 1000,
+      height: opts.height ?? 700,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
     const version = await send("Runtime.evaluate", {
       expression: "navigator.userAgent",
       returnByValue: true,

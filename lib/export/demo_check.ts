@@ -146,7 +146,7 @@ export async function runDemoHeadless(opts: DemoCheckOptions): Promise<DemoCheck
       }
       if (opts.latencyOut) await writeJsonAtomic(opts.latencyOut, latency);
       return { url: server.url, backend: ready.backend, predictions, latency, page_log: page.log };
-    }, { width: 900, height: 620 });
+    }, { width: 900, height: 580 });
   } finally {
     await server.close();
   }
