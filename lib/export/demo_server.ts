@@ -12,6 +12,8 @@ import { exists } from "../core/fs.ts";
 
 const DEMO = new URL("./demo/", import.meta.url).pathname;
 const NODE_MODULES = new URL("../../node_modules/@tensorflow/", import.meta.url).pathname;
+/** The toolkit's deno.json (import map), whatever the current directory. */
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
 /** Files under `/vendor/`: name → path in node_modules. */
 const VENDOR: Record<string, string> = {
@@ -55,7 +57,17 @@ export interface DemoServer {
 /** The page script: `demo/app.ts` and the toolkit modules it imports, bundled for browsers. */
 export async function bundleDemoScript(): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", join(DEMO, "app.ts")],
+    args: [
+      "bundle",
+      "--quiet",
+      "--config",
+      CONFIG,
+      "--platform",
+      "browser",
+      "--format",
+      "esm",
+      join(DEMO, "app.ts"),
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
