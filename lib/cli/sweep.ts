@@ -1,5 +1,6 @@
 /**
- * `deno task sweep [EXPERIMENT] [--profile full|cpu|smoke] [--data DIR] [--out DIR] [--shard i/n]`:
+ * `deno task sweep [EXPERIMENT] [--profile full|cpu|smoke] [--data DIR] [--backbone SPEC] [--out DIR]
+ * [--shard i/n]`:
  * the main job. Runs (this shard of) a distilled-vs-scratch sweep, then merges the results and
  * writes `results.csv`, `results.md` and `report.html` once every run is finished.
  * @module
@@ -13,7 +14,7 @@ import { finishSweep } from "../report/finish.ts";
 if (import.meta.main) {
   await runMain(async () => {
     const f = parseArgs(Deno.args, {
-      string: ["profile", "data", "out", "shard", "backend"],
+      string: ["profile", "data", "out", "shard", "backend", "backbone"],
       boolean: ["quiet", "png"],
     });
     const experiment = (f._[0] as string | undefined) ?? defaultExperiment();
@@ -30,6 +31,7 @@ if (import.meta.main) {
       experiment,
       profile,
       data: f.data as string | undefined,
+      backbone: f.backbone as string | undefined,
       out: f.out as string | undefined,
       shard: f.shard as string | undefined,
       quiet: f.quiet as boolean,

@@ -11,9 +11,11 @@ import { parseRepo, repoLabel } from "../net/hub.ts";
 import { hubFiles, hubRepoFiles } from "../net/hub_files.ts";
 import { pickWeightFile, readIndex, WEIGHT_FILES } from "./hf_checkpoint.ts";
 
-/** What to tell a user whose model is neither cached nor downloadable. */
-export const MODEL_HINT = "run once with network access (HF_HUB_OFFLINE unset) to cache it, " +
-  "or pass a local copy as hf-dir:PATH";
+/** What to tell a user whose model `target` is neither cached nor downloadable. */
+export function modelHint(target: string): string {
+  return `fetch it once with network access (deno task fetch hf:${target}, or Python's ` +
+    `huggingface_hub) or point HF_HOME/HF_HUB_CACHE at a cache that has it`;
+}
 
 /** A hub model in the local cache. */
 export interface HubModel {
@@ -35,7 +37,7 @@ export async function fetchHFModel(
   const known = fetched.get(target);
   if (known) return known;
   const ref = parseRepo(target, "model", `hf:${target}`);
-  const hint = opts.hint ?? MODEL_HINT;
+  const hint = opts.hint ?? modelHint(target);
   const listing = await hubRepoFiles(ref, { quiet: opts.quiet, hint });
   const weights = pickWeightFile(listing.files);
   if (!listing.files.includes("config.json") || !weights) {

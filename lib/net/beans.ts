@@ -29,6 +29,8 @@ export function isSplitShard(path: string, split: string): boolean {
   return new RegExp(`^(?:data/)?${name}-\\d{5}-of-\\d{5}\\.parquet$`).test(path);
 }
 
+const announced = new Set<string>();
+
 /**
  * Local paths of the Parquet shards of beans `split`, from the cache or downloaded into it.
  * A split the repository does not have is a UserError naming the ones it has.
@@ -46,8 +48,9 @@ export async function beansSplitFiles(split: string, opts: HubOptions = {}): Pro
         (have.length ? ` (it has: ${have.join(", ")})` : "") + `; ${hint}`,
     );
   }
-  if (!opts.quiet && !listing.fromCache) {
-    console.error(`beans ${split}: ${repoLabel(ref)} at commit ${listing.commit.slice(0, 12)}`);
+  if (!opts.quiet && !listing.fromCache && !announced.has(listing.commit)) {
+    announced.add(listing.commit);
+    console.error(`beans: ${repoLabel(ref)} at commit ${listing.commit.slice(0, 12)}`);
   }
   const files = await hubFiles(ref, listing.commit, shards, { ...opts, hint });
   return files.map((f) => f.path);
