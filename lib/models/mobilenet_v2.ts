@@ -258,7 +258,8 @@ export class MobileNetV2 implements Classifier {
 
   trainableVariables(): Map<string, tf.Variable> {
     if (this.#trainableFrom === undefined) return new Map(this.#store.trainable);
-    const after = new Set(this.#stagesAfter(this.#trainableFrom).map((st) => st.name));
+    const from = this.#trainableFrom;
+    const after = new Set(from === null ? [] : this.#stagesAfter(from).map((st) => st.name));
     return new Map(
       [...this.#store.trainable].filter(([n]) =>
         n.startsWith("classifier.") || after.has(stageOfVariable(n))
