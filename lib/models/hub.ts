@@ -7,7 +7,8 @@
  */
 import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { parseRepo, repoLabel } from "../net/hub.ts";
+import { hubEndpoint, parseRepo, repoLabel } from "../net/hub.ts";
+import { hubCacheDir } from "../net/hf_cache.ts";
 import { hubFiles, hubRepoFiles } from "../net/hub_files.ts";
 import { pickWeightFile, readIndex, WEIGHT_FILES } from "./hf_checkpoint.ts";
 
@@ -34,7 +35,8 @@ export async function fetchHFModel(
   target: string,
   opts: { quiet?: boolean; hint?: string } = {},
 ): Promise<HubModel> {
-  const known = fetched.get(target);
+  const key = `${hubEndpoint()} ${hubCacheDir()} ${target}`;
+  const known = fetched.get(key);
   if (known) return known;
   const ref = parseRepo(target, "model", `hf:${target}`);
   const hint = opts.hint ?? modelHint(target);
@@ -61,6 +63,6 @@ export async function fetchHFModel(
     await hubFiles(ref, listing.commit, shards, { quiet: opts.quiet, hint });
   }
   const model = { dir: dirname(join(files[0].path)), commit: listing.commit };
-  fetched.set(target, model);
+  fetched.set(key, model);
   return model;
 }

@@ -248,7 +248,7 @@ function fromSnapshot(ref: RepoRef): RepoFiles | null {
  * Offline, or with the hub unreachable, the cached snapshot's files stand in for the list.
  */
 export async function hubRepoFiles(ref: RepoRef, opts: HubOptions = {}): Promise<RepoFiles> {
-  const key = `${ref.type}:${ref.repo}@${ref.revision}`;
+  const key = `${hubEndpoint()} ${hubCacheDir()} ${ref.type}:${ref.repo}@${ref.revision}`;
   const known = listed.get(key);
   if (known) {
     recordResolved(ref, known.commit);
