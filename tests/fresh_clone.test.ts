@@ -58,6 +58,10 @@ Deno.test({
         NO_COLOR: "1",
       };
       await Deno.mkdir(base.HOME);
+      // What a login session has; without it the GPU probe's Mesa prints "error:" lines.
+      const runtime = join(tmp, "runtime");
+      await Deno.mkdir(runtime, { mode: 0o700 });
+      Object.assign(base, { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? runtime });
       const install = await run(["install", "--quiet"], clone, base);
       assertEquals(install.code, 0, install.stderr);
       const online = { ...base, HF_ENDPOINT: hub.base };
