@@ -3,4 +3,11 @@ import { beansHubRepos } from "/work/wt-hub/tests/net/beans_hub.ts";
 const hub = startFakeHub(await beansHubRepos());
 await Deno.writeTextFile("/tmp/kdm/endpoint", hub.base);
 console.log(hub.base);
-setInterval(() => Deno.writeTextFileSync("/tmp/kdm/count", String(hub.log.length) + "\n" + hub.log.map((l) => `${l.method} ${l.path}`).join("\n")), 500);
+setInterval(
+  () =>
+    Deno.writeTextFileSync(
+      "/tmp/kdm/count",
+      String(hub.log.length) + "\n" + hub.log.map((l) => `${l.method} ${l.path}`).join("\n"),
+    ),
+  500,
+);

@@ -75,13 +75,21 @@ Deno.test({
       const csv = await Deno.readTextFile(join(tmp, "out1", "results.csv"));
       const teachers = csv.trim().split("\n").slice(1).map((l) => l.split(",")[0]);
       assert(teachers.includes("vit-guide") && teachers.includes("scratch"), csv);
+      const md = await Deno.readTextFile(join(tmp, "out1", "results.md"));
+      assertStringIncludes(md, "| scratch |");
+      assertStringIncludes(md, "validation");
+      const html = await Deno.readTextFile(join(tmp, "out1", "report.html"));
+      assert(html.length > 1_000_000, "plotly should be inlined");
+      assert(!/<script[^>]+src=["']https?:/.test(html), "report must not load from the network");
       // Everything came through the Hugging Face cache under HOME.
       const hubCache = join(base.HOME, ".cache", "huggingface", "hub");
       for (const repo of ["datasets--AI-Lab-Makerere--beans", "models--merve--beans-vit-224"]) {
         await Deno.stat(join(hubCache, repo, "refs", "main"));
       }
       const config = JSON.parse(
-        await Deno.readTextFile(join(tmp, "out1", "runs", "kd-vit-guide-T5-l0.5-s0", "config.json")),
+        await Deno.readTextFile(
+          join(tmp, "out1", "runs", "kd-vit-guide-T5-l0.5-s0", "config.json"),
+        ),
       );
       const repos = config.environment.hub_repos.map((r: { repo: string; commit: string }) =>
         `${r.repo}@${r.commit.length}`

@@ -77,7 +77,9 @@ if (import.meta.main) {
       }
       const p = parseSpec(target);
       if (p.kind !== "hf") {
-        throw new UserError(`unknown fetch target "${target}"; expected beans or hf:ORG/NAME[@REV]`);
+        throw new UserError(
+          `unknown fetch target "${target}"; expected beans or hf:ORG/NAME[@REV]`,
+        );
       }
       const model = await fetchHFModel(p.target, { quiet, hint: "check HF_ENDPOINT" });
       const names = [...Deno.readDirSync(model.dir)].map((e) => e.name).sort();

@@ -25,7 +25,10 @@ export function pickWeightFile(files: readonly string[]): string | undefined {
 }
 
 /** Shard file names an index lists (its `weight_map` values), in first-use order. */
-export function indexShards(index: unknown, path: string): { owner: Map<string, string>; shards: string[] } {
+export function indexShards(
+  index: unknown,
+  path: string,
+): { owner: Map<string, string>; shards: string[] } {
   const map = (index as { weight_map?: unknown })?.weight_map;
   if (!map || typeof map !== "object" || Array.isArray(map)) {
     throw new UserError(`${path}: no "weight_map" object (not a checkpoint index)`);

@@ -44,21 +44,27 @@ export async function fetchHFModel(
   const weights = pickWeightFile(listing.files);
   if (!listing.files.includes("config.json") || !weights) {
     throw new UserError(
-      `hf:${target}: the repository has no ${!weights ? WEIGHT_FILES.join(" or ") : "config.json"}` +
+      `hf:${target}: the repository has no ${
+        !weights ? WEIGHT_FILES.join(" or ") : "config.json"
+      }` +
         ` (files: ${listing.files.slice(0, 12).join(", ") || "none"})`,
     );
   }
   const want = ["config.json", weights];
   if (listing.files.includes("preprocessor_config.json")) want.push("preprocessor_config.json");
   if (!opts.quiet && !listing.fromCache) {
-    console.error(`hf:${target}: ${repoLabel(ref)} at commit ${listing.commit.slice(0, 12)} (${weights})`);
+    console.error(
+      `hf:${target}: ${repoLabel(ref)} at commit ${listing.commit.slice(0, 12)} (${weights})`,
+    );
   }
   const files = await hubFiles(ref, listing.commit, want, { quiet: opts.quiet, hint });
   if (weights.endsWith(".index.json")) {
     const { shards } = await readIndex(files[1].path);
     const missing = shards.filter((s) => !listing.files.includes(s));
     if (missing.length) {
-      throw new UserError(`hf:${target}: ${weights} names shards the repository lacks: ${missing.join(", ")}`);
+      throw new UserError(
+        `hf:${target}: ${weights} names shards the repository lacks: ${missing.join(", ")}`,
+      );
     }
     await hubFiles(ref, listing.commit, shards, { quiet: opts.quiet, hint });
   }

@@ -168,7 +168,9 @@ export function resolveFeatureLayer(t: KerasTopology, featuresFrom?: string): st
   const points = [...topologyBoundaries(t, full), full];
   const k = Number(m[1]);
   if (k < 1 || k > points.length) {
-    throw new UserError(`--features-from ${featuresFrom}: the model has blocks 1 to ${points.length}`);
+    throw new UserError(
+      `--features-from ${featuresFrom}: the model has blocks 1 to ${points.length}`,
+    );
   }
   return points[k - 1];
 }

@@ -141,7 +141,9 @@ export class MobileNetV2 implements Classifier {
     }
     if (c.cutAfter !== undefined && !MOBILENET_V2_POINTS.includes(c.cutAfter)) {
       throw new UserError(
-        `mobilenet_v2: no point "${c.cutAfter}" to cut at (points: ${MOBILENET_V2_POINTS.join(", ")})`,
+        `mobilenet_v2: no point "${c.cutAfter}" to cut at (points: ${
+          MOBILENET_V2_POINTS.join(", ")
+        })`,
       );
     }
     this.#opts = c;
@@ -304,7 +306,9 @@ export class MobileNetV2 implements Classifier {
   #stagesAfter(from: string | null): Stage[] {
     const start = from === null ? 0 : this.#stages.findIndex((st) => st.name === from) + 1;
     if (start === 0 && from !== null) {
-      throw new UserError(`mobilenet_v2: unknown point "${from}" (${this.boundaries().join(", ")})`);
+      throw new UserError(
+        `mobilenet_v2: unknown point "${from}" (${this.boundaries().join(", ")})`,
+      );
     }
     return this.#stages.slice(start);
   }

@@ -37,8 +37,6 @@ const ALLOWED = "collections.OrderedDict, torch._utils._rebuild_tensor_v2 and to
 class Global {
   constructor(readonly module: string, readonly name: string) {}
 }
-class Mark {}
-const MARK = new Mark();
 
 interface StorageRef {
   type: string;
@@ -104,7 +102,9 @@ export function unpickleStateDict(data: Uint8Array, path: string): Map<string, T
   };
   const setItems = (dict: Value, items: Value[]) => {
     if (!(dict instanceof Map)) refuse(path, "items set on something that is not a dict");
-    for (let i = 0; i + 1 < items.length; i += 2) (dict as Map<Value, Value>).set(items[i], items[i + 1]);
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      (dict as Map<Value, Value>).set(items[i], items[i + 1]);
+    }
   };
   const int = (v: Value, what: string): number => {
     if (typeof v === "number" && Number.isSafeInteger(v)) return v;
@@ -159,7 +159,9 @@ export function unpickleStateDict(data: Uint8Array, path: string): Map<string, T
         for (const [k, v] of result) {
           if (typeof k !== "string" || !v || typeof v !== "object" || !("storage" in v)) {
             throw new UserError(
-              `${path}: entry ${JSON.stringify(String(k))} is not a tensor (expected a flat state dict)`,
+              `${path}: entry ${
+                JSON.stringify(String(k))
+              } is not a tensor (expected a flat state dict)`,
             );
           }
           out.set(k, v as TensorRef);
@@ -257,7 +259,11 @@ export function unpickleStateDict(data: Uint8Array, path: string): Map<string, T
         let v = 0n;
         for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
         if (b.length && b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        stack.push(
+          v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+            ? Number(v)
+            : v,
+        );
         break;
       }
       case 0x47: // BINFLOAT
@@ -429,7 +435,9 @@ export function parseTorchCheckpoint(bytes: Uint8Array, path: string): TensorSto
       const t = tensors.get(name);
       if (!t) throw new UserError(`${path}: missing tensor "${name}"`);
       if (shape && (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i]))) {
-        throw new UserError(`${path}: tensor "${name}" has shape [${t.shape}], expected [${shape}]`);
+        throw new UserError(
+          `${path}: tensor "${name}" has shape [${t.shape}], expected [${shape}]`,
+        );
       }
       const { bytes: size, kind } = STORAGES[t.storage.type];
       const n = t.shape.reduce((a, b) => a * b, 1);
@@ -444,7 +452,11 @@ export function parseTorchCheckpoint(bytes: Uint8Array, path: string): TensorSto
         if (end > src.length) {
           throw new UserError(`${path}: tensor "${name}" reaches past the end of its storage`);
         }
-        return { dtype: dtypeOf(kind), shape: t.shape, data: decodeElements(src.subarray(begin, end), kind, n) };
+        return {
+          dtype: dtypeOf(kind),
+          shape: t.shape,
+          data: decodeElements(src.subarray(begin, end), kind, n),
+        };
       }
       // A strided view (e.g. a transposed or shared tensor): gather it into row-major order.
       const out = new Uint8Array(n * size);

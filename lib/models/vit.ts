@@ -307,9 +307,9 @@ export async function loadHFViT(dir: string, opts: LoadViTOptions = {}): Promise
     const extra = file.names().filter((k) => !known.has(k));
     if (extra.length && !opts.quiet) {
       console.error(
-        `note: ${file.path}: ${extra.length} unused tensor(s): ${
-          extra.slice(0, 5).join(", ")
-        }${extra.length > 5 ? ", ..." : ""}`,
+        `note: ${file.path}: ${extra.length} unused tensor(s): ${extra.slice(0, 5).join(", ")}${
+          extra.length > 5 ? ", ..." : ""
+        }`,
       );
     }
     assignAll(model.stateVariables(), values);

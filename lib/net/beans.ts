@@ -5,8 +5,8 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
-import { type HubOptions, hubFiles, hubRepoFiles } from "./hub_files.ts";
-import { parseRepo, type RepoRef, repoLabel } from "./hub.ts";
+import { hubFiles, type HubOptions, hubRepoFiles } from "./hub_files.ts";
+import { parseRepo, repoLabel, type RepoRef } from "./hub.ts";
 
 /** Hub dataset id. */
 export const BEANS_REPO = "AI-Lab-Makerere/beans";

@@ -147,5 +147,10 @@ export async function markAbsent(ref: RepoRef, commit: string, path: string): Pr
 
 /** The lock file huggingface_hub takes around writing one blob (flock, shared with Python). */
 export function lockPath(ref: RepoRef, etag: string): string {
-  return join(hubCacheDir(), ".locks", `${ref.type}s--${ref.repo.replaceAll("/", "--")}`, `${etag}.lock`);
+  return join(
+    hubCacheDir(),
+    ".locks",
+    `${ref.type}s--${ref.repo.replaceAll("/", "--")}`,
+    `${etag}.lock`,
+  );
 }

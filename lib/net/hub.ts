@@ -64,7 +64,10 @@ export function hubApiUrl(ref: RepoRef): string {
 }
 
 /** Request headers for `url`, with `Authorization` from env `HF_TOKEN` when it goes to the hub. */
-export function hubHeaders(url: string, extra: Record<string, string> = {}): Record<string, string> {
+export function hubHeaders(
+  url: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const token = Deno.env.get("HF_TOKEN");
   const h: Record<string, string> = { ...extra };
   if (token && url.startsWith(hubEndpoint()) && !h.Authorization) {

@@ -18,8 +18,8 @@ import {
   hubHeaders,
   hubOffline,
   recordResolved,
-  type RepoRef,
   repoLabel,
+  type RepoRef,
 } from "./hub.ts";
 import {
   blobPath,
@@ -281,7 +281,9 @@ async function listRepoFiles(ref: RepoRef, opts: HubOptions): Promise<RepoFiles>
   } catch (e) {
     const snap = fromSnapshot(ref);
     if (snap) {
-      if (!opts.quiet) console.error(`note: the hub is unreachable; using the cached ${repoLabel(ref)}`);
+      if (!opts.quiet) {
+        console.error(`note: the hub is unreachable; using the cached ${repoLabel(ref)}`);
+      }
       recordResolved(ref, snap.commit);
       return snap;
     }

@@ -17,7 +17,13 @@ import { resolveSplit } from "../data/resolve.ts";
 import { evenlySpaced, subsetSplit } from "../data/subset.ts";
 import { saveModel } from "../models/checkpoint.ts";
 import { backboneSpec, openBackbone } from "./backbone.ts";
-import { fitProbe, type ProbeResult, scoreLogits, stratifiedSubset, subsetFeatures } from "./probe.ts";
+import {
+  fitProbe,
+  type ProbeResult,
+  scoreLogits,
+  stratifiedSubset,
+  subsetFeatures,
+} from "./probe.ts";
 import { type SplitFeatures, splitFeatures } from "./features.ts";
 import { finetuneTail } from "./finetune.ts";
 
@@ -164,7 +170,10 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
   });
   try {
     const pre = model.input;
-    const train = limited(await loadSplit({ data: opts.data, split: "train", preprocess: pre, quiet }), s.maxImages);
+    const train = limited(
+      await loadSplit({ data: opts.data, split: "train", preprocess: pre, quiet }),
+      s.maxImages,
+    );
     const val = limited(
       await loadSplit({ data: opts.data, split: "validation", labels, preprocess: pre, quiet }),
       s.maxImages,
@@ -221,7 +230,9 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
         );
       }
       const boundary = bounds[bounds.length - K];
-      log(`fine-tuning the last ${K} block(s) after ${boundary} (+ head), ${s.finetuneEpochs} epoch(s)`);
+      log(
+        `fine-tuning the last ${K} block(s) after ${boundary} (+ head), ${s.finetuneEpochs} epoch(s)`,
+      );
       const aOpts = { layer: boundary, batchSize: s.batchSize, quiet };
       let aTrain = await splitFeatures(model, train, aOpts);
       const aVal = await splitFeatures(model, val, aOpts);

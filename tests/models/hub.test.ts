@@ -34,7 +34,10 @@ Deno.test("hub: hf:ORG/NAME discovers safetensors, pytorch_model.bin or shards f
     {
       type: "model" as const,
       repo: "t/sharded",
-      files: { "config.json": await Deno.readFile(`${VIT}/config.json`), ...await shardSafetensors(`${VIT}/model.safetensors`) },
+      files: {
+        "config.json": await Deno.readFile(`${VIT}/config.json`),
+        ...await shardSafetensors(`${VIT}/model.safetensors`),
+      },
     },
   ];
   await withFakeHub(repos, async (hub) => {
@@ -54,7 +57,11 @@ Deno.test("hub: hf:ORG/NAME discovers safetensors, pytorch_model.bin or shards f
 
 Deno.test("hub: a repository without weights, or unknown, is one clear error", async () => {
   const files = await folderFiles(VIT);
-  await withFakeHub([{ type: "model", repo: "t/noweights", files: { "config.json": files["config.json"] } }], async () => {
+  await withFakeHub([{
+    type: "model",
+    repo: "t/noweights",
+    files: { "config.json": files["config.json"] },
+  }], async () => {
     const e = await assertRejects(() => fetchHFModel("t/noweights", { quiet: true }), UserError);
     assertStringIncludes(e.message, "model.safetensors");
     await assertRejects(() => fetchHFModel("t/absent", { quiet: true }), UserError, "not found");

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { zipSync } from "fflate";
 import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
@@ -43,18 +49,40 @@ const ascii = (s: string) => [...new TextEncoder().encode(s)];
 
 Deno.test("torch.save: any global but the state-dict ones is refused in one line, never run", () => {
   // PROTO 2; GLOBAL 'os system'; BINUNICODE 'echo pwned'; TUPLE1; REDUCE; STOP
-  const evil = [0x80, 2, 0x63, ...ascii("os\nsystem\n"), 0x58, 10, 0, 0, 0, ...ascii("echo pwned"), 0x85, 0x52, 0x2e];
+  const evil = [
+    0x80,
+    2,
+    0x63,
+    ...ascii("os\nsystem\n"),
+    0x58,
+    10,
+    0,
+    0,
+    0,
+    ...ascii("echo pwned"),
+    0x85,
+    0x52,
+    0x2e,
+  ];
   const e = assertThrows(() => parseTorchCheckpoint(zipWith(evil), "evil.bin"), UserError);
   assertStringIncludes(e.message, "os.system");
   assertStringIncludes(e.message, "nothing was executed");
   assert(!e.message.includes("\n"));
   // Also an allowed-looking module with another name, and object-building opcodes.
   const sneaky = [0x80, 2, 0x63, ...ascii("torch._utils\n_rebuild_parameter\n"), 0x2e];
-  assertThrows(() => parseTorchCheckpoint(zipWith(sneaky), "p.bin"), UserError, "_rebuild_parameter");
+  assertThrows(
+    () => parseTorchCheckpoint(zipWith(sneaky), "p.bin"),
+    UserError,
+    "_rebuild_parameter",
+  );
   const inst = [0x80, 2, 0x28, 0x69, ...ascii("builtins\neval\n"), 0x2e];
   assertThrows(() => parseTorchCheckpoint(zipWith(inst), "i.bin"), UserError, "opcode 0x69");
   // A pickle of something that is not a dict of tensors.
-  assertThrows(() => parseTorchCheckpoint(zipWith([0x80, 2, 0x4e, 0x2e]), "n.bin"), UserError, "no state dict");
+  assertThrows(
+    () => parseTorchCheckpoint(zipWith([0x80, 2, 0x4e, 0x2e]), "n.bin"),
+    UserError,
+    "no state dict",
+  );
 });
 
 Deno.test("torch.save: the legacy format and broken files are one-line errors", async () => {
@@ -72,20 +100,47 @@ Deno.test("torch.save: strided views (e.g. a transposed tensor) are gathered in 
   const str = (s: string) => [0x58, s.length, 0, 0, 0, ...ascii(s)];
   const od = [0x63, ...ascii("collections\nOrderedDict\n"), 0x29, 0x52];
   const pickle = [
-    0x80, 2, ...od, 0x28, ...str("t"),
-    0x63, ...ascii("torch._utils\n_rebuild_tensor_v2\n"),
+    0x80,
+    2,
+    ...od,
     0x28,
-    0x28, ...str("storage"), 0x63, ...ascii("torch\nFloatStorage\n"), ...str("0"), ...str("cpu"), 0x4b, 6, 0x74,
+    ...str("t"),
+    0x63,
+    ...ascii("torch._utils\n_rebuild_tensor_v2\n"),
+    0x28,
+    0x28,
+    ...str("storage"),
+    0x63,
+    ...ascii("torch\nFloatStorage\n"),
+    ...str("0"),
+    ...str("cpu"),
+    0x4b,
+    6,
+    0x74,
     0x51, // BINPERSID
-    0x4b, 0, // storage offset
-    0x4b, 3, 0x4b, 2, 0x86, // size (3, 2)
-    0x4b, 1, 0x4b, 3, 0x86, // stride (1, 3): the transpose of a 2x3 tensor
-    0x89, ...od,
-    0x74, 0x52, // args tuple, REDUCE
-    0x75, 0x2e, // SETITEMS, STOP
+    0x4b,
+    0, // storage offset
+    0x4b,
+    3,
+    0x4b,
+    2,
+    0x86, // size (3, 2)
+    0x4b,
+    1,
+    0x4b,
+    3,
+    0x86, // stride (1, 3): the transpose of a 2x3 tensor
+    0x89,
+    ...od,
+    0x74,
+    0x52, // args tuple, REDUCE
+    0x75,
+    0x2e, // SETITEMS, STOP
   ];
   const storage = new Uint8Array(Float32Array.from([0, 1, 2, 3, 4, 5]).buffer);
-  const zip = zipSync({ "archive/data.pkl": new Uint8Array(pickle), "archive/data/0": storage }, { level: 0 });
+  const zip = zipSync({ "archive/data.pkl": new Uint8Array(pickle), "archive/data/0": storage }, {
+    level: 0,
+  });
   const t = parseTorchCheckpoint(zip, "t.bin").get("t", [3, 2]);
   assertEquals(Array.from(t.data as Float32Array), [0, 3, 1, 4, 2, 5]);
 });

@@ -22,7 +22,10 @@ Deno.test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-
       assertEquals(await Deno.readFile(src.files[0]), VALIDATION);
       // Offline, the cached copy serves; nothing is asked.
       const n = hub.log.length;
-      await withEnv({ HF_HUB_OFFLINE: "1" }, () => resolveSplit({ split: "validation", quiet: true }));
+      await withEnv(
+        { HF_HUB_OFFLINE: "1" },
+        () => resolveSplit({ split: "validation", quiet: true }),
+      );
       assertEquals(hub.log.length, n);
     });
     // A split the repository lacks names the ones it has.

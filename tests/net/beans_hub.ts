@@ -7,7 +7,13 @@
 import { join } from "node:path";
 import type { FakeRepo } from "./fake_hub.ts";
 import { folderFiles } from "./fake_hub.ts";
-import { BEANS_CLASSES, BEANS_DIR, SHARED, validationRows, writeImageParquet } from "../data/helpers.ts";
+import {
+  BEANS_CLASSES,
+  BEANS_DIR,
+  SHARED,
+  validationRows,
+  writeImageParquet,
+} from "../data/helpers.ts";
 
 /** Fixture folders (env `KD_SHARED` moves them all). */
 export const FIXTURES = join(SHARED, "fixtures");
@@ -29,7 +35,9 @@ export async function beansHubRepos(): Promise<FakeRepo[]> {
         repo: "AI-Lab-Makerere/beans",
         files: {
           "README.md": new TextEncoder().encode("# beans (fake hub copy)\n"),
-          "data/train-00000-of-00001.parquet": await Deno.readFile(join(BEANS_DIR, "train.parquet")),
+          "data/train-00000-of-00001.parquet": await Deno.readFile(
+            join(BEANS_DIR, "train.parquet"),
+          ),
           "data/validation-00000-of-00001.parquet": await Deno.readFile(
             join(BEANS_DIR, "validation.parquet"),
           ),

@@ -45,12 +45,18 @@ export interface HubRequest {
 export function startFakeHub(repos: FakeRepo[], opts: { dropFirstCdnGetAfter?: number } = {}) {
   const log: HubRequest[] = [];
   let drop = opts.dropFirstCdnGetAfter;
-  const byKey = new Map<string, Map<string, { commit: string; files: Record<string, Uint8Array> }>>();
+  const byKey = new Map<
+    string,
+    Map<string, { commit: string; files: Record<string, Uint8Array> }>
+  >();
   const blobs = new Map<string, Uint8Array>();
   for (const r of repos) {
     const commit = r.commit ??
       createHash("sha1").update(r.repo + Object.keys(r.files).join(",")).digest("hex");
-    const revs = new Map([["main", { commit, files: r.files }], [commit, { commit, files: r.files }]]);
+    const revs = new Map([["main", { commit, files: r.files }], [commit, {
+      commit,
+      files: r.files,
+    }]]);
     for (const [name, rev] of Object.entries(r.revisions ?? {})) {
       revs.set(name, rev);
       revs.set(rev.commit, rev);
@@ -81,11 +87,19 @@ export function startFakeHub(repos: FakeRepo[], opts: { dropFirstCdnGetAfter?: n
       });
     }
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(path);
-    if (cdn) return serveBody(req, blobs.get(cdn[1]), drop !== undefined ? () => {
-      const d = drop;
-      drop = undefined;
-      return d;
-    } : () => undefined);
+    if (cdn) {
+      return serveBody(
+        req,
+        blobs.get(cdn[1]),
+        drop !== undefined
+          ? () => {
+            const d = drop;
+            drop = undefined;
+            return d;
+          }
+          : () => undefined,
+      );
+    }
     const m = /^\/(datasets\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     if (!m) return new Response("not found", { status: 404 });
     const revs = byKey.get(`${m[1] ? "dataset" : "model"}:${m[2]}`);
@@ -121,7 +135,10 @@ function serveBody(
   if (m) {
     start = Number(m[1]);
     if (start >= body.length) {
-      return new Response(null, { status: 416, headers: { "content-range": `bytes */${body.length}` } });
+      return new Response(null, {
+        status: 416,
+        headers: { "content-range": `bytes */${body.length}` },
+      });
     }
     headers.set("content-range", `bytes ${start}-${body.length - 1}/${body.length}`);
   }

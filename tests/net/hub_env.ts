@@ -10,7 +10,9 @@ export async function withEnv<T>(
 ): Promise<T> {
   const old = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
   const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
+    for (const [k, x] of Object.entries(v)) {
+      x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
+    }
   };
   set(vars);
   try {
@@ -29,8 +31,14 @@ export async function withFakeHub<T>(
   const hub = startFakeHub(repos, opts);
   const cache = await Deno.makeTempDir({ prefix: "kd-hf-cache-" });
   try {
-    const vars = Object.fromEntries(VARS.map((k) => [k, undefined])) as Record<string, string | undefined>;
-    return await withEnv({ ...vars, HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache }, () => fn(hub, cache));
+    const vars = Object.fromEntries(VARS.map((k) => [k, undefined])) as Record<
+      string,
+      string | undefined
+    >;
+    return await withEnv(
+      { ...vars, HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache },
+      () => fn(hub, cache),
+    );
   } finally {
     await hub.close();
     await Deno.remove(cache, { recursive: true });

@@ -24,7 +24,11 @@ const ref = parseRepo("org/tiny", "model");
 Deno.test("hub cache: files land in huggingface_hub's layout; a second use downloads nothing", async () => {
   await withFakeHub([REPO], async (hub, cache) => {
     const listing = await hubRepoFiles(ref, { quiet: true });
-    assertEquals(listing, { commit: COMMIT, files: ["config.json", "model.safetensors"], fromCache: false });
+    assertEquals(listing, {
+      commit: COMMIT,
+      files: ["config.json", "model.safetensors"],
+      fromCache: false,
+    });
     const [cfg, w] = await hubFiles(ref, listing.commit, ["config.json", "model.safetensors"], {
       quiet: true,
     });
@@ -59,8 +63,10 @@ Deno.test("hub cache: a blob put in by hand in Python's layout is used, online a
       `../../blobs/${sha256(WEIGHTS)}`,
       join(folder, "snapshots", COMMIT, "model.safetensors"),
     );
-    const offline = await withEnv({ HF_HUB_OFFLINE: "1" }, () =>
-      hubFile(ref, "model.safetensors", { quiet: true }));
+    const offline = await withEnv(
+      { HF_HUB_OFFLINE: "1" },
+      () => hubFile(ref, "model.safetensors", { quiet: true }),
+    );
     assertEquals(offline?.commit, COMMIT);
     assertEquals(hub.log.length, 0);
     // Online: the HEAD confirms the commit and the blob; nothing is downloaded.
@@ -96,9 +102,12 @@ Deno.test("hub cache: ORG/NAME@REV pins a revision; refs record each name", asyn
     assertEquals(f?.commit, OLD);
     assertEquals(await Deno.readTextFile(join(cache, "models--org--tiny", "refs", "v1")), OLD);
     assertEquals(await Deno.readTextFile(f!.path), "{}");
-    assertEquals(hubFileUrl("org/tiny", "a b.json", { revision: "refs/pr/1" }).endsWith(
-      "/org/tiny/resolve/refs%2Fpr%2F1/a%20b.json",
-    ), true);
+    assertEquals(
+      hubFileUrl("org/tiny", "a b.json", { revision: "refs/pr/1" }).endsWith(
+        "/org/tiny/resolve/refs%2Fpr%2F1/a%20b.json",
+      ),
+      true,
+    );
     await assertRejects(() => Promise.resolve(parseRepo("org/../x", "model")), UserError);
   });
 });
@@ -118,10 +127,14 @@ Deno.test("hub cache: optional files the hub lacks are remembered in .no_exist",
   await withFakeHub([REPO], async (hub, cache) => {
     await hubRepoFiles(ref, { quiet: true });
     assertEquals(await hubFile(ref, "preprocessor_config.json", { optional: true }), null);
-    await Deno.stat(join(cache, "models--org--tiny", ".no_exist", COMMIT, "preprocessor_config.json"));
+    await Deno.stat(
+      join(cache, "models--org--tiny", ".no_exist", COMMIT, "preprocessor_config.json"),
+    );
     const n = hub.log.length;
-    const off = await withEnv({ HF_HUB_OFFLINE: "1" }, () =>
-      hubFile(ref, "preprocessor_config.json", { optional: true }));
+    const off = await withEnv(
+      { HF_HUB_OFFLINE: "1" },
+      () => hubFile(ref, "preprocessor_config.json", { optional: true }),
+    );
     assertEquals([off, hub.log.length], [null, n]);
     await assertRejects(() => hubFile(ref, "missing.bin"), UserError, "not found");
   });
@@ -132,12 +145,21 @@ Deno.test("hub cache: HF_TOKEN goes to the hub; HF_HUB_CACHE, HF_HOME and HOME p
     await withEnv({ HF_TOKEN: "hf_secret" }, () => hubRepoFiles(parseRepo("org/tiny@v1", "model")));
     assertEquals(hub.log.at(-1)?.auth, "Bearer hf_secret");
   });
-  await withEnv({ HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined, HF_HOME: "/h" }, () => {
-    assertEquals(hubCacheDir(), "/h/hub");
-    return Promise.resolve();
-  });
   await withEnv(
-    { HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined, HF_HOME: undefined, XDG_CACHE_HOME: undefined, HOME: "/home/u" },
+    { HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined, HF_HOME: "/h" },
+    () => {
+      assertEquals(hubCacheDir(), "/h/hub");
+      return Promise.resolve();
+    },
+  );
+  await withEnv(
+    {
+      HF_HUB_CACHE: undefined,
+      HUGGINGFACE_HUB_CACHE: undefined,
+      HF_HOME: undefined,
+      XDG_CACHE_HOME: undefined,
+      HOME: "/home/u",
+    },
     () => {
       assertEquals(hubCacheDir(), "/home/u/.cache/huggingface/hub");
       return Promise.resolve();

@@ -103,7 +103,11 @@ Deno.test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gi
 });
 
 Deno.test("teacher: the backbone's weights are the checkpoint's, only the head is new", async () => {
-  const { model } = await openBackbone(`hf-dir:${HF_MNV2}`, { numLabels: 3, labels: CLASSES, seed: 1 });
+  const { model } = await openBackbone(`hf-dir:${HF_MNV2}`, {
+    numLabels: 3,
+    labels: CLASSES,
+    seed: 1,
+  });
   try {
     assertEquals([...model.trainableVariables().keys()].sort(), [
       "classifier.bias",
@@ -138,12 +142,21 @@ Deno.test("teacher: bad flags and backbones are one-line UserErrors naming the f
       [["--max-images", "x"], "--max-images"],
       [["--bogus"], "bogus"],
       [["--from", "mobilenet_v2@0.5", "--data", TEST_DATA], "teachers are built from"],
-      [["--from", `hf-dir:${SHARED}fixtures/vit_tiny`, "--data", TEST_DATA], "cannot be a teacher backbone"],
-      [["--from", `hf-dir:${HF_MNV2}`, "--data", TEST_DATA, "--features-from", "block:99"], "block:99"],
+      [
+        ["--from", `hf-dir:${SHARED}fixtures/vit_tiny`, "--data", TEST_DATA],
+        "cannot be a teacher backbone",
+      ],
+      [
+        ["--from", `hf-dir:${HF_MNV2}`, "--data", TEST_DATA, "--features-from", "block:99"],
+        "block:99",
+      ],
     ] as const
   ) {
     const e = await assertRejects(() => runTeacher([...args, "--quiet"]), UserError);
     assertStringIncludes(e.message, msg);
   }
-  assertEquals(teacherName({ featuresFrom: "block:1", trainFraction: 0.1 }), "mnv2-at-block-1-f0.1");
+  assertEquals(
+    teacherName({ featuresFrom: "block:1", trainFraction: 0.1 }),
+    "mnv2-at-block-1-f0.1",
+  );
 });
