@@ -12,7 +12,7 @@ import * as tf from "./tf.ts";
 import { join } from "node:path";
 import { UserError } from "./core/errors.ts";
 import type { Classifier } from "./models/model.ts";
-import { createModel, loadModel, parseSpec } from "./models/registry.ts";
+import { createModel, ensureModelFiles, loadModel, parseSpec } from "./models/registry.ts";
 import { resolveSplit } from "./data/resolve.ts";
 import { saveModel } from "./models/checkpoint.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "./models/safetensors.ts";
@@ -220,6 +220,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   for (const split of [config.trainSplit, config.valSplit]) {
     await resolveSplit({ data: config.data, split, quiet: opts.quiet });
   }
+  for (const spec of [config.teacher, config.student]) if (spec) await ensureModelFiles(spec, opts);
   await Deno.mkdir(out, { recursive: true });
 
   // ---- data

@@ -22,6 +22,8 @@ Downloads into the Hugging Face cache (what is there already is not downloaded a
   --out DIR           also copy the files to DIR (beans: DIR/<split>.parquet, use --data DIR;
                       a model: a checkpoint folder, use hf-dir:DIR)`;
 
+const FETCH_HINT = "fetch downloads: unset HF_HUB_OFFLINE, and check HF_ENDPOINT";
+
 /** What was fetched. */
 interface Fetched {
   repo: string;
@@ -60,7 +62,7 @@ if (import.meta.main) {
           : [...BEANS_SPLITS];
         const files: [string, string][] = [];
         for (const split of splits) {
-          const shards = await beansSplitFiles(split, { quiet, hint: "check HF_ENDPOINT" });
+          const shards = await beansSplitFiles(split, { quiet, hint: FETCH_HINT });
           shards.forEach((p) =>
             files.push([p, shards.length === 1 ? `${split}.parquet` : join("data", basename(p))])
           );
@@ -81,7 +83,7 @@ if (import.meta.main) {
           `unknown fetch target "${target}"; expected beans or hf:ORG/NAME[@REV]`,
         );
       }
-      const model = await fetchHFModel(p.target, { quiet, hint: "check HF_ENDPOINT" });
+      const model = await fetchHFModel(p.target, { quiet, hint: FETCH_HINT });
       const names = [...Deno.readDirSync(model.dir)].map((e) => e.name).sort();
       const files = names.map((n) => [join(model.dir, n), n] as [string, string]);
       return {

@@ -18,6 +18,7 @@ import {
   summarizeOutputs,
 } from "../notebook/check.ts";
 import { REPO_ROOT } from "../notebook/paths.ts";
+import { checkNotebookInputs } from "../notebook/teacher.ts";
 import { findChromium } from "../report/png.ts";
 
 const JUPYTER = "/usr/bin/jupyter";
@@ -142,6 +143,7 @@ export async function main(args: string[]): Promise<void> {
     throw new UserError(`no notebooks to run in ${NOTEBOOK_DIR}${only ? ` matching ${only}` : ""}`);
   }
 
+  await checkNotebookInputs(f.profile as string);
   await ensureNbconvert();
   await ensureDenoKernel();
   if (!findChromium()) {

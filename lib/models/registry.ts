@@ -145,6 +145,18 @@ export function parseSpec(spec: string): ParsedSpec {
   return { kind: scheme as "hf" | "hf-dir" | "tfjs-dir" | "dir", target };
 }
 
+/**
+ * Make sure the files a spec needs are here (a hub model is fetched into the Hugging Face cache;
+ * other specs need nothing), so a missing one fails before any work.
+ */
+export async function ensureModelFiles(
+  spec: string,
+  opts: { quiet?: boolean } = {},
+): Promise<void> {
+  const p = parseSpec(spec);
+  if (p.kind === "hf") await fetchHFModel(p.target, { quiet: opts.quiet });
+}
+
 /** Build or load the model a spec names (see the module doc). */
 export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
   const p = parseSpec(spec);

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { exists, readJson } from "../core/fs.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
 import { buildTeacher } from "../teacher/build.ts";
-import { REPO_ROOT } from "./paths.ts";
+import { notebookDataDir, REPO_ROOT } from "./paths.ts";
+import { resolveSplit } from "../data/resolve.ts";
+import { ensureModelFiles } from "../models/registry.ts";
 
 /** A chosen teacher and why. */
 export interface NotebookTeacher {
@@ -57,4 +59,16 @@ export async function notebookTeacher(profile: string, data?: string): Promise<N
     spec: `dir:${out}`,
     note: `linear probe on frozen ImageNet features of ${backboneSpec()} (buildTeacher)`,
   };
+}
+
+/**
+ * Check, before any notebook runs, that the data and the teacher (or the backbone it is built
+ * from) of `profile` are at hand: offline with one missing, this is the one-line error.
+ */
+export async function checkNotebookInputs(profile: string): Promise<void> {
+  const data = notebookDataDir();
+  const labels = (await resolveSplit({ data, split: "train", quiet: true })).classNames;
+  await resolveSplit({ data, split: "validation", labels, quiet: true });
+  const teacher = Deno.env.get("KD_TEACHER") || (profile === "smoke" ? GUIDE_TEACHER : undefined);
+  await ensureModelFiles(teacher ?? backboneSpec(), { quiet: true });
 }
