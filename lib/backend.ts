@@ -11,9 +11,6 @@ import { UserError } from "./core/errors.ts";
 /** Names accepted by `--backend` and `KD_BACKEND`. */
 export const BACKEND_NAMES = ["auto", "native", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 
-/** One of {@linkcode BACKEND_NAMES}. */
-export type BackendName = typeof BACKEND_NAMES[number];
-
 /** What {@linkcode initBackend} chose. */
 export interface BackendChoice {
   name: string;
@@ -170,4 +167,9 @@ export async function initBackend(
   current = choice;
   if (!opts.quiet) console.error(`backend: ${choice.name} on ${choice.device} (${choice.reason})`);
   return choice;
+}
+
+/** The backend in effect, initialising the default choice (quietly) when none was picked yet. */
+export async function ensureBackend(): Promise<BackendChoice> {
+  return current ?? await initBackend(undefined, { quiet: true });
 }

@@ -29,9 +29,8 @@ export interface Recipe {
   earlyStopping: number;
   /** Train-time augmentation spec (`none`, `crop`, `flip`, `crop,flip`, `crop=0.5-1,flip`). */
   augment: string;
-  /** Use only this many training / validation images (evenly spaced); 0 = all. */
-  trainLimit: number;
-  valLimit: number;
+  /** Use at most this many images of each split (evenly spaced, so classes stay balanced); 0 = all. */
+  maxImages: number;
 }
 
 /** The named presets; each is a complete {@linkcode Recipe}. */
@@ -55,8 +54,7 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       selectBy: "accuracy",
       earlyStopping: 0,
       augment: "none",
-      trainLimit: 0,
-      valLimit: 0,
+      maxImages: 0,
     },
   },
   "cpu-fast": {
@@ -79,12 +77,11 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       selectBy: "accuracy",
       earlyStopping: 0,
       augment: "none",
-      trainLimit: 0,
-      valLimit: 0,
+      maxImages: 0,
     },
   },
   "smoke": {
-    description: "Seconds-long run for tests: 32 px, 2 epochs on 48 train / 24 validation images.",
+    description: "Seconds-long run for tests: 32 px, 2 epochs on 48 images of each split.",
     recipe: {
       imageSize: 32,
       studentOptions: { classifierDropoutProb: 0.2, bnMomentum: 0.1 },
@@ -100,8 +97,7 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       selectBy: "accuracy",
       earlyStopping: 0,
       augment: "none",
-      trainLimit: 48,
-      valLimit: 24,
+      maxImages: 48,
     },
   },
 };

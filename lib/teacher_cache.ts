@@ -7,11 +7,10 @@
  * Augmentation and the cache: this cache holds logits of un-augmented images only. With
  * `--augment`, the trainer would need the teacher's view of each random crop; we chose
  * consistent teaching (teacher and student see the same augmented batch), which cannot be
- * cached, so augmented distillation runs the teacher online. See `train.ts`.
+ * cached, so augmented distillation runs the teacher online. See `train/targets.ts`.
  * @module
  */
 import { sha256Hex } from "./core/hash.ts";
-import * as tf from "./tf.ts";
 import { join } from "node:path";
 import type { Classifier } from "./models/model.ts";
 import { weightsChecksum } from "./models/checkpoint.ts";
@@ -103,9 +102,4 @@ export async function teacherLogits(
   const out = new Float32Array(ids.length * k);
   ids.forEach((id, i) => out.set(table.get(id)!, i * k));
   return out;
-}
-
-/** Teacher logits for an augmented batch, computed online (consistent teaching; not cached). */
-export function onlineTeacherLogits(teacher: Classifier, x: tf.Tensor4D): tf.Tensor2D {
-  return tf.tidy(() => teacher.apply(x, { training: false }));
 }

@@ -1,5 +1,10 @@
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
+import { initBackend } from "../lib/backend.ts";
+import { UserError } from "../lib/core/errors.ts";
+import { evaluateModel } from "../lib/evaluate.ts";
+import { saveModel } from "../lib/models/checkpoint.ts";
+import { createModel } from "../lib/models/registry.ts";
 import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 const EVAL_CLI = new URL("../lib/cli/eval.ts", import.meta.url).pathname;
 
@@ -16,7 +21,7 @@ async function evalCli(args: string[]) {
   };
 }
 
-Deno.test("deno task eval --json: last stdout line is the metrics object", async () => {
+Deno.test("deno task eval --json: stdout is the evaluation", async () => {
   const dir = await Deno.makeTempDir();
   await saveRandomStudent(dir);
   const r = await evalCli([
@@ -29,7 +34,8 @@ Deno.test("deno task eval --json: last stdout line is the metrics object", async
     "--json",
   ]);
   assert(r.ok, r.err);
-  const last = JSON.parse(r.out.trim().split("\n").at(-1)!);
+  assertEquals(r.out.trim().split("\n").length, 1);
+  const last = JSON.parse(r.out);
   assertEquals(last.n, 133);
   assertEquals(last.confusion.flat().reduce((a: number, b: number) => a + b, 0), 133);
   assertEquals(last.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)), [44, 45, 44]);
@@ -47,4 +53,58 @@ Deno.test("deno task eval --json: last stdout line is the metrics object", async
   assert(missing.err.includes('no "test" split'), missing.err);
   assert(!missing.err.includes("    at "), "no stack trace for a user error");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval matches a model's classes to the data's by name, or refuses naming both", async () => {
+  await initBackend(undefined, { quiet: true });
+  const dir = await Deno.makeTempDir();
+  try {
+    // Four classes (one the data lacks): the logits are never read as three columns.
+    const four = await createModel("mobilenet_v2@0.35", {
+      numLabels: 4,
+      labels: ["angular_leaf_spot", "bean_rust", "healthy", "mosaic"],
+      imageSize: 32,
+      seed: 1,
+    });
+    await saveModel(four, join(dir, "four"));
+    four.dispose();
+    const e = await evaluateModel({ model: join(dir, "four"), data: DATA, split: "validation" });
+    assertEquals(e.classNames.length, 4);
+    assertEquals(e.metrics.confusion.length, 4);
+    assertEquals(e.metrics.n, 133);
+
+    // Same classes in another order: labels follow the names, so predictions are unchanged.
+    const names = ["angular_leaf_spot", "bean_rust", "healthy"];
+    const permuted = ["healthy", "angular_leaf_spot", "bean_rust"];
+    const a = await createModel("mobilenet_v2@0.35", {
+      numLabels: 3,
+      labels: names,
+      imageSize: 32,
+      seed: 2,
+    });
+    await saveModel(a, join(dir, "a"));
+    a.dispose();
+    const config = JSON.parse(await Deno.readTextFile(join(dir, "a", "config.json")));
+    config.config.labels = permuted;
+    await Deno.mkdir(join(dir, "b"));
+    await Deno.copyFile(join(dir, "a", "model.safetensors"), join(dir, "b", "model.safetensors"));
+    await Deno.writeTextFile(join(dir, "b", "config.json"), JSON.stringify(config));
+    const ea = await evaluateModel({ model: join(dir, "a"), data: DATA, split: "validation" });
+    const eb = await evaluateModel({ model: join(dir, "b"), data: DATA, split: "validation" });
+    // b's column i is class permuted[i]: its true labels are renumbered, its predictions not.
+    const perm = names.map((n) => permuted.indexOf(n));
+    assertEquals([...eb.labels], [...ea.labels].map((l) => perm[l]));
+    assertEquals([...eb.predictions], [...ea.predictions]);
+
+    // A model whose classes the data does not know at all is refused with both lists.
+    config.config.labels = ["cat", "dog", "bird"];
+    await Deno.writeTextFile(join(dir, "b", "config.json"), JSON.stringify(config));
+    const err = await assertRejects(
+      () => evaluateModel({ model: join(dir, "b"), data: DATA, split: "validation" }),
+      UserError,
+    );
+    assert(err.message.includes("cat") && err.message.includes("healthy"), err.message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

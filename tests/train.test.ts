@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
-import { mapTeacherColumns, train, type TrainConfig } from "../lib/train.ts";
+import { train, type TrainConfig } from "../lib/train.ts";
+import { alignTeacherColumns } from "../lib/train/targets.ts";
 import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/core/errors.ts";
@@ -139,8 +140,7 @@ Deno.test("a NaN loss stops the run naming epoch and step, keeping the last good
   const out = await Deno.makeTempDir();
   const config: TrainConfig = {
     ...presetRecipe("smoke"),
-    trainLimit: 16,
-    valLimit: 8,
+    maxImages: 16,
     batchSize: 8,
     student: "mobilenet_v2@0.35",
     teacher: null,
@@ -169,23 +169,23 @@ Deno.test("teacher and dataset label sets must match unless mapped explicitly", 
   const ds = ["a", "b", "c"];
   // Generic HF names (class_0...) only need the same count.
   assertEquals(
-    mapTeacherColumns(logits, ["class_0", "class_1", "class_2"], ds, undefined, "t"),
+    alignTeacherColumns(logits, ["class_0", "class_1", "class_2"], ds, undefined, "t"),
     logits,
   );
   assertThrows(
-    () => mapTeacherColumns(logits, ["class_0", "class_1"], ds, undefined, "t"),
+    () => alignTeacherColumns(logits, ["class_0", "class_1"], ds, undefined, "t"),
     UserError,
     "2 classes",
   );
   // Same names in the same order: unchanged.
-  assertEquals(mapTeacherColumns(logits, ds, ds, undefined, "t"), logits);
+  assertEquals(alignTeacherColumns(logits, ds, ds, undefined, "t"), logits);
   // Different names: refused without a map, reordered with one.
   assertThrows(
-    () => mapTeacherColumns(logits, ["x", "y", "z"], ds, undefined, "t"),
+    () => alignTeacherColumns(logits, ["x", "y", "z"], ds, undefined, "t"),
     UserError,
     "--label-map",
   );
-  const mapped = mapTeacherColumns(logits, ["x", "y", "z"], ds, { x: "c", y: "a", z: "b" }, "t");
+  const mapped = alignTeacherColumns(logits, ["x", "y", "z"], ds, { x: "c", y: "a", z: "b" }, "t");
   assertEquals([...mapped], [2, 3, 1, 5, 6, 4]);
 });
 
@@ -197,8 +197,7 @@ Deno.test("augmented distillation runs the teacher online on the same views (con
   try {
     const summary = await train({
       ...presetRecipe("smoke"),
-      trainLimit: 16,
-      valLimit: 8,
+      maxImages: 16,
       batchSize: 8,
       epochs: 1,
       augment: "crop,flip",

@@ -8,13 +8,12 @@ import * as tf from "../tf.ts";
 import { parseArgs } from "@std/cli";
 import { initBackend, probeWebGPU } from "../backend.ts";
 import { UserError } from "../core/errors.ts";
-import { runMain } from "../cli/command.ts";
 import { convParity } from "../backends/parity.ts";
 import { median, timeTrainingSteps } from "./train.ts";
 
 /** Entry point of `deno task bench gpu`. */
 export async function main(args: string[]): Promise<void> {
-  await runMain(() => run(args));
+  await run(args);
 }
 
 async function run(args: string[]): Promise<void> {

@@ -14,7 +14,6 @@ import * as tf from "../tf.ts";
 import { parseArgs } from "@std/cli";
 import { initBackend } from "../backend.ts";
 import { UserError } from "../core/errors.ts";
-import { runMain } from "../cli/command.ts";
 import { distillationLoss } from "../loss.ts";
 import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
@@ -230,7 +229,7 @@ export async function recordResult(r: TrainBenchResult, file: URL): Promise<void
 
 /** Entry point of `deno task bench train` (user errors print as one line). */
 export async function main(args: string[]): Promise<void> {
-  await runMain(() => run(args));
+  await run(args);
 }
 
 async function run(args: string[]): Promise<void> {

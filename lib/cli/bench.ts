@@ -3,7 +3,7 @@
  * Each module exports `main(args: string[]): Promise<void>`; speed targets live here, never in tests.
  * @module
  */
-import { fail } from "./command.ts";
+import { fail, runMain } from "./command.ts";
 
 const name = Deno.args[0] && !Deno.args[0].startsWith("-") ? Deno.args[0] : "train";
 const rest = name === Deno.args[0] ? Deno.args.slice(1) : Deno.args;
@@ -16,4 +16,4 @@ try {
   fail(`unknown benchmark "${name}"; available: ${known.join(", ")}`);
 }
 const mod = await import(url.href);
-await mod.main(rest);
+await runMain(() => mod.main(rest));

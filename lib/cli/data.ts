@@ -1,65 +1,70 @@
 /**
- * `deno task data info [--data DIR] [--json] [--split S]... [--labels a,b,c]`: rows and per-class
+ * `deno task data info [--data DIR] [--split S]... [--labels a,b,c] [--json]`: rows and per-class
  * counts per split, without decoding images.
- * `deno task data prepare [--data DIR] [--split S]... [--size N] [--skip-bad-images]`: decode,
- * resize and cache the images now, so training starts without a decode pass.
+ * `deno task data prepare [--data DIR] [--split S]... [--image-size N] [--skip-bad-images]`:
+ * decode, resize and cache the images now, so training starts without a decode pass.
  * @module
  */
-import { parseArgs } from "@std/cli";
+import { type CommandSpec, runSubcommands } from "./command.ts";
+import { intFlag } from "./flags.ts";
 import { UserError } from "../core/errors.ts";
-import { runMain } from "./command.ts";
-import { datasetInfo } from "../data/info.ts";
+import { datasetInfo, type SplitInfo } from "../data/info.ts";
 import { loadSplit } from "../data/dataset.ts";
 import { parseLabelList } from "../data/source.ts";
 import { availableSplits, dataDir } from "../data/resolve.ts";
 
-const USAGE = `usage: deno task data info [--data DIR] [--json] [--split NAME]... [--labels a,b,c]
-       deno task data prepare [--data DIR] [--split NAME]... [--size N] [--skip-bad-images]`;
+const USAGE = `usage: deno task data info [--data DIR] [--split NAME]... [--labels a,b,c] [--json]
+       deno task data prepare [--data DIR] [--split NAME]... [--image-size N] [--labels a,b,c]
+         [--skip-bad-images] [--quiet] [--json]`;
 
-function parse(args: string[]) {
-  try {
-    return parseArgs(args, {
-      string: ["data", "split", "labels", "size", "cache-dir"],
-      boolean: ["json", "skip-bad-images", "quiet", "help"],
-      collect: ["split"],
-      alias: { h: "help" },
-    });
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n${USAGE}`);
-  }
-}
+const common = (f: Record<string, unknown>) => ({
+  data: f.data as string | undefined,
+  labels: parseLabelList(f.labels as string | undefined),
+  splits: (f.split as string[] | undefined)?.length ? (f.split as string[]) : undefined,
+});
 
-async function main() {
-  const [cmd, ...rest] = Deno.args;
-  const a = parse(rest);
-  if (!cmd || a.help || cmd === "help" || cmd === "--help" || cmd === "-h") {
-    console.log(USAGE);
-    return;
-  }
-  const data = a.data as string | undefined;
-  const labels = parseLabelList(a.labels as string | undefined);
-  const splits = (a.split as string[] | undefined)?.length ? (a.split as string[]) : undefined;
-  if (cmd === "info") {
-    const info = await datasetInfo({ data, splits, labels, quiet: !!a.quiet });
-    if (a.json) {
-      const splitsOut = Object.fromEntries(
-        Object.entries(info.splits).map(([k, v]) => [k, { rows: v.rows, classes: v.classes }]),
-      );
-      console.log(JSON.stringify({ data: info.dir, splits: splitsOut }));
-      return;
-    }
-    for (const [name, s] of Object.entries(info.splits)) {
+const info: CommandSpec<{ data: string; splits: Record<string, SplitInfo> }> = {
+  usage: USAGE,
+  string: ["data", "split", "labels"],
+  collect: ["split"],
+  boolean: ["quiet"],
+  json: true,
+  async run(f) {
+    const { data, labels, splits } = common(f);
+    const r = await datasetInfo({ data, splits, labels, quiet: f.quiet as boolean });
+    return { data: r.dir, splits: r.splits };
+  },
+  print(r) {
+    for (const [name, s] of Object.entries(r.splits)) {
       const parts = Object.entries(s.classes).map(([c, n]) => `${c} ${n}`).join(", ");
       console.log(`${name.padEnd(10)} ${String(s.rows).padStart(6)} rows  (${parts})  ${s.source}`);
     }
-    return;
-  }
-  if (cmd === "prepare") {
-    const size = a.size === undefined ? undefined : Number(a.size);
-    if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
-      throw new UserError(`--size: expected a positive integer, got "${a.size}"`);
+  },
+};
+
+interface Prepared {
+  split: string;
+  images: number;
+  image_size: number;
+  from_cache: boolean;
+  skipped: number;
+  seconds: number;
+}
+
+const prepare: CommandSpec<Prepared[]> = {
+  usage: USAGE,
+  string: ["data", "split", "labels", "image-size"],
+  collect: ["split"],
+  boolean: ["quiet", "skip-bad-images"],
+  json: true,
+  async run(f) {
+    const { data, labels, splits } = common(f);
+    const size = intFlag("image-size", f["image-size"]);
+    if (size !== undefined && size < 1) {
+      throw new UserError(`--image-size must be a positive integer, got ${size}`);
     }
     const todo = splits ?? availableSplits(dataDir(data).dir);
+    const out: Prepared[] = [];
     for (const split of todo.length ? todo : ["train", "validation"]) {
       const t0 = performance.now();
       const s = await loadSplit({
@@ -67,21 +72,34 @@ async function main() {
         split,
         labels,
         preprocess: size ? { size } : undefined,
-        skipBadImages: !!a["skip-bad-images"],
-        cacheDir: a["cache-dir"] as string | undefined,
-        quiet: !!a.quiet,
+        skipBadImages: f["skip-bad-images"] as boolean,
+        quiet: f.quiet as boolean,
       });
-      const secs = (performance.now() - t0) / 1000;
+      out.push({
+        split,
+        images: s.n,
+        image_size: s.size,
+        from_cache: s.fromCache,
+        skipped: s.skipped,
+        seconds: (performance.now() - t0) / 1000,
+      });
+    }
+    return out;
+  },
+  print(rows) {
+    for (const r of rows) {
       console.log(
-        `${split}: ${s.n} images ${s.size}px ${
-          s.fromCache ? "already cached" : "decoded and cached"
-        }` +
-          ` in ${secs.toFixed(1)}s${s.skipped ? ` (${s.skipped} skipped)` : ""}`,
+        `${r.split}: ${r.images} images ${r.image_size}px ${
+          r.from_cache ? "already cached" : "decoded and cached"
+        } in ${r.seconds.toFixed(1)}s${r.skipped ? ` (${r.skipped} skipped)` : ""}`,
       );
     }
-    return;
-  }
-  throw new UserError(`unknown data command "${cmd}"\n${USAGE}`);
-}
+  },
+};
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) {
+  await runSubcommands(USAGE, {
+    info: () => info as CommandSpec<unknown>,
+    prepare: () => prepare as CommandSpec<unknown>,
+  });
+}

@@ -1,215 +1,50 @@
 /**
- * `deno task notebooks [--profile smoke] [--out DIR] [--only 01,03] [--timeout S]`: execute every
- * notebook in `notebooks/` headlessly on the Deno Jupyter kernel (Debian's `/usr/bin/jupyter
- * nbconvert --execute`), write the executed copies to `runs/notebooks/`, and fail if a cell
- * errors or if notebooks 01 and 02 lack their plotly (offline HTML) and PNG outputs.
- * Missing tools are installed when possible (root on Debian) or named exactly.
+ * `deno task notebooks [--profile smoke|cpu-fast] [--out DIR] [--only 01,03] [--timeout S]`:
+ * execute every notebook headlessly (see `lib/notebook/execute.ts`); exit 1 when one fails.
  * @module
  */
-import { parseArgs } from "@std/cli";
-import { basename, join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { runMain } from "./command.ts";
-import {
-  checkCommitted,
-  checkExecuted,
-  type NotebookDoc,
-  type OutputRequirements,
-  summarizeOutputs,
-} from "../notebook/check.ts";
-import { REPO_ROOT } from "../notebook/paths.ts";
+import { type CommandSpec, runCommand } from "./command.ts";
+import { executeNotebooks, type NotebookRun } from "../notebook/execute.ts";
 import { checkNotebookInputs } from "../notebook/teacher.ts";
-import { findChromium } from "../report/png.ts";
 
-const JUPYTER = "/usr/bin/jupyter";
-const PYTHON = "/usr/bin/python3";
-const APT_PACKAGES = [
-  "jupyter-nbconvert",
-  "python3-nbconvert",
-  "python3-nbclient",
-  "jupyter-client",
-];
-const NOTEBOOK_DIR = join(REPO_ROOT, "notebooks");
+const USAGE = `usage: deno task notebooks [--profile smoke|cpu-fast] [--out DIR] [--only 01,03]
+  [--timeout S] [--json]
 
-/** Rich outputs each notebook must produce (by file name prefix). */
-export const REQUIREMENTS: Record<string, OutputRequirements> = {
-  "01-": { plotly: true, png: true },
-  "02-": { plotly: true, png: true },
+  Executes notebooks/*.ipynb on the Deno Jupyter kernel (installing Debian's nbconvert and the
+  kernel when missing and running as root), writes the executed copies to --out (default
+  runs/notebooks/) and checks their outputs. --profile sets KD_NOTEBOOK_PROFILE (default smoke).`;
+
+/** `deno task notebooks`. */
+export const notebooksCommand: CommandSpec<NotebookRun> = {
+  usage: USAGE,
+  string: ["profile", "out", "only", "timeout"],
+  default: { profile: "smoke", timeout: "900" },
+  json: true,
+  async run(f) {
+    const timeoutS = Number(f.timeout);
+    if (!(timeoutS > 0)) {
+      throw new UserError(`--timeout must be a positive number of seconds, got "${f.timeout}"`);
+    }
+    // Data and teacher first: offline with one missing, one line instead of a failed notebook.
+    await checkNotebookInputs(f.profile as string);
+    const result = await executeNotebooks({
+      profile: f.profile as string,
+      out: f.out as string | undefined,
+      only: f.only ? String(f.only).split(",").map((s) => s.trim()) : undefined,
+      timeoutS,
+    });
+    if (result.failures.length) {
+      for (const failure of result.failures) console.error(failure);
+      console.error(`error: ${result.failures.length} notebook(s) failed`);
+      Deno.exit(1);
+    }
+    return result;
+  },
+  print(r) {
+    console.log(`all ${r.rows.length} notebooks ran; executed copies in ${r.out}`);
+    for (const row of r.rows) console.log(`  ${row}`);
+  },
 };
 
-async function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ ok: boolean; code: number; out: string; stdout: string }> {
-  try {
-    const res = await new Deno.Command(cmd, {
-      args,
-      cwd: opts.cwd,
-      env: opts.env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    const stdout = dec.decode(res.stdout);
-    return { ok: res.success, code: res.code, out: stdout + dec.decode(res.stderr), stdout };
-  } catch (e) {
-    return { ok: false, code: -1, out: (e as Error).message, stdout: "" };
-  }
-}
-
-async function nbconvertReady(): Promise<boolean> {
-  const py = await run(PYTHON, ["-c", "import nbconvert, nbclient, jupyter_client"]);
-  return py.ok && (await run(JUPYTER, ["nbconvert", "--version"])).ok;
-}
-
-/** Make sure Debian's jupyter nbconvert (system python, not pyenv) is installed. */
-async function ensureNbconvert(): Promise<void> {
-  if (await nbconvertReady()) return;
-  const install = `apt-get update && apt-get install -y ${APT_PACKAGES.join(" ")}`;
-  const isRoot = Deno.uid?.() === 0;
-  if (!isRoot || !(await run("/usr/bin/apt-get", ["--version"])).ok) {
-    throw new UserError(
-      `${JUPYTER} nbconvert (Debian's, on ${PYTHON}) is missing; install it with: sudo ${install}`,
-    );
-  }
-  console.error(`installing jupyter nbconvert: ${install}`);
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update", "-q"], ["install", "-y", "-q", ...APT_PACKAGES]]) {
-    const r = await run("/usr/bin/apt-get", args, { env });
-    if (!r.ok) {
-      throw new UserError(
-        `apt-get ${args.join(" ")} failed:\n${r.out.trim().split("\n").slice(-5).join("\n")}`,
-      );
-    }
-  }
-  if (!(await nbconvertReady())) {
-    throw new UserError(`still no working ${JUPYTER} nbconvert after ${install}`);
-  }
-}
-
-/** Make sure the Deno kernel is registered with this Deno binary. */
-async function ensureDenoKernel(): Promise<void> {
-  const list = await run(JUPYTER, ["kernelspec", "list", "--json"]);
-  let specs: Record<string, { spec?: { argv?: string[] } }> = {};
-  try {
-    specs = JSON.parse(list.stdout).kernelspecs ?? {};
-  } catch {
-    // treated as "no kernels"
-  }
-  const argv0 = specs.deno?.spec?.argv?.[0];
-  let argvOk = false;
-  try {
-    argvOk = !!argv0 && Deno.statSync(argv0).isFile;
-  } catch {
-    argvOk = false;
-  }
-  if (argvOk) return;
-  console.error(`registering the Deno Jupyter kernel: ${Deno.execPath()} jupyter --install`);
-  // --force: a kernelspec pointing at a missing deno binary is replaced.
-  const r = await run(Deno.execPath(), ["jupyter", "--install", "--force"]);
-  if (!r.ok) throw new UserError(`deno jupyter --install failed:\n${r.out.trim()}`);
-}
-
-function requirementsFor(file: string): OutputRequirements {
-  const key = Object.keys(REQUIREMENTS).find((p) => basename(file).startsWith(p));
-  return key ? REQUIREMENTS[key] : {};
-}
-
-/** Entry point. */
-export async function main(args: string[]): Promise<void> {
-  const f = parseArgs(args, {
-    string: ["profile", "out", "only", "timeout"],
-    boolean: ["help"],
-    default: { profile: "smoke", timeout: "900" },
-  });
-  if (f.help) {
-    console.log(
-      "usage: deno task notebooks [--profile smoke|cpu-fast] [--out DIR] [--only 01,03] [--timeout S]",
-    );
-    return;
-  }
-  const timeout = Number(f.timeout);
-  if (!(timeout > 0)) {
-    throw new UserError(`--timeout must be a positive number of seconds, got "${f.timeout}"`);
-  }
-  const out = (f.out as string | undefined) ?? join(REPO_ROOT, "runs", "notebooks");
-  const only = f.only ? String(f.only).split(",").map((s) => s.trim()) : null;
-  const files = [...Deno.readDirSync(NOTEBOOK_DIR)]
-    .filter((e) => e.isFile && e.name.endsWith(".ipynb") && !e.name.startsWith("_"))
-    .map((e) => e.name).sort()
-    .filter((n) => !only || only.some((o) => n.startsWith(o)));
-  if (!files.length) {
-    throw new UserError(`no notebooks to run in ${NOTEBOOK_DIR}${only ? ` matching ${only}` : ""}`);
-  }
-
-  await checkNotebookInputs(f.profile as string);
-  await ensureNbconvert();
-  await ensureDenoKernel();
-  if (!findChromium()) {
-    console.error(
-      "note: chromium not found: figures get no image/png fallback (apt-get install chromium)",
-    );
-  }
-  await Deno.mkdir(out, { recursive: true });
-
-  const failures: string[] = [];
-  const rows: string[] = [];
-  for (const name of files) {
-    const src = join(NOTEBOOK_DIR, name);
-    const committed = checkCommitted(JSON.parse(await Deno.readTextFile(src)) as NotebookDoc);
-    if (committed.length) {
-      failures.push(`${name} (as committed): ${committed.join("; ")}`);
-      continue;
-    }
-    console.error(`executing ${name} (KD_NOTEBOOK_PROFILE=${f.profile}) …`);
-    const t0 = performance.now();
-    const r = await run(JUPYTER, [
-      "nbconvert",
-      "--to",
-      "notebook",
-      "--execute",
-      "--ExecutePreprocessor.kernel_name=deno",
-      `--ExecutePreprocessor.timeout=${timeout}`,
-      // Large outputs (plotly.js) can arrive well after the cell's reply.
-      "--ExecutePreprocessor.iopub_timeout=60",
-      "--output-dir",
-      out,
-      "--output",
-      name,
-      src,
-    ], {
-      cwd: NOTEBOOK_DIR,
-      env: { KD_NOTEBOOK_PROFILE: f.profile as string, NO_COLOR: "1" },
-    });
-    const secs = (performance.now() - t0) / 1000;
-    if (!r.ok) {
-      const tail = r.out.trim().split("\n").filter((l) => !l.includes("unstable")).slice(-25).join(
-        "\n",
-      );
-      failures.push(
-        `${name}: nbconvert failed (exit ${r.code}) after ${secs.toFixed(0)} s:\n${tail}`,
-      );
-      continue;
-    }
-    const executed = join(out, name);
-    const nb = JSON.parse(await Deno.readTextFile(executed)) as NotebookDoc;
-    const problems = checkExecuted(nb, requirementsFor(name));
-    const s = summarizeOutputs(nb);
-    rows.push(
-      `${name}: ${secs.toFixed(0)} s, ${s.outputs} outputs, ${s.plotlyFigures} plotly figure(s), ` +
-        `${s.pngs} PNG(s)${problems.length ? " — FAILED" : ""}`,
-    );
-    console.error(rows.at(-1));
-    if (problems.length) {
-      failures.push(`${name} (executed copy ${executed}): ${problems.join("; ")}`);
-    }
-  }
-  if (failures.length) {
-    throw new UserError(`${failures.length} notebook(s) failed:\n${failures.join("\n")}`);
-  }
-  console.log(`all ${files.length} notebooks ran; executed copies in ${out}`);
-  for (const row of rows) console.log(`  ${row}`);
-}
-
-if (import.meta.main) await runMain(() => main(Deno.args));
+if (import.meta.main) await runCommand(notebooksCommand);

@@ -1,28 +1,48 @@
 /**
- * `deno task sweep [EXPERIMENT] [--profile full|cpu|smoke] [--data DIR] [--backbone SPEC] [--out DIR]
- * [--shard i/n]`:
- * the main job. Runs (this shard of) a distilled-vs-scratch sweep, then merges the results and
- * writes `results.csv`, `results.md` and `report.html` once every run is finished.
+ * `deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--backbone SPEC] [--out DIR]
+ * [--shard i/n]`: the main job. Runs (this shard of) a distilled-vs-scratch sweep, then merges the results and writes
+ * `results.csv`, `results.md` and `report.html` once every run is finished.
  * @module
  */
-import { parseArgs } from "@std/cli";
-import { runMain } from "./command.ts";
+import { type CommandSpec, runCommand } from "./command.ts";
 import { initBackend } from "../backend.ts";
 import { defaultExperiment, runSweep } from "../sweep/run.ts";
 import { finishSweep } from "../report/finish.ts";
+import type { SweepResults } from "../sweep/types.ts";
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const f = parseArgs(Deno.args, {
-      string: ["profile", "data", "out", "shard", "backend", "backbone"],
-      boolean: ["quiet", "png"],
-    });
+const USAGE = `usage: deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--backbone SPEC]
+  [--out DIR] [--shard i/n] [--backend NAME] [--png] [--quiet] [--json]
+
+  EXPERIMENT: a file or a name matched against experiments/*.ts (default: the newest dated
+  experiments/*-sweep.ts). --profile: one of the experiment's profiles (default: full on a GPU
+  backend, cpu otherwise). --out: the sweep directory (default runs/sweeps/<name>-<profile>);
+  finished runs in it are kept, interrupted ones resume. --shard i/n (or Slurm's array
+  variables) runs every n-th run only; afterwards \`deno task report SWEEP_DIR\` merges.
+  --data DIR (env KD_DATA): beans from a folder instead of the Hugging Face cache.
+  --backbone SPEC (env KD_BACKBONE): the backbone every built teacher comes from (default
+  hf:google/mobilenet_v2_1.0_224), e.g. tfjs-dir:PATH or hf-dir:PATH offline.
+  --json prints {dir, complete, results} on stdout.`;
+
+/** The `--json` result of a sweep invocation. */
+export interface SweepOutcome {
+  dir: string;
+  complete: boolean;
+  results: SweepResults | null;
+}
+
+/** `deno task sweep`. */
+export const sweepCommand: CommandSpec<SweepOutcome> = {
+  usage: USAGE,
+  string: ["profile", "data", "out", "shard", "backend", "backbone"],
+  boolean: ["quiet", "png"],
+  positionals: [0, 1],
+  json: true,
+  async run(f) {
     const experiment = (f._[0] as string | undefined) ?? defaultExperiment();
     // The backend line is folded into the profile line so the first line says both.
     const backend = await initBackend(f.backend as string | undefined, { quiet: true });
     const onGpu = backend.name === "webgpu" || /gpu|cuda/i.test(backend.device);
-    const profile = (f.profile as string | undefined) ??
-      (onGpu ? "full" : "cpu");
+    const profile = (f.profile as string | undefined) ?? (onGpu ? "full" : "cpu");
     const why = f.profile ? "--profile" : `auto: ${onGpu ? "GPU" : "no GPU"} backend`;
     console.error(
       `profile: ${profile} (${why}); backend: ${backend.name} on ${backend.device} (${backend.reason})`,
@@ -36,13 +56,15 @@ if (import.meta.main) {
       shard: f.shard as string | undefined,
       quiet: f.quiet as boolean,
     });
-    if (complete) {
-      await finishSweep(dir, { png: f.png as boolean });
-    } else {
+    if (!complete) {
       console.error(
         `this shard is done; other shards are still running. When all are finished: ` +
           `deno task report ${dir}`,
       );
+      return { dir, complete, results: null };
     }
-  });
-}
+    return { dir, complete, results: await finishSweep(dir, { png: f.png as boolean }) };
+  },
+};
+
+if (import.meta.main) await runCommand(sweepCommand);

@@ -1,70 +1,66 @@
 /**
- * `deno task train --student SPEC [--teacher SPEC --temperature T --lambda L] --out RUN_DIR`:
+ * `deno task train --out RUN_DIR [--student SPEC] [--teacher SPEC --temperature T --lambda L]`:
  * one training run (no teacher = the scratch baseline). Settings start from `--preset`
  * (default `cpu-fast`; `hf-guide` is the guide's recipe) and any flag overrides them.
  * @module
  */
-import { parseArgs } from "@std/cli";
+import type { Args } from "@std/cli";
 import { UserError } from "../core/errors.ts";
-import { runMain } from "./command.ts";
+import { type CommandSpec, runCommand } from "./command.ts";
 import { intFlag, mapFlag, numberFlag } from "./flags.ts";
-import { initBackend } from "../backend.ts";
 import { presetRecipe, PRESETS } from "../presets.ts";
-import { train, type TrainConfig, validateConfig } from "../train.ts";
+import { type FinalSummary, train, type TrainConfig, validateConfig } from "../train.ts";
 import { parseOptimizer } from "../optim.ts";
 import { parseSchedule } from "../schedule.ts";
+import { parseLabelList } from "../data/source.ts";
 
-const HELP = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher SPEC]
+const USAGE = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher SPEC]
   [--temperature T] [--lambda L] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}]
   [--epochs N] [--batch-size N] [--lr X] [--optimizer adamw|adam|sgd] [--weight-decay X]
   [--momentum X] [--schedule constant|linear|cosine] [--warmup-ratio X] [--clip-norm X]
   [--image-size PX] [--dropout P] [--bn-momentum X|hf] [--seed N]
   [--select-by accuracy|macro_f1|val_loss] [--early-stopping EPOCHS] [--augment none|crop,flip]
-  [--train-limit N] [--val-limit N] [--label-map teacher=dataset,...]
-  [--backend auto|native|tensorflow|webgpu|wasm|cpu] [--resume] [--force] [--quiet]`;
+  [--max-images N] [--label-map teacher=dataset,...] [--labels a,b,c] [--reinit-head]
+  [--skip-bad-images] [--train-split NAME] [--val-split NAME]
+  [--backend auto|native|tensorflow|webgpu|wasm|cpu] [--resume] [--force] [--quiet] [--json]
 
-/** Build a TrainConfig from command-line flags (preset first, then overrides). */
-export function configFromArgs(
-  args: string[],
-): { config: TrainConfig; flags: Record<string, unknown> } {
-  const f = parseArgs(args, {
-    string: [
-      "student",
-      "teacher",
-      "temperature",
-      "lambda",
-      "data",
-      "out",
-      "preset",
-      "epochs",
-      "batch-size",
-      "lr",
-      "optimizer",
-      "weight-decay",
-      "momentum",
-      "schedule",
-      "warmup-ratio",
-      "clip-norm",
-      "image-size",
-      "dropout",
-      "bn-momentum",
-      "seed",
-      "select-by",
-      "early-stopping",
-      "train-limit",
-      "val-limit",
-      "label-map",
-      "backend",
-      "train-split",
-      "val-split",
-    ],
-    boolean: ["resume", "force", "quiet", "help"],
-  });
-  if (f.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  if (f._.length) throw new UserError(`unexpected argument "${f._[0]}"\n${HELP}`);
+  --student/--teacher take model specs: mobilenet_v2, mobilenet_v2@WIDTH, hf:ORG/NAME[@REV],
+  hf-dir:PATH, tfjs-dir:PATH, dir:PATH. Without --teacher the run is the scratch baseline.
+  --json prints final.json (the run's summary) on stdout.`;
+
+const STRING_FLAGS = [
+  "student",
+  "teacher",
+  "temperature",
+  "lambda",
+  "data",
+  "out",
+  "preset",
+  "epochs",
+  "batch-size",
+  "lr",
+  "optimizer",
+  "weight-decay",
+  "momentum",
+  "schedule",
+  "warmup-ratio",
+  "clip-norm",
+  "image-size",
+  "dropout",
+  "bn-momentum",
+  "seed",
+  "select-by",
+  "early-stopping",
+  "augment",
+  "max-images",
+  "label-map",
+  "labels",
+  "train-split",
+  "val-split",
+];
+
+/** Build a TrainConfig from parsed flags (preset first, then overrides). */
+export function configFromFlags(f: Args): TrainConfig {
   const presetName = (f.preset as string | undefined) ?? "cpu-fast";
   const r = presetRecipe(presetName);
   const pick = <T>(v: T | undefined, d: T): T => (v === undefined ? d : v);
@@ -103,9 +99,11 @@ export function configFromArgs(
     selectBy: pick(f["select-by"] as TrainConfig["selectBy"] | undefined, r.selectBy),
     earlyStopping: pick(intFlag("early-stopping", f["early-stopping"]), r.earlyStopping),
     augment: (f.augment as string | undefined) ?? r.augment,
-    trainLimit: pick(intFlag("train-limit", f["train-limit"]), r.trainLimit),
-    valLimit: pick(intFlag("val-limit", f["val-limit"]), r.valLimit),
+    maxImages: pick(intFlag("max-images", f["max-images"]), r.maxImages),
     labelMap: mapFlag("label-map", f["label-map"]),
+    labels: parseLabelList(f.labels as string | undefined),
+    reinitHead: f["reinit-head"] ? true : undefined,
+    skipBadImages: f["skip-bad-images"] ? true : undefined,
     preset: presetName,
   };
   if (!config.teacher && (f.temperature !== undefined || f.lambda !== undefined)) {
@@ -113,24 +111,36 @@ export function configFromArgs(
       "--temperature/--lambda need --teacher (without one the run is the scratch baseline)",
     );
   }
-  return { config, flags: f };
+  if (!config.teacher && f["label-map"] !== undefined) {
+    throw new UserError("--label-map maps a teacher's classes; it needs --teacher");
+  }
+  return config;
 }
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const { config, flags } = configFromArgs(Deno.args);
-    if (!flags.out) throw new UserError(`--out RUN_DIR is required\n${HELP}`);
+/** `deno task train`. */
+export const trainCommand: CommandSpec<FinalSummary> = {
+  usage: USAGE,
+  string: STRING_FLAGS,
+  boolean: ["resume", "force", "quiet", "reinit-head", "skip-bad-images"],
+  json: true,
+  backend: true,
+  async run(f) {
+    const config = configFromFlags(f);
+    if (!f.out) throw new UserError("--out RUN_DIR is required (see --help)");
     validateConfig(config);
-    await initBackend(flags.backend as string | undefined);
-    const summary = await train(config, {
-      out: flags.out as string,
-      resume: flags.resume as boolean,
-      force: flags.force as boolean,
-      quiet: flags.quiet as boolean,
+    return await train(config, {
+      out: f.out as string,
+      resume: f.resume as boolean,
+      force: f.force as boolean,
+      quiet: f.quiet as boolean,
     });
+  },
+  print(s) {
     console.log(
-      `validation accuracy ${(summary.validation.accuracy * 100).toFixed(1)}% ` +
-        `(macro-F1 ${summary.validation.macro_f1.toFixed(3)}, best epoch ${summary.best_epoch})`,
+      `validation accuracy ${(s.validation.accuracy * 100).toFixed(1)}% ` +
+        `(macro-F1 ${s.validation.macro_f1.toFixed(3)}, best epoch ${s.best_epoch})`,
     );
-  });
-}
+  },
+};
+
+if (import.meta.main) await runCommand(trainCommand);

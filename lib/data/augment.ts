@@ -9,6 +9,7 @@
  * regularisation; the reference guide trains without augmentation, so it is off by default.
  * @module
  */
+import { UserError } from "../core/errors.ts";
 import { type Box, resizeBilinearPIL } from "./pil_resize.ts";
 
 /** Which augmentations to apply (all off by default). */
@@ -38,14 +39,14 @@ export function parseAugment(spec: string | undefined): AugmentOptions {
         const m = /^([\d.]+)-([\d.]+)$/.exec(arg);
         const lo = Number(m?.[1]), hi = Number(m?.[2]);
         if (!m || !(lo > 0 && lo <= hi && hi <= 1)) {
-          throw new RangeError(
+          throw new UserError(
             `--augment crop=${arg}: expected crop=MIN-MAX with 0 < MIN <= MAX <= 1`,
           );
         }
         out.crop = { scale: [lo, hi] };
       }
     } else {
-      throw new RangeError(`--augment: unknown "${part}"; expected none, crop, crop=MIN-MAX, flip`);
+      throw new UserError(`--augment: unknown "${part}"; expected none, crop, crop=MIN-MAX, flip`);
     }
   }
   return out;

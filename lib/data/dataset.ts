@@ -61,6 +61,8 @@ export interface LoadSplitOptions {
   preprocess?: Partial<PreprocessOptions>;
   /** Class names in label order, overriding the file's metadata. */
   labels?: string[];
+  /** Renumber labels to this class list by name (see `resolveSplit`). */
+  classNames?: string[];
   /** Turn row-level decode failures into a counted warning instead of an error. */
   skipBadImages?: boolean;
   /** Cache folder (default env `KD_CACHE_DIR`, else `<repo>/data/cache`). */
@@ -133,6 +135,7 @@ export async function loadSplit(opts: LoadSplitOptions): Promise<ImageSplit> {
     data: opts.data,
     split: opts.split,
     labels: opts.labels,
+    classNames: opts.classNames,
     quiet: opts.quiet,
   });
   const checksum = await checksumFiles(src.files);

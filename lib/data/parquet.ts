@@ -73,6 +73,18 @@ export function classNamesFromMetadata(meta: FileMetaData): string[] | undefined
   }
 }
 
+/**
+ * Make duplicate `image_file_path` ids unique by row: ids key the teacher-logit cache, so two rows
+ * sharing one id would share one teacher output.
+ */
+function uniqueIds(ids: string[]): void {
+  const count = new Map<string, number>();
+  for (const id of ids) count.set(id, (count.get(id) ?? 0) + 1);
+  ids.forEach((id, i) => {
+    if (count.get(id)! > 1) ids[i] = `row:${i}:${id}`;
+  });
+}
+
 async function readRows(
   p: OpenParquet,
   path: string,
@@ -99,7 +111,7 @@ export async function openParquetSplit(
   const opened: OpenParquet[] = [];
   const ids: string[] = [];
   const labels: number[] = [];
-  let classNames = opts.labels;
+  let classNames: string[] | undefined;
   for (const path of paths) {
     const p = await openParquet(path);
     const labelCol = LABEL_COLUMNS.find((c) => p.columns.includes(c));
@@ -109,7 +121,16 @@ export async function openParquetSplit(
           `found ${p.columns.map((c) => `"${c}"`).join(", ") || "none"}`,
       );
     }
-    classNames ??= classNamesFromMetadata(p.meta);
+    const names = opts.labels ?? classNamesFromMetadata(p.meta);
+    if (!names) {
+      throw new UserError(
+        `${path}: no class names in the Parquet metadata (key "huggingface"); ` +
+          `pass them in label order with --labels a,b,c`,
+      );
+    }
+    classNames ??= names;
+    // Shards written separately may order their ClassLabel names differently: align by name.
+    const remap = names.map((c) => classNames!.indexOf(c));
     const hasPath = p.columns.includes("image_file_path");
     const rows = await readRows(p, path, hasPath ? [labelCol, "image_file_path"] : [labelCol]);
     for (const [i, r] of rows.entries()) {
@@ -121,17 +142,19 @@ export async function openParquetSplit(
       if (!Number.isInteger(label)) {
         throw new UserError(`${path}: row ${i} (${id}) has no integer label (got ${String(v)})`);
       }
+      if (label >= 0 && label < names.length && remap[label] < 0) {
+        throw new UserError(
+          `${path}: classes [${names.join(", ")}] do not match [${classNames.join(", ")}] of ` +
+            `${paths[0]} (row ${i} is ${names[label]})`,
+        );
+      }
       ids.push(id);
-      labels.push(label);
+      labels.push(label >= 0 && label < names.length ? remap[label] : label);
     }
     opened.push(p);
   }
-  if (!classNames) {
-    throw new UserError(
-      `${paths[0]}: no class names in the Parquet metadata (key "huggingface"); ` +
-        `pass them in label order with --labels a,b,c`,
-    );
-  }
+  if (!classNames) throw new UserError(`no Parquet files for split "${name}"`);
+  uniqueIds(ids);
   const labelArr = Int32Array.from(labels);
   const source = paths.length === 1 ? paths[0] : paths.join(", ");
   checkLabels(source, ids, labelArr, classNames);

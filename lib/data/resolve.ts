@@ -9,7 +9,7 @@ import { UserError } from "../core/errors.ts";
 import { BEANS_REPO, beansSplitFiles } from "../net/beans.ts";
 import { hasFolderSplit, openFolderSplit } from "./folder.ts";
 import { openParquetSplit } from "./parquet.ts";
-import type { SplitSource } from "./source.ts";
+import { alignClasses, type SplitSource } from "./source.ts";
 
 /** How the default dataset is named where a folder would be: beans on the hub, via the HF cache. */
 export const DEFAULT_DATA = `hf://datasets/${BEANS_REPO}`;
@@ -65,8 +65,19 @@ export function availableSplits(
   return candidates.filter((s) => findParquet(dir, s).length > 0 || hasFolderSplit(dir, s));
 }
 
-/** Locate and index `split` (no image decoding); the default is beans from the Hugging Face cache. */
+/**
+ * Locate and index `split` (no image decoding); the default is beans from the Hugging Face cache.
+ * With `classNames`, labels are renumbered to that list by name (e.g. validation aligned to the
+ * training split's classes); a class missing from it is an error naming both lists.
+ */
 export async function resolveSplit(
+  opts: { data?: string; split: string; labels?: string[]; classNames?: string[]; quiet?: boolean },
+): Promise<SplitSource> {
+  const src = await openSplit(opts);
+  return opts.classNames ? alignClasses(src, opts.classNames) : src;
+}
+
+async function openSplit(
   opts: { data?: string; split: string; labels?: string[]; quiet?: boolean },
 ): Promise<SplitSource> {
   const { dir, isDefault } = dataDir(opts.data);
@@ -76,8 +87,13 @@ export async function resolveSplit(
     return await openParquetSplit(split, files, { labels: opts.labels });
   }
   if (!isDir(dir)) {
-    if (isFile(dir) && dir.endsWith(".parquet")) {
-      return await openParquetSplit(split, [dir], { labels: opts.labels });
+    if (isFile(dir)) {
+      // One file cannot tell its split: serving it as train, validation and test alike would
+      // evaluate on training rows.
+      throw new UserError(
+        `--data ${dir}: a file, not a folder; put it in a folder as ${split}.parquet ` +
+          `(one file per split: train.parquet, validation.parquet, test.parquet)`,
+      );
     }
     throw new UserError(
       `--data ${dir}: no such folder (expected a folder with ${split}.parquet, ` +

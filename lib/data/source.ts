@@ -61,3 +61,25 @@ export function checkLabels(
     }
   }
 }
+
+/**
+ * `src` with its labels renumbered to `classNames` by name (same rows, ids and images). A class of
+ * `src` missing from `classNames` is an error naming both lists: labels are never matched by
+ * position alone.
+ */
+export function alignClasses(src: SplitSource, classNames: string[]): SplitSource {
+  const same = src.classNames.length === classNames.length &&
+    src.classNames.every((c, i) => c === classNames[i]);
+  if (same) return src;
+  const map = src.classNames.map((c) => classNames.indexOf(c));
+  const used = new Set(src.labels);
+  const unknown = src.classNames.filter((_, i) => map[i] < 0 && used.has(i));
+  if (unknown.length) {
+    throw new UserError(
+      `${src.source}: classes [${src.classNames.join(", ")}] do not match [${
+        classNames.join(", ")
+      }] (${unknown.join(", ")} missing there); class lists must match by name`,
+    );
+  }
+  return { ...src, classNames: [...classNames], labels: src.labels.map((l) => map[l]) };
+}

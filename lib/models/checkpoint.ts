@@ -3,9 +3,16 @@
  * `model.safetensors` (every state variable by name, tfjs layouts), written atomically.
  * @module
  */
+import { createHash } from "node:crypto";
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
-import { encodeSafetensors, getRaw, readSafetensors } from "./safetensors.ts";
+import {
+  assertAllUsed,
+  assertFinite,
+  encodeSafetensors,
+  getRaw,
+  readSafetensors,
+} from "./safetensors.ts";
 import { UserError } from "../core/errors.ts";
 
 /** What `config.json` of a saved model holds. */
@@ -24,7 +31,7 @@ export async function saveModel(
 ): Promise<void> {
   const parent = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
   await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".saving-" });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".saving-", suffix: ".tmp" });
   try {
     const saved: SavedConfig = { config: model.config, input: model.input, info };
     await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify(saved, null, 2) + "\n");
@@ -63,10 +70,11 @@ export async function readSavedConfig(dir: string): Promise<SavedConfig> {
 
 /**
  * Assign every state variable of `model` from `dir/model.safetensors`; all tensors are checked
- * (presence and shape) before any is assigned.
+ * (presence, shape, finite values, none left unused) before any is assigned.
  */
 export async function loadStateInto(model: Classifier, dir: string): Promise<void> {
   const file = await readSafetensors(`${dir}/model.safetensors`);
+  assertAllUsed(file, model.stateVariables().keys());
   const values: [tf.Variable, tf.Tensor][] = [];
   try {
     for (const [name, v] of model.stateVariables()) {
@@ -74,6 +82,7 @@ export async function loadStateInto(model: Classifier, dir: string): Promise<voi
       const data = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);
+      assertFinite(data, `${dir}/model.safetensors: tensor "${name}"`);
       values.push([v, tf.tensor(data, raw.shape, v.dtype)]);
     }
   } catch (e) {
@@ -95,20 +104,11 @@ export async function weightsChecksum(
 ): Promise<string> {
   const map = model instanceof Map ? model : model.stateVariables();
   const vars = [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  const parts: Uint8Array[] = [];
-  const enc = new TextEncoder();
+  const hash = createHash("sha256");
   for (const [name, v] of vars) {
-    parts.push(enc.encode(`${name}:${v.shape.join("x")}:${v.dtype};`));
+    hash.update(`${name}:${v.shape.join("x")}:${v.dtype};`);
     const d = await v.data();
-    parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   }
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  const hash = await crypto.subtle.digest("SHA-256", all);
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hash.digest("hex");
 }

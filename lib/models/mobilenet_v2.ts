@@ -16,6 +16,7 @@ import {
   linear,
   ParamStore,
 } from "./layers.ts";
+import { assertAllUsed } from "./safetensors.ts";
 import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import type { TensorStore } from "./tensor_store.ts";
 import { UserError } from "../core/errors.ts";
@@ -405,6 +406,17 @@ export function loadHFMobileNetV2(
   for (const [name, v] of model.stateVariables()) {
     if (!opts.skip?.(name)) layouts.set(name, model.isDepthwise(name) ? "depthwise" : layoutOf(v));
   }
+  // BN step counters are bookkeeping PyTorch saves; a cut model leaves the blocks after its cut
+  // unused; nothing else may be left over.
+  const built = new Set([...model.stateVariables().keys()].map(stageOfVariable));
+  const cut = model.config.cutAfter !== undefined;
+  assertAllUsed(
+    file,
+    model.stateVariables().keys(),
+    (k) =>
+      k.endsWith("num_batches_tracked") || (opts.skip?.(k) ?? false) ||
+      (cut && stageOfVariable(k) !== "" && !built.has(stageOfVariable(k))),
+  );
   assignAll(model.stateVariables(), loadTorchTensors(file, model.stateVariables(), layouts));
 }
 
@@ -421,6 +433,21 @@ export function mobileNetV2OptionsFromHF(
   }
   const id2label = (hf.id2label ?? {}) as Record<string, string>;
   const numLabels = (hf.num_labels as number | undefined) ?? Object.keys(id2label).length;
+  if (!Number.isInteger(numLabels) || numLabels < 1) {
+    throw new UserError(`${path}: "num_labels" must be a positive integer, got ${numLabels}`);
+  }
+  for (const k of ["num_channels", "image_size", "depth_divisible_by", "min_depth"]) {
+    const v = hf[k];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) > 0)) {
+      throw new UserError(`${path}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+  }
+  for (const k of ["depth_multiplier", "expand_ratio", "layer_norm_eps"]) {
+    const v = hf[k];
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v > 0)) {
+      throw new UserError(`${path}: "${k}" must be a number > 0, got ${JSON.stringify(v)}`);
+    }
+  }
   const pick = (k: string) => hf[k] as never;
   return {
     numLabels,

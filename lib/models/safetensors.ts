@@ -275,3 +275,33 @@ export async function writeSafetensors(
 ): Promise<void> {
   await Deno.writeFile(path, encodeSafetensors(tensors, metadata));
 }
+
+/** Throw a UserError naming `what` when float data holds NaN or ±Infinity (a corrupt or diverged checkpoint). */
+export function assertFinite(data: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new UserError(`${what}: element ${i} is ${data[i]}; the checkpoint is not usable`);
+    }
+  }
+}
+
+/**
+ * Throw a UserError listing the tensors of `file` that the model does not use (a config that
+ * disagrees with its checkpoint, e.g. fewer layers), except those `ignore` accepts.
+ */
+export function assertAllUsed(
+  file: SafetensorsFile | { path: string; names(): string[] },
+  used: Iterable<string>,
+  ignore: (name: string) => boolean = () => false,
+): void {
+  const known = new Set(used);
+  const all = "tensors" in file ? [...file.tensors.keys()] : file.names();
+  const extra = all.filter((k) => !known.has(k) && !ignore(k));
+  if (extra.length) {
+    throw new UserError(
+      `${file.path}: ${extra.length} tensor(s) that the model built from its config does not ` +
+        `use (${extra.slice(0, 4).join(", ")}${extra.length > 4 ? ", ..." : ""}); ` +
+        `config.json and the weights disagree`,
+    );
+  }
+}

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
+import { assertFinite } from "./safetensors.ts";
 import type { TensorStore } from "./tensor_store.ts";
 
 /** How a variable is laid out in PyTorch relative to tfjs. */
@@ -32,7 +33,7 @@ export function fromTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
 
 /**
  * Decode `names` (name → layout) from `file`, checking each PyTorch shape against the variable's;
- * missing tensors or shape mismatches throw a UserError naming the tensor and the expected shape.
+ * missing tensors, shape mismatches and non-finite values throw a UserError naming the tensor.
  * Nothing leaks on error.
  */
 export function loadTorchTensors(
@@ -49,6 +50,7 @@ export function loadTorchTensors(
       const floats = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);
+      assertFinite(floats, `${file.path}: tensor "${rename(name)}"`);
       out.set(name, tf.tidy(() => fromTorch(tf.tensor(floats, raw.shape, "float32"), layout)));
     }
   } catch (e) {

@@ -9,6 +9,7 @@ import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { gelu, layerNorm, linear, ParamStore } from "./layers.ts";
 import { openHFWeights } from "./hf_checkpoint.ts";
+import { assertAllUsed } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
 
@@ -41,6 +42,15 @@ function num(hf: Record<string, unknown>, key: string, path: string, fallback?: 
   return v;
 }
 
+/** A size or count: a positive integer. */
+function count(hf: Record<string, unknown>, key: string, path: string, fallback?: number): number {
+  const v = num(hf, key, path, fallback);
+  if (!Number.isInteger(v) || v < 1) {
+    throw new UserError(`${path}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
 /** Translate an HF ViT/DeiT `config.json` object; unknown model types are a UserError. */
 export function vitConfigFromHF(hf: Record<string, unknown>, path = "config.json"): ViTConfig {
   const type = hf.model_type;
@@ -53,17 +63,17 @@ export function vitConfigFromHF(hf: Record<string, unknown>, path = "config.json
     throw new UserError(`${path}: unsupported hidden_act ${JSON.stringify(hf.hidden_act)} (gelu)`);
   }
   const id2label = (hf.id2label ?? {}) as Record<string, string>;
-  const numLabels = num(hf, "num_labels", path, Object.keys(id2label).length || undefined);
+  const numLabels = count(hf, "num_labels", path, Object.keys(id2label).length || undefined);
   const labels = Object.keys(id2label).length === numLabels
     ? Array.from({ length: numLabels }, (_, i) => String(id2label[String(i)] ?? `LABEL_${i}`))
     : undefined;
-  const imageSize = num(hf, "image_size", path, 224);
-  const patchSize = num(hf, "patch_size", path, 16);
+  const imageSize = count(hf, "image_size", path, 224);
+  const patchSize = count(hf, "patch_size", path, 16);
   if (imageSize % patchSize !== 0) {
     throw new UserError(`${path}: image_size ${imageSize} is not a multiple of patch ${patchSize}`);
   }
-  const hidden = num(hf, "hidden_size", path);
-  const heads = num(hf, "num_attention_heads", path);
+  const hidden = count(hf, "hidden_size", path);
+  const heads = count(hf, "num_attention_heads", path);
   if (hidden % heads !== 0) {
     throw new UserError(`${path}: hidden_size ${hidden} not divisible by ${heads} heads`);
   }
@@ -74,12 +84,12 @@ export function vitConfigFromHF(hf: Record<string, unknown>, path = "config.json
     numLabels,
     labels,
     hiddenSize: hidden,
-    numLayers: num(hf, "num_hidden_layers", path),
+    numLayers: count(hf, "num_hidden_layers", path),
     numHeads: heads,
-    intermediateSize: num(hf, "intermediate_size", path),
+    intermediateSize: count(hf, "intermediate_size", path),
     imageSize,
     patchSize,
-    numChannels: num(hf, "num_channels", path, 3),
+    numChannels: count(hf, "num_channels", path, 3),
     layerNormEps: num(hf, "layer_norm_eps", path, 1e-12),
     qkvBias: (hf.qkv_bias ?? true) !== false,
     initializerRange: num(hf, "initializer_range", path, 0.02),
@@ -297,21 +307,16 @@ export async function loadHFViT(dir: string, opts: LoadViTOptions = {}): Promise
     cfg.numLabels = opts.numLabels;
     cfg.labels = opts.labels;
     reinit = true;
-  } else if (opts.labels) cfg.labels = opts.labels;
+  }
   const model = new ViT(cfg, await inputSpec(dir, cfg.imageSize), opts.seed);
   try {
     const layouts = model.torchLayouts();
     if (reinit) { for (const n of model.headNames()) layouts.delete(n); }
+    // A re-initialised head leaves the checkpoint's head unused; anything else unused means the
+    // config describes another model than the weights (e.g. fewer layers).
+    const head = new Set(model.headNames());
+    assertAllUsed(file, model.torchLayouts().keys(), (k) => reinit && head.has(k));
     const values = loadTorchTensors(file, model.stateVariables(), layouts);
-    const known = new Set(model.torchLayouts().keys());
-    const extra = file.names().filter((k) => !known.has(k));
-    if (extra.length && !opts.quiet) {
-      console.error(
-        `note: ${file.path}: ${extra.length} unused tensor(s): ${extra.slice(0, 5).join(", ")}${
-          extra.length > 5 ? ", ..." : ""
-        }`,
-      );
-    }
     assignAll(model.stateVariables(), values);
   } catch (e) {
     model.dispose();

@@ -4,9 +4,12 @@
  * @module
  */
 import { join } from "node:path";
+import { UserError } from "../core/errors.ts";
+import { exists } from "../core/fs.ts";
 import { mergeResults } from "../sweep/results.ts";
 import { writeResultTables } from "./table.ts";
 import { writeReport } from "./html.ts";
+import { loadSweep } from "./load.ts";
 import type { SweepResults } from "../sweep/types.ts";
 
 /** Merge results and write `results.{json,csv,md}` and `report.html` (plus PNGs with `png`). */
@@ -19,4 +22,27 @@ export async function finishSweep(
   await writeReport(dir, { png: opts.png });
   console.error(`results: ${join(dir, "results.md")}, report: ${join(dir, "report.html")}`);
   return results;
+}
+
+/** Files written by {@linkcode writeSweepReport}. */
+export interface ReportFiles {
+  html: string;
+  pngs: string[];
+}
+
+/**
+ * Report on a sweep directory: merged afresh when it has `sweep.json` (e.g. after every shard
+ * finished), else from its existing `results.json`.
+ */
+export async function writeSweepReport(
+  dir: string,
+  opts: { png?: boolean; quiet?: boolean } = {},
+): Promise<ReportFiles> {
+  if (!(await exists(dir))) throw new UserError(`${dir}: no such directory`);
+  const results = (await exists(join(dir, "sweep.json")))
+    ? await mergeResults(dir)
+    : (await loadSweep(dir)).results;
+  await writeResultTables(dir, results);
+  const { html, pngs } = await writeReport(dir, opts);
+  return { html, pngs: pngs ?? [] };
 }

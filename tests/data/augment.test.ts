@@ -6,14 +6,15 @@ import {
   sampleCropBox,
 } from "../../lib/data/augment.ts";
 import { mulberry32 } from "../../lib/core/rng.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 Deno.test("parseAugment: none, crop, flip, crop=MIN-MAX; rejects unknown parts", () => {
   assertEquals(parseAugment(undefined), {});
   assertEquals(parseAugment("none"), {});
   assertEquals(parseAugment("crop,flip"), { crop: true, flip: true });
   assertEquals(parseAugment("crop=0.5-1"), { crop: { scale: [0.5, 1] } });
-  assertThrows(() => parseAugment("rotate"), RangeError, "rotate");
-  assertThrows(() => parseAugment("crop=2-3"), RangeError);
+  assertThrows(() => parseAugment("rotate"), UserError, "rotate");
+  assertThrows(() => parseAugment("crop=2-3"), UserError);
 });
 
 Deno.test("sampleCropBox: inside the image, area and aspect within range", () => {

@@ -8,7 +8,7 @@ import {
   getTensor,
   readSafetensors,
 } from "../../lib/models/safetensors.ts";
-import { runLogits } from "../../lib/cli/logits.ts";
+import { writeLogitsFile } from "../../lib/models/logits_file.ts";
 import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
@@ -34,17 +34,10 @@ for (const dir of FIXTURES) {
     model.dispose();
   });
 
-  Deno.test(`vit: deno task logits on ${dir} writes the same logits`, async () => {
+  Deno.test(`vit: writeLogitsFile on ${dir} writes the same logits`, async () => {
     const out = await Deno.makeTempFile({ suffix: ".safetensors" });
     try {
-      await runLogits([
-        "--model",
-        `hf-dir:${dir}`,
-        "--input",
-        `${dir}/io.safetensors`,
-        "--out",
-        out,
-      ]);
+      await writeLogitsFile({ model: `hf-dir:${dir}`, input: `${dir}/io.safetensors`, out });
       const got = await readSafetensors(out);
       const io = await readSafetensors(`${dir}/io.safetensors`);
       const a = getTensor(got, "logits"), b = getTensor(io, "logits");
@@ -94,7 +87,12 @@ Deno.test("vit: deno task logits as a subprocess", async () => {
 
 /** Copy the fixture into a temp dir with its config/weights altered. */
 async function alteredCopy(
-  edit: { config?: (c: Record<string, unknown>) => void; drop?: string; reshape?: string },
+  edit: {
+    config?: (c: Record<string, unknown>) => void;
+    drop?: string;
+    reshape?: string;
+    poison?: string;
+  },
 ): Promise<string> {
   const src = FIXTURES[0];
   const dir = await Deno.makeTempDir();
@@ -106,6 +104,7 @@ async function alteredCopy(
   for (const name of f.tensors.keys()) {
     if (name === edit.drop) continue;
     const r = getRaw(f, name);
+    if (name === edit.poison) (r.data as Float32Array)[1] = NaN;
     tensors.set(
       name,
       name === edit.reshape
@@ -127,6 +126,13 @@ Deno.test("vit: bad checkpoints are clear UserErrors, never partial models", asy
     [{ config: (c) => (c.intermediate_size = 64) }, [
       'tensor "vit.encoder.layer.0.intermediate.dense.weight"',
       "expected [64,48]",
+    ]],
+    // A config with fewer layers than the weights must not silently drop the rest.
+    [{ config: (c) => (c.num_hidden_layers = 1) }, ["does not use", "vit.encoder.layer.1."]],
+    [{ config: (c) => (c.num_labels = 2.5) }, ['"num_labels" must be a positive integer']],
+    [{ poison: "vit.encoder.layer.0.output.dense.bias" }, [
+      'tensor "vit.encoder.layer.0.output.dense.bias"',
+      "NaN",
     ]],
   ];
   for (const [edit, includes] of cases) {

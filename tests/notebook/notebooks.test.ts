@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { checkCommitted, type NotebookDoc, relativeImports } from "../../lib/notebook/check.ts";
-import { REQUIREMENTS } from "../../lib/cli/notebooks.ts";
+import { REQUIREMENTS } from "../../lib/notebook/execute.ts";
 
 const DIR = new URL("../../notebooks/", import.meta.url).pathname;
 const files = [...Deno.readDirSync(DIR)].filter((e) => e.name.endsWith(".ipynb")).map((e) => e.name)

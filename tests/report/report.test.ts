@@ -4,7 +4,7 @@ import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
 import { bestRun, loadSweep, parseMetricsJsonl } from "../../lib/report/load.ts";
 import { renderReportHtml, reportFigures, writeReport } from "../../lib/report/html.ts";
 import { findChromium } from "../../lib/report/png.ts";
-import { main as reportMain } from "../../lib/cli/report.ts";
+import { writeSweepReport } from "../../lib/report/finish.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import sharp from "sharp";
 
@@ -131,12 +131,12 @@ Deno.test("loadSweep names the missing results.json and bad metrics lines", asyn
 });
 
 Deno.test({
-  name: "deno task report --png writes non-empty PNGs (needs chromium)",
+  name: "the report with png writes non-empty PNGs (needs chromium)",
   ignore: !findChromium(),
   async fn() {
     const { dir } = await syntheticDir({ teachers: ["ta"], temperatures: [2] });
     try {
-      await reportMain([dir, "--png", "--quiet"]);
+      await writeSweepReport(dir, { png: true, quiet: true });
       const sweep = await loadSweep(dir);
       const names = reportFigures(sweep).map((f) => f.name);
       assertEquals(names.length, 5);

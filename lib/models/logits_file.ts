@@ -1,0 +1,62 @@
+/**
+ * Logits for Hugging Face style `pixel_values` stored in a safetensors file (NCHW float32, as HF
+ * image processors produce them), written to another safetensors file as `logits`: the parity
+ * check between this toolkit and PyTorch for any checkpoint.
+ * @module
+ */
+import * as tf from "../tf.ts";
+import { UserError } from "../core/errors.ts";
+import { createModel } from "./registry.ts";
+import { getTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { nchwToNhwc } from "./vit.ts";
+
+/** Options of {@linkcode writeLogitsFile}. */
+export interface LogitsFileOptions {
+  /** Model spec. */
+  model: string;
+  /** safetensors file holding the input. */
+  input: string;
+  /** safetensors file to write `logits` to. */
+  out: string;
+  /** Name of the input tensor (default `pixel_values`). */
+  inputName?: string;
+  batchSize?: number;
+}
+
+/** Run the model on the input's pixel values and write the logits; returns their shape. */
+export async function writeLogitsFile(o: LogitsFileOptions): Promise<number[]> {
+  const batch = o.batchSize ?? 16;
+  const name = o.inputName ?? "pixel_values";
+  const file = await readSafetensors(o.input);
+  const x = getTensor(file, name);
+  if (x.rank !== 4 || x.shape[1] !== 3) {
+    x.dispose();
+    throw new UserError(`${o.input}: "${name}" has shape [${x.shape}], expected [batch, 3, H, W]`);
+  }
+  const model = await createModel(o.model, { quiet: true });
+  try {
+    if (x.shape[2] !== model.input.size || x.shape[3] !== model.input.size) {
+      throw new UserError(
+        `${o.input}: "${name}" is ${x.shape[2]}x${x.shape[3]}, the model expects ` +
+          `${model.input.size}x${model.input.size}`,
+      );
+    }
+    const parts: tf.Tensor[] = [];
+    for (let s = 0; s < x.shape[0]; s += batch) {
+      const n = Math.min(batch, x.shape[0] - s);
+      parts.push(
+        tf.tidy(() =>
+          model.apply(nchwToNhwc(tf.slice(x, [s, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D))
+        ),
+      );
+    }
+    const logits = tf.concat(parts, 0);
+    await writeSafetensors(o.out, { logits }, { model: o.model });
+    const shape = logits.shape;
+    tf.dispose([...parts, logits]);
+    return shape;
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The run folder's state machine: a new run, a finished one (kept unless `--force`), an
+ * interrupted one (continued with `--resume`, or restarted with `--force`). Nothing is deleted
+ * while deciding: `--force` moves the previous run aside only once the new one has passed every
+ * check and loaded its data, and puts it back if the new run fails before its first epoch ends.
+ *
+ * ```
+ * RUN/config.json     {train: TrainConfig, environment}      (snake_case keys)
+ * RUN/metrics.jsonl   one EpochRecord per line
+ * RUN/checkpoint/     state.safetensors (model/ + optimizer/ variables) + trainer.json
+ * RUN/best/           the selected model (loadable with dir:RUN/best)
+ * RUN/final.json      FinalSummary, written last: its presence means "finished"
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import * as tf from "../tf.ts";
+import { UserError } from "../core/errors.ts";
+import { exists, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
+import { settingDifferences } from "../core/settings.ts";
+import type { EpochRecord } from "../core/run_files.ts";
+import type { Classifier } from "../models/model.ts";
+import { getTensor, readSafetensors, writeSafetensors } from "../models/safetensors.ts";
+import { type TrainConfig, trainConfigFromJson } from "./config.ts";
+
+/** Files and folders of a run directory (everything `--force` replaces). */
+export const RUN_ENTRIES = [
+  "config.json",
+  "metrics.jsonl",
+  "checkpoint",
+  "best",
+  "final.json",
+  "validation_eval.json",
+  "test_eval.json",
+];
+
+/** Progress of a run, saved with every checkpoint. */
+export interface TrainerState {
+  epoch: number;
+  step: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestScore: number;
+  sinceBest: number;
+  trainTime: number;
+  trainImages: number;
+}
+
+/** A fresh state before the first epoch. */
+export function initialState(): TrainerState {
+  return {
+    epoch: 0,
+    step: 0,
+    history: [],
+    bestEpoch: 0,
+    bestScore: -Infinity,
+    sinceBest: 0,
+    trainTime: 0,
+    trainImages: 0,
+  };
+}
+
+/** What {@linkcode inspectRunDir} decided. */
+export interface RunDirPlan {
+  out: string;
+  /** Continue from `checkpoint/`. */
+  resuming: boolean;
+  /** A previous run is there and will be replaced (`--force`). */
+  replacing: boolean;
+}
+
+/**
+ * Decide what to do with `out` without changing anything but leftovers of a crash (temporary
+ * files, a checkpoint left under `.old` by an interrupted swap). Refusals are UserErrors.
+ */
+export async function inspectRunDir(
+  out: string,
+  config: TrainConfig,
+  opts: { resume?: boolean; force?: boolean },
+): Promise<RunDirPlan> {
+  await removeStaleTemporaries(out);
+  const ckpt = join(out, "checkpoint");
+  if (!(await exists(ckpt)) && await exists(`${ckpt}.old`)) await Deno.rename(`${ckpt}.old`, ckpt);
+  const finished = await exists(join(out, "final.json"));
+  const interrupted = !finished && await exists(join(ckpt, "trainer.json"));
+  const anything = finished || interrupted || await exists(join(out, "config.json"));
+  if (opts.force) return { out, resuming: false, replacing: anything };
+  if (finished) {
+    throw new UserError(`${out} already holds a finished run; pass --force to replace it`);
+  }
+  if (interrupted && !opts.resume) {
+    throw new UserError(
+      `${out} holds an interrupted run; pass --resume to continue it or --force to start over`,
+    );
+  }
+  if (interrupted) {
+    const saved = await readJson<{ train: unknown }>(join(out, "config.json")).catch(() => null);
+    if (saved) {
+      const diff = settingDifferences(trainConfigFromJson(saved.train), config);
+      if (diff.length) {
+        throw new UserError(
+          `cannot resume ${out}: settings differ from the saved run (${diff.join("; ")})`,
+        );
+      }
+    }
+  }
+  return { out, resuming: interrupted, replacing: false };
+}
+
+/** Temporary files of writes that never finished (a crash, a full disk): safe to delete. */
+async function removeStaleTemporaries(out: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(out)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.name.endsWith(".tmp")) {
+      await Deno.remove(join(out, e.name), { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/** A previous run moved aside by `--force`: restore it on failure, discard it on success. */
+export interface SetAside {
+  restore(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/** Move the previous run's files into `out/.replaced.tmp/` (same file system: instant, undoable). */
+export async function setAsidePreviousRun(out: string): Promise<SetAside> {
+  const aside = join(out, `.replaced-${crypto.randomUUID().slice(0, 8)}.tmp`);
+  await Deno.mkdir(aside, { recursive: true });
+  const moved: string[] = [];
+  for (const name of RUN_ENTRIES) {
+    if (await exists(join(out, name))) {
+      await Deno.rename(join(out, name), join(aside, name));
+      moved.push(name);
+    }
+  }
+  return {
+    async restore() {
+      for (const name of moved) {
+        await Deno.remove(join(out, name), { recursive: true }).catch(() => {});
+        await Deno.rename(join(aside, name), join(out, name));
+      }
+      await Deno.remove(aside, { recursive: true });
+    },
+    async discard() {
+      await Deno.remove(aside, { recursive: true });
+    },
+  };
+}
+
+/** State tensors of a checkpoint: model variables under `model/`, optimizer under `optimizer/`. */
+function checkpointTensors(
+  model: Classifier,
+  optimizerState: Map<string, tf.Variable>,
+): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [k, v] of model.stateVariables()) out.set(`model/${k}`, v);
+  for (const [k, v] of optimizerState) out.set(k, v);
+  return out;
+}
+
+/** Write `checkpoint/` atomically: built beside it, then swapped in. */
+export async function saveCheckpoint(
+  out: string,
+  model: Classifier,
+  optimizerState: Map<string, tf.Variable>,
+  state: TrainerState,
+): Promise<void> {
+  const tmp = join(out, `checkpoint.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  try {
+    await Deno.mkdir(tmp, { recursive: true });
+    await writeSafetensors(
+      join(tmp, "state.safetensors"),
+      checkpointTensors(model, optimizerState),
+    );
+    await Deno.writeTextFile(join(tmp, "trainer.json"), JSON.stringify(state));
+    await replaceDir(tmp, join(out, "checkpoint"));
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Load `checkpoint/` into the model and optimizer variables; returns the trainer state. */
+export async function restoreCheckpoint(
+  out: string,
+  model: Classifier,
+  optimizerState: Map<string, tf.Variable>,
+): Promise<TrainerState> {
+  const dir = join(out, "checkpoint");
+  const file = await readSafetensors(join(dir, "state.safetensors"));
+  for (const [name, v] of checkpointTensors(model, optimizerState)) {
+    const t = getTensor(file, name, v.shape);
+    (v as tf.Variable).assign(t);
+    t.dispose();
+  }
+  return await readJson<TrainerState>(join(dir, "trainer.json"));
+}
+
+/** Rewrite `metrics.jsonl` with the whole history (atomic, so a crash never truncates it). */
+export async function writeMetrics(out: string, history: EpochRecord[]): Promise<void> {
+  await writeFileAtomic(
+    join(out, "metrics.jsonl"),
+    history.map((r) => JSON.stringify(r)).join("\n") + "\n",
+  );
+}

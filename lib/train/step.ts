@@ -1,0 +1,80 @@
+/**
+ * One optimisation step, the unit the trainer repeats and `deno task bench train` times: forward,
+ * the guide's distillation loss (plain cross-entropy without a teacher), backward, gradient
+ * clipping by global norm, and the optimizer update. A non-finite loss skips the update and is
+ * reported to the caller, which stops the run with the last good checkpoint intact.
+ * @module
+ */
+import * as tf from "../tf.ts";
+import type { Classifier } from "../models/model.ts";
+import { distillationLoss, type DistillationOptions } from "../loss.ts";
+import { clipByGlobalNorm, type Optimizer } from "../optim.ts";
+
+/** One batch: normalised NHWC images, integer labels, teacher logits (null: scratch). */
+export interface StepBatch {
+  x: tf.Tensor4D;
+  labels: tf.Tensor1D;
+  teacher: tf.Tensor2D | null;
+}
+
+/** Loss values of one step (the update was applied only when `total` is finite). */
+export interface StepLosses {
+  total: number;
+  ce: number;
+  kd: number;
+}
+
+/** A student bound to its optimizer, ready for {@linkcode trainStep}. */
+export interface StepModel {
+  student: Classifier;
+  optimizer: Optimizer;
+  /** Trainable variables by stable name (the optimizer's and checkpoint's keys). */
+  params: Map<string, tf.Variable>;
+  /** Stable name of each variable by tfjs id (gradients arrive keyed by id). */
+  names: Map<string, string>;
+}
+
+/** The settings a step uses. */
+export interface StepOptions extends DistillationOptions {
+  /** Max global gradient norm; 0 disables clipping. */
+  clipNorm: number;
+}
+
+/** Bind a student and its optimizer for {@linkcode trainStep}. */
+export function stepModel(student: Classifier, optimizer: Optimizer): StepModel {
+  const params = student.trainableVariables();
+  const names = new Map([...params].map(([name, v]) => [v.name, name]));
+  return { student, optimizer, params, names };
+}
+
+/**
+ * Run one training step on `batch` with learning rate `lr`; the batch tensors stay the
+ * caller's. `poison` (tests) replaces the loss by NaN to exercise divergence handling.
+ */
+export function trainStep(
+  m: StepModel,
+  batch: StepBatch,
+  opts: StepOptions,
+  lr: number,
+  poison = false,
+): StepLosses {
+  const vars = [...m.params.values()];
+  let ce = 0, kd = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = m.student.apply(batch.x, { training: true });
+    const parts = distillationLoss(logits, batch.teacher, batch.labels, opts);
+    ce = parts.ce.dataSync()[0];
+    kd = parts.kd.dataSync()[0];
+    return parts.total;
+  }, vars);
+  const total = poison ? NaN : value.dataSync()[0];
+  value.dispose();
+  const named: Record<string, tf.Tensor> = {};
+  for (const [id, g] of Object.entries(grads)) named[m.names.get(id) ?? id] = g;
+  if (Number.isFinite(total)) {
+    if (opts.clipNorm > 0) clipByGlobalNorm(named, opts.clipNorm);
+    m.optimizer.step(named, lr);
+  }
+  tf.dispose(Object.values(named));
+  return { total, ce, kd };
+}

@@ -1,0 +1,108 @@
+/**
+ * The import graph keeps the layering the README describes: `lib/core/` at the bottom, nothing
+ * outside `lib/cli/` importing `lib/cli/`, no import cycles, and model/optimizer code that names
+ * the native kernels without loading oneDNN.
+ */
+import { assertEquals } from "@std/assert";
+import { join } from "node:path";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const LIB = `file://${ROOT}lib/`;
+
+function libFiles(dir = join(ROOT, "lib")): string[] {
+  return [...Deno.readDirSync(dir)].flatMap((e) =>
+    e.isDirectory ? libFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []
+  );
+}
+
+/** Module → the lib modules it imports (relative to lib/), from `deno info --json`. */
+async function importGraph(): Promise<Map<string, string[]>> {
+  const entry = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(entry, libFiles().map((f) => `import "file://${f}";`).join("\n"));
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    const info = JSON.parse(new TextDecoder().decode(out.stdout));
+    const graph = new Map<string, string[]>();
+    for (const m of info.modules as { specifier: string; dependencies?: unknown[] }[]) {
+      if (!m.specifier.startsWith(LIB)) continue;
+      const deps = (m.dependencies ?? []).flatMap((d) => {
+        const dep = d as { code?: { specifier?: string }; type?: { specifier?: string } };
+        return [dep.code?.specifier, dep.type?.specifier].filter((s): s is string =>
+          !!s?.startsWith(LIB)
+        );
+      });
+      graph.set(m.specifier.slice(LIB.length), [...new Set(deps.map((s) => s.slice(LIB.length)))]);
+    }
+    return graph;
+  } finally {
+    await Deno.remove(entry);
+  }
+}
+
+const graph = await importGraph();
+
+Deno.test("no module outside lib/cli/ imports lib/cli/", () => {
+  const bad = [...graph].flatMap(([m, deps]) =>
+    m.startsWith("cli/") ? [] : deps.filter((d) => d.startsWith("cli/")).map((d) => `${m} → ${d}`)
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("lib/core/ imports nothing above it", () => {
+  const bad = [...graph].flatMap(([m, deps]) =>
+    m.startsWith("core/")
+      ? deps.filter((d) => !d.startsWith("core/")).map((d) => `${m} → ${d}`)
+      : []
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("the lib import graph has no cycle", () => {
+  // Tarjan's strongly connected components; any component of more than one module is a cycle.
+  const index = new Map<string, number>(), low = new Map<string, number>();
+  const stack: string[] = [], onStack = new Set<string>(), cycles: string[][] = [];
+  let next = 0;
+  const visit = (v: string) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const comp: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        comp.push(w);
+      } while (w !== v);
+      if (comp.length > 1 || (graph.get(v) ?? []).includes(v)) cycles.push(comp.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  assertEquals(cycles, []);
+});
+
+Deno.test("models and the optimizer name native kernels without loading oneDNN", () => {
+  const reach = (from: string, seen = new Set<string>()): Set<string> => {
+    if (seen.has(from)) return seen;
+    seen.add(from);
+    for (const d of graph.get(from) ?? []) reach(d, seen);
+    return seen;
+  };
+  for (const m of ["models/mobilenet_v2.ts", "optim.ts"]) {
+    const loaded = [...reach(m)].filter((d) => d === "backends/native/dnnl.ts");
+    assertEquals(loaded, [], `${m} reaches oneDNN`);
+  }
+});

@@ -1,0 +1,198 @@
+/**
+ * Every `deno task` keeps one contract (lib/cli/command.ts): `--help` prints usage on stdout and
+ * exits 0; an unknown flag or a bad value exits 2 with one `error:` line and no stack trace;
+ * `--json`, where the help offers it, prints only parseable JSON on stdout.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { join } from "node:path";
+import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
+import { BEANS_DIR, SHARED } from "../data/helpers.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const VIT_TINY = Deno.env.get("VIT_TINY") ?? `${SHARED}fixtures/vit_tiny`;
+/** deno.json tasks that are Deno's own tools, not toolkit commands. */
+const NOT_COMMANDS = new Set(["test", "check"]);
+
+const tasks = Object.keys(
+  JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks as Record<string, string>,
+).filter((t) => !NOT_COMMANDS.has(t));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function task(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function assertOneLineError(r: Result, what: string) {
+  assertEquals(r.code, 2, `${what}: exit ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert(lines.at(-1)!.startsWith("error: "), `${what}: last stderr line: ${lines.at(-1)}`);
+  assert(!/\n\s+at /.test(r.stderr), `${what}: stack trace on stderr:\n${r.stderr}`);
+  assertEquals(r.stdout.trim(), "", `${what}: stdout should be empty`);
+}
+
+/** Sub-commands a task's usage lists (`deno task data info …` → `info`). */
+function subcommands(name: string, usage: string): string[] {
+  const re = new RegExp(`deno task ${name} ([a-z][\\w-]*)`, "g");
+  return [...new Set([...usage.matchAll(re)].map((m) => m[1]))];
+}
+
+const helps = new Map<string, string>();
+
+for (const name of tasks) {
+  Deno.test(`deno task ${name}: --help, unknown flag`, async () => {
+    const help = await task([name, "--help"]);
+    assertEquals(help.code, 0, help.stderr);
+    assert(help.stdout.startsWith("usage:"), `${name} --help: ${help.stdout.slice(0, 200)}`);
+    helps.set(name, help.stdout);
+    const subs = subcommands(name, help.stdout);
+    for (const args of subs.length ? subs.map((s) => [name, s]) : [[name]]) {
+      if (subs.length) {
+        const h = await task([...args, "--help"]);
+        assertEquals(h.code, 0, `${args.join(" ")} --help: ${h.stderr}`);
+        assert(h.stdout.startsWith("usage:"), `${args.join(" ")} --help: ${h.stdout}`);
+        helps.set(args.join(" "), h.stdout);
+      }
+      assertOneLineError(
+        await task([...args, "--no-such-flag"]),
+        `${args.join(" ")} --no-such-flag`,
+      );
+    }
+  });
+}
+
+Deno.test("bad values and missing arguments are one line, exit 2", async () => {
+  const cases: string[][] = [
+    ["train", "--out", "/tmp/x", "--epochs", "abc"],
+    ["train", "--out", "/tmp/x", "--dropout", "1.5"],
+    ["train", "--out", "/tmp/x", "--warmup-ratio", "5"],
+    ["train", "--out", "/tmp/x", "--backend", "nope"],
+    ["train", "--out", "/tmp/x", "--augment", "rotate"],
+    ["train", "--epochs"],
+    ["eval", "--split", "validation"],
+    ["sweep", "--profile", "nope", "--out", "/tmp/kd-contract-nope"],
+    ["report", "/nonexistent/sweep"],
+    ["data", "frobnicate"],
+    ["data", "info", "--data", "/nonexistent/beans"],
+    ["logits", "--model", "nope:x", "--input", "a", "--out", "b"],
+    // A folder that cannot be written (root ignores permission bits; /sys refuses anyone).
+    [
+      "train",
+      "--preset",
+      "smoke",
+      "--student",
+      "mobilenet_v2@0.35",
+      "--data",
+      BEANS_DIR,
+      "--max-images",
+      "16",
+      "--out",
+      "/sys/kd-contract/run",
+    ],
+  ];
+  for (const args of cases) assertOneLineError(await task(args), args.join(" "));
+});
+
+/** Cheap invocations of every task whose help offers --json (stdout must be JSON only). */
+async function jsonCases(dir: string): Promise<Record<string, string[]>> {
+  await writeSyntheticSweep(join(dir, "sweep"), { teachers: ["t"], temperatures: [2], seeds: [0] });
+  return {
+    "data info": ["data", "info", "--data", BEANS_DIR, "--json"],
+    "data prepare": [
+      "data",
+      "prepare",
+      "--data",
+      BEANS_DIR,
+      "--split",
+      "validation",
+      "--image-size",
+      "32",
+      "--json",
+    ],
+    logits: [
+      "logits",
+      "--model",
+      `hf-dir:${VIT_TINY}`,
+      "--input",
+      `${VIT_TINY}/io.safetensors`,
+      "--out",
+      join(dir, "logits.safetensors"),
+      "--json",
+    ],
+    eval: ["eval", "--model", `hf-dir:${VIT_TINY}`, "--data", BEANS_DIR, "--json"],
+    train: [
+      "train",
+      "--preset",
+      "smoke",
+      "--student",
+      "mobilenet_v2@0.35",
+      "--max-images",
+      "16",
+      "--epochs",
+      "1",
+      "--data",
+      BEANS_DIR,
+      "--out",
+      join(dir, "run"),
+      "--json",
+    ],
+    report: ["report", join(dir, "sweep"), "--json"],
+  };
+}
+
+Deno.test("--json prints only JSON on stdout, for every command that offers it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases = await jsonCases(dir);
+    const hasSubcommands = (n: string) => [...helps.keys()].some((k) => k.startsWith(`${n} `));
+    const offering = [...helps].filter(([n, usage]) =>
+      usage.includes("--json") && !hasSubcommands(n)
+    )
+      .map(([n]) => n);
+    // A command may be checked elsewhere when a run here would take minutes (named here).
+    const elsewhere = new Set(["sweep", "notebooks", "teacher", "bench", "export"]);
+    const unchecked = offering.filter((n) => !cases[n] && !elsewhere.has(n.split(" ")[0]));
+    assertEquals(unchecked, [], "add a cheap --json invocation for these commands");
+    for (const [name, args] of Object.entries(cases)) {
+      const r = await task(args, { KD_CACHE_DIR: join(dir, "cache") });
+      assertEquals(r.code, 0, `${name}: ${r.stderr}`);
+      const lines = r.stdout.trim().split("\n");
+      assertEquals(lines.length, 1, `${name}: stdout is not one JSON line:\n${r.stdout}`);
+      JSON.parse(lines[0]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the README's logits command works without --backend", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "x.safetensors");
+    const r = await task([
+      "logits",
+      "--model",
+      `hf-dir:${VIT_TINY}`,
+      "--input",
+      `${VIT_TINY}/io.safetensors`,
+      "--out",
+      out,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assert((await Deno.stat(out)).size > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
