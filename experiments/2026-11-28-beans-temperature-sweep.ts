@@ -16,18 +16,21 @@
  */
 import { defineSweep } from "../lib/sweep/define.ts";
 
+/** The hub's ImageNet MobileNetV2; `--backbone SPEC` (env `KD_BACKBONE`) replaces it. */
+const IMAGENET = "hf:google/mobilenet_v2_1.0_224";
+
 export const sweep = defineSweep({
   name: "beans-temperature-sweep",
   description: "Distilled vs scratch MobileNetV2 on beans across temperatures, λ and teachers.",
   teachers: [
     {
       name: "mnv2-weak",
-      build: { settings: { featuresFrom: "block:1", trainFraction: 0.1 } },
+      build: { from: IMAGENET, settings: { featuresFrom: "block:1", trainFraction: 0.1 } },
       note: "linear probe on early (first-block) ImageNet features, 10% of the training images",
     },
     {
       name: "mnv2-strong",
-      build: { settings: { finetuneBlocks: 1 } },
+      build: { from: IMAGENET, settings: { finetuneBlocks: 1 } },
       note: "linear probe on pooled ImageNet features + last block fine-tuned, all images",
     },
     {

@@ -16,7 +16,10 @@ export const sweep = defineSweep({
   description: "The HF guide's recipe (T=5, λ=0.5, 30 epochs) distilled vs scratch, with seeds.",
   teachers: [
     { name: "vit-guide", spec: "hf:merve/beans-vit-224" },
-    { name: "mnv2-strong", build: { settings: { finetuneBlocks: 1 } } },
+    {
+      name: "mnv2-strong",
+      build: { from: "hf:google/mobilenet_v2_1.0_224", settings: { finetuneBlocks: 1 } },
+    },
   ],
   profiles: {
     full: {
