@@ -159,6 +159,13 @@ Deno.test("bad sweep input: missing experiment, no sweep export, shard out of ra
     UserError,
     "no profile",
   );
+  const out = await Deno.makeTempDir();
+  await assertRejects(
+    () => runSweep({ experiment: TINY, profile: "smoke", data: DATA, out, teachers: ["vit"] }),
+    UserError,
+    "--teachers vit: not in profile smoke (its teachers: rand)",
+  );
+  await Deno.remove(out, { recursive: true });
   const profile = { preset: "smoke", student: "mobilenet_v2", temperatures: [2], lambdas: [0.5] };
   const teachers = [{ name: "t", spec: "dir:/t" }];
   assertThrows(() => expandGrid({ ...profile, seeds: [] }, teachers, {}), UserError, "empty");

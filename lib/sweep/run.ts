@@ -73,6 +73,8 @@ export interface SweepOptions {
   data?: string;
   /** Backbone of every built teacher (default env `KD_BACKBONE`, else each source's own). */
   backbone?: string;
+  /** Only these of the profile's teachers (e.g. offline, without a hub-only teacher). */
+  teachers?: string[];
   /** Sweep directory (default `runs/sweeps/<experiment>-<profile>`). */
   out?: string;
   shard?: string;
@@ -119,7 +121,16 @@ async function resolveTeachers(
   opts: SweepOptions,
   log: (l: string) => void,
 ): Promise<TeacherEntry[]> {
-  const wanted = profile.teachers ?? def.teachers.map((t) => t.name);
+  const all = profile.teachers ?? def.teachers.map((t) => t.name);
+  const unknown = (opts.teachers ?? []).filter((t) => !all.includes(t));
+  if (unknown.length) {
+    throw new UserError(
+      `--teachers ${unknown.join(",")}: not in profile ${opts.profile} (its teachers: ${
+        all.join(", ")
+      })`,
+    );
+  }
+  const wanted = opts.teachers ? all.filter((t) => opts.teachers!.includes(t)) : all;
   const sources = wanted.map((name) => {
     const src: TeacherSource | undefined = def.teachers.find((t) => t.name === name);
     if (!src) {
