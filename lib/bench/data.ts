@@ -14,8 +14,8 @@ export async function main(args: string[]): Promise<void> {
     string: ["data", "split", "batch"],
     default: { split: "train", batch: "32" },
   });
-  const data = (a.data as string | undefined) ?? Deno.env.get("KD_DATA") ??
-    new URL("../../../shared/datasets/beans", import.meta.url).pathname;
+  // Default: env KD_DATA, else beans from the Hugging Face cache.
+  const data = a.data as string | undefined;
   const split = a.split as string;
   const cacheDir = await Deno.makeTempDir({ prefix: "kd-bench-data-" });
   try {

@@ -10,9 +10,8 @@ import * as tf from "../tf.ts";
 import { initBackend } from "../backend.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import { ViT, type ViTConfig } from "../models/vit.ts";
-import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import type { Classifier } from "../models/model.ts";
-import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
+import { backboneSpec, openBackbone } from "../teacher/backbone.ts";
 
 /** ViT-Base/16 at 224 (google/vit-base-patch16-224 shapes), random weights, 3 labels. */
 const VIT_BASE: ViTConfig = {
@@ -105,16 +104,17 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   try {
-    const teacher = await loadTfjsLayersDir(IMAGENET_MOBILENET_V2, { numLabels: 3 });
+    // The teachers' backbone: env KD_BACKBONE, else the hub's ImageNet MobileNetV2.
+    const { model: teacher } = await openBackbone(backboneSpec(), { numLabels: 3, quiet: true });
     await measure(
-      "teacher tfjs mobilenet_v2 (pretrained) @224",
+      `teacher backbone ${backboneSpec()} (pretrained) @224`,
       batch,
       iters,
       forward(teacher, batch, 224),
     );
     teacher.dispose();
   } catch (e) {
-    console.log(`teacher tfjs mobilenet_v2: n/a (${(e as Error).message.split("\n")[0]})`);
+    console.log(`teacher backbone ${backboneSpec()}: n/a (${(e as Error).message.split("\n")[0]})`);
   }
   if (!a["no-vit"]) {
     const vit = new ViT(VIT_BASE, undefined, 0);

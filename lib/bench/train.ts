@@ -6,7 +6,8 @@
  * run and records the row in BENCHMARKS.md (`--write` records a run without PyTorch).
  * `--modes scratch,cached,online` (default: all three) also times a scratch step (cross-entropy
  * only) and a distilled step without the logit cache, where the teacher (`--teacher SPEC`,
- * default the shared ImageNet MobileNetV2 at 224 px) runs forward on every batch.
+ * default the teachers' backbone, env `KD_BACKBONE` else the hub's ImageNet MobileNetV2, at
+ * 224 px) runs forward on every batch.
  * @module
  */
 import * as tf from "../tf.ts";
@@ -18,12 +19,11 @@ import { createOptimizer } from "../optim.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
-import { IMAGENET_MOBILENET_V2 } from "../models/layers_backbone.ts";
+import { backboneSpec } from "../teacher/backbone.ts";
 
 /** What a timed step includes: no teacher, cached teacher logits, or a teacher forward pass. */
 export type StepMode = "scratch" | "cached" | "online";
 const MODES: StepMode[] = ["scratch", "cached", "online"];
-const DEFAULT_TEACHER = `tfjs-dir:${IMAGENET_MOBILENET_V2}`;
 
 /** One benchmark result (the `--json` line). */
 export interface TrainBenchResult {
@@ -282,9 +282,9 @@ async function run(args: string[]): Promise<void> {
   };
   console.error(`${choice.name}: ${result.img_per_s.toFixed(1)} img/s (median)`);
   for (const mode of modes.filter((m) => m !== "cached")) {
-    const teacherSpec = (a.teacher as string | undefined) ?? DEFAULT_TEACHER;
+    const teacherSpec = (a.teacher as string | undefined) ?? backboneSpec();
     const teacher = mode === "online"
-      ? await createModel(teacherSpec, { numLabels: 3, quiet: true })
+      ? await createModel(teacherSpec, { numLabels: 3, quiet: true, reinitHead: true })
       : undefined;
     const t = await timeTrainingSteps(o, undefined, mode, teacher);
     teacher?.dispose();

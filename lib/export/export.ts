@@ -7,11 +7,11 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { exists, replaceDir } from "../core/fs.ts";
+import { replaceDir } from "../core/fs.ts";
 import { createModel, parseSpec } from "../models/registry.ts";
-import { modelsDir } from "../models/hub.ts";
+import { fetchHFModel } from "../models/hub.ts";
+import { openHFWeights } from "../models/hf_checkpoint.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
-import { readSafetensors } from "../models/safetensors.ts";
 import { modelCost } from "../models/cost.ts";
 import { type ExportSource, resolveExportSource } from "./source.ts";
 import {
@@ -73,11 +73,11 @@ export async function checkOut(out: string, force = false): Promise<void> {
   }
 }
 
-/** The `model.safetensors` of an HF checkpoint spec (`hf-dir:` / already fetched `hf:`), if any. */
-function sourceCheckpoint(modelSpec: string): string | null {
+/** The folder of an HF checkpoint spec (`hf-dir:` or a cached `hf:`), else null. */
+async function sourceCheckpoint(modelSpec: string): Promise<string | null> {
   const p = parseSpec(modelSpec);
-  if (p.kind === "hf-dir") return join(p.target, "model.safetensors");
-  if (p.kind === "hf") return join(modelsDir(), p.target, "model.safetensors");
+  if (p.kind === "hf-dir") return p.target;
+  if (p.kind === "hf") return (await fetchHFModel(p.target, { quiet: true })).dir;
   return null;
 }
 
@@ -87,15 +87,16 @@ function sourceCheckpoint(modelSpec: string): string | null {
  */
 async function batchesTracked(source: ExportSource): Promise<(prefix: string) => BatchesTracked> {
   const fallback: BatchesTracked = { value: BigInt(source.run?.bestStep ?? 0), shape: [] };
-  const path = sourceCheckpoint(source.modelSpec);
-  if (!path || !(await exists(path))) return () => fallback;
-  const file = await readSafetensors(path);
+  const dir = await sourceCheckpoint(source.modelSpec);
+  if (!dir) return () => fallback;
+  const store = await openHFWeights(dir);
   const carried = new Map<string, BatchesTracked>();
-  for (const [name, info] of file.tensors) {
+  for (const name of store.names()) {
     const m = /^(.*)\.num_batches_tracked$/.exec(name);
-    if (!m || info.dtype !== "I64" || info.shape.reduce((a, b) => a * b, 1) !== 1) continue;
-    const bytes = file.data.slice(info.offsets[0], info.offsets[1]);
-    carried.set(m[1], { value: new BigInt64Array(bytes.buffer)[0], shape: info.shape });
+    if (!m) continue;
+    const raw = store.get(name);
+    if (raw.data.length !== 1) continue;
+    carried.set(m[1], { value: BigInt(raw.data[0]), shape: raw.shape });
   }
   return (prefix) => carried.get(prefix) ?? fallback;
 }
@@ -121,6 +122,13 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
       throw new UserError(
         `${opts.model}: only MobileNetV2 students can be exported as ${opts.format} for now ` +
           `(this model is a ${model.config.kind})`,
+      );
+    }
+    const cut = (model.config as { cutAfter?: string }).cutAfter;
+    if (cut !== undefined && opts.format === "hf") {
+      throw new UserError(
+        `${opts.model}: a MobileNetV2 cut after ${cut} has no transformers equivalent; only ` +
+          "full networks can be exported as hf",
       );
     }
     const cost = await modelCost(model);

@@ -93,7 +93,7 @@ export function buildLayersModel(model: MobileNetV2): tf.LayersModel {
         .apply([residual, h]) as tf.SymbolicTensor;
     }
   });
-  h = conv(h, g.head);
+  if (g.head) h = conv(h, g.head);
   h = tf.layers.globalAveragePooling2d({ name: "pooler" }).apply(h) as tf.SymbolicTensor;
   const dense = tf.layers.dense({ units: model.config.numLabels, name: "classifier" });
   const logits = dense.apply(h) as tf.SymbolicTensor;

@@ -15,6 +15,8 @@ import type { Classifier } from "../models/model.ts";
 import { createModel, parseSpec } from "../models/registry.ts";
 import { readSavedConfig } from "../models/checkpoint.ts";
 import { encodeSafetensors } from "../models/safetensors.ts";
+import { pickWeightFile, readIndex } from "../models/hf_checkpoint.ts";
+import { fetchHFModel } from "../models/hub.ts";
 import { modelCost } from "../models/cost.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import { resolveSplit } from "../data/resolve.ts";
@@ -124,13 +126,24 @@ async function folderBytes(dir: string): Promise<number> {
   return n;
 }
 
-/** Size of the model's weight file on disk, or of its safetensors encoding when it has none. */
+/** Bytes of the model's weight files on disk, or of its safetensors encoding when it has none. */
 async function weightFileBytes(spec: string, model: Classifier): Promise<number> {
   const p = parseSpec(spec);
-  if (p.kind === "dir" || p.kind === "hf-dir") {
-    for (const f of ["model.safetensors", "pytorch_model.bin"]) {
-      const path = join(p.target, f);
-      if (await exists(path)) return (await Deno.stat(path)).size;
+  const dir = p.kind === "dir" || p.kind === "hf-dir"
+    ? p.target
+    : p.kind === "hf"
+    ? (await fetchHFModel(p.target, { quiet: true })).dir
+    : null;
+  if (dir) {
+    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+    const file = pickWeightFile(names);
+    if (file && !file.endsWith(".index.json")) return (await Deno.stat(join(dir, file))).size;
+    if (file) {
+      let n = 0;
+      for (const s of (await readIndex(join(dir, file))).shards) {
+        n += (await Deno.stat(join(dir, s))).size;
+      }
+      return n;
     }
   }
   return encodeSafetensors(model.stateVariables()).length;
@@ -144,13 +157,17 @@ async function recordedAccuracy(
   if (v) return { acc: v.accuracy, n: v.n, from: "run" };
   const p = parseSpec(source.modelSpec);
   if (p.kind !== "dir") return null;
+  // Teachers record `val_accuracy`/`val_images`; earlier ones `validation.{accuracy,images}`.
   const info = (await readSavedConfig(p.target)).info as
-    | { validation?: { accuracy?: number; images?: number } }
+    | {
+      val_accuracy?: number;
+      val_images?: number;
+      validation?: { accuracy?: number; images?: number };
+    }
     | undefined;
-  const acc = info?.validation?.accuracy;
-  return typeof acc === "number"
-    ? { acc, n: info?.validation?.images ?? 0, from: "saved model" }
-    : null;
+  const acc = info?.val_accuracy ?? info?.validation?.accuracy;
+  const n = info?.val_images ?? info?.validation?.images ?? 0;
+  return typeof acc === "number" ? { acc, n, from: "saved model" } : null;
 }
 
 async function browserLatency(

@@ -48,7 +48,7 @@ export function mobileNetV2Macs(model: MobileNetV2, size: number): number {
     conv(b.depthwise);
     conv(b.project);
   }
-  conv(g.head);
+  if (g.head) conv(g.head);
   const [fin, fout] = g.classifier.weight.shape;
   return macs + fin * fout;
 }

@@ -302,12 +302,13 @@ export function assertFinite(data: ArrayLike<number>, what: string): void {
  * disagrees with its checkpoint, e.g. fewer layers), except those `ignore` accepts.
  */
 export function assertAllUsed(
-  file: SafetensorsFile,
+  file: SafetensorsFile | { path: string; names(): string[] },
   used: Iterable<string>,
   ignore: (name: string) => boolean = () => false,
 ): void {
   const known = new Set(used);
-  const extra = [...file.tensors.keys()].filter((k) => !known.has(k) && !ignore(k));
+  const all = "tensors" in file ? [...file.tensors.keys()] : file.names();
+  const extra = all.filter((k) => !known.has(k) && !ignore(k));
   if (extra.length) {
     throw new UserError(
       `${file.path}: ${extra.length} tensor(s) that the model built from its config does not ` +

@@ -4,7 +4,8 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { assertFinite, getRaw, type SafetensorsFile } from "./safetensors.ts";
+import { assertFinite } from "./safetensors.ts";
+import type { TensorStore } from "./tensor_store.ts";
 
 /** How a variable is laid out in PyTorch relative to tfjs. */
 export type TorchLayout = "conv" | "depthwise" | "linear" | "same";
@@ -44,7 +45,7 @@ export function toTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
  * Nothing leaks on error.
  */
 export function loadTorchTensors(
-  file: SafetensorsFile,
+  file: TensorStore,
   vars: Map<string, tf.Variable>,
   names: Map<string, TorchLayout>,
   rename: (name: string) => string = (n) => n,
@@ -53,7 +54,7 @@ export function loadTorchTensors(
   try {
     for (const [name, layout] of names) {
       const v = vars.get(name)!;
-      const raw = getRaw(file, rename(name), torchShape(v.shape, layout));
+      const raw = file.get(rename(name), torchShape(v.shape, layout));
       const floats = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);

@@ -23,7 +23,7 @@ async function saveTeacher(dir: string): Promise<string> {
     imageSize: 64,
     seed: 2,
   });
-  await saveModel(m, dir, { validation: { accuracy: 0.8, images: 133 } });
+  await saveModel(m, dir, { val_accuracy: 0.8, val_images: 133 });
   m.dispose();
   return dir;
 }

@@ -3,7 +3,12 @@ import { initBackend } from "../../lib/backend.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { modelCost, vitMacs } from "../../lib/models/cost.ts";
 import { ViT, type ViTConfig } from "../../lib/models/vit.ts";
-import { IMAGENET_MOBILENET_V2, loadTfjsLayersDir } from "../../lib/models/layers_backbone.ts";
+import { loadTfjsLayersDir } from "../../lib/models/layers_backbone.ts";
+import { SHARED } from "../data/helpers.ts";
+
+/** The shared ImageNet MobileNetV2 as a tfjs LayersModel (env `KD_PRETRAINED_DIR` overrides). */
+const TFJS_MNV2 = Deno.env.get("KD_PRETRAINED_DIR") ??
+  `${SHARED}models/mobilenet_v2_1.0_224_imagenet`;
 
 await initBackend("cpu", { quiet: true });
 
@@ -17,7 +22,7 @@ Deno.test("cost: MobileNetV2 1.0 at 224 px with 1000 classes is the published 3.
 Deno.test("cost: the tfjs ImageNet MobileNetV2, counted from tfjs' own layer shapes, agrees", async () => {
   // Independent count (Keras topology and tfjs shape inference, ZeroPadding + valid convs)
   // of the same network: identical convolutions, so only the classifier width differs.
-  const b = await loadTfjsLayersDir(IMAGENET_MOBILENET_V2, { numLabels: 3 });
+  const b = await loadTfjsLayersDir(TFJS_MNV2, { numLabels: 3 });
   const m = new MobileNetV2({ numLabels: 3, seed: 1 });
   assertEquals((await modelCost(b)).macs, (await modelCost(m)).macs);
   b.dispose();
