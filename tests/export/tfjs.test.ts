@@ -13,6 +13,7 @@ import {
 } from "../../lib/export/tfjs.ts";
 import { createModel } from "../../lib/models/registry.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
+import { saveModel } from "../../lib/models/checkpoint.ts";
 import { getRaw, getTensor, readSafetensors } from "../../lib/models/safetensors.ts";
 import { nchwToNhwc } from "../../lib/models/vit.ts";
 import { loadSplit, toTensor } from "../../lib/data/dataset.ts";
@@ -151,6 +152,41 @@ Deno.test("tfjs export refuses dilated students (tfjs-layers has no dilated dept
     );
   } finally {
     m.dispose();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a MobileNetV2 cut after a block exports to tfjs (pooling there) but not to hf", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-tfjs-cut-" });
+  try {
+    const m = new MobileNetV2({
+      numLabels: 3,
+      depthMultiplier: 0.35,
+      imageSize: 32,
+      cutAfter: "layer.5",
+      seed: 5,
+    });
+    await saveModel(m, join(tmp, "cut"));
+    await assertRejects(
+      () => exportModel({ model: `dir:${join(tmp, "cut")}`, format: "hf", out: join(tmp, "hf") }),
+      UserError,
+      "no transformers equivalent",
+    );
+    await exportModel({
+      model: `dir:${join(tmp, "cut")}`,
+      format: "tfjs",
+      out: join(tmp, "web"),
+      quiet: true,
+    });
+    const web = await loadWebModel(join(tmp, "web"));
+    const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 3) as tf.Tensor4D;
+    const a = tf.tidy(() => m.apply(x));
+    const b = tf.tidy(() => web.predict(x) as tf.Tensor);
+    assert(maxAbsDiff(a.dataSync(), b.dataSync()) <= 1e-4);
+    tf.dispose([x, a, b]);
+    web.dispose();
+    m.dispose();
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
