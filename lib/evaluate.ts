@@ -13,7 +13,7 @@ import { loadSplit } from "./data/dataset.ts";
 import { resolveSplit } from "./data/resolve.ts";
 import type { Classifier } from "./models/model.ts";
 import { createModel, loadModel } from "./models/registry.ts";
-import { argmaxRows, type EvalMetrics, evaluateLogits } from "./metrics.ts";
+import { argmaxRows, type EvalMetrics, evaluateLogits, metricsJson } from "./metrics.ts";
 import { predictLogits } from "./predict.ts";
 
 const GENERIC = /^(class|LABEL)_\d+$/;
@@ -90,16 +90,9 @@ export async function evaluateModel(opts: {
 
 /** The JSON of an evaluation (the `--json` output and `<split>_eval.json`). */
 export function evaluationJson(e: Evaluation, data?: string): Record<string, unknown> {
-  const m = e.metrics;
   return {
     split: e.split,
-    n: m.n,
-    accuracy: m.accuracy,
-    macro_f1: m.macroF1,
-    ece: m.ece,
-    precision: m.precision,
-    recall: m.recall,
-    confusion: m.confusion,
+    ...metricsJson(e.metrics),
     class_names: e.classNames,
     data: data ?? null,
     ids: e.ids,

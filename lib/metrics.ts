@@ -168,3 +168,24 @@ export function evaluateLogits(
     ece: expectedCalibrationError(logits, labels, numClasses),
   };
 }
+
+/** The metrics as the toolkit's JSON files hold them (snake_case; per-class F1 left out). */
+export function metricsJson(m: EvalMetrics): {
+  n: number;
+  accuracy: number;
+  macro_f1: number;
+  ece: number;
+  precision: number[];
+  recall: number[];
+  confusion: number[][];
+} {
+  return {
+    n: m.n,
+    accuracy: m.accuracy,
+    macro_f1: m.macroF1,
+    ece: m.ece,
+    precision: m.precision,
+    recall: m.recall,
+    confusion: m.confusion,
+  };
+}

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
+import { resolvedRepos } from "./net/hub.ts";
 
 /** Git commit of the toolkit (with `-dirty` when the tree has changes), or null outside git. */
 export async function gitCommit(): Promise<string | null> {
@@ -32,7 +33,10 @@ export function cpuModel(): string {
   return `${Deno.build.os}/${Deno.build.arch}`;
 }
 
-/** Backend, device, versions, git commit and dataset checksums for a run record. */
+/**
+ * Backend, device, versions, git commit, dataset checksums and the Hugging Face hub repositories
+ * this process read (with the commit each resolved to) for a run record.
+ */
 export async function runEnvironment(
   splits: { name: string; source: string; checksum: string }[] = [],
 ): Promise<Record<string, unknown>> {
@@ -45,6 +49,7 @@ export async function runEnvironment(
     datasets: Object.fromEntries(
       splits.map((s) => [s.name, { source: s.source, sha256: s.checksum }]),
     ),
+    hub_repos: resolvedRepos(),
     started_at: new Date().toISOString(),
   };
 }

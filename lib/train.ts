@@ -31,6 +31,7 @@ import { loadRunData, type RunData } from "./train/data.ts";
 import { makeTargets, type Targets } from "./train/targets.ts";
 import { type StepModel, stepModel, trainStep } from "./train/step.ts";
 import { evaluateStudent } from "./train/evaluate.ts";
+import { metricsJson } from "./metrics.ts";
 import {
   initialState,
   inspectRunDir,
@@ -254,13 +255,7 @@ async function summarizeRun(
     epochs_run: state.epoch,
     stopped_early: stoppedEarly,
     validation: {
-      n: m.n,
-      accuracy: m.accuracy,
-      macro_f1: m.macroF1,
-      ece: m.ece,
-      precision: m.precision,
-      recall: m.recall,
-      confusion: m.confusion,
+      ...metricsJson(m),
       agreement: v.agreement,
       kl_to_teacher: v.klToTeacher,
     },

@@ -1,6 +1,7 @@
 /**
- * `deno task bench train|models|data|gpu [flags]`: the benchmarks (speed targets live there,
- * never in tests). Flags are parsed here; the measuring is `lib/bench/`.
+ * `deno task bench train|models|data|gpu|tradeoff [flags]`: the benchmarks (speed targets live
+ * there, never in tests). Flags are parsed here; the measuring is `lib/bench/` (and
+ * `lib/export/tradeoff.ts` for `tradeoff`, whose command is `bench_tradeoff.ts`).
  * @module
  */
 import { type CommandSpec, runSubcommands } from "./command.ts";
@@ -22,6 +23,7 @@ const USAGE =
        deno task bench models [flags]   student, teacher and ViT-B/16 throughput
        deno task bench data [flags]     decode, cache and batch-assembly throughput
        deno task bench gpu [flags]      the one-script WebGPU check (adapter, parity, speed)
+       deno task bench tradeoff [flags] teacher vs student: size, cost, latency, accuracy
 (--help after a sub-command lists its flags)`;
 
 const TRAIN_USAGE =
@@ -214,6 +216,8 @@ if (import.meta.main) {
       models: () => models as CommandSpec<unknown>,
       data: () => data as CommandSpec<unknown>,
       gpu: () => gpu as CommandSpec<unknown>,
+      tradeoff: async () =>
+        (await import("./bench_tradeoff.ts")).tradeoffCommand() as CommandSpec<unknown>,
     },
     canonical(Deno.args),
   );

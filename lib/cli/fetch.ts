@@ -1,44 +1,100 @@
 /**
- * `deno task fetch beans [--dir DIR] [--split NAME]... [--force]`: download the beans Parquet
- * files from the Hugging Face hub (env `HF_ENDPOINT` for a mirror) into `data/beans/`.
+ * `deno task fetch beans|SPEC [--split NAME]... [--out DIR]`: put beans (`AI-Lab-Makerere/beans`)
+ * or a hub model (`hf:ORG/NAME[@REV]`) into the Hugging Face cache, the one Python uses too
+ * (`HF_HUB_CACHE`/`HF_HOME`; `HF_ENDPOINT` for a mirror, `HF_TOKEN` for private repos).
+ * `--out DIR` also copies the files there, for a machine without network: beans as
+ * `DIR/<split>.parquet` (use `--data DIR`), a model as a checkpoint folder (use `hf-dir:DIR`).
  * @module
  */
-import { parseArgs } from "@std/cli";
+import { basename, join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { runMain } from "./command.ts";
-import { BEANS_SPLITS, ensureBeans } from "../net/beans.ts";
-import { DEFAULT_DATA_DIR } from "../data/resolve.ts";
+import { runCommand } from "./command.ts";
+import { BEANS_REPO, BEANS_SPLITS, beansRef, beansSplitFiles } from "../net/beans.ts";
+import { resolvedRepos } from "../net/hub.ts";
+import { parseSpec } from "../models/registry.ts";
+import { fetchHFModel } from "../models/hub.ts";
 
-const USAGE =
-  "usage: deno task fetch beans [--dir DIR] [--split train|validation|test]... [--force]";
+const USAGE = `usage: deno task fetch beans|hf:ORG/NAME[@REV] [--split NAME]... [--out DIR] [--json]
 
-async function main() {
-  const [target, ...rest] = Deno.args;
-  let a;
-  try {
-    a = parseArgs(rest, {
-      string: ["dir", "split"],
-      boolean: ["force", "quiet", "help"],
-      collect: ["split"],
-    });
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n${USAGE}`);
-  }
-  if (!target || a.help || target === "--help" || target === "-h") {
-    console.log(USAGE);
-    return;
-  }
-  if (target !== "beans") {
-    throw new UserError(`unknown fetch target "${target}"; known: beans\n${USAGE}`);
-  }
-  const splits = (a.split as string[] | undefined)?.length
-    ? (a.split as string[])
-    : [...BEANS_SPLITS];
-  const bad = splits.filter((s) => !(BEANS_SPLITS as readonly string[]).includes(s));
-  if (bad.length) throw new UserError(`--split ${bad[0]}: beans has ${BEANS_SPLITS.join(", ")}`);
-  const dir = (a.dir as string | undefined) ?? DEFAULT_DATA_DIR;
-  const files = await ensureBeans(dir, splits, { force: !!a.force, quiet: !!a.quiet });
-  for (const f of files) console.log(f);
+Downloads into the Hugging Face cache (what is there already is not downloaded again):
+  beans               ${BEANS_REPO}, splits train, validation, test (or --split ...)
+  hf:ORG/NAME[@REV]   a model's config, preprocessor config and weights
+  --out DIR           also copy the files to DIR (beans: DIR/<split>.parquet, use --data DIR;
+                      a model: a checkpoint folder, use hf-dir:DIR)`;
+
+const FETCH_HINT = "fetch downloads: unset HF_HUB_OFFLINE, and check HF_ENDPOINT";
+
+/** What was fetched. */
+interface Fetched {
+  repo: string;
+  commit: string | null;
+  files: string[];
 }
 
-if (import.meta.main) await runMain(main);
+async function copyTo(files: [string, string][], out: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const [src, name] of files) {
+    const dest = join(out, name);
+    await Deno.mkdir(join(dest, ".."), { recursive: true });
+    const tmp = `${dest}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    await Deno.copyFile(src, tmp);
+    await Deno.rename(tmp, dest);
+    done.push(dest);
+  }
+  return done;
+}
+
+if (import.meta.main) {
+  await runCommand<Fetched>({
+    usage: USAGE,
+    string: ["split", "out"],
+    collect: ["split"],
+    boolean: ["quiet"],
+    positionals: [1, 1],
+    json: true,
+    async run(f) {
+      const target = String(f._[0]);
+      const quiet = Boolean(f.quiet);
+      const out = f.out as string | undefined;
+      if (target === "beans") {
+        const splits = (f.split as string[] | undefined)?.length
+          ? f.split as string[]
+          : [...BEANS_SPLITS];
+        const files: [string, string][] = [];
+        for (const split of splits) {
+          const shards = await beansSplitFiles(split, { quiet, hint: FETCH_HINT });
+          shards.forEach((p) =>
+            files.push([p, shards.length === 1 ? `${split}.parquet` : join("data", basename(p))])
+          );
+        }
+        const commit = resolvedRepos().find((r) => r.repo === beansRef().repo)?.commit ?? null;
+        return {
+          repo: `datasets/${BEANS_REPO}`,
+          commit,
+          files: out ? await copyTo(files, out) : files.map((x) => x[0]),
+        };
+      }
+      if ((f.split as string[] | undefined)?.length) {
+        throw new UserError("--split applies to beans only");
+      }
+      const p = parseSpec(target);
+      if (p.kind !== "hf") {
+        throw new UserError(
+          `unknown fetch target "${target}"; expected beans or hf:ORG/NAME[@REV]`,
+        );
+      }
+      const model = await fetchHFModel(p.target, { quiet, hint: FETCH_HINT });
+      const names = [...Deno.readDirSync(model.dir)].map((e) => e.name).sort();
+      const files = names.map((n) => [join(model.dir, n), n] as [string, string]);
+      return {
+        repo: p.target,
+        commit: model.commit,
+        files: out ? await copyTo(files, out) : files.map((x) => x[0]),
+      };
+    },
+    print(r) {
+      for (const file of r.files) console.log(file);
+      if (r.commit) console.error(`${r.repo} at commit ${r.commit}`);
+    },
+  });
+}

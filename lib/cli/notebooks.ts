@@ -6,6 +6,7 @@
 import { UserError } from "../core/errors.ts";
 import { type CommandSpec, runCommand } from "./command.ts";
 import { executeNotebooks, type NotebookRun } from "../notebook/execute.ts";
+import { checkNotebookInputs } from "../notebook/teacher.ts";
 
 const USAGE = `usage: deno task notebooks [--profile smoke|cpu-fast] [--out DIR] [--only 01,03]
   [--timeout S] [--json]
@@ -25,6 +26,8 @@ export const notebooksCommand: CommandSpec<NotebookRun> = {
     if (!(timeoutS > 0)) {
       throw new UserError(`--timeout must be a positive number of seconds, got "${f.timeout}"`);
     }
+    // Data and teacher first: offline with one missing, one line instead of a failed notebook.
+    await checkNotebookInputs(f.profile as string);
     const result = await executeNotebooks({
       profile: f.profile as string,
       out: f.out as string | undefined,

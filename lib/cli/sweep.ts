@@ -1,6 +1,6 @@
 /**
- * `deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--out DIR] [--shard i/n]`: the main
- * job. Runs (this shard of) a distilled-vs-scratch sweep, then merges the results and writes
+ * `deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--backbone SPEC] [--out DIR]
+ * [--shard i/n]`: the main job. Runs (this shard of) a distilled-vs-scratch sweep, then merges the results and writes
  * `results.csv`, `results.md` and `report.html` once every run is finished.
  * @module
  */
@@ -10,14 +10,19 @@ import { defaultExperiment, runSweep } from "../sweep/run.ts";
 import { finishSweep } from "../report/finish.ts";
 import type { SweepResults } from "../sweep/types.ts";
 
-const USAGE = `usage: deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--out DIR]
-  [--shard i/n] [--backend NAME] [--png] [--quiet] [--json]
+const USAGE = `usage: deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--backbone SPEC]
+  [--teachers NAME,...] [--out DIR] [--shard i/n] [--backend NAME] [--png] [--quiet] [--json]
 
   EXPERIMENT: a file or a name matched against experiments/*.ts (default: the newest dated
   experiments/*-sweep.ts). --profile: one of the experiment's profiles (default: full on a GPU
   backend, cpu otherwise). --out: the sweep directory (default runs/sweeps/<name>-<profile>);
   finished runs in it are kept, interrupted ones resume. --shard i/n (or Slurm's array
   variables) runs every n-th run only; afterwards \`deno task report SWEEP_DIR\` merges.
+  --data DIR (env KD_DATA): beans from a folder instead of the Hugging Face cache.
+  --backbone SPEC (env KD_BACKBONE): the backbone every built teacher comes from (default
+  hf:google/mobilenet_v2_1.0_224), e.g. tfjs-dir:PATH or hf-dir:PATH offline.
+  --teachers NAME,...: only these of the profile's teachers (e.g. offline without the guide's
+  ViT, whose weights only the hub has).
   --json prints {dir, complete, results} on stdout.`;
 
 /** The `--json` result of a sweep invocation. */
@@ -30,7 +35,7 @@ export interface SweepOutcome {
 /** `deno task sweep`. */
 export const sweepCommand: CommandSpec<SweepOutcome> = {
   usage: USAGE,
-  string: ["profile", "data", "out", "shard", "backend"],
+  string: ["profile", "data", "out", "shard", "backend", "backbone", "teachers"],
   boolean: ["quiet", "png"],
   positionals: [0, 1],
   json: true,
@@ -48,6 +53,8 @@ export const sweepCommand: CommandSpec<SweepOutcome> = {
       experiment,
       profile,
       data: f.data as string | undefined,
+      backbone: f.backbone as string | undefined,
+      teachers: f.teachers ? String(f.teachers).split(",").map((t) => t.trim()) : undefined,
       out: f.out as string | undefined,
       shard: f.shard as string | undefined,
       quiet: f.quiet as boolean,

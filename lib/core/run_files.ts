@@ -47,3 +47,13 @@ export interface FinalSummary {
   img_per_s: number;
   class_names: string[];
 }
+
+/** `<split>_eval.json` beside a run, written by `deno task eval --model RUN_DIR --split NAME`. */
+export interface EvalRecord {
+  split: string;
+  accuracy: number;
+  macro_f1: number;
+  n: number;
+  confusion?: number[][];
+  evaluated_at?: string;
+}

@@ -55,7 +55,7 @@ export interface ImageSplit {
 
 /** Options for {@linkcode loadSplit}. */
 export interface LoadSplitOptions {
-  /** Dataset folder (default env `KD_DATA`, else `<repo>/data/beans`, downloaded on first use). */
+  /** Dataset folder (default env `KD_DATA`, else beans from the Hugging Face cache). */
   data?: string;
   split: string;
   preprocess?: Partial<PreprocessOptions>;

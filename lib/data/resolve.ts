@@ -1,23 +1,27 @@
 /**
  * Where a split's data lives: `--data DIR` (or env `KD_DATA`) holding `<split>.parquet`,
  * Hugging Face shards `data/<split>-NNNNN-of-NNNNN.parquet`, or an image folder
- * `<split>/<class>/*.jpg`. Without either, `<repo>/data/beans/`, downloaded on first use.
+ * `<split>/<class>/*.jpg`. Without either, beans from the Hugging Face cache (downloaded into it
+ * on first use; see `lib/net/beans.ts`).
  * @module
  */
 import { UserError } from "../core/errors.ts";
-import { ensureBeans } from "../net/beans.ts";
+import { BEANS_REPO, beansSplitFiles } from "../net/beans.ts";
 import { hasFolderSplit, openFolderSplit } from "./folder.ts";
 import { openParquetSplit } from "./parquet.ts";
 import { alignClasses, type SplitSource } from "./source.ts";
 
-/** The default dataset folder, `<repo>/data/beans/`. */
-export const DEFAULT_DATA_DIR = new URL("../../data/beans", import.meta.url).pathname;
+/** How the default dataset is named where a folder would be: beans on the hub, via the HF cache. */
+export const DEFAULT_DATA = `hf://datasets/${BEANS_REPO}`;
 
-/** The data folder in effect: the option, else env `KD_DATA`, else the default. */
+/**
+ * The data folder in effect: the option, else env `KD_DATA`, else the default
+ * ({@linkcode DEFAULT_DATA}, which is no folder: its splits come from the Hugging Face cache).
+ */
 export function dataDir(data?: string): { dir: string; isDefault: boolean } {
   const dir = data ?? Deno.env.get("KD_DATA");
   return dir ? { dir: dir.replace(/\/+$/, "") || "/", isDefault: false } : {
-    dir: DEFAULT_DATA_DIR,
+    dir: DEFAULT_DATA,
     isDefault: true,
   };
 }
@@ -62,7 +66,7 @@ export function availableSplits(
 }
 
 /**
- * Locate and index `split` (no image decoding); downloads beans into the default folder if needed.
+ * Locate and index `split` (no image decoding); the default is beans from the Hugging Face cache.
  * With `classNames`, labels are renumbered to that list by name (e.g. validation aligned to the
  * training split's classes); a class missing from it is an error naming both lists.
  */
@@ -78,8 +82,9 @@ async function openSplit(
 ): Promise<SplitSource> {
   const { dir, isDefault } = dataDir(opts.data);
   const { split } = opts;
-  if (isDefault && findParquet(dir, split).length === 0 && !hasFolderSplit(dir, split)) {
-    await ensureBeans(dir, [split], { quiet: opts.quiet });
+  if (isDefault) {
+    const files = await beansSplitFiles(split, { quiet: opts.quiet });
+    return await openParquetSplit(split, files, { labels: opts.labels });
   }
   if (!isDir(dir)) {
     if (isFile(dir)) {

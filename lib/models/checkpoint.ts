@@ -3,6 +3,7 @@
  * `model.safetensors` (every state variable by name, tfjs layouts), written atomically.
  * @module
  */
+import { createHash } from "node:crypto";
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import {
@@ -103,20 +104,11 @@ export async function weightsChecksum(
 ): Promise<string> {
   const map = model instanceof Map ? model : model.stateVariables();
   const vars = [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  const parts: Uint8Array[] = [];
-  const enc = new TextEncoder();
+  const hash = createHash("sha256");
   for (const [name, v] of vars) {
-    parts.push(enc.encode(`${name}:${v.shape.join("x")}:${v.dtype};`));
+    hash.update(`${name}:${v.shape.join("x")}:${v.dtype};`);
     const d = await v.data();
-    parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   }
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  const hash = await crypto.subtle.digest("SHA-256", all);
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hash.digest("hex");
 }

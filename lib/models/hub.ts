@@ -1,45 +1,74 @@
 /**
- * Hugging Face hub models: `hf:ORG/NAME` is fetched once (`config.json`, `model.safetensors`,
- * optional `preprocessor_config.json`) into `data/models/ORG/NAME/`; `HF_ENDPOINT` selects a mirror.
+ * Hugging Face hub models: `hf:ORG/NAME[@REVISION]` is resolved through the shared Hugging Face
+ * cache (see `lib/net/hub_files.ts`). Which weight files to fetch is discovered from the
+ * repository's file list (safetensors, sharded safetensors, `pytorch_model.bin` or its shards);
+ * `config.json` and, when the repository has one, `preprocessor_config.json` come along.
  * @module
  */
+import { dirname, join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { DownloadError, downloadFile } from "../net/download.ts";
+import { hubEndpoint, parseRepo, repoLabel } from "../net/hub.ts";
+import { hubCacheDir } from "../net/hf_cache.ts";
+import { hubFiles, hubRepoFiles } from "../net/hub_files.ts";
+import { pickWeightFile, readIndex, WEIGHT_FILES } from "./hf_checkpoint.ts";
 
-/** Folder models are fetched into (env `KD_MODELS_DIR`, else `<repo>/data/models`). */
-export function modelsDir(): string {
-  return Deno.env.get("KD_MODELS_DIR") ??
-    new URL("../../data/models", import.meta.url).pathname;
+/** What to tell a user whose model `target` is neither cached nor downloadable. */
+export function modelHint(target: string): string {
+  return `fetch it once with network access (deno task fetch hf:${target}, or Python's ` +
+    `huggingface_hub) or point HF_HOME/HF_HUB_CACHE at a cache that has it`;
 }
 
-/** URL of a file in a hub model repository. */
-export function hfModelFileUrl(repo: string, file: string, revision = "main"): string {
-  const endpoint = (Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/+$/, "");
-  return `${endpoint}/${repo}/resolve/${revision}/${file}`;
+/** A hub model in the local cache. */
+export interface HubModel {
+  /** The snapshot folder holding its files. */
+  dir: string;
+  commit: string;
 }
 
-/** Download `ORG/NAME` (if not already there) and return its local folder. */
-export async function fetchHFModel(repo: string, opts: { quiet?: boolean } = {}): Promise<string> {
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repo) || repo.includes("..")) {
-    throw new UserError(`hf:${repo}: expected hf:ORG/NAME`);
-  }
-  const dir = `${modelsDir()}/${repo}`;
-  await Deno.mkdir(dir, { recursive: true });
-  for (const file of ["config.json", "model.safetensors"]) {
-    await downloadFile(hfModelFileUrl(repo, file), `${dir}/${file}`, { quiet: opts.quiet });
-  }
-  try {
-    await downloadFile(
-      hfModelFileUrl(repo, "preprocessor_config.json"),
-      `${dir}/preprocessor_config.json`,
-      {
-        quiet: true,
-        retries: 1,
-      },
+const fetched = new Map<string, HubModel>();
+
+/**
+ * Make sure `ORG/NAME[@REV]`'s config, preprocessor config and weights are in the cache and
+ * return their snapshot folder. `hint` is appended to "cannot get" errors.
+ */
+export async function fetchHFModel(
+  target: string,
+  opts: { quiet?: boolean; hint?: string } = {},
+): Promise<HubModel> {
+  const key = `${hubEndpoint()} ${hubCacheDir()} ${target}`;
+  const known = fetched.get(key);
+  if (known) return known;
+  const ref = parseRepo(target, "model", `hf:${target}`);
+  const hint = opts.hint ?? modelHint(target);
+  const listing = await hubRepoFiles(ref, { quiet: opts.quiet, hint });
+  const weights = pickWeightFile(listing.files);
+  if (!listing.files.includes("config.json") || !weights) {
+    throw new UserError(
+      `hf:${target}: the repository has no ${
+        !weights ? WEIGHT_FILES.join(" or ") : "config.json"
+      }` +
+        ` (files: ${listing.files.slice(0, 12).join(", ") || "none"})`,
     );
-  } catch (e) {
-    // Optional file: without it the ViT defaults (config image size, mean = std = 0.5) apply.
-    if (!(e instanceof DownloadError && e.kind === "http")) throw e;
   }
-  return dir;
+  const want = ["config.json", weights];
+  if (listing.files.includes("preprocessor_config.json")) want.push("preprocessor_config.json");
+  if (!opts.quiet && !listing.fromCache) {
+    console.error(
+      `hf:${target}: ${repoLabel(ref)} at commit ${listing.commit.slice(0, 12)} (${weights})`,
+    );
+  }
+  const files = await hubFiles(ref, listing.commit, want, { quiet: opts.quiet, hint });
+  if (weights.endsWith(".index.json")) {
+    const { shards } = await readIndex(files[1].path);
+    const missing = shards.filter((s) => !listing.files.includes(s));
+    if (missing.length) {
+      throw new UserError(
+        `hf:${target}: ${weights} names shards the repository lacks: ${missing.join(", ")}`,
+      );
+    }
+    await hubFiles(ref, listing.commit, shards, { quiet: opts.quiet, hint });
+  }
+  const model = { dir: dirname(join(files[0].path)), commit: listing.commit };
+  fetched.set(key, model);
+  return model;
 }

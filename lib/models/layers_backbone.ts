@@ -1,5 +1,5 @@
 /**
- * A pretrained tfjs LayersModel (e.g. the ImageNet MobileNetV2 in `shared/models/`) cut at a
+ * A pretrained tfjs LayersModel (e.g. an ImageNet MobileNetV2 exported by tfjs) cut at a
  * feature layer, globally average-pooled, with a new linear head: a {@linkcode Classifier}.
  *
  * The graph is executed layer by layer from its Keras topology, which lets the same model run
@@ -20,10 +20,6 @@ import {
   nativeInferenceActive,
   runGraph,
 } from "../backends/native/inference_graph.ts";
-
-/** The shared ImageNet MobileNetV2 (tfjs LayersModel) that offline teachers are built from. */
-export const IMAGENET_MOBILENET_V2 =
-  new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url).pathname;
 
 /** A Keras functional-model topology as tfjs writes it in `model.json`. */
 export interface KerasTopology {
@@ -333,6 +329,60 @@ export function defaultFeatureLayer(t: KerasTopology): string {
   return pools[pools.length - 1].name;
 }
 
+/**
+ * Block boundaries of a topology up to `featureLayer`, in order: layers whose output alone
+ * carries the state forward into convolutions (where the graph can be resumed from).
+ */
+export function topologyBoundaries(t: KerasTopology, featureLayer: string): string[] {
+  const nodes = t.config.layers.map((l) => ({
+    name: l.name,
+    cls: l.class_name,
+    inputs: l.inbound_nodes.flatMap((n) => n.map((i) => i[0])),
+  }));
+  const idx = new Map(nodes.map((n, i) => [n.name, i]));
+  const lastUse = new Map<string, number>();
+  const consumers = new Map<string, string[]>();
+  nodes.forEach((n, i) => {
+    for (const inp of n.inputs) {
+      lastUse.set(inp, i);
+      consumers.set(inp, [...(consumers.get(inp) ?? []), n.cls]);
+    }
+  });
+  const out: string[] = [];
+  const live = new Set<string>();
+  const featureIdx = idx.get(featureLayer) ?? nodes.length;
+  nodes.forEach((n, i) => {
+    live.add(n.name);
+    for (const l of [...live]) if ((lastUse.get(l) ?? -1) <= i && l !== n.name) live.delete(l);
+    if (i >= featureIdx) return;
+    const cons = consumers.get(n.name) ?? [];
+    // The input itself is no boundary: resuming from it is running from the image (null).
+    if (
+      live.size === 1 && !ACTIVATIONS.has(n.cls) && n.cls !== "InputLayer" && cons.length > 0 &&
+      cons.every((c) => CONVS.has(c))
+    ) out.push(n.name);
+  });
+  return out;
+}
+
+/**
+ * The layer a `--features-from` value names: a layer name, or `block:K`, the end of the K-th
+ * block (K = number of boundaries + 1 is the default feature layer).
+ */
+export function resolveFeatureLayer(t: KerasTopology, featuresFrom?: string): string {
+  const full = defaultFeatureLayer(t);
+  const m = /^block:(\d+)$/.exec(featuresFrom ?? "");
+  if (!m) return featuresFrom ?? full;
+  const points = [...topologyBoundaries(t, full), full];
+  const k = Number(m[1]);
+  if (k < 1 || k > points.length) {
+    throw new UserError(
+      `--features-from ${featuresFrom}: the model has blocks 1 to ${points.length}`,
+    );
+  }
+  return points[k - 1];
+}
+
 /** The cut backbone + head (see the module doc). */
 export class LayersBackbone implements Classifier {
   readonly config: BackboneConfig;
@@ -398,29 +448,22 @@ export class LayersBackbone implements Classifier {
 
   /** Block boundaries in order: layer names whose output alone carries the state forward. */
   boundaries(): string[] {
-    const idx = new Map(this.#nodes.map((n, i) => [n.name, i]));
-    const lastUse = new Map<string, number>();
-    const consumers = new Map<string, string[]>();
-    this.#nodes.forEach((n, i) => {
-      for (const inp of n.inputs) {
-        lastUse.set(inp, i);
-        consumers.set(inp, [...(consumers.get(inp) ?? []), n.cls]);
-      }
-    });
-    const out: string[] = [];
-    const live = new Set<string>();
-    const featureIdx = idx.get(this.config.featureLayer)!;
-    this.#nodes.forEach((n, i) => {
-      live.add(n.name);
-      for (const l of [...live]) if ((lastUse.get(l) ?? -1) <= i && l !== n.name) live.delete(l);
-      if (i >= featureIdx) return;
-      const cons = consumers.get(n.name) ?? [];
-      if (
-        live.size === 1 && !ACTIVATIONS.has(n.cls) && cons.length > 0 &&
-        cons.every((c) => CONVS.has(c))
-      ) out.push(n.name);
-    });
-    return out;
+    return topologyBoundaries(this.config.topology, this.config.featureLayer);
+  }
+
+  /** The layer whose (pooled) output feeds the head. */
+  get featurePoint(): string {
+    return this.config.featureLayer;
+  }
+
+  /** Width of the pooled features. */
+  get featureSize(): number {
+    return this.config.featureSize;
+  }
+
+  /** Every state variable except the head's (the part a feature cache depends on). */
+  backboneVariables(): Map<string, tf.Variable> {
+    return new Map(this.#vars);
   }
 
   /** Make the backbone trainable after boundary `from` (null: head only). */
@@ -564,8 +607,10 @@ export class LayersBackbone implements Classifier {
 export interface LoadBackboneOptions {
   numLabels: number;
   labels?: string[];
-  /** Layer to take features from (default: the last average-pooling layer). */
+  /** Layer to take features from: a name or `block:K` (default: the last average-pooling layer). */
   featureLayer?: string;
+  /** Where the model came from, recorded in its config (default: the folder). */
+  source?: string;
   seed?: number;
 }
 
@@ -594,7 +639,7 @@ export async function loadTfjsLayersDir(
     );
   }
   const full = mj.modelTopology;
-  const featureLayer = opts.featureLayer ?? defaultFeatureLayer(full);
+  const featureLayer = resolveFeatureLayer(full, opts.featureLayer);
   const topology = truncateTopology(full, featureLayer);
   const inShape = full.config.layers[0].config.batch_input_shape as (number | null)[] | undefined;
   const size = inShape?.[1] ?? 224;
@@ -607,7 +652,7 @@ export async function loadTfjsLayersDir(
       featureLayer,
       featureSize: 0,
       trainableFrom: null,
-      source: dir,
+      source: opts.source ?? dir,
     },
     { size, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
     opts.seed,

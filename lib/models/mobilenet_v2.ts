@@ -16,8 +16,9 @@ import {
   linear,
   ParamStore,
 } from "./layers.ts";
-import { assertAllUsed, readSafetensors } from "./safetensors.ts";
+import { assertAllUsed } from "./safetensors.ts";
 import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
+import type { TensorStore } from "./tensor_store.ts";
 import { UserError } from "../core/errors.ts";
 import {
   type ConvNode,
@@ -54,9 +55,22 @@ export interface MobileNetV2Options {
   initializerRange?: number;
   layerNormEps?: number;
   bnMomentum?: number | "hf";
+  /**
+   * Cut the network after this point (`conv_stem`, `layer.0` … `layer.15`): features are pooled
+   * there and the head sits on them; nothing after it is built. Default: the full network
+   * (features after `conv_1x1`, HF's pooled output). Used for weaker teachers.
+   */
+  cutAfter?: string;
   /** Seed for reproducible initialisation. */
   seed?: number;
 }
+
+/** The points of the network, in order: where a block ends (the last is the full feature map). */
+export const MOBILENET_V2_POINTS = [
+  "conv_stem",
+  ...Array.from({ length: 16 }, (_, i) => `layer.${i}`),
+  "conv_1x1",
+];
 
 const DEFAULTS = {
   numChannels: 3,
@@ -95,11 +109,42 @@ function applyDepthMultiplier(c: Resolved, channels: number): number {
   return makeDivisible(pyRound(channels * c.depthMultiplier), c.depthDivisibleBy, c.minDepth);
 }
 
-interface Block {
-  expand?: ConvBNParams;
-  depthwise: ConvBNParams;
-  project: ConvBNParams;
+/** One convolution + BN (+ ReLU6) of the network, with its HF name prefix (no `.convolution`). */
+export interface NamedConv extends ConvBNParams {
+  name: string;
+}
+
+/** An inverted-residual block: optional 1x1 expansion, 3x3 depthwise, linear 1x1 projection. */
+export interface MobileNetV2Block {
+  expand?: NamedConv;
+  depthwise: NamedConv;
+  project: NamedConv;
+  /** Whether the block input is added to its output. */
   residual: boolean;
+}
+
+type Block = MobileNetV2Block;
+
+/** The network in execution order, for exporters and cost models (read-only use). */
+export interface MobileNetV2Graph {
+  /** The first (stride-2) convolution. */
+  stem: NamedConv;
+  /** The stem's block, then `layer.0` … up to the cut. */
+  blocks: MobileNetV2Block[];
+  /** The 1x1 `conv_1x1` before pooling; absent in a network cut earlier. */
+  head?: NamedConv;
+  classifier: { weight: tf.Variable; bias: tf.Variable };
+  /** BN epsilon (HF `layer_norm_eps`). */
+  eps: number;
+}
+
+/** One stage between two points: the stem (first conv + first block), a block, or the 1x1 head conv. */
+interface Stage {
+  name: string;
+  first?: NamedConv;
+  block?: Block;
+  conv?: NamedConv;
+  channels: number;
 }
 
 /** The MobileNetV2 student (see the module doc). */
@@ -107,13 +152,14 @@ export class MobileNetV2 implements Classifier {
   readonly config: ModelConfig;
   readonly input: InputSpec;
   #store: ParamStore;
-  #blocks: Block[] = [];
-  #first!: ConvBNParams;
-  #head!: ConvBNParams;
+  #stages: Stage[] = [];
   #depthwise = new Set<string>();
+  /** Point after which variables train (undefined: all of them, as a student). */
+  #trainableFrom: string | null | undefined;
   #classifier!: { weight: tf.Variable; bias: tf.Variable };
   #opts: Resolved;
-  #inference?: InferenceHandle<InferenceGraph>;
+  /** Compiled inference graphs by `from|to|pooled` (the native backend's fast path). */
+  #inference = new Map<string, InferenceHandle<InferenceGraph>>();
 
   /** Build with HF initialisation: conv/linear weights normal(0, 0.02), biases 0, BN 1/0. */
   constructor(options: MobileNetV2Options) {
@@ -126,6 +172,13 @@ export class MobileNetV2 implements Classifier {
     }
     if (!c.tfPadding) {
       throw new UserError("mobilenet_v2: only tfPadding=true is implemented (the HF default)");
+    }
+    if (c.cutAfter !== undefined && !MOBILENET_V2_POINTS.includes(c.cutAfter)) {
+      throw new UserError(
+        `mobilenet_v2: no point "${c.cutAfter}" to cut at (points: ${
+          MOBILENET_V2_POINTS.join(", ")
+        })`,
+      );
     }
     this.#opts = c;
     const { seed: _seed, ...rest } = c;
@@ -141,11 +194,12 @@ export class MobileNetV2 implements Classifier {
     cout: number,
     k: number,
     o: { stride?: number; dilation?: number; depthwise?: boolean; relu6?: boolean } = {},
-  ): ConvBNParams {
+  ): NamedConv {
     const c = this.#opts;
     const shape = o.depthwise ? [k, k, cin, 1] : [k, k, cin, cout];
     if (o.depthwise) this.#depthwise.add(`${name}.convolution.weight`);
     return {
+      name,
       weight: this.#store.normal(`${name}.convolution.weight`, shape, c.initializerRange),
       depthwise: o.depthwise ?? false,
       stride: o.stride ?? 1,
@@ -160,19 +214,24 @@ export class MobileNetV2 implements Classifier {
       .map((x) => applyDepthMultiplier(c, x));
     const strides = [2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1];
     const p = "mobilenet_v2";
+    const last = MOBILENET_V2_POINTS.indexOf(c.cutAfter ?? "conv_1x1");
     const stemCh = applyDepthMultiplier(c, 32);
-    this.#first = this.#conv(`${p}.conv_stem.first_conv`, c.numChannels, stemCh, 3, { stride: 2 });
-    this.#blocks.push({
-      expand: c.firstLayerIsExpansion
-        ? undefined
-        : this.#conv(`${p}.conv_stem.expand_1x1`, stemCh, stemCh, 1),
-      depthwise: this.#conv(`${p}.conv_stem.conv_3x3`, stemCh, stemCh, 3, { depthwise: true }),
-      project: this.#conv(`${p}.conv_stem.reduce_1x1`, stemCh, channels[0], 1, { relu6: false }),
-      residual: false,
+    this.#stages.push({
+      name: "conv_stem",
+      first: this.#conv(`${p}.conv_stem.first_conv`, c.numChannels, stemCh, 3, { stride: 2 }),
+      block: {
+        expand: c.firstLayerIsExpansion
+          ? undefined
+          : this.#conv(`${p}.conv_stem.expand_1x1`, stemCh, stemCh, 1),
+        depthwise: this.#conv(`${p}.conv_stem.conv_3x3`, stemCh, stemCh, 3, { depthwise: true }),
+        project: this.#conv(`${p}.conv_stem.reduce_1x1`, stemCh, channels[0], 1, { relu6: false }),
+        residual: false,
+      },
+      channels: channels[0],
     });
     let currentStride = 2;
     let dilation = 1;
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < 16 && i + 1 <= last; i++) {
       let stride: number, layerDilation: number;
       if (currentStride === c.outputStride) {
         stride = 1;
@@ -186,24 +245,46 @@ export class MobileNetV2 implements Classifier {
       const cin = channels[i], cout = channels[i + 1];
       const expanded = makeDivisible(pyRound(cin * c.expandRatio), c.depthDivisibleBy, c.minDepth);
       const name = `${p}.layer.${i}`;
-      this.#blocks.push({
-        expand: this.#conv(`${name}.expand_1x1`, cin, expanded, 1),
-        depthwise: this.#conv(`${name}.conv_3x3`, expanded, expanded, 3, {
-          stride,
-          dilation: layerDilation,
-          depthwise: true,
-        }),
-        project: this.#conv(`${name}.reduce_1x1`, expanded, cout, 1, { relu6: false }),
-        residual: stride === 1 && cin === cout,
+      this.#stages.push({
+        name: `layer.${i}`,
+        block: {
+          expand: this.#conv(`${name}.expand_1x1`, cin, expanded, 1),
+          depthwise: this.#conv(`${name}.conv_3x3`, expanded, expanded, 3, {
+            stride,
+            dilation: layerDilation,
+            depthwise: true,
+          }),
+          project: this.#conv(`${name}.reduce_1x1`, expanded, cout, 1, { relu6: false }),
+          residual: stride === 1 && cin === cout,
+        },
+        channels: cout,
       });
     }
-    const outCh = c.finegrainedOutput && c.depthMultiplier < 1.0
-      ? 1280
-      : applyDepthMultiplier(c, 1280);
-    this.#head = this.#conv(`${p}.conv_1x1`, channels[16], outCh, 1);
+    if (last === MOBILENET_V2_POINTS.length - 1) {
+      const outCh = c.finegrainedOutput && c.depthMultiplier < 1.0
+        ? 1280
+        : applyDepthMultiplier(c, 1280);
+      this.#stages.push({
+        name: "conv_1x1",
+        conv: this.#conv(`${p}.conv_1x1`, channels[16], outCh, 1),
+        channels: outCh,
+      });
+    }
+    const featCh = this.#stages[this.#stages.length - 1].channels;
     this.#classifier = {
-      weight: this.#store.normal("classifier.weight", [outCh, c.numLabels], c.initializerRange),
+      weight: this.#store.normal("classifier.weight", [featCh, c.numLabels], c.initializerRange),
       bias: this.#store.fill("classifier.bias", [c.numLabels], 0),
+    };
+  }
+
+  /** The layer structure with its variables (for exporters and cost models; do not mutate). */
+  graph(): MobileNetV2Graph {
+    return {
+      stem: this.#stages[0].first!,
+      blocks: this.#stages.flatMap((st) => st.block ? [st.block] : []),
+      head: this.#stages.find((st) => st.conv)?.conv,
+      classifier: this.#classifier,
+      eps: this.#opts.layerNormEps,
     };
   }
 
@@ -224,60 +305,146 @@ export class MobileNetV2 implements Classifier {
   }
 
   trainableVariables(): Map<string, tf.Variable> {
-    return new Map(this.#store.trainable);
+    if (this.#trainableFrom === undefined) return new Map(this.#store.trainable);
+    const from = this.#trainableFrom;
+    const after = new Set(from === null ? [] : this.#stagesAfter(from).map((st) => st.name));
+    return new Map(
+      [...this.#store.trainable].filter(([n]) =>
+        n.startsWith("classifier.") || after.has(stageOfVariable(n))
+      ),
+    );
+  }
+
+  /** The point whose pooled output feeds the head (`conv_1x1` unless cut earlier). */
+  get featurePoint(): string {
+    return this.#stages[this.#stages.length - 1].name;
+  }
+
+  /** Points before the feature point, in order: where the network can be resumed from. */
+  boundaries(): string[] {
+    return this.#stages.slice(0, -1).map((st) => st.name);
+  }
+
+  /** Train only what follows point `from` (null: the head only); the default trains everything. */
+  setTrainableFrom(from: string | null): void {
+    if (from !== null && !this.boundaries().includes(from)) {
+      throw new UserError(`"${from}" is not a block boundary (${this.boundaries().join(", ")})`);
+    }
+    this.#trainableFrom = from;
+  }
+
+  /** Gradient kernels the current backend lacks for training what follows `from`. */
+  missingKernels(from: string | null): string[] {
+    if (!this.#stagesAfter(from).length) return [];
+    return [
+      "Conv2DBackpropFilter",
+      "Conv2DBackpropInput",
+      "DepthwiseConv2dNativeBackpropFilter",
+      "DepthwiseConv2dNativeBackpropInput",
+    ].filter((k) => !tf.getKernel(k, tf.getBackend()));
+  }
+
+  /** Every state variable except the head's (the part a feature cache depends on). */
+  backboneVariables(): Map<string, tf.Variable> {
+    return new Map([...this.#store.state].filter(([n]) => !n.startsWith("classifier.")));
+  }
+
+  #stagesAfter(from: string | null): Stage[] {
+    const start = from === null ? 0 : this.#stages.findIndex((st) => st.name === from) + 1;
+    if (start === 0 && from !== null) {
+      throw new UserError(
+        `mobilenet_v2: unknown point "${from}" (${this.boundaries().join(", ")})`,
+      );
+    }
+    return this.#stages.slice(start);
   }
 
   stateVariables(): Map<string, tf.Variable> {
     return new Map(this.#store.state);
   }
 
-  /** Pooled features `[batch, featureSize]` (HF `pooler_output`). */
-  features(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
+  /**
+   * Activations at point `to` (default the feature point, unpooled) from `x`, the output of point
+   * `from` (null: `x` is the image).
+   */
+  runFrom(
+    from: string | null,
+    x: tf.Tensor,
+    opts: { training?: boolean; to?: string } = {},
+  ): tf.Tensor4D {
     const bn: BatchNormOptions = {
       training: opts.training ?? false,
       momentum: this.bnMomentum,
       eps: this.#opts.layerNormEps,
     };
-    if (x.shape[3] !== this.#opts.numChannels) {
+    if (from === null && x.shape[3] !== this.#opts.numChannels) {
       throw new UserError(
         `mobilenet_v2: input has ${x.shape[3]} channels, expected ${this.#opts.numChannels} (NHWC)`,
       );
     }
-    if (!bn.training && nativeInferenceActive()) {
-      this.#inference ??= new InferenceHandle(
-        () => this.#inferenceGraph(),
-        () => [...this.#store.state.values()].map((v) => v.dataId),
-      );
+    const to = opts.to ?? this.featurePoint;
+    if (!bn.training && x.rank === 4 && nativeInferenceActive()) {
+      return runGraph(this.#handle(from, to, false), x as tf.Tensor4D) as tf.Tensor4D;
+    }
+    let h = x as tf.Tensor4D;
+    for (const st of this.#stagesAfter(from)) {
+      if (st.first) h = convBNAct(h, st.first, bn);
+      if (st.block) {
+        const b = st.block;
+        const residual = h;
+        if (b.expand) h = convBNAct(h, b.expand, bn);
+        h = convBNAct(h, b.depthwise, bn);
+        h = convBNAct(h, b.project, bn);
+        if (b.residual) h = tf.add(residual, h);
+      }
+      if (st.conv) h = convBNAct(h, st.conv, bn);
+      if (st.name === to) return h;
+    }
+    throw new UserError(`mobilenet_v2: point "${to}" does not follow "${from}"`);
+  }
+
+  /** Pooled features `[batch, featureSize]` at the feature point, starting after `from`. */
+  featuresFrom(from: string | null, x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor2D {
+    if (!opts.training && x.rank === 4 && nativeInferenceActive()) {
       return tf.tidy(() => {
-        const pooled = runGraph(this.#inference!, x);
+        const pooled = runGraph(this.#handle(from, this.featurePoint, true), x as tf.Tensor4D);
         return tf.reshape(pooled, [x.shape[0], pooled.shape[3]!]) as tf.Tensor2D;
       });
     }
-    let h = convBNAct(x, this.#first, bn);
-    for (const b of this.#blocks) {
-      const residual = h;
-      if (b.expand) h = convBNAct(h, b.expand, bn);
-      h = convBNAct(h, b.depthwise, bn);
-      h = convBNAct(h, b.project, bn);
-      if (b.residual) h = tf.add(residual, h);
+    return tf.mean(this.runFrom(from, x, opts), [1, 2]) as tf.Tensor2D;
+  }
+
+  /** The compiled inference graph from point `from` to `to` (global average pooled or not). */
+  #handle(from: string | null, to: string, pooled: boolean): InferenceHandle<InferenceGraph> {
+    const key = `${from}|${to}|${pooled}`;
+    let h = this.#inference.get(key);
+    if (!h) {
+      // Unknown points fail here, as on the per-op path, before anything is compiled.
+      if (!this.#stagesAfter(from).some((st) => st.name === to)) {
+        throw new UserError(`mobilenet_v2: point "${to}" does not follow "${from}"`);
+      }
+      h = new InferenceHandle(
+        () => this.#inferenceGraph(from, to, pooled),
+        () => [...this.#store.state.values()].map((v) => v.dataId),
+      );
+      this.#inference.set(key, h);
     }
-    h = convBNAct(h, this.#head, bn);
-    return tf.mean(h, [1, 2]) as tf.Tensor2D;
+    return h;
   }
 
   /**
-   * The inference graph (see `backends/native/inference.ts`): every conv with its batch norm
-   * folded in (running statistics), bias and ReLU6 fused, residual adds fused into the project
-   * convs, global average pooling last. Identical in exact arithmetic to `features` in eval mode.
+   * The stages after `from` up to `to` as an inference graph (see
+   * `backends/native/inference_graph.ts`): every conv with its batch norm folded in (running
+   * statistics), bias and ReLU6 fused, residual adds fused into the project convs, global average
+   * pooling last when `pooled`. Identical in exact arithmetic to `runFrom` in eval mode.
    */
-  #inferenceGraph(): InferenceGraph {
+  #inferenceGraph(from: string | null, to: string, pooled: boolean): InferenceGraph {
     const eps = this.#opts.layerNormEps;
     const nodes: GraphNode[] = [{ op: "input" }];
     const values = (v: tf.Variable) => v.dataSync() as Float32Array;
     const conv = (input: number, p: ConvBNParams, residual?: number): number => {
       const w = values(p.weight);
       const [kh, kw, ci, co] = p.weight.shape as number[];
-      const outChannels = p.depthwise ? ci * co : co;
       const folded = p.bn
         ? foldBatchNorm(w, null, {
           gamma: values(p.bn.weight),
@@ -297,34 +464,55 @@ export class MobileNetV2 implements Classifier {
         dilations: [p.dilation, p.dilation],
         padding: "same",
         depthwise: p.depthwise,
-        outChannels,
+        outChannels: p.depthwise ? ci * co : co,
         residual,
         activation: p.relu6 ? "relu6" : "linear",
       };
       return nodes.push(node) - 1;
     };
-    let h = conv(0, this.#first);
-    for (const b of this.#blocks) {
-      const input = h;
-      if (b.expand) h = conv(h, b.expand);
-      h = conv(h, b.depthwise);
-      h = conv(h, b.project, b.residual ? input : undefined);
+    let h = 0;
+    for (const st of this.#stagesAfter(from)) {
+      if (st.first) h = conv(h, st.first);
+      if (st.block) {
+        const b = st.block, input = h;
+        if (b.expand) h = conv(h, b.expand);
+        h = conv(h, b.depthwise);
+        h = conv(h, b.project, b.residual ? input : undefined);
+      }
+      if (st.conv) h = conv(h, st.conv);
+      if (st.name === to) break;
     }
-    h = conv(h, this.#head);
-    nodes.push({ op: "avgpool", input: h, global: true });
-    return { nodes, output: nodes.length - 1 };
+    if (pooled) h = nodes.push({ op: "avgpool", input: h, global: true }) - 1;
+    return { nodes, output: h };
+  }
+
+  /** Pooled features `[batch, featureSize]` (HF `pooler_output`). */
+  features(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
+    return this.featuresFrom(null, x, opts);
+  }
+
+  /** Logits from pooled features. */
+  head(features: tf.Tensor2D): tf.Tensor2D {
+    return linear(features, this.#classifier.weight, this.#classifier.bias) as tf.Tensor2D;
   }
 
   apply(x: tf.Tensor4D, opts: { training?: boolean } = {}): tf.Tensor2D {
     const training = opts.training ?? false;
     const f = dropout(this.features(x, opts), this.#opts.classifierDropoutProb, training);
-    return linear(f, this.#classifier.weight, this.#classifier.bias) as tf.Tensor2D;
+    return this.head(f as tf.Tensor2D);
   }
 
   dispose(): void {
-    this.#inference?.dispose();
+    for (const h of this.#inference.values()) h.dispose();
+    this.#inference.clear();
     this.#store.dispose();
   }
+}
+
+/** The point a variable belongs to (`mobilenet_v2.layer.3.…` → `layer.3`), or "" for the head. */
+function stageOfVariable(name: string): string {
+  const m = /^mobilenet_v2\.(conv_stem|layer\.\d+|conv_1x1)\./.exec(name);
+  return m ? m[1] : "";
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -332,25 +520,30 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /**
- * Load HF `model.safetensors` (PyTorch layouts) into `model` by name; every state variable must be
- * present with the matching shape (the error names both), nothing is assigned unless all are.
- * `num_batches_tracked` and other extra tensors are ignored; `skip` leaves chosen variables as is.
+ * Load HF weights (PyTorch layouts, any checkpoint form) into `model` by name; every state
+ * variable must be present with the matching shape (the error names both), nothing is assigned
+ * unless all are. `num_batches_tracked` and other extra tensors (e.g. the layers after a cut)
+ * are ignored; `skip` leaves chosen variables as is.
  */
-export async function loadHFMobileNetV2(
+export function loadHFMobileNetV2(
   model: MobileNetV2,
-  path: string,
+  file: TensorStore,
   opts: { skip?: (name: string) => boolean } = {},
-): Promise<void> {
-  const file = await readSafetensors(path);
+): void {
   const layouts = new Map<string, TorchLayout>();
   for (const [name, v] of model.stateVariables()) {
     if (!opts.skip?.(name)) layouts.set(name, model.isDepthwise(name) ? "depthwise" : layoutOf(v));
   }
-  // BN step counters are bookkeeping PyTorch saves; nothing else may be left over.
+  // BN step counters are bookkeeping PyTorch saves; a cut model leaves the blocks after its cut
+  // unused; nothing else may be left over.
+  const built = new Set([...model.stateVariables().keys()].map(stageOfVariable));
+  const cut = model.config.cutAfter !== undefined;
   assertAllUsed(
     file,
     model.stateVariables().keys(),
-    (k) => k.endsWith("num_batches_tracked") || (opts.skip?.(k) ?? false),
+    (k) =>
+      k.endsWith("num_batches_tracked") || (opts.skip?.(k) ?? false) ||
+      (cut && stageOfVariable(k) !== "" && !built.has(stageOfVariable(k))),
   );
   assignAll(model.stateVariables(), loadTorchTensors(file, model.stateVariables(), layouts));
 }

@@ -17,6 +17,7 @@ import { loadHFViT, ViT, type ViTConfig } from "./vit.ts";
 import { type BackboneConfig, LayersBackbone, loadTfjsLayersDir } from "./layers_backbone.ts";
 import { loadStateInto, readSavedConfig } from "./checkpoint.ts";
 import { fetchHFModel } from "./hub.ts";
+import { openHFWeights } from "./hf_checkpoint.ts";
 import { UserError } from "../core/errors.ts";
 
 /** Options for {@linkcode createModel}. */
@@ -48,7 +49,7 @@ export const KINDS: Record<string, Builder> = {
 export const SPEC_FORMS = [
   "mobilenet_v2",
   "mobilenet_v2@WIDTH (e.g. mobilenet_v2@0.5)",
-  "hf:ORG/NAME",
+  "hf:ORG/NAME[@REVISION]",
   "hf-dir:PATH",
   "tfjs-dir:PATH",
   "dir:PATH",
@@ -106,7 +107,7 @@ async function hfDir(dir: string, spec: string, opts: CreateOptions): Promise<Cl
       seed: opts.seed,
     });
     try {
-      await loadHFMobileNetV2(model, `${dir}/model.safetensors`, {
+      loadHFMobileNetV2(model, await openHFWeights(dir), {
         skip: reinit ? (n) => n.startsWith("classifier.") : undefined,
       });
     } catch (e) {
@@ -144,6 +145,18 @@ export function parseSpec(spec: string): ParsedSpec {
   return { kind: scheme as "hf" | "hf-dir" | "tfjs-dir" | "dir", target };
 }
 
+/**
+ * Make sure the files a spec needs are here (a hub model is fetched into the Hugging Face cache;
+ * other specs need nothing), so a missing one fails before any work.
+ */
+export async function ensureModelFiles(
+  spec: string,
+  opts: { quiet?: boolean } = {},
+): Promise<void> {
+  const p = parseSpec(spec);
+  if (p.kind === "hf") await fetchHFModel(p.target, { quiet: opts.quiet });
+}
+
 /** Build or load the model a spec names (see the module doc). */
 export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
   const p = parseSpec(spec);
@@ -163,7 +176,7 @@ export async function createModel(spec: string, opts: CreateOptions = {}): Promi
   const rest = p.target;
   switch (p.kind) {
     case "hf":
-      return hfDir(await fetchHFModel(rest, { quiet: opts.quiet }), spec, opts);
+      return hfDir((await fetchHFModel(rest, { quiet: opts.quiet })).dir, spec, opts);
     case "hf-dir":
       return hfDir(rest, spec, opts);
     case "tfjs-dir":

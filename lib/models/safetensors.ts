@@ -215,22 +215,34 @@ export function getTensor(file: SafetensorsFile, name: string, shape?: number[])
   return tf.tensor(raw.data, raw.shape, raw.data instanceof Int32Array ? "int32" : "float32");
 }
 
-/** A tensor to write: a tf tensor (float32 → F32, int32 → I32) or a typed array with its shape. */
-export type WritableTensor = tf.Tensor | { shape: number[]; data: Float32Array | Int32Array };
+/**
+ * A tensor to write: a tf tensor (float32 → F32, int32 → I32) or a typed array with its shape
+ * (BigInt64Array → I64, e.g. PyTorch's `num_batches_tracked`).
+ */
+export type WritableTensor = tf.Tensor | {
+  shape: number[];
+  data: Float32Array | Int32Array | BigInt64Array;
+};
 
-/** Serialise tensors (F32/I32) and string metadata to safetensors bytes, tensors in name order. */
+const WRITE_DTYPE = (d: Float32Array | Int32Array | BigInt64Array): DType =>
+  d instanceof Float32Array ? "F32" : d instanceof Int32Array ? "I32" : "I64";
+
+/** Serialise tensors (F32/I32/I64) and string metadata to safetensors bytes (see the ordering note). */
 export function encodeSafetensors(
   tensors: Map<string, WritableTensor> | Record<string, WritableTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
+  // Wider element types first, then by name (as the reference writer does), so every tensor
+  // starts at a multiple of its element size.
+  const width = (t: WritableTensor) => t instanceof tf.Tensor ? 4 : t.data.BYTES_PER_ELEMENT;
   const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors))
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    .sort((a, b) => width(b[1]) - width(a[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
-    let data: Float32Array | Int32Array;
+    let data: Float32Array | Int32Array | BigInt64Array;
     if (t instanceof tf.Tensor) {
       if (t.dtype !== "float32" && t.dtype !== "int32") {
         throw new UserError(
@@ -245,7 +257,7 @@ export function encodeSafetensors(
     }
     const b = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     header[name] = {
-      dtype: data instanceof Float32Array ? "F32" : "I32",
+      dtype: WRITE_DTYPE(data),
       shape: t.shape,
       data_offsets: [offset, offset + b.length],
     };
@@ -290,12 +302,13 @@ export function assertFinite(data: ArrayLike<number>, what: string): void {
  * disagrees with its checkpoint, e.g. fewer layers), except those `ignore` accepts.
  */
 export function assertAllUsed(
-  file: SafetensorsFile,
+  file: SafetensorsFile | { path: string; names(): string[] },
   used: Iterable<string>,
   ignore: (name: string) => boolean = () => false,
 ): void {
   const known = new Set(used);
-  const extra = [...file.tensors.keys()].filter((k) => !known.has(k) && !ignore(k));
+  const all = "tensors" in file ? [...file.tensors.keys()] : file.names();
+  const extra = all.filter((k) => !known.has(k) && !ignore(k));
   if (extra.length) {
     throw new UserError(
       `${file.path}: ${extra.length} tensor(s) that the model built from its config does not ` +

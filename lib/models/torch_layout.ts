@@ -1,10 +1,11 @@
 /**
- * Moving Hugging Face (PyTorch-layout) tensors into this toolkit's tfjs layouts: conv OIHW → HWIO,
- * depthwise `[C,1,kh,kw]` → `[kh,kw,C,1]`, linear `[out,in]` → `[in,out]`.
+ * Moving Hugging Face (PyTorch-layout) tensors into this toolkit's tfjs layouts and back: conv
+ * OIHW ↔ HWIO, depthwise `[C,1,kh,kw]` ↔ `[kh,kw,C,1]`, linear `[out,in]` ↔ `[in,out]`.
  * @module
  */
 import * as tf from "../tf.ts";
-import { assertFinite, getRaw, type SafetensorsFile } from "./safetensors.ts";
+import { assertFinite } from "./safetensors.ts";
+import type { TensorStore } from "./tensor_store.ts";
 
 /** How a variable is laid out in PyTorch relative to tfjs. */
 export type TorchLayout = "conv" | "depthwise" | "linear" | "same";
@@ -30,13 +31,21 @@ export function fromTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
   return tf.clone(t);
 }
 
+/** Convert a tfjs-layout tensor to the PyTorch layout (the inverse of {@linkcode fromTorch}). */
+export function toTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
+  if (layout === "conv") return tf.transpose(t, [3, 2, 0, 1]);
+  if (layout === "depthwise") return tf.transpose(t, [2, 3, 0, 1]);
+  if (layout === "linear") return tf.transpose(t);
+  return tf.clone(t);
+}
+
 /**
  * Decode `names` (name → layout) from `file`, checking each PyTorch shape against the variable's;
  * missing tensors, shape mismatches and non-finite values throw a UserError naming the tensor.
  * Nothing leaks on error.
  */
 export function loadTorchTensors(
-  file: SafetensorsFile,
+  file: TensorStore,
   vars: Map<string, tf.Variable>,
   names: Map<string, TorchLayout>,
   rename: (name: string) => string = (n) => n,
@@ -45,7 +54,7 @@ export function loadTorchTensors(
   try {
     for (const [name, layout] of names) {
       const v = vars.get(name)!;
-      const raw = getRaw(file, rename(name), torchShape(v.shape, layout));
+      const raw = file.get(rename(name), torchShape(v.shape, layout));
       const floats = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);

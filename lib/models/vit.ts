@@ -8,7 +8,8 @@
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { gelu, layerNorm, linear, ParamStore } from "./layers.ts";
-import { assertAllUsed, readSafetensors } from "./safetensors.ts";
+import { openHFWeights } from "./hf_checkpoint.ts";
+import { assertAllUsed } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
 import {
@@ -338,14 +339,14 @@ async function inputSpec(dir: string, size: number): Promise<InputSpec> {
 }
 
 /**
- * Load an HF ViT/DeiT image classifier from a directory holding `config.json` and
- * `model.safetensors`. All tensors are checked before any is assigned, so a bad checkpoint never
- * yields a partial model.
+ * Load an HF ViT/DeiT image classifier from a directory holding `config.json` and its weights
+ * (any form `openHFWeights` reads). All tensors are checked before any is assigned, so a bad
+ * checkpoint never yields a partial model.
  */
 export async function loadHFViT(dir: string, opts: LoadViTOptions = {}): Promise<ViT> {
   const hf = await readJson(`${dir}/config.json`);
   const cfg = vitConfigFromHF(hf, `${dir}/config.json`);
-  const file = await readSafetensors(`${dir}/model.safetensors`);
+  const file = await openHFWeights(dir);
   let reinit = false;
   if (opts.numLabels !== undefined && opts.numLabels !== cfg.numLabels) {
     if (!opts.reinitHead) {

@@ -1,76 +1,57 @@
 /**
- * The beans dataset on the Hugging Face hub (`AI-Lab-Makerere/beans`), fetched into
- * `data/beans/` as `<split>.parquet`.
+ * The beans dataset on the Hugging Face hub (`AI-Lab-Makerere/beans`), read through the shared
+ * Hugging Face cache (`datasets--AI-Lab-Makerere--beans`), so a copy Python's `datasets` or
+ * `huggingface_hub` downloaded is used as is. Pin a revision with env `KD_BEANS_REVISION`.
  * @module
  */
 import { UserError } from "../core/errors.ts";
-import { DownloadError, downloadFile, errorText, probe } from "./download.ts";
-import { hubEndpoint, hubFileUrl } from "./hub.ts";
+import { hubFiles, type HubOptions, hubRepoFiles } from "./hub_files.ts";
+import { parseRepo, repoLabel, type RepoRef } from "./hub.ts";
 
 /** Hub dataset id. */
 export const BEANS_REPO = "AI-Lab-Makerere/beans";
 /** Splits the hub has for beans. */
 export const BEANS_SPLITS = ["train", "validation", "test"] as const;
 
-/** URL of one beans split's Parquet file on the hub. */
-export function beansUrl(split: string): string {
-  return hubFileUrl(BEANS_REPO, `data/${split}-00000-of-00001.parquet`, { type: "dataset" });
+/** What to do instead of the hub, for error messages. */
+export const DATA_HINT = "pass --data DIR (or set KD_DATA) naming a folder with train.parquet " +
+  "and validation.parquet (see README: Offline)";
+
+/** The beans repository at the revision in effect (env `KD_BEANS_REVISION`, else main). */
+export function beansRef(): RepoRef {
+  const rev = Deno.env.get("KD_BEANS_REVISION");
+  return parseRepo(rev ? `${BEANS_REPO}@${rev}` : BEANS_REPO, "dataset", "KD_BEANS_REVISION");
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether a repository path is a Parquet shard of `split` (`[data/]split-NNNNN-of-NNNNN.parquet`). */
+export function isSplitShard(path: string, split: string): boolean {
+  const name = split.replace(/[^\w]/g, "\\$&");
+  return new RegExp(`^(?:data/)?${name}-\\d{5}-of-\\d{5}\\.parquet$`).test(path);
 }
+
+const announced = new Set<string>();
 
 /**
- * Make sure `dir/<split>.parquet` exists for each beans split in `splits` (default all three),
- * downloading what is missing. Unknown split names are left for the caller to report.
+ * Local paths of the Parquet shards of beans `split`, from the cache or downloaded into it.
+ * A split the repository does not have is a UserError naming the ones it has.
  */
-export async function ensureBeans(
-  dir: string,
-  splits: readonly string[] = BEANS_SPLITS,
-  opts: { quiet?: boolean; retries?: number; force?: boolean } = {},
-): Promise<string[]> {
-  const wanted = splits.filter((s) => (BEANS_SPLITS as readonly string[]).includes(s));
-  const todo = wanted.filter((s) => opts.force || !exists(`${dir}/${s}.parquet`));
-  if (todo.length === 0) return wanted.map((s) => `${dir}/${s}.parquet`);
-  const hint = `pass --data DIR (or set KD_DATA) pointing at a folder with train.parquet and ` +
-    `validation.parquet, e.g. --data ../shared/datasets/beans`;
-  try {
-    // Fail fast when offline instead of waiting through the download retries.
-    await probe(beansUrl(todo[0]));
-  } catch (e) {
+export async function beansSplitFiles(split: string, opts: HubOptions = {}): Promise<string[]> {
+  const ref = beansRef();
+  const hint = opts.hint ?? DATA_HINT;
+  const listing = await hubRepoFiles(ref, { ...opts, hint });
+  const shards = listing.files.filter((f) => isSplitShard(f, split));
+  if (!shards.length) {
+    const have = BEANS_SPLITS.filter((s) => listing.files.some((f) => isSplitShard(f, s)));
+    const where = listing.fromCache ? "the cached copy of " : "";
     throw new UserError(
-      `cannot reach the Hugging Face hub at ${hubEndpoint()} to download beans ` +
-        `(${errorText(e)}); ${hint}`,
+      `${where}${repoLabel(ref)} has no "${split}" split` +
+        (have.length ? ` (it has: ${have.join(", ")})` : "") + `; ${hint}`,
     );
   }
-  if (!opts.quiet) {
-    console.error(`downloading beans (${todo.join(", ")}) from ${hubEndpoint()} into ${dir}/`);
+  if (!opts.quiet && !listing.fromCache && !announced.has(listing.commit)) {
+    announced.add(listing.commit);
+    console.error(`beans: ${repoLabel(ref)} at commit ${listing.commit.slice(0, 12)}`);
   }
-  const out: string[] = [];
-  for (const split of wanted) {
-    const dest = `${dir}/${split}.parquet`;
-    if (todo.includes(split)) {
-      if (opts.force) await Deno.remove(dest).catch(() => {});
-      try {
-        await downloadFile(beansUrl(split), dest, {
-          label: `beans ${split}`,
-          quiet: opts.quiet,
-          retries: opts.retries,
-        });
-      } catch (e) {
-        if (e instanceof DownloadError && e.kind !== "checksum") {
-          throw new UserError(`${e.message}; ${hint}`);
-        }
-        throw e;
-      }
-    }
-    out.push(dest);
-  }
-  return out;
+  const files = await hubFiles(ref, listing.commit, shards, { ...opts, hint });
+  return files.map((f) => f.path);
 }

@@ -9,12 +9,19 @@ import { createHash, type Hash } from "node:crypto";
 import { sha256File } from "../core/hash.ts";
 import { UserError } from "../core/errors.ts";
 import { Progress } from "../progress.ts";
-import { hubEndpoint } from "./hub.ts";
+import { hubHeaders } from "./hub.ts";
 
 /** Options for {@linkcode downloadFile}. */
 export interface DownloadOptions {
-  /** Expected sha256 (hex). Default: the hub's `X-Linked-Etag`/`ETag` when it is a sha256. */
-  sha256?: string;
+  /**
+   * Expected sha256 (hex). Default: the hub's `X-Linked-Etag`/`ETag` when it is a sha256 (one
+   * HEAD request); `null`: none known, and no HEAD request either.
+   */
+  sha256?: string | null;
+  /** Suffix of the partial file beside `dest` (default `.part`; the HF cache uses `.incomplete`). */
+  partSuffix?: string;
+  /** Extra check of the complete partial file before it is renamed (throw a DownloadError). */
+  verify?: (part: string) => Promise<void>;
   /** Extra attempts after the first failure (default 5). */
   retries?: number;
   /** First backoff delay in ms, doubled per attempt (default 1000). */
@@ -71,14 +78,6 @@ async function fileSize(path: string): Promise<number | undefined> {
   }
 }
 
-function authHeaders(url: string, extra: Record<string, string> = {}): Record<string, string> {
-  const token = Deno.env.get("HF_TOKEN");
-  const hub = hubEndpoint();
-  const h: Record<string, string> = { ...extra };
-  if (token && url.startsWith(hub) && !h.Authorization) h.Authorization = `Bearer ${token}`;
-  return h;
-}
-
 /**
  * Ask the server about `url` without downloading it: the sha256 and size the Hugging Face hub
  * sends on the (unfollowed) redirect of an LFS file, or plain ETag/Content-Length otherwise.
@@ -90,7 +89,7 @@ export async function probe(
   const res = await fetch(url, {
     method: "HEAD",
     redirect: "manual",
-    headers: authHeaders(url, headers),
+    headers: hubHeaders(url, headers),
   });
   await res.body?.cancel();
   const h = res.headers;
@@ -131,7 +130,7 @@ async function attempt(
     timer = setTimeout(() => ctrl.abort(), opts.idleTimeoutMs ?? 60_000);
   };
   try {
-    const headers = authHeaders(url, opts.headers);
+    const headers = hubHeaders(url, opts.headers);
     if (offset > 0) headers.Range = `bytes=${offset}-`;
     let res: Response;
     try {
@@ -214,12 +213,12 @@ export async function downloadFile(
   opts: DownloadOptions = {},
 ): Promise<DownloadResult> {
   const label = opts.label ?? dest.split("/").pop()!;
-  let expected = opts.sha256?.toLowerCase();
+  let expected = opts.sha256 === null ? null : opts.sha256?.toLowerCase();
   if (expected && !SHA256_RE.test(expected)) {
     throw new UserError(`expected sha256 for ${label} is not 64 hex digits: ${opts.sha256}`);
   }
   let reached = false;
-  if (!expected) {
+  if (expected === undefined) {
     try {
       const info = await probe(url, opts.headers);
       reached = true;
@@ -237,7 +236,7 @@ export async function downloadFile(
     if (!opts.quiet) console.error(`${dest}: sha256 differs from the server's, downloading again`);
   }
   await Deno.mkdir(dest.replace(/\/[^/]*$/, "") || ".", { recursive: true });
-  const part = `${dest}.part`;
+  const part = `${dest}${opts.partSuffix ?? ".part"}`;
   const retries = opts.retries ?? 5;
   const progress = new Progress(`download ${label}`, 0, { unit: "bytes", quiet: opts.quiet });
   let lastError = "";
@@ -270,6 +269,14 @@ export async function downloadFile(
         `${url}: sha256 mismatch (expected ${expected}, got ${got}); the partial file was removed`,
         "checksum",
       );
+    }
+    if (opts.verify) {
+      try {
+        await opts.verify(part);
+      } catch (e) {
+        await Deno.remove(part).catch(() => {});
+        throw e;
+      }
     }
     await Deno.rename(part, dest);
     return { path: dest, sha256: got, bytes: result.size, skipped: false };

@@ -5,7 +5,7 @@
  * the console, so `lib/` stays usable from scripts and tests.
  * @module
  */
-import { Buffer } from "node:buffer";
+import { encodeBase64 } from "../core/base64.ts";
 import type { Figure } from "../report/figures.ts";
 import { figureHtml, plotlyScriptTag } from "../report/plotly.ts";
 import { findChromium, renderFiguresPng } from "../report/png.ts";
@@ -133,9 +133,7 @@ export async function showFigure(fig: Figure, opts: ShowFigureOptions = {}): Pro
 }
 
 /** Base64 of bytes (Jupyter wants images base64-encoded). */
-export function encodeBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
+export { encodeBase64 };
 
 function figureTitle(fig: Figure): string {
   const t = fig.layout.title as { text?: string } | string | undefined;

@@ -1,22 +1,25 @@
 /**
  * Where notebooks find things, independent of the kernel's working directory: the repository,
- * the dataset (env `KD_DATA`, else the shared beans copy), the profile (env
+ * the dataset (env `KD_DATA`, else beans from the Hugging Face cache), the profile (env
  * `KD_NOTEBOOK_PROFILE`), scratch output under `runs/notebooks/`, and sweep directories.
  * @module
  */
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { PRESETS } from "../presets.ts";
+import { DEFAULT_DATA } from "../data/resolve.ts";
 
 /** Absolute path of the repository root. */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
-/** The shared read-only material beside the repository (`../shared`). */
-export const SHARED_DIR = join(REPO_ROOT, "..", "shared");
+/** Dataset folder for notebooks: env `KD_DATA`, else undefined (beans from the Hugging Face cache). */
+export function notebookDataDir(): string | undefined {
+  return Deno.env.get("KD_DATA") || undefined;
+}
 
-/** Dataset folder for notebooks: env `KD_DATA`, else `../shared/datasets/beans`. */
-export function notebookDataDir(): string {
-  return Deno.env.get("KD_DATA") || join(SHARED_DIR, "datasets", "beans");
+/** How to name the notebooks' dataset in a table: the folder, or where the default comes from. */
+export function notebookDataLabel(): string {
+  return notebookDataDir() ?? `${DEFAULT_DATA} (Hugging Face cache)`;
 }
 
 /** Training preset for notebooks: env `KD_NOTEBOOK_PROFILE` (CI: `smoke`), else `cpu-fast`. */

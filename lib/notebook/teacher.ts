@@ -1,14 +1,17 @@
 /**
  * The teacher the distillation notebook uses: env `KD_TEACHER` (any registry spec) wins; the
- * `smoke` profile takes the cheapest model available (the random-weight ViT fixture: it runs
- * the code path in seconds, but its "knowledge" is noise); other profiles use the linear-probe
- * teacher on the shared ImageNet MobileNetV2, built once with `deno task teacher`.
+ * `smoke` profile takes the guide's own ViT teacher `hf:merve/beans-vit-224` (from the Hugging
+ * Face cache; downloaded on first use); other profiles build the linear-probe teacher on the
+ * teachers' backbone (env `KD_BACKBONE`, else the hub's ImageNet MobileNetV2) once, in-process.
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "../core/errors.ts";
-import { exists } from "../core/fs.ts";
-import { REPO_ROOT, SHARED_DIR } from "./paths.ts";
+import { exists, readJson } from "../core/fs.ts";
+import { backboneSpec } from "../teacher/backbone.ts";
+import { buildTeacher } from "../teacher/build.ts";
+import { notebookDataDir, REPO_ROOT } from "./paths.ts";
+import { resolveSplit } from "../data/resolve.ts";
+import { ensureModelFiles } from "../models/registry.ts";
 
 /** A chosen teacher and why. */
 export interface NotebookTeacher {
@@ -17,50 +20,55 @@ export interface NotebookTeacher {
   note: string;
 }
 
-const TEACHER_CLI = join(REPO_ROOT, "lib", "cli", "teacher.ts");
+/** The guide's teacher on the hub. */
+export const GUIDE_TEACHER = "hf:merve/beans-vit-224";
 
-/** Run `deno task teacher` (output summarised on stdout) unless `out` already holds a model. */
+/** Build the probe teacher into `out` (summary on stdout) unless it holds one from the same backbone. */
 export async function buildProbeTeacher(
   out: string,
-  opts: { data: string; extraArgs?: string[] },
+  opts: { data?: string; from?: string },
 ): Promise<void> {
-  if (await exists(join(out, "config.json"))) return;
-  const args = ["run", "-A", TEACHER_CLI, "--data", opts.data, "--out", out, "--quiet"];
-  args.push(...(opts.extraArgs ?? []));
-  console.log(`building the teacher (once): deno ${args.slice(2).join(" ")}`);
-  const t0 = performance.now();
-  const res = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(res.stdout) + new TextDecoder().decode(res.stderr);
-  const lines = text.split(/[\r\n]+/).filter((l) => l.trim());
-  if (!res.success) {
-    throw new UserError(
-      `deno task teacher failed (exit ${res.code}):\n${lines.slice(-8).join("\n")}`,
-    );
+  const from = backboneSpec(opts.from);
+  if (await exists(join(out, "config.json"))) {
+    const saved = await readJson<{ info?: { from?: string } }>(join(out, "config.json"));
+    if (saved.info?.from === from) return;
   }
-  for (const l of lines.filter((l) => /validation accuracy|saved teacher/.test(l))) console.log(l);
-  console.log(`teacher built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`building the teacher (once) from ${from} into ${out}`);
+  const t0 = performance.now();
+  const r = await buildTeacher({ from, data: opts.data, out, quiet: true });
+  console.log(
+    `validation accuracy ${(100 * r.val_accuracy).toFixed(1)}% (${r.val_images} images); ` +
+      `built in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
 }
 
 /** The teacher spec for `profile` (building the probe teacher when needed). */
-export async function notebookTeacher(profile: string, data: string): Promise<NotebookTeacher> {
+export async function notebookTeacher(profile: string, data?: string): Promise<NotebookTeacher> {
   const env = Deno.env.get("KD_TEACHER");
   if (env) return { spec: env, note: `KD_TEACHER=${env}` };
   if (profile === "smoke") {
-    const dir = join(SHARED_DIR, "fixtures", "vit_tiny");
-    if (!(await exists(join(dir, "config.json")))) {
-      throw new UserError(`${dir} not found (the smoke profile's stand-in teacher)`);
-    }
     return {
-      spec: `hf-dir:${dir}`,
-      note: "smoke profile: the random-weight tiny ViT fixture stands in for a teacher so the " +
-        "notebook runs in seconds; its predictions are noise, so read the plots as a code check only",
+      spec: GUIDE_TEACHER,
+      note: "the guide's fine-tuned ViT-B/16 (from the Hugging Face cache; its logits are cached " +
+        "after the first run)",
     };
   }
   const out = join(REPO_ROOT, "data", "teachers", "mnv2-probe");
   await buildProbeTeacher(out, { data });
   return {
     spec: `dir:${out}`,
-    note: "linear probe on frozen features of the shared ImageNet MobileNetV2 (deno task teacher)",
+    note: `linear probe on frozen ImageNet features of ${backboneSpec()} (buildTeacher)`,
   };
+}
+
+/**
+ * Check, before any notebook runs, that the data and the teacher (or the backbone it is built
+ * from) of `profile` are at hand: offline with one missing, this is the one-line error.
+ */
+export async function checkNotebookInputs(profile: string): Promise<void> {
+  const data = notebookDataDir();
+  const labels = (await resolveSplit({ data, split: "train", quiet: true })).classNames;
+  await resolveSplit({ data, split: "validation", labels, quiet: true });
+  const teacher = Deno.env.get("KD_TEACHER") || (profile === "smoke" ? GUIDE_TEACHER : undefined);
+  await ensureModelFiles(teacher ?? backboneSpec(), { quiet: true });
 }

@@ -17,6 +17,8 @@ import { bestRun, loadSweep, type RunData, type SweepData } from "./load.ts";
 import { figureHtml, plotlyScriptTag } from "./plotly.ts";
 import { findChromium, NO_CHROMIUM_MESSAGE, writeFigurePngs } from "./png.ts";
 import { escapeHtml, resultsHtmlTable } from "./table.ts";
+import { readSweepTradeoff, tradeoffSectionHtml } from "./tradeoff.ts";
+import type { TradeoffTable } from "../export/tradeoff.ts";
 
 /** A figure of the report with its file name (for PNG export) and a caption. */
 export interface NamedFigure {
@@ -133,7 +135,7 @@ figure{margin:1.5em 0}figcaption{color:#555;font-size:13px}
 `;
 
 /** The whole report page as one string (plotly.js inlined exactly once). */
-export function renderReportHtml(sweep: SweepData): string {
+export function renderReportHtml(sweep: SweepData, tradeoff: TradeoffTable | null = null): string {
   const { results, manifest, runs } = sweep;
   const figures = reportFigures(sweep);
   const finished = runs.filter((r) => r.final).length;
@@ -161,6 +163,7 @@ export function renderReportHtml(sweep: SweepData): string {
     ...confusion.map(fig),
     confusion.length ? `</div>` : "",
     testTableHtml(runs),
+    tradeoffSectionHtml(tradeoff, sweep.dir),
     `</body></html>`,
   ].join("\n");
 }
@@ -172,7 +175,7 @@ export async function writeReport(
 ): Promise<{ html: string; pngs: string[] | null }> {
   const sweep = await loadSweep(dir);
   const html = join(dir, "report.html");
-  await writeFileAtomic(html, renderReportHtml(sweep));
+  await writeFileAtomic(html, renderReportHtml(sweep, await readSweepTradeoff(dir)));
   let pngs: string[] | null = null;
   if (opts.png) {
     const chromium = findChromium();

@@ -6,26 +6,16 @@
 import { join } from "node:path";
 import type { Figure } from "./figures.ts";
 import { figureHtml, plotlyScriptTag } from "./plotly.ts";
+import {
+  findChromium,
+  headlessArgs,
+  NO_CHROMIUM_MESSAGE as CHROMIUM_MISSING,
+} from "../core/chromium.ts";
 
-const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-
-/** Path of a Chromium binary (env `KD_CHROMIUM` first), or null when none is installed. */
-export function findChromium(): string | null {
-  const env = Deno.env.get("KD_CHROMIUM");
-  for (const p of env ? [env] : CANDIDATES) {
-    try {
-      if (Deno.statSync(p).isFile) return p;
-    } catch {
-      // not there
-    }
-  }
-  return null;
-}
+export { findChromium } from "../core/chromium.ts";
 
 /** The one line printed when PNG export is skipped. */
-export const NO_CHROMIUM_MESSAGE =
-  "PNG export skipped: Chromium not found (install the Debian package `chromium`, or set " +
-  "KD_CHROMIUM to a Chromium/Chrome binary)";
+export const NO_CHROMIUM_MESSAGE = `PNG export skipped: ${CHROMIUM_MISSING}`;
 
 /** Pixel size a figure is rendered at: its layout's size, else 900×500. */
 export function figureSize(fig: Figure): { width: number; height: number } {
@@ -61,16 +51,7 @@ export async function renderFiguresPng(
       const png = join(tmp, `figure-${i}.png`);
       await Deno.writeTextFile(page, staticFigurePage(fig, size));
       const args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        `--user-data-dir=${join(tmp, `profile-${i}`)}`,
+        ...headlessArgs(join(tmp, `profile-${i}`)),
         `--screenshot=${png}`,
         `--window-size=${size.width},${size.height}`,
         // Virtual time lets the page finish drawing before the screenshot, without a fixed sleep.

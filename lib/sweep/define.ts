@@ -4,22 +4,27 @@
  * @module
  */
 import type { Recipe } from "../presets.ts";
+import type { TeacherSettings } from "../teacher/build.ts";
 
 /** How to obtain one teacher of the teacher axis. */
 export interface TeacherSource {
   /** Short name for run ids and tables. */
   name: string;
-  /** A registry spec usable as is (`hf:ORG/NAME`, `hf-dir:PATH`, `dir:PATH`). */
+  /**
+   * A registry spec usable as is (`hf:ORG/NAME[@REV]`, `hf-dir:PATH`, `dir:PATH`); hub models
+   * are fetched into the Hugging Face cache before the first run.
+   */
   spec?: string;
-  /** Or build it offline from a pretrained backbone with `deno task teacher` settings. */
+  /** Or build it from a pretrained backbone (`buildTeacher`), once per sweep directory. */
   build?: {
-    /** tfjs LayersModel folder (e.g. `../shared/models/mobilenet_v2_1.0_224_imagenet`). */
-    from: string;
-    /** Extra `deno task teacher` flags, e.g. `["--train-fraction", "0.1"]`. */
-    args?: string[];
+    /**
+     * Backbone spec (default `hf:google/mobilenet_v2_1.0_224`); `--backbone`/`KD_BACKBONE`
+     * replaces it for every built teacher.
+     */
+    from?: string;
+    /** Teacher settings, e.g. `{ trainFraction: 0.1, featuresFrom: "block:1" }`. */
+    settings?: Partial<TeacherSettings>;
   };
-  /** Needs the Hugging Face hub; skipped with one line when it is unreachable. */
-  needsHub?: boolean;
   /** One line on what makes this teacher different (shown in reports). */
   note?: string;
 }
@@ -37,8 +42,8 @@ export interface SweepProfile {
   seeds: number[];
   /** Teacher names to use (default: all of the definition's teachers). */
   teachers?: string[];
-  /** Extra `deno task teacher` flags applied to every built teacher in this profile. */
-  teacherArgs?: string[];
+  /** Teacher settings applied to every built teacher in this profile (e.g. `maxImages`). */
+  teacherSettings?: Partial<TeacherSettings>;
   /** Rough wall-clock budget, shown on the first line. */
   budget?: string;
 }

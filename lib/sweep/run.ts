@@ -13,6 +13,10 @@ import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import { expandGrid, gridHash, parseShard, shardRuns } from "./grid.ts";
 import type { RunEntry, SweepManifest, TeacherEntry } from "./types.ts";
 import { ensureTeacher } from "./teachers.ts";
+import { resolveSplit } from "../data/resolve.ts";
+import { parseSpec } from "../models/registry.ts";
+import { fetchHFModel } from "../models/hub.ts";
+import { backboneSpec } from "../teacher/backbone.ts";
 import { formatDuration } from "../progress.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -62,26 +66,15 @@ export function defaultExperiment(): string {
   return join(ROOT, "experiments", names[names.length - 1]);
 }
 
-/** Whether the Hugging Face hub answers within a few seconds. */
-export async function hubReachable(timeoutMs = 4000): Promise<boolean> {
-  const endpoint = Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co";
-  try {
-    const r = await fetch(`${endpoint}/api/models/merve/beans-vit-224`, {
-      method: "HEAD",
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await r.body?.cancel();
-    return r.status < 500;
-  } catch {
-    return false;
-  }
-}
-
 /** Options of {@linkcode runSweep}. */
 export interface SweepOptions {
   experiment: string;
   profile: string;
   data?: string;
+  /** Backbone of every built teacher (default env `KD_BACKBONE`, else each source's own). */
+  backbone?: string;
+  /** Only these of the profile's teachers (e.g. offline, without a hub-only teacher). */
+  teachers?: string[];
   /** Sweep directory (default `runs/sweeps/<experiment>-<profile>`). */
   out?: string;
   shard?: string;
@@ -116,34 +109,60 @@ export function gridDifferences(
 
 const listed = (ids: string[]) => `${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ", ..." : ""}`;
 
-/** Resolve the teacher axis of a profile: hub teachers when reachable, built teachers on demand. */
+/**
+ * Resolve the teacher axis of a profile before any run: the data is checked first (its absence
+ * is the likeliest problem), hub teachers are fetched into the Hugging Face cache, and built
+ * teachers are built (in this process) unless the sweep directory already holds them.
+ */
 async function resolveTeachers(
   def: SweepDefinition,
   profile: SweepProfile,
   dir: string,
-  data: string | undefined,
+  opts: SweepOptions,
   log: (l: string) => void,
 ): Promise<TeacherEntry[]> {
-  const wanted = profile.teachers ?? def.teachers.map((t) => t.name);
-  const out: TeacherEntry[] = [];
-  for (const name of wanted) {
+  const all = profile.teachers ?? def.teachers.map((t) => t.name);
+  const unknown = (opts.teachers ?? []).filter((t) => !all.includes(t));
+  if (unknown.length) {
+    throw new UserError(
+      `--teachers ${unknown.join(",")}: not in profile ${opts.profile} (its teachers: ${
+        all.join(", ")
+      })`,
+    );
+  }
+  const wanted = opts.teachers ? all.filter((t) => opts.teachers!.includes(t)) : all;
+  const sources = wanted.map((name) => {
     const src: TeacherSource | undefined = def.teachers.find((t) => t.name === name);
     if (!src) {
       throw new UserError(`profile names teacher "${name}" that the experiment does not define`);
     }
-    if (src.needsHub && !(await hubReachable())) {
-      log(`skipping teacher ${src.name} (${src.spec}): the Hugging Face hub is unreachable`);
+    if (!src.spec && !src.build) {
+      throw new UserError(`teacher "${src.name}" has neither spec nor build`);
+    }
+    if (src.spec) parseSpec(src.spec);
+    return src;
+  });
+  const labels = (await resolveSplit({ data: opts.data, split: "train", quiet: true })).classNames;
+  await resolveSplit({ data: opts.data, split: "validation", labels, quiet: true });
+  // Hub teachers next (a download, or a one-line failure), before minutes of teacher building.
+  for (const src of sources) {
+    const p = src.spec ? parseSpec(src.spec) : undefined;
+    if (p?.kind === "hf") await fetchHFModel(p.target, { quiet: opts.quiet });
+  }
+  const out: TeacherEntry[] = [];
+  for (const src of sources) {
+    if (src.spec) {
+      out.push({ name: src.name, spec: src.spec });
       continue;
     }
-    if (src.spec) out.push({ name: src.name, spec: src.spec });
-    else if (src.build) {
-      const built = await ensureTeacher(src, join(dir, "teachers", src.name), {
-        data,
-        extraArgs: profile.teacherArgs ?? [],
-        log,
-      });
-      out.push({ name: src.name, spec: `dir:${built.dir}`, valAccuracy: built.valAccuracy });
-    } else throw new UserError(`teacher "${src.name}" has neither spec nor build`);
+    const built = await ensureTeacher(src, join(dir, "teachers", src.name), {
+      from: backboneSpec(opts.backbone, src.build!.from),
+      data: opts.data,
+      settings: profile.teacherSettings,
+      quiet: opts.quiet,
+      log,
+    });
+    out.push({ name: src.name, spec: `dir:${built.dir}`, valAccuracy: built.valAccuracy });
   }
   return out;
 }
@@ -164,7 +183,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   const dir = resolve(opts.out ?? join(SWEEPS_DIR, `${def.name}-${opts.profile}`));
   await Deno.mkdir(join(dir, "runs"), { recursive: true });
 
-  const teachers = await resolveTeachers(def, profile, dir, opts.data, log);
+  const teachers = await resolveTeachers(def, profile, dir, opts, log);
   const runs = expandGrid(profile, teachers, { data: opts.data });
   const hashable = runs.map((r) => ({
     ...r,

@@ -1,56 +1,70 @@
 /**
- * Teachers built on demand for a sweep (`deno task teacher` on a pretrained backbone), once per
- * sweep directory; concurrent shards may race to build, and the loser simply reuses the result.
+ * Teachers built on demand for a sweep (`buildTeacher`, in this process), once per sweep
+ * directory: a finished build (its `config.json`, written atomically) is reused, so a killed
+ * sweep leaves nothing half-built and concurrent shards at worst build the same teacher twice.
  * @module
  */
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson } from "../core/fs.ts";
+import { buildTeacher, type TeacherSettings } from "../teacher/build.ts";
 import type { TeacherSource } from "./define.ts";
 
-const TEACHER_CLI = new URL("../cli/teacher.ts", import.meta.url).pathname;
-
-/** Validation accuracy recorded by the teacher builder in the saved model's `info`, if any. */
-export async function recordedValAccuracy(dir: string): Promise<number | null> {
-  const saved = await readJson<{ info?: Record<string, unknown> }>(join(dir, "config.json"));
-  const info = saved.info ?? {};
-  for (const key of ["valAccuracy", "val_accuracy", "validationAccuracy"]) {
-    if (typeof info[key] === "number") return info[key] as number;
-  }
-  return null;
+/** What the teacher builder recorded in a saved teacher's `info`. */
+interface TeacherInfo {
+  from?: string;
+  val_accuracy?: number;
 }
 
-/** Build `src` into `dir` unless a finished build is already there. */
+async function teacherInfo(dir: string): Promise<TeacherInfo> {
+  const saved = await readJson<{ info?: TeacherInfo }>(join(dir, "config.json"));
+  return saved.info ?? {};
+}
+
+/** Validation accuracy `buildTeacher` recorded (`info.val_accuracy`), or null if none. */
+export async function recordedValAccuracy(dir: string): Promise<number | null> {
+  const v = (await teacherInfo(dir)).val_accuracy;
+  return typeof v === "number" ? v : null;
+}
+
+/** Options of {@linkcode ensureTeacher}. */
+export interface EnsureTeacherOptions {
+  /** Backbone spec for the build (already resolved from --backbone, env and the source). */
+  from: string;
+  data?: string;
+  /** The profile's settings for every built teacher (the source's own settings win). */
+  settings?: Partial<TeacherSettings>;
+  quiet?: boolean;
+  log: (l: string) => void;
+}
+
+/** Build `src` into `dir` unless a build from the same backbone is already there. */
 export async function ensureTeacher(
   src: TeacherSource,
   dir: string,
-  opts: { data?: string; extraArgs: string[]; log: (l: string) => void },
+  opts: EnsureTeacherOptions,
 ): Promise<{ dir: string; valAccuracy: number | null }> {
-  if (!(await exists(join(dir, "config.json")))) {
-    const args = [
-      "run",
-      "-A",
-      TEACHER_CLI,
-      "--from",
-      src.build!.from,
-      "--out",
-      dir,
-      ...(opts.data ? ["--data", opts.data] : []),
-      ...(src.build!.args ?? []),
-      ...opts.extraArgs,
-    ];
-    opts.log(`building teacher ${src.name}: deno task teacher ${args.slice(3).join(" ")}`);
-    const child = await new Deno.Command(Deno.execPath(), {
-      args,
-      stdout: "inherit",
-      stderr: "inherit",
-    })
-      .output();
-    if (!child.success && !(await exists(join(dir, "config.json")))) {
+  if (await exists(join(dir, "config.json"))) {
+    const made = (await teacherInfo(dir)).from;
+    if (made !== undefined && made !== opts.from) {
       throw new UserError(
-        `building teacher ${src.name} failed (exit ${child.code}); see the output above`,
+        `${dir} was built from ${made}, not ${opts.from}; refusing to mix teachers in one ` +
+          `sweep (use another --out folder, or the same --backbone as before)`,
       );
     }
+  } else {
+    const settings = { ...opts.settings, ...src.build?.settings };
+    const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
+    opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
+    await buildTeacher({
+      ...settings,
+      from: opts.from,
+      data: opts.data,
+      out: dir,
+      name: src.name,
+      quiet: opts.quiet,
+      log: opts.log,
+    });
   }
   return { dir, valAccuracy: await recordedValAccuracy(dir) };
 }

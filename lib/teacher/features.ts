@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import type { LayersBackbone } from "../models/layers_backbone.ts";
+import type { TeacherBackbone } from "./backbone.ts";
 import { weightsChecksum } from "../models/checkpoint.ts";
 import { encodeSafetensors, getRaw, readSafetensors } from "../models/safetensors.ts";
 import { type ImageSplit, toTensor } from "../data/dataset.ts";
@@ -32,22 +32,20 @@ export interface FeatureOptions {
 }
 
 /** Cache key of the backbone part of a model (its head excluded). */
-export async function backboneChecksum(model: LayersBackbone): Promise<string> {
-  const vars = new Map(
-    [...model.stateVariables()].filter(([n]) => n.startsWith("backbone.")),
-  );
-  return await weightsChecksum(vars);
+export async function backboneChecksum(model: TeacherBackbone): Promise<string> {
+  return await weightsChecksum(model.backboneVariables());
 }
 
 /** Activations of `split` at `opts.layer` (pooled when it is the feature layer), cached on disk. */
 export async function splitFeatures(
-  model: LayersBackbone,
+  model: TeacherBackbone,
   split: ImageSplit,
   opts: FeatureOptions,
 ): Promise<SplitFeatures> {
-  const pooled = opts.layer === model.config.featureLayer;
+  const pooled = opts.layer === model.featurePoint;
   const key = cacheKey({
-    v: 1,
+    v: 2,
+    kind: model.config.kind,
     weights: await backboneChecksum(model),
     data: split.checksum,
     split: split.name,

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import type { LayersBackbone } from "../models/layers_backbone.ts";
+import type { TeacherBackbone } from "./backbone.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "../core/rng.ts";
 import { Progress } from "../progress.ts";
 import { scoreLogits } from "./probe.ts";
@@ -39,7 +39,7 @@ function slice(f: SplitFeatures, idx: ArrayLike<number>): tf.Tensor {
   return tf.tensor(out, [idx.length, ...f.shape.slice(1)]);
 }
 
-function evaluate(model: LayersBackbone, from: string, f: SplitFeatures, bs: number) {
+function evaluate(model: TeacherBackbone, from: string, f: SplitFeatures, bs: number) {
   const parts: tf.Tensor2D[] = [];
   for (let s = 0; s < f.shape[0]; s += bs) {
     const idx = Array.from({ length: Math.min(bs, f.shape[0] - s) }, (_, i) => s + i);
@@ -56,7 +56,7 @@ function evaluate(model: LayersBackbone, from: string, f: SplitFeatures, bs: num
  * `val` each epoch; restores the best epoch's weights and returns the history.
  */
 export async function finetuneTail(
-  model: LayersBackbone,
+  model: TeacherBackbone,
   from: string,
   train: SplitFeatures,
   val: SplitFeatures,

@@ -7,6 +7,7 @@
  */
 import { UserError } from "../core/errors.ts";
 import { type ImageSplit, loadSplit } from "../data/dataset.ts";
+import type { PreprocessOptions } from "../data/preprocess.ts";
 import { resolveSplit } from "../data/resolve.ts";
 import type { SplitSource } from "../data/source.ts";
 import { evenlySpaced, subsetSplit } from "../data/subset.ts";
@@ -57,6 +58,24 @@ export async function checkRunData(
   return { train, val };
 }
 
+/** One split of the run's data at `preprocess` (the student's size, or a teacher's input). */
+export function loadConfigSplit(
+  config: TrainConfig,
+  split: string,
+  preprocess: Partial<PreprocessOptions>,
+  opts: { classNames?: string[]; quiet?: boolean } = {},
+): Promise<ImageSplit> {
+  return loadSplit({
+    data: config.data,
+    split,
+    labels: config.labels,
+    classNames: opts.classNames,
+    preprocess,
+    skipBadImages: config.skipBadImages,
+    quiet: opts.quiet,
+  });
+}
+
 /** Load (decode or read from the cache) both splits and take the configured subsets. */
 export async function loadRunData(
   config: TrainConfig,
@@ -64,15 +83,7 @@ export async function loadRunData(
 ): Promise<RunData> {
   const { train: trainIndex } = await checkRunData(config, opts);
   const load = (split: string, classNames?: string[]) =>
-    loadSplit({
-      data: config.data,
-      split,
-      labels: config.labels,
-      classNames,
-      preprocess: { size: config.imageSize },
-      skipBadImages: config.skipBadImages,
-      quiet: opts.quiet,
-    });
+    loadConfigSplit(config, split, { size: config.imageSize }, { classNames, ...opts });
   const trainFull = await load(config.trainSplit);
   const valFull = await load(config.valSplit, trainIndex.classNames);
   // Labels given with --labels name the training split's order; validation follows by name.

@@ -7,7 +7,7 @@
  */
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { type ImageSplit, loadSplit, toTensor } from "../data/dataset.ts";
+import { type ImageSplit, toTensor } from "../data/dataset.ts";
 import { rowsOfIds, subsetSplit } from "../data/subset.ts";
 import type { AugmentOptions } from "../data/augment.ts";
 import type { Classifier } from "../models/model.ts";
@@ -15,7 +15,7 @@ import { createModel } from "../models/registry.ts";
 import { evaluateLogits } from "../metrics.ts";
 import { teacherLogits } from "../teacher_cache.ts";
 import type { TrainConfig } from "./config.ts";
-import type { RunData } from "./data.ts";
+import { loadConfigSplit, type RunData } from "./data.ts";
 
 const GENERIC = /^(class|LABEL)_\d+$/;
 
@@ -97,15 +97,7 @@ export async function makeTargets(
   const teacher = await loadTeacher(spec, data.classNames, opts);
   try {
     const load = (split: string, classNames?: string[]) =>
-      loadSplit({
-        data: config.data,
-        split,
-        labels: config.labels,
-        classNames,
-        preprocess: teacher.input,
-        skipBadImages: config.skipBadImages,
-        quiet: opts.quiet,
-      });
+      loadConfigSplit(config, split, teacher.input, { classNames, quiet: opts.quiet });
     const align = (l: Float32Array) =>
       alignTeacherColumns(l, teacher.config.labels, data.classNames, config.labelMap, spec);
     const tTrain = await load(config.trainSplit);

@@ -87,6 +87,20 @@ Deno.test("bad values and missing arguments are one line, exit 2", async () => {
     ["data", "frobnicate"],
     ["data", "info", "--data", "/nonexistent/beans"],
     ["logits", "--model", "nope:x", "--input", "a", "--out", "b"],
+    // A folder that cannot be written (root ignores permission bits; /sys refuses anyone).
+    [
+      "train",
+      "--preset",
+      "smoke",
+      "--student",
+      "mobilenet_v2@0.35",
+      "--data",
+      BEANS_DIR,
+      "--max-images",
+      "16",
+      "--out",
+      "/sys/kd-contract/run",
+    ],
   ];
   for (const args of cases) assertOneLineError(await task(args), args.join(" "));
 });
@@ -94,7 +108,18 @@ Deno.test("bad values and missing arguments are one line, exit 2", async () => {
 /** Cheap invocations of every task whose help offers --json (stdout must be JSON only). */
 async function jsonCases(dir: string): Promise<Record<string, string[]>> {
   await writeSyntheticSweep(join(dir, "sweep"), { teachers: ["t"], temperatures: [2], seeds: [0] });
+  // A Hugging Face cache holding beans validation, as Python would leave it (fetch reads it offline).
+  const beans = join(dir, "hf", "datasets--AI-Lab-Makerere--beans");
+  const commit = "c".repeat(40);
+  await Deno.mkdir(join(beans, "snapshots", commit, "data"), { recursive: true });
+  await Deno.mkdir(join(beans, "refs"));
+  await Deno.writeTextFile(join(beans, "refs", "main"), commit);
+  await Deno.copyFile(
+    `${BEANS_DIR}/validation.parquet`,
+    join(beans, "snapshots", commit, "data", "validation-00000-of-00001.parquet"),
+  );
   return {
+    "fetch beans": ["fetch", "beans", "--split", "validation", "--json"],
     "data info": ["data", "info", "--data", BEANS_DIR, "--json"],
     "data prepare": [
       "data",
@@ -148,11 +173,15 @@ Deno.test("--json prints only JSON on stdout, for every command that offers it",
     )
       .map(([n]) => n);
     // A command may be checked elsewhere when a run here would take minutes (named here).
-    const elsewhere = new Set(["sweep", "notebooks", "teacher", "bench", "export"]);
+    const elsewhere = new Set(["sweep", "notebooks", "teacher", "bench", "export", "demo"]);
     const unchecked = offering.filter((n) => !cases[n] && !elsewhere.has(n.split(" ")[0]));
     assertEquals(unchecked, [], "add a cheap --json invocation for these commands");
     for (const [name, args] of Object.entries(cases)) {
-      const r = await task(args, { KD_CACHE_DIR: join(dir, "cache") });
+      const r = await task(args, {
+        KD_CACHE_DIR: join(dir, "cache"),
+        HF_HUB_CACHE: join(dir, "hf"),
+        HF_HUB_OFFLINE: "1",
+      });
       assertEquals(r.code, 0, `${name}: ${r.stderr}`);
       const lines = r.stdout.trim().split("\n");
       assertEquals(lines.length, 1, `${name}: stdout is not one JSON line:\n${r.stdout}`);

@@ -3,7 +3,7 @@ import { UserError } from "../../lib/core/errors.ts";
 import {
   availableSplits,
   dataDir,
-  DEFAULT_DATA_DIR,
+  DEFAULT_DATA,
   findParquet,
   resolveSplit,
 } from "../../lib/data/resolve.ts";
@@ -67,8 +67,9 @@ Deno.test("data folder: option, then KD_DATA, then the default", () => {
   const old = Deno.env.get("KD_DATA");
   try {
     Deno.env.delete("KD_DATA");
-    assertEquals(dataDir(), { dir: DEFAULT_DATA_DIR, isDefault: true });
-    assertEquals(DEFAULT_DATA_DIR.endsWith("/data/beans"), true);
+    assertEquals(dataDir(), { dir: DEFAULT_DATA, isDefault: true });
+    // The default is no folder beside the repository: beans from the Hugging Face cache.
+    assertEquals(DEFAULT_DATA, "hf://datasets/AI-Lab-Makerere/beans");
     Deno.env.set("KD_DATA", "/x/y/");
     assertEquals(dataDir(), { dir: "/x/y", isDefault: false });
     assertEquals(dataDir("/a"), { dir: "/a", isDefault: false });

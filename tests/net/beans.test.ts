@@ -1,84 +1,72 @@
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
-import { beansUrl, ensureBeans } from "../../lib/net/beans.ts";
+import { beansSplitFiles, isSplitShard } from "../../lib/net/beans.ts";
+import { resolveSplit } from "../../lib/data/resolve.ts";
 import { hubFileUrl } from "../../lib/net/hub.ts";
-import { serveBytes } from "./server.ts";
+import { BEANS_DIR } from "../data/helpers.ts";
+import { withEnv, withFakeHub } from "./hub_env.ts";
 
-const SHARED = Deno.env.get("KD_SHARED") ?? new URL("../../../shared/", import.meta.url).pathname;
+const VALIDATION = await Deno.readFile(`${BEANS_DIR}/validation.parquet`);
+const BEANS = {
+  type: "dataset" as const,
+  repo: "AI-Lab-Makerere/beans",
+  files: { "data/validation-00000-of-00001.parquet": VALIDATION },
+};
 
-async function withEndpoint<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
-  const old = Deno.env.get("HF_ENDPOINT");
-  Deno.env.set("HF_ENDPOINT", endpoint);
-  try {
-    return await fn();
-  } finally {
-    if (old === undefined) Deno.env.delete("HF_ENDPOINT");
-    else Deno.env.set("HF_ENDPOINT", old);
-  }
-}
+Deno.test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-Makerere--beans)", async () => {
+  await withFakeHub([BEANS], async (hub, cache) => {
+    await withEnv({ KD_DATA: undefined }, async () => {
+      const src = await resolveSplit({ split: "validation", quiet: true });
+      assertEquals(src.labels.length, 133);
+      assert(src.files[0].startsWith(`${cache}/datasets--AI-Lab-Makerere--beans/snapshots/`));
+      assertEquals(await Deno.readFile(src.files[0]), VALIDATION);
+      // Offline, the cached copy serves; nothing is asked.
+      const n = hub.log.length;
+      await withEnv(
+        { HF_HUB_OFFLINE: "1" },
+        () => resolveSplit({ split: "validation", quiet: true }),
+      );
+      assertEquals(hub.log.length, n);
+    });
+    // A split the repository lacks names the ones it has.
+    const e = await assertRejects(() => beansSplitFiles("train", { quiet: true }), UserError);
+    assertStringIncludes(e.message, `no "train" split (it has: validation)`);
+    assertStringIncludes(e.message, "--data");
+  });
+});
 
-Deno.test("beans URLs follow the hub layout and honour HF_ENDPOINT", async () => {
-  const url = await withEndpoint(
-    "http://mirror.example/",
-    () => Promise.resolve(beansUrl("train")),
-  );
+Deno.test("beans: offline with an empty cache, or hub unreachable, is one line naming --data", async () => {
+  await withFakeHub([BEANS], async (hub) => {
+    await withEnv({ HF_HUB_OFFLINE: "1", KD_DATA: undefined }, async () => {
+      const e = await assertRejects(() => resolveSplit({ split: "train" }), UserError);
+      assertStringIncludes(e.message, "HF_HUB_OFFLINE");
+      assertStringIncludes(e.message, "--data DIR");
+    });
+    assertEquals(hub.log.length, 0);
+  });
+  const port = (() => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return p;
+  })();
+  await withFakeHub([], async () => {
+    await withEnv({ HF_ENDPOINT: `http://127.0.0.1:${port}` }, async () => {
+      const e = await assertRejects(() => beansSplitFiles("train", { quiet: true }), UserError);
+      assertStringIncludes(e.message, "unreachable");
+      assertStringIncludes(e.message, "--data DIR");
+    });
+  });
+});
+
+Deno.test("beans: shard names and URLs follow the hub layout", () => {
+  assert(isSplitShard("data/train-00000-of-00001.parquet", "train"));
+  assert(isSplitShard("validation-00001-of-00002.parquet", "validation"));
+  assert(!isSplitShard("data/train-00000-of-00001.parquet", "test"));
   assertEquals(
-    url,
-    "http://mirror.example/datasets/AI-Lab-Makerere/beans/resolve/main/data/train-00000-of-00001.parquet",
+    hubFileUrl("AI-Lab-Makerere/beans", "README.md", { type: "dataset", revision: "abc" }).endsWith(
+      "/datasets/AI-Lab-Makerere/beans/resolve/abc/README.md",
+    ),
+    true,
   );
-});
-
-Deno.test("ensureBeans downloads missing splits from the endpoint into <dir>/<split>.parquet", async () => {
-  const bytes = await Deno.readFile(`${SHARED}datasets/beans/validation.parquet`);
-  const path =
-    "/datasets/AI-Lab-Makerere/beans/resolve/main/data/validation-00000-of-00001.parquet";
-  const srv = serveBytes({ [path]: bytes });
-  const dir = await Deno.makeTempDir();
-  try {
-    const files = await withEndpoint(
-      srv.base,
-      () => ensureBeans(dir, ["validation", "nonsense"], { quiet: true }),
-    );
-    assertEquals(files, [`${dir}/validation.parquet`]);
-    assertEquals(await Deno.readFile(`${dir}/validation.parquet`), bytes);
-    // Already there: nothing requested.
-    const before = srv.log.length;
-    await withEndpoint(srv.base, () => ensureBeans(dir, ["validation"], { quiet: true }));
-    assertEquals(srv.log.length, before);
-  } finally {
-    await srv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("hub unreachable: one UserError that says to pass --data DIR", async () => {
-  const srv = serveBytes({});
-  const port = new URL(srv.base).port;
-  await srv.close();
-  const dir = await Deno.makeTempDir();
-  try {
-    await assertRejects(
-      () =>
-        withEndpoint(
-          `http://127.0.0.1:${port}`,
-          () => ensureBeans(dir, ["train"], { quiet: true }),
-        ),
-      UserError,
-      "--data DIR",
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("hubFileUrl builds model and dataset URLs", async () => {
-  const urls = await withEndpoint("https://hf-mirror.example", () =>
-    Promise.resolve([
-      hubFileUrl("google/vit-base-patch16-224", "config.json"),
-      hubFileUrl("AI-Lab-Makerere/beans", "README.md", { type: "dataset", revision: "abc" }),
-    ]));
-  assertEquals(urls, [
-    "https://hf-mirror.example/google/vit-base-patch16-224/resolve/main/config.json",
-    "https://hf-mirror.example/datasets/AI-Lab-Makerere/beans/resolve/abc/README.md",
-  ]);
 });

@@ -139,7 +139,8 @@ Deno.test("teacher: probe path on a tiny subset (features cached, saved, reloade
     assert(tf.max(tf.abs(tf.sub(y, y2))).dataSync()[0] < 1e-5);
     // Activations at the last block boundary lead to the same features.
     const b = model.boundaries();
-    assertEquals(b[0], "input1");
+    // The first boundary ends the stem block (the input itself is none: that is `from` null).
+    assertEquals(b[0], "conv2d_Conv2D2");
     const act = model.runFrom(null, x, { to: b[b.length - 1] });
     const f2 = model.featuresFrom(b[b.length - 1], act);
     assert(tf.max(tf.abs(tf.sub(f2, tf.tensor2d(fv.data, [3, 1280])))).dataSync()[0] < 1e-3);

@@ -1,0 +1,186 @@
+/**
+ * The export pipeline behind `deno task export`: resolve `--model` (a registry spec or a run),
+ * load it, check it can be exported, write the folder for the chosen format into a temporary
+ * folder beside `--out`, and move it into place only when complete, so a failure leaves neither
+ * a half-written export nor a damaged previous one.
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { UserError } from "../core/errors.ts";
+import { replaceDir } from "../core/fs.ts";
+import { createModel, parseSpec } from "../models/registry.ts";
+import { fetchHFModel } from "../models/hub.ts";
+import { openHFWeights } from "../models/hf_checkpoint.ts";
+import { MobileNetV2 } from "../models/mobilenet_v2.ts";
+import { modelCost } from "../models/cost.ts";
+import { type ExportSource, resolveExportSource } from "./source.ts";
+import {
+  type BatchesTracked,
+  hfConfigJson,
+  hfPreprocessorJson,
+  hfSafetensors,
+  labelNames,
+} from "./hf.ts";
+import { modelCard } from "./model_card.ts";
+import { webMetadata, writeWebModel } from "./tfjs.ts";
+
+/** Export formats. */
+export const EXPORT_FORMATS = ["hf", "tfjs"] as const;
+
+/** One of {@linkcode EXPORT_FORMATS}. */
+export type ExportFormat = typeof EXPORT_FORMATS[number];
+
+/** Options of {@linkcode exportModel}. */
+export interface ExportOptions {
+  /** Registry spec or run directory. */
+  model: string;
+  format: ExportFormat;
+  out: string;
+  /** Replace a non-empty `out`. */
+  force?: boolean;
+  /** Hub repo the folder is meant for (used in the model card's usage snippet). */
+  repoId?: string | null;
+  quiet?: boolean;
+}
+
+/** What an export wrote. */
+export interface ExportResult {
+  format: ExportFormat;
+  out: string;
+  source: string;
+  /** The run folder the model came from, when known. */
+  run: string | null;
+  files: { name: string; bytes: number }[];
+  params: number;
+  macs: number | null;
+  class_names: string[];
+  image_size: number;
+}
+
+/** Refuse a non-empty `out` without `force` (before any work). */
+export async function checkOut(out: string, force = false): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(out);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (!info.isDirectory) throw new UserError(`--out ${out} is a file, not a folder`);
+  if (force) return;
+  for await (const _ of Deno.readDir(out)) {
+    throw new UserError(`--out ${out} is not empty; pass --force to replace it`);
+  }
+}
+
+/** The folder of an HF checkpoint spec (`hf-dir:` or a cached `hf:`), else null. */
+async function sourceCheckpoint(modelSpec: string): Promise<string | null> {
+  const p = parseSpec(modelSpec);
+  if (p.kind === "hf-dir") return p.target;
+  if (p.kind === "hf") return (await fetchHFModel(p.target, { quiet: true })).dir;
+  return null;
+}
+
+/**
+ * `num_batches_tracked` per BN layer: carried over from an HF source checkpoint (value and shape),
+ * else the number of optimizer steps behind the run's best model (0 when unknown), as a scalar.
+ */
+async function batchesTracked(source: ExportSource): Promise<(prefix: string) => BatchesTracked> {
+  const fallback: BatchesTracked = { value: BigInt(source.run?.bestStep ?? 0), shape: [] };
+  const dir = await sourceCheckpoint(source.modelSpec);
+  if (!dir) return () => fallback;
+  const store = await openHFWeights(dir);
+  const carried = new Map<string, BatchesTracked>();
+  for (const name of store.names()) {
+    const m = /^(.*)\.num_batches_tracked$/.exec(name);
+    if (!m) continue;
+    const raw = store.get(name);
+    if (raw.data.length !== 1) continue;
+    carried.set(m[1], { value: BigInt(raw.data[0]), shape: raw.shape });
+  }
+  return (prefix) => carried.get(prefix) ?? fallback;
+}
+
+function architecture(model: MobileNetV2): string {
+  const c = model.config as { depthMultiplier?: number };
+  return `MobileNetV2 (width ×${c.depthMultiplier ?? 1}, ${model.input.size} px)`;
+}
+
+/** Export a model (see the module doc); bad input throws a UserError before anything is written. */
+export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) {
+    throw new UserError(
+      `--format must be one of ${EXPORT_FORMATS.join(", ")}, got "${opts.format}"`,
+    );
+  }
+  await checkOut(opts.out, opts.force);
+  const source = await resolveExportSource(opts.model);
+  const log = (m: string) => opts.quiet || console.error(m);
+  const model = await createModel(source.modelSpec, { quiet: opts.quiet });
+  try {
+    if (!(model instanceof MobileNetV2)) {
+      throw new UserError(
+        `${opts.model}: only MobileNetV2 students can be exported as ${opts.format} for now ` +
+          `(this model is a ${model.config.kind})`,
+      );
+    }
+    const cut = (model.config as { cutAfter?: string }).cutAfter;
+    if (cut !== undefined && opts.format === "hf") {
+      throw new UserError(
+        `${opts.model}: a MobileNetV2 cut after ${cut} has no transformers equivalent; only ` +
+          "full networks can be exported as hf",
+      );
+    }
+    const cost = await modelCost(model);
+    const parent = dirname(resolve(opts.out));
+    await Deno.mkdir(parent, { recursive: true });
+    const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".export-" });
+    try {
+      if (opts.format === "hf") {
+        const weights = hfSafetensors(model, await batchesTracked(source));
+        await Deno.writeFile(join(tmp, "model.safetensors"), weights);
+        await Deno.writeTextFile(join(tmp, "config.json"), hfConfigJson(model));
+        await Deno.writeTextFile(
+          join(tmp, "preprocessor_config.json"),
+          hfPreprocessorJson(model.input),
+        );
+        const card = modelCard(source, {
+          architecture: architecture(model),
+          classNames: labelNames(model),
+          input: model.input,
+          params: cost.params,
+          macs: cost.macs,
+          weightsBytes: weights.length,
+        }, { repoId: opts.repoId });
+        await Deno.writeTextFile(join(tmp, "README.md"), card);
+      } else {
+        await writeWebModel(model, tmp, webMetadata(model, source.spec));
+      }
+      const files: { name: string; bytes: number }[] = [];
+      for await (const e of Deno.readDir(tmp)) {
+        if (e.isFile) {
+          files.push({ name: e.name, bytes: (await Deno.stat(join(tmp, e.name))).size });
+        }
+      }
+      files.sort((a, b) => (a.name < b.name ? -1 : 1));
+      await replaceDir(tmp, opts.out);
+      log(`exported ${opts.model} as ${opts.format} to ${opts.out} (${files.length} files)`);
+      return {
+        format: opts.format,
+        out: opts.out,
+        source: opts.model,
+        run: source.run?.dir ?? null,
+        files,
+        params: cost.params,
+        macs: cost.macs,
+        class_names: labelNames(model),
+        image_size: model.input.size,
+      };
+    } catch (e) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      throw e;
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * Building a beans teacher from a pretrained CNN backbone (any spec `openBackbone` reads; by
+ * default the hub's ImageNet MobileNetV2): a linear probe on frozen, disk-cached features is
+ * fitted over a weight-decay × epochs grid and selected on the validation split (the test split
+ * is never read); `finetuneBlocks: K` then fine-tunes the last K blocks (+ head) from cached
+ * activations, kept only if validation improves. The result is saved as a model folder usable
+ * as `dir:PATH`; its `config.json` `info` records how (snake_case, `val_accuracy` included).
+ *
+ * Weaker teachers for strength sweeps: `trainFraction: 0.1` (probe on a stratified 10%) or
+ * `featuresFrom: "block:1"` (features pooled at the end of an early block).
+ * @module
+ */
+import * as tf from "../tf.ts";
+import { UserError } from "../core/errors.ts";
+import { type ImageSplit, loadSplit, toTensor } from "../data/dataset.ts";
+import { resolveSplit } from "../data/resolve.ts";
+import { evenlySpaced, subsetSplit } from "../data/subset.ts";
+import { saveModel } from "../models/checkpoint.ts";
+import { backboneSpec, openBackbone } from "./backbone.ts";
+import {
+  fitProbe,
+  type ProbeResult,
+  scoreLogits,
+  stratifiedSubset,
+  subsetFeatures,
+} from "./probe.ts";
+import { type SplitFeatures, splitFeatures } from "./features.ts";
+import { finetuneTail } from "./finetune.ts";
+
+/** How a teacher is built (everything but where from and where to). */
+export interface TeacherSettings {
+  /** Point to pool features at: a backbone point name or `block:K` (default: the full network). */
+  featuresFrom?: string;
+  /** Fraction of the training images the probe sees (stratified; default 1). */
+  trainFraction: number;
+  /** Blocks at the end to fine-tune after the probe (default 0: probe only). */
+  finetuneBlocks: number;
+  finetuneEpochs: number;
+  finetuneLr: number;
+  weightDecays: number[];
+  /** Probe epoch counts evaluated. */
+  epochs: number[];
+  lr: number;
+  batchSize: number;
+  seed: number;
+  /** Evenly spaced subset of at most this many images per split (0: all). */
+  maxImages: number;
+}
+
+/** The defaults of {@linkcode TeacherSettings}. */
+export const TEACHER_DEFAULTS: TeacherSettings = {
+  trainFraction: 1,
+  finetuneBlocks: 0,
+  finetuneEpochs: 5,
+  finetuneLr: 1e-4,
+  weightDecays: [0, 1e-3, 1e-2, 1e-1],
+  epochs: [10, 30, 100],
+  lr: 1e-2,
+  batchSize: 32,
+  seed: 0,
+  maxImages: 0,
+};
+
+/** Options of {@linkcode buildTeacher}. */
+export interface BuildTeacherOptions extends Partial<TeacherSettings> {
+  /** Backbone spec (default: `KD_BACKBONE`, else the hub's ImageNet MobileNetV2). */
+  from?: string;
+  /** Dataset folder (default: `KD_DATA`, else beans from the Hugging Face cache). */
+  data?: string;
+  /** Output folder (default `data/teachers/<name>` in the repository). */
+  out?: string;
+  /** Name for the default output folder (default from the settings, e.g. `mnv2-probe`). */
+  name?: string;
+  quiet?: boolean;
+  /** Where progress lines go (default stderr unless quiet). */
+  log?: (line: string) => void;
+}
+
+/** What {@linkcode buildTeacher} made (snake_case: it is printed by `--json`). */
+export interface TeacherResult {
+  out: string;
+  name: string;
+  from: string;
+  /** Commit of the backbone's hub repository, when it came from the hub. */
+  backbone_commit: string | null;
+  feature_point: string;
+  feature_size: number;
+  train_images: number;
+  val_images: number;
+  val_accuracy: number;
+  val_loss: number;
+}
+
+/** Check settings; a bad one is a UserError naming the `--flag` that sets it. */
+export function validateTeacherSettings(s: TeacherSettings): void {
+  const bad = (flag: string, what: string, v: unknown) => {
+    throw new UserError(`--${flag} must be ${what}, got ${JSON.stringify(v)}`);
+  };
+  const int = (v: number, min: number) => Number.isInteger(v) && v >= min;
+  if (!(s.trainFraction > 0 && s.trainFraction <= 1)) {
+    bad("train-fraction", "in (0, 1]", s.trainFraction);
+  }
+  if (!int(s.finetuneBlocks, 0)) bad("finetune-blocks", "an integer >= 0", s.finetuneBlocks);
+  if (!int(s.finetuneEpochs, 1)) bad("finetune-epochs", "an integer >= 1", s.finetuneEpochs);
+  if (!(s.finetuneLr > 0)) bad("finetune-lr", "> 0", s.finetuneLr);
+  if (!(s.lr > 0)) bad("lr", "> 0", s.lr);
+  if (!int(s.batchSize, 1)) bad("batch-size", "a positive integer", s.batchSize);
+  if (!Number.isInteger(s.seed)) bad("seed", "an integer", s.seed);
+  if (!int(s.maxImages, 0)) bad("max-images", "a positive integer", s.maxImages);
+  if (!s.weightDecays.length || s.weightDecays.some((w) => !(w >= 0))) {
+    bad("weight-decays", "a comma-separated list of non-negative numbers", s.weightDecays);
+  }
+  if (!s.epochs.length || s.epochs.some((e) => !int(e, 1))) {
+    bad("epochs", "a comma-separated list of integers >= 1", s.epochs);
+  }
+}
+
+/** The default folder name for a teacher built with `s` (e.g. `mnv2-probe`, `mnv2-at-block-1-f0.1`). */
+export function teacherName(s: Partial<TeacherSettings>): string {
+  return [
+    "mnv2",
+    s.featuresFrom ? `at-${s.featuresFrom}` : "probe",
+    s.trainFraction !== undefined && s.trainFraction < 1 ? `f${s.trainFraction}` : "",
+    s.finetuneBlocks ? `ft${s.finetuneBlocks}` : "",
+  ].filter(Boolean).join("-").replace(/[^\w.-]+/g, "-");
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+function limited(s: ImageSplit, max: number): ImageSplit {
+  if (!max || max >= s.n) return s;
+  // Evenly spaced rows keep every class (rows are sorted by class); the key names the subset.
+  return { ...subsetSplit(s, evenlySpaced(s.n, max)), checksum: `${s.checksum}:evenly-${max}` };
+}
+
+const snakeProbe = (r: ProbeResult) => ({
+  weight_decay: r.weightDecay,
+  epochs: r.epochs,
+  train_accuracy: r.trainAcc,
+  val_accuracy: r.valAcc,
+  val_loss: r.valLoss,
+});
+
+/** Build a teacher (see the module doc) and save it; returns where and how good it is. */
+export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<TeacherResult> {
+  const s: TeacherSettings = { ...TEACHER_DEFAULTS };
+  for (const [k, v] of Object.entries(opts)) {
+    if (v !== undefined && (k in TEACHER_DEFAULTS || k === "featuresFrom")) {
+      (s as unknown as Record<string, unknown>)[k] = v;
+    }
+  }
+  validateTeacherSettings(s);
+  const quiet = opts.quiet ?? false;
+  const log = opts.log ?? ((l: string) => quiet || console.error(l));
+  const from = backboneSpec(opts.from);
+  const name = opts.name ?? teacherName(s);
+  const out = opts.out ?? new URL(`../../data/teachers/${name}`, import.meta.url).pathname;
+
+  // The data first: its absence is the likeliest problem offline, and it is cheap to check.
+  const labels = (await resolveSplit({ data: opts.data, split: "train", quiet })).classNames;
+  await resolveSplit({ data: opts.data, split: "validation", labels, quiet });
+  const { model, commit } = await openBackbone(from, {
+    numLabels: labels.length,
+    labels,
+    featuresFrom: s.featuresFrom,
+    seed: s.seed,
+    quiet,
+  });
+  try {
+    const pre = model.input;
+    const train = limited(
+      await loadSplit({ data: opts.data, split: "train", preprocess: pre, quiet }),
+      s.maxImages,
+    );
+    const val = limited(
+      await loadSplit({ data: opts.data, split: "validation", labels, preprocess: pre, quiet }),
+      s.maxImages,
+    );
+    const point = model.featurePoint;
+    log(
+      `teacher: ${from} features at ${point} (${model.featureSize}-d); ` +
+        `train ${train.n}, validation ${val.n} images`,
+    );
+    const fOpts = { layer: point, batchSize: s.batchSize, quiet };
+    const fTrain = await splitFeatures(model, train, fOpts);
+    const fVal = await splitFeatures(model, val, fOpts);
+    const asSet = (f: SplitFeatures) => ({ x: f.data, dim: f.shape[1], y: f.labels });
+    let trainSet = asSet(fTrain);
+    let subset: Int32Array | undefined;
+    if (s.trainFraction < 1) {
+      subset = stratifiedSubset(train.labels, s.trainFraction, s.seed);
+      trainSet = subsetFeatures(trainSet, subset);
+      log(`probe on a stratified ${pct(s.trainFraction)} of train: ${subset.length} images`);
+    }
+    const grid: ProbeResult[] = [];
+    const probe = fitProbe(trainSet, asSet(fVal), {
+      numLabels: labels.length,
+      weightDecays: s.weightDecays,
+      epochs: s.epochs,
+      lr: s.lr,
+      seed: s.seed,
+      onResult: (r) => {
+        grid.push(r);
+        log(
+          `  probe wd=${r.weightDecay} epochs=${r.epochs}: train ${pct(r.trainAcc)}  ` +
+            `validation ${pct(r.valAcc)} (loss ${r.valLoss.toFixed(4)})`,
+        );
+      },
+    });
+    log(
+      `selected on validation: wd=${probe.best.weightDecay} epochs=${probe.best.epochs} ` +
+        `-> ${pct(probe.best.valAcc)}`,
+    );
+    const head = model.stateVariables();
+    tf.tidy(() => {
+      head.get("classifier.weight")!.assign(
+        tf.tensor2d(probe.head.weight, [probe.head.dim, probe.head.numLabels]),
+      );
+      head.get("classifier.bias")!.assign(tf.tensor1d(probe.head.bias));
+    });
+    let finetune: Record<string, unknown> | undefined;
+    const K = s.finetuneBlocks;
+    if (K > 0) {
+      const bounds = model.boundaries();
+      if (K > bounds.length) {
+        throw new UserError(
+          `--finetune-blocks ${K}: the model has only ${bounds.length} blocks before ${point}`,
+        );
+      }
+      const boundary = bounds[bounds.length - K];
+      log(
+        `fine-tuning the last ${K} block(s) after ${boundary} (+ head), ${s.finetuneEpochs} epoch(s)`,
+      );
+      const aOpts = { layer: boundary, batchSize: s.batchSize, quiet };
+      let aTrain = await splitFeatures(model, train, aOpts);
+      const aVal = await splitFeatures(model, val, aOpts);
+      if (subset) {
+        const per = aTrain.data.length / aTrain.shape[0];
+        const d = new Float32Array(subset.length * per);
+        subset.forEach((i, k) => d.set(aTrain.data.subarray(i * per, (i + 1) * per), k * per));
+        aTrain = {
+          ...aTrain,
+          shape: [subset.length, ...aTrain.shape.slice(1)],
+          data: d,
+          labels: Int32Array.from(subset, (i) => train.labels[i]),
+        };
+      }
+      const missing = model.missingKernels(boundary);
+      const backend = tf.getBackend();
+      if (missing.length) {
+        log(`note: backend ${backend} lacks ${missing.join(", ")}; fine-tuning on cpu`);
+        await tf.setBackend("cpu");
+      }
+      try {
+        const r = await finetuneTail(model, boundary, aTrain, aVal, {
+          epochs: s.finetuneEpochs,
+          lr: s.finetuneLr,
+          batchSize: s.batchSize,
+          seed: s.seed,
+          quiet,
+          onEpoch: (e) =>
+            log(`  epoch ${e.epoch}: validation ${pct(e.valAcc)} (loss ${e.valLoss.toFixed(4)})`),
+        });
+        log(`kept epoch ${r.best.epoch} (${r.best.epoch === 0 ? "probe only" : "fine-tuned"})`);
+        finetune = {
+          blocks: K,
+          boundary,
+          epochs: s.finetuneEpochs,
+          lr: s.finetuneLr,
+          history: r.history.map((h) => ({
+            epoch: h.epoch,
+            train_loss: h.trainLoss,
+            val_accuracy: h.valAcc,
+            val_loss: h.valLoss,
+          })),
+          best_epoch: r.best.epoch,
+        };
+      } finally {
+        if (missing.length) await tf.setBackend(backend);
+      }
+    }
+    // End-to-end check on the real validation images through the assembled model.
+    const parts: tf.Tensor2D[] = [];
+    for (let b = 0; b < val.n; b += s.batchSize) {
+      const idx = Int32Array.from({ length: Math.min(s.batchSize, val.n - b) }, (_, i) => b + i);
+      parts.push(tf.tidy(() => model.apply(toTensor(val, idx, pre))));
+    }
+    const logits = tf.concat(parts) as tf.Tensor2D;
+    const score = scoreLogits(logits, val.labels);
+    tf.dispose([...parts, logits]);
+    const result: TeacherResult = {
+      out,
+      name,
+      from,
+      backbone_commit: commit ?? null,
+      feature_point: point,
+      feature_size: model.featureSize,
+      train_images: subset?.length ?? train.n,
+      val_images: val.n,
+      val_accuracy: score.acc,
+      val_loss: score.loss,
+    };
+    await saveModel(model, out, {
+      made_by: "buildTeacher (deno task teacher)",
+      ...result,
+      out: undefined,
+      data: { train: train.checksum, validation: val.checksum },
+      features_from: s.featuresFrom ?? null,
+      train_fraction: s.trainFraction,
+      max_images: s.maxImages,
+      probe: { grid: grid.map(snakeProbe), best: snakeProbe(probe.best), lr: s.lr },
+      finetune: finetune ?? null,
+      seed: s.seed,
+    });
+    log(`validation accuracy: ${pct(score.acc)} (${val.n} images, loss ${score.loss.toFixed(4)})`);
+    log(`saved teacher to ${out} (use --teacher dir:${out})`);
+    return result;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,162 @@
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import * as tf from "../../lib/tf.ts";
+import { runTeacher } from "../../lib/cli/teacher.ts";
+import { buildTeacher, teacherName } from "../../lib/teacher/build.ts";
+import { openBackbone } from "../../lib/teacher/backbone.ts";
+import { recordedValAccuracy } from "../../lib/sweep/teachers.ts";
+import { createModel, loadModel } from "../../lib/models/registry.ts";
+import type { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
+import { initBackend } from "../../lib/backend.ts";
+import { UserError } from "../../lib/core/errors.ts";
+import { TEST_DATA } from "../helpers.ts";
+
+const SHARED = Deno.env.get("KD_SHARED") ?? new URL("../../../shared/", import.meta.url).pathname;
+/** A tfjs LayersModel backbone (env `KD_PRETRAINED_DIR`, default the shared ImageNet MobileNetV2). */
+const TFJS = Deno.env.get("KD_PRETRAINED_DIR") ?? `${SHARED}models/mobilenet_v2_1.0_224_imagenet`;
+/** An HF MobileNetV2 checkpoint (the tiny fixture: 32 px, random weights). */
+const HF_MNV2 = `${SHARED}fixtures/mobilenet_v2_tiny`;
+await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
+
+const CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"];
+const FAST = ["--max-images", "12", "--epochs", "3", "--weight-decays", "0", "--quiet"];
+
+async function withTemp(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "kd-teacher-" });
+  const cache = Deno.env.get("KD_CACHE_DIR");
+  Deno.env.set("KD_CACHE_DIR", join(dir, "cache"));
+  try {
+    await fn(dir);
+  } finally {
+    cache === undefined ? Deno.env.delete("KD_CACHE_DIR") : Deno.env.set("KD_CACHE_DIR", cache);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("teacher: a tfjs backbone probe is saved with val_accuracy, loadable as dir:", async () => {
+  await withTemp(async (dir) => {
+    const r = await runTeacher([
+      "--from",
+      `tfjs-dir:${TFJS}`,
+      "--data",
+      TEST_DATA,
+      "--out",
+      `${dir}/t`,
+      ...FAST,
+      "--backend",
+      "wasm",
+    ]);
+    assert(r.val_accuracy >= 0 && r.val_accuracy <= 1);
+    assertEquals(r.val_images, 12);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/t/config.json`));
+    assertEquals(saved.config.kind, "layers_backbone");
+    assertEquals(saved.config.labels, CLASSES);
+    assertEquals(saved.info.val_accuracy, r.val_accuracy);
+    assertEquals(saved.info.from, `tfjs-dir:${TFJS}`);
+    // The sweep reads the key the builder writes (it used to find none).
+    assertEquals(await recordedValAccuracy(`${dir}/t`), r.val_accuracy);
+    const m = await loadModel(`${dir}/t`);
+    assertEquals(m.config.numLabels, 3);
+    m.dispose();
+  });
+});
+
+Deno.test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives MobileNetV2 teachers", async () => {
+  await withTemp(async (dir) => {
+    const weak = await buildTeacher({
+      from: `hf-dir:${HF_MNV2}`,
+      data: TEST_DATA,
+      out: `${dir}/weak`,
+      featuresFrom: "block:1",
+      maxImages: 12,
+      epochs: [3],
+      weightDecays: [0],
+      quiet: true,
+    });
+    assertEquals(weak.feature_point, "conv_stem");
+    // depth multiplier 0.35: the stem block ends in 8 channels.
+    assertEquals(weak.feature_size, 8);
+    const strong = await buildTeacher({
+      from: `hf-dir:${HF_MNV2}`,
+      data: TEST_DATA,
+      out: `${dir}/strong`,
+      finetuneBlocks: 1,
+      finetuneEpochs: 1,
+      maxImages: 12,
+      epochs: [3],
+      weightDecays: [0],
+      quiet: true,
+    });
+    assertEquals(strong.feature_point, "conv_1x1");
+    const info = JSON.parse(await Deno.readTextFile(`${dir}/strong/config.json`)).info;
+    assertEquals(info.finetune.boundary, "layer.15");
+    assertEquals(info.finetune.history.length, 2);
+    // Saved teachers reload as plain MobileNetV2 models and reproduce the recorded accuracy.
+    for (const [t, r] of [["weak", weak], ["strong", strong]] as const) {
+      const m = await loadModel(`${dir}/${t}`);
+      assertEquals(m.config.kind, "mobilenet_v2");
+      assertEquals(m.config.labels, CLASSES);
+      assertEquals(await recordedValAccuracy(`${dir}/${t}`), r.val_accuracy);
+      m.dispose();
+    }
+  });
+});
+
+Deno.test("teacher: the backbone's weights are the checkpoint's, only the head is new", async () => {
+  const { model } = await openBackbone(`hf-dir:${HF_MNV2}`, {
+    numLabels: 3,
+    labels: CLASSES,
+    seed: 1,
+  });
+  try {
+    assertEquals([...model.trainableVariables().keys()].sort(), [
+      "classifier.bias",
+      "classifier.weight",
+    ]);
+    model.setTrainableFrom("layer.15");
+    assert([...model.trainableVariables().keys()].some((k) => k.includes("conv_1x1")));
+    assert(![...model.trainableVariables().keys()].some((k) => k.includes("layer.15")));
+    const x = tf.randomUniform([2, 32, 32, 3], -1, 1) as tf.Tensor4D;
+    const a = model.featuresFrom(null, x);
+    // The pooled features equal those of the fixture loaded whole as a classifier.
+    const whole = await createModel(`hf-dir:${HF_MNV2}`, { numLabels: 3 }) as MobileNetV2;
+    const ref = whole.features(x);
+    assert(tf.max(tf.abs(tf.sub(a, ref))).dataSync()[0] < 1e-5);
+    tf.dispose(ref);
+    whole.dispose();
+    const mid = model.runFrom(null, x, { to: "layer.3" });
+    const b = model.featuresFrom("layer.3", mid);
+    assert(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] < 1e-5);
+    tf.dispose([x, a, b, mid]);
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("teacher: bad flags and backbones are one-line UserErrors naming the flag", async () => {
+  for (
+    const [args, msg] of [
+      [["--train-fraction", "1.5"], "--train-fraction"],
+      [["--finetune-blocks", "-1"], "--finetune-blocks"],
+      [["--epochs", "0"], "--epochs"],
+      [["--max-images", "x"], "--max-images"],
+      [["--bogus"], "bogus"],
+      [["--from", "mobilenet_v2@0.5", "--data", TEST_DATA], "teachers are built from"],
+      [
+        ["--from", `hf-dir:${SHARED}fixtures/vit_tiny`, "--data", TEST_DATA],
+        "cannot be a teacher backbone",
+      ],
+      [
+        ["--from", `hf-dir:${HF_MNV2}`, "--data", TEST_DATA, "--features-from", "block:99"],
+        "block:99",
+      ],
+    ] as const
+  ) {
+    const e = await assertRejects(() => runTeacher([...args, "--quiet"]), UserError);
+    assertStringIncludes(e.message, msg);
+  }
+  assertEquals(
+    teacherName({ featuresFrom: "block:1", trainFraction: 0.1 }),
+    "mnv2-at-block-1-f0.1",
+  );
+});
