@@ -214,3 +214,36 @@ for (const type of ["vit", "deit"]) {
     },
   });
 }
+
+Deno.test({
+  name: "native compiled MobileNetV2 runFrom/featuresFrom between points match the per-op path",
+  ignore,
+  fn: async () => {
+    const model = calibratedMobileNet({ depthMultiplier: 0.35, initializerRange: 0.2 }, 32);
+    const x = tf.tensor4d(randomValues(2 * 32 * 32 * 3, 13), [2, 32, 32, 3]);
+    const both = (f: () => tf.Tensor) => {
+      const runs = compiledInferenceRuns();
+      const compiled = tf.tidy(f);
+      assertEquals(compiledInferenceRuns(), runs + 1, "the compiled path ran");
+      Deno.env.set("KD_NATIVE_INFERENCE", "off");
+      const perOp = tf.tidy(f);
+      Deno.env.delete("KD_NATIVE_INFERENCE");
+      const out = [compiled.dataSync().slice(), perOp.dataSync().slice()];
+      tf.dispose([compiled, perOp]);
+      return out;
+    };
+    const mid = tf.tidy(() => model.runFrom(null, x, { to: "layer.2" }));
+    for (
+      const f of [
+        () => model.runFrom(null, x, { to: "layer.2" }),
+        () => model.runFrom("layer.2", mid, { to: "layer.9" }),
+        () => model.featuresFrom("layer.2", mid),
+      ]
+    ) {
+      const [compiled, perOp] = both(f);
+      assertLessOrEqual(maxAbsDiff(compiled, perOp) / Math.max(1, maxAbs(perOp)), 1e-4);
+    }
+    tf.dispose([x, mid]);
+    model.dispose();
+  },
+});

@@ -93,7 +93,8 @@ interface Step {
   /** The node's weights and bias go into these internal buffers on each weight load. */
   weights?: { node: number; userMd: Uint8Array<ArrayBuffer>; wantMd: Uint8Array<ArrayBuffer> };
   /** Bind the graph input to this argument on each run. */
-  inputArg?: number;
+  /** Arguments bound to the graph input on each run (node 0 has no buffer of its own). */
+  inputArgs: number[];
 }
 
 /** A graph compiled for one input shape (see the module doc). */
@@ -233,9 +234,6 @@ export class CompiledGraph {
       const post: PostOp[] = [];
       if (node.residual !== undefined) {
         if (inPlace === undefined) {
-          if (node.residual === 0) {
-            throw new Error("inference graph: a residual of the raw input is not supported");
-          }
           post.push({ kind: "binary", alg: D.alg.add, src1: nhwc(shapes[node.residual]) });
         } else post.push({ kind: "sum" });
       }
@@ -254,14 +252,18 @@ export class CompiledGraph {
       if (post[0]?.kind === "binary") args.push([postOpSrc1(0), post[0].src1]);
       if (scratchMd) args.push([D.arg.scratchpad, scratchMd]);
       const exec = new Executable(pd, args);
+      const binary = post[0]?.kind === "binary";
       step = {
         exec,
         weights: { node: i, userMd: userW, wantMd: wantW },
-        inputArg: node.input === 0 ? D.arg.src : undefined,
+        inputArgs: [
+          ...(node.input === 0 ? [D.arg.src] : []),
+          ...(binary && node.residual === 0 ? [postOpSrc1(0)] : []),
+        ],
       };
       if (node.input !== 0) exec.bind(D.arg.src, buffer(node.input));
       exec.bind(D.arg.dst, buffer(i));
-      if (post[0]?.kind === "binary") exec.bind(postOpSrc1(0), buffer(node.residual!));
+      if (binary && node.residual !== 0) exec.bind(postOpSrc1(0), buffer(node.residual!));
       const wb = {
         w: new Float32Array(Math.ceil(mdSize(wantW) / 4)),
         b: new Float32Array(node.outChannels),
@@ -306,7 +308,7 @@ export class CompiledGraph {
       if (scratchMd) args.push([D.arg.scratchpad, scratchMd]);
       step = {
         exec: new Executable(pd, args),
-        inputArg: node.input === 0 ? D.arg.src : undefined,
+        inputArgs: node.input === 0 ? [D.arg.src] : [],
       };
       if (node.input !== 0) step.exec.bind(D.arg.src, buffer(node.input));
       step.exec.bind(D.arg.dst, buffer(i));
@@ -328,12 +330,12 @@ export class CompiledGraph {
         [D.arg.dst, dstMd],
       ];
       if (scratchMd) args.push([D.arg.scratchpad, scratchMd]);
-      step = { exec: new Executable(pd, args) };
-      if (a === 0 || b === 0) {
-        throw new Error("inference graph: an add of the raw input is not supported");
-      }
-      step.exec.bind(D.arg.src, buffer(a));
-      step.exec.bind(D.arg.src1, buffer(b));
+      step = {
+        exec: new Executable(pd, args),
+        inputArgs: [...(a === 0 ? [D.arg.src] : []), ...(b === 0 ? [D.arg.src1] : [])],
+      };
+      if (a !== 0) step.exec.bind(D.arg.src, buffer(a));
+      if (b !== 0) step.exec.bind(D.arg.src1, buffer(b));
       step.exec.bind(D.arg.dst, buffer(i));
       return step;
     }
@@ -358,7 +360,7 @@ export class CompiledGraph {
   /** Run on `input` (NHWC, the compiled shape); returns a fresh array with the output. */
   run(input: Float32Array): Float32Array {
     for (const step of this.#steps) {
-      if (step.inputArg !== undefined) step.exec.bind(step.inputArg, input);
+      for (const arg of step.inputArgs) step.exec.bind(arg, input);
       step.exec.run();
     }
     streamWait();
