@@ -277,10 +277,14 @@ Deno.test({
   ignore,
   fn: async () => {
     await mobilenetGrads("native", 1);
+    const pool = (tf.backend() as unknown as { pool: { stats(): { fresh: number } } }).pool;
     const tensors = tf.memory().numTensors, allocs = nativeAllocations();
+    const fresh = pool.stats().fresh;
     await mobilenetGrads("native", 3);
     assertEquals(tf.memory().numTensors, tensors);
     assertEquals(nativeAllocations(), allocs);
+    // Steady state: every activation-sized buffer of a step is a recycled one.
+    assertEquals(pool.stats().fresh, fresh, "buffers allocated afresh after the first step");
     assert(allocs.primitives > 0, "the model ran through oneDNN primitives");
   },
 });
@@ -348,3 +352,24 @@ for (const decoupled of [true, false]) {
     },
   });
 }
+
+Deno.test({
+  name: "native buffer pool: disposed outputs are recycled, and values read out never change",
+  ignore,
+  fn: async () => {
+    await tf.setBackend("native");
+    const pool = (tf.backend() as unknown as {
+      pool: { stats(): { fresh: number; reused: number } };
+    }).pool;
+    const a = tf.tensor(randomValues(5000, 1)), b = tf.tensor(randomValues(5000, 2));
+    const first = tf.add(a, b);
+    const read = first.dataSync();
+    const expected = read.slice();
+    first.dispose();
+    const reused = pool.stats().reused;
+    const second = tf.mul(a, b); // same size: takes the buffer `first` returned
+    assertEquals(pool.stats().reused, reused + 1);
+    assertEquals(maxAbsDiff(read, expected), 0, "an array read before dispose was overwritten");
+    tf.dispose([a, b, second]);
+  },
+});
