@@ -77,7 +77,7 @@ function bnForward(d: number[], eps: number): Primitive {
   });
 }
 
-function bnBackward(d: number[], eps: number): Primitive {
+export function bnBackward(d: number[], eps: number): Primitive {
   return cached(`bn_bwd|${d}|${eps}`, () => {
     const data = md(d, D.tag.nhwc);
     const ch = md([d[1]], D.tag.a);
