@@ -373,3 +373,24 @@ Deno.test({
     tf.dispose([a, b, second]);
   },
 });
+
+for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
+  Deno.test({
+    name: `native ${name} of large equal shapes (oneDNN pass) matches cpu`,
+    ignore,
+    fn: async () => {
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        const shape = [4, 32, 32, 20];
+        const a = tf.tensor(randomValues(81920, 61), shape);
+        const b0 = tf.tensor(randomValues(81920, 62), shape);
+        const b = name === "RealDiv" ? tf.add(tf.abs(b0), 0.5) : b0;
+        const out = tf.engine().runKernel(name, { a, b }) as tf.Tensor;
+        const v = out.dataSync().slice();
+        tf.dispose([a, b0, b, out]);
+        return v;
+      };
+      assertLessOrEqual(maxAbsDiff(await run("native"), await run("cpu")), 1e-6);
+    },
+  });
+}

@@ -24,6 +24,7 @@ export const D = {
     mul: 131057,
     max: 131058,
     sub: 131061,
+    div: 131060,
   },
   bn: { useScale: 8, useShift: 16 },
   arg: {

@@ -7,6 +7,7 @@
  */
 import * as tf from "../../tf.ts";
 import { alloc, output, valuesOf } from "./kernels.ts";
+import { cached, checkInit, ctx, D, md, opDesc, Primitive } from "./dnnl.ts";
 import type { NativeKernel } from "./kernels.ts";
 
 type Op = "add" | "sub" | "mul" | "div";
@@ -31,6 +32,29 @@ function loop(op: Op, a: Float32Array, b: Float32Array, out: Float32Array): void
     else if (op === "mul") { for (let i = 0; i < n; i++) out[i] = s * b[i]; }
     else for (let i = 0; i < n; i++) out[i] = s / b[i];
   }
+}
+
+/** Equal-shape operands at least this large run as one multi-threaded oneDNN binary pass. */
+const ONEDNN_MIN = 1 << 16;
+
+const ALG: Record<Op, number> = {
+  add: D.alg.add,
+  sub: D.alg.sub,
+  mul: D.alg.mul,
+  div: D.alg.div,
+};
+
+function binaryPrimitive(op: Op, n: number): Primitive {
+  return cached(`binary_${op}|${n}`, () => {
+    const data = md([n], D.tag.a);
+    const desc = opDesc();
+    checkInit(ctx().lib.dnnl_binary_desc_init(desc, ALG[op], data, data, data), "binary_desc_init");
+    return new Primitive(
+      desc,
+      new Map([[D.arg.src, data], [D.arg.src1, data], [D.arg.dst, data]]),
+      new Set([D.arg.dst]),
+    );
+  });
 }
 
 const sameShape = (a: number[], b: number[]) =>
@@ -113,7 +137,14 @@ function makeBinary(name: string, op: Op): NativeKernel {
       }
       const shape = sizeA >= sizeB ? a.shape : b.shape;
       const out = alloc(args.backend, Math.max(sizeA, sizeB));
-      loop(op, valuesOf(args.backend, a), valuesOf(args.backend, b), out);
+      const va = valuesOf(args.backend, a), vb = valuesOf(args.backend, b);
+      if (sizeA === sizeB && sizeA >= ONEDNN_MIN) {
+        binaryPrimitive(op, sizeA).run(
+          new Map<number, ArrayBufferView>([[D.arg.src, va], [D.arg.src1, vb], [D.arg.dst, out]]),
+        );
+        return output(args.backend, shape, out);
+      }
+      loop(op, va, vb, out);
       return output(args.backend, shape, out);
     },
   };
