@@ -4,7 +4,9 @@
  * padded like ours, and torchvision's `mobilenet_v2`), channels_last, 2 threads, glibc malloc
  * keeping freed memory (the same effect our native backend gets from `mallopt`), and both OpenMP
  * wait policies; the fastest run is the reference. PyTorch is a speed reference only
- * (Debian `python3-torch`, `python3-torchvision`), never a dependency.
+ * (Debian `python3-torch`, `python3-torchvision`, and `libopenblas0-openmp`: Debian's PyTorch
+ * calls the system BLAS for its matmuls, and the reference libblas it otherwise gets runs the
+ * ViT ~50× slower), never a dependency.
  * @module
  */
 
@@ -49,6 +51,14 @@ export const TORCH_MALLOC =
   "glibc.malloc.mmap_threshold=17179869184:glibc.malloc.trim_threshold=17179869184";
 const THREADS = 2;
 
+const PACKAGES = ["python3-torch", "python3-torchvision", "libopenblas0-openmp"];
+
+function installed(pkg: string): Promise<boolean> {
+  return new Deno.Command("dpkg-query", { args: ["-W", "-f=${Status}", pkg], stderr: "null" })
+    .output().then((r) => new TextDecoder().decode(r.stdout).includes("install ok installed"))
+    .catch(() => false);
+}
+
 async function importable(): Promise<boolean> {
   try {
     const r = await new Deno.Command(PYTHON, {
@@ -71,15 +81,16 @@ export function torchAvailable(
 ): Promise<boolean> {
   if (opts.install === false) return importable();
   available ??= (async () => {
-    if (await importable()) return true;
-    if (Deno.uid() === 0) {
-      log("bench: installing python3-torch and python3-torchvision with apt-get ...");
+    const missing = [];
+    for (const p of PACKAGES) if (!(await installed(p))) missing.push(p);
+    if (missing.length && Deno.uid() === 0) {
+      log(`bench: installing ${missing.join(", ")} with apt-get (PyTorch reference) ...`);
       const env = { DEBIAN_FRONTEND: "noninteractive" };
       const apt = (args: string[]) =>
         new Deno.Command("apt-get", { args, env, stdout: "null", stderr: "null" }).output()
           .catch(() => undefined);
       await apt(["update", "-qq"]);
-      await apt(["install", "-y", "-qq", "python3-torch", "python3-torchvision"]);
+      await apt(["install", "-y", "-qq", ...missing]);
     }
     if (await importable()) return true;
     log("bench: no PyTorch comparison: /usr/bin/python3 with torch and torchvision unavailable");
@@ -93,7 +104,7 @@ export async function torchRun(
   task: TorchTask,
   model: TorchModel,
   waitPolicy: "passive" | "active",
-): Promise<(TorchRun & { torch: string }) | undefined> {
+): Promise<(TorchRun & { torch: string; blas: string }) | undefined> {
   const script = new URL("./torch_ref.py", import.meta.url).pathname;
   const args = [
     script,
@@ -132,7 +143,13 @@ export async function torchRun(
   }
   const lines = new TextDecoder().decode(r.stdout).trim().split("\n");
   const out = JSON.parse(lines[lines.length - 1]);
-  return { model, wait_policy: waitPolicy, img_per_s: out.img_per_s, torch: out.torch };
+  return {
+    model,
+    wait_policy: waitPolicy,
+    img_per_s: out.img_per_s,
+    torch: out.torch,
+    blas: out.blas ?? "unknown",
+  };
 }
 
 /**
@@ -152,6 +169,9 @@ export async function torchReference(
       const r = await torchRun(task, model, policy);
       if (!r) continue;
       version = r.torch;
+      if (!/openblas|mkl/i.test(r.blas)) {
+        log(`  note: PyTorch runs on BLAS ${r.blas}, not an optimized one (install libopenblas0-openmp)`);
+      }
       runs.push({ model: r.model, wait_policy: r.wait_policy, img_per_s: r.img_per_s });
       log(
         `  PyTorch ${model} ${task.task} @${task.size} (OMP ${policy}): ${fmt(r.img_per_s)} img/s`,

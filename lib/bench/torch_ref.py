@@ -112,6 +112,17 @@ def distillation_loss(s, t, y, temperature, lam):
     return (1 - lam) * ce + lam * kd
 
 
+def blas_library():
+    """The BLAS shared library this process mapped (Debian's reference libblas is ~50x slower
+    than OpenBLAS on the ViT's matmuls; the caller installs libopenblas0-openmp)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.split()[-1]}
+        return ",".join(sorted(paths)) or "none"
+    except OSError:
+        return "unknown"
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="hf", choices=["hf", "torchvision", "vit_b16"])
@@ -166,7 +177,8 @@ def main():
     # Main-thread CPU seconds per step: robust to other processes on the cores (wall time is not).
     print(json.dumps({"img_per_s": a.batch / med, "step_s": times,
                       "main_cpu_img_per_s": a.batch / statistics.median(cpu), "threads": a.threads,
-                      "torch": torch.__version__, "model": a.model, "task": a.task}))
+                      "blas": blas_library(), "torch": torch.__version__, "model": a.model,
+                      "task": a.task}))
 
 
 if __name__ == "__main__":

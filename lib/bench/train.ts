@@ -241,7 +241,7 @@ function machine(): string {
 }
 
 const HEADER =
-  "| date | machine | backend | size | batch | width | img/s | PyTorch img/s (best of) | ratio |";
+  "| date | machine | backend | size | batch | width | img/s | PyTorch img/s: best (OMP passive/active) | ratio |";
 
 /** Insert or replace this configuration's row in BENCHMARKS.md's training table. */
 export async function recordResult(r: TrainBenchResult, file: URL): Promise<void> {
@@ -264,10 +264,15 @@ export async function recordResult(r: TrainBenchResult, file: URL): Promise<void
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   const fmt = (v?: number) => v === undefined ? "–" : v.toFixed(v < 10 ? 2 : 1);
   const ratio = r.ratio_vs_torch === undefined ? "–" : r.ratio_vs_torch.toFixed(2) + "×";
+  // The best run, then every variant as passive/active.
+  const variant = (model: string) =>
+    ["passive", "active"].map((p) =>
+      fmt(r.torch!.runs.find((x) => x.model === model && x.wait_policy === p)?.img_per_s)
+    ).join("/");
   const torch = r.torch
-    ? `${fmt(r.torch_img_per_s)} (${r.torch.best.model}, OMP ${r.torch.best.wait_policy}; of ${
-      r.torch.runs.map((x) => `${x.model}/${x.wait_policy} ${fmt(x.img_per_s)}`).join(", ")
-    })`
+    ? `${fmt(r.torch_img_per_s)} (${r.torch.best.model} ${r.torch.best.wait_policy}; hf ${
+      variant("hf")
+    }, torchvision ${variant("torchvision")})`
     : "–";
   rows.push(
     `| ${[date, machine(), ...config, fmt(r.img_per_s), torch, ratio].join(" | ")} |`,
@@ -278,7 +283,9 @@ export async function recordResult(r: TrainBenchResult, file: URL): Promise<void
     "## Training throughput (`deno task bench train`)",
     "",
     `MobileNetV2 (3 classes), the trainer's step with the \`${BENCH_RECIPE}\` settings: forward, ` +
-    "distillation loss against cached teacher logits, backward, gradient clipping, AdamW.",
+    "distillation loss against cached teacher logits, backward, gradient clipping, AdamW. " +
+    "PyTorch: the fastest of its HF-padding and torchvision MobileNetV2 under either OpenMP wait " +
+    "policy (lib/bench/torch.ts); the ratio is against that.",
     "",
     HEADER,
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
