@@ -104,18 +104,43 @@ function forward(model: Classifier, batch: number, size: number) {
 export async function benchModels(o: ModelsBenchOptions): Promise<ModelsBenchResult> {
   const log = o.log ?? ((m: string) => console.error(m));
   const teacherSpec = o.teacher ?? DEFAULT_TEACHER;
-  const out = Object.fromEntries(MODEL_BENCH_KEYS.map((k) => [k, null])) as Record<
-    ModelBenchKey,
-    number | null
-  >;
+  const none = () =>
+    Object.fromEntries(MODEL_BENCH_KEYS.map((k) => [k, null])) as Record<ModelBenchKey, null>;
+  const result: ModelsBenchResult = {
+    backend: o.backend,
+    batch: o.batchSize,
+    vit_batch: o.vitBatchSize,
+    teacher: teacherSpec,
+    img_per_s: none(),
+  };
+  const torchTasks = o.vsTorch ? torchTasksFor(o) : null;
+  if (torchTasks) {
+    result.torch_img_per_s = none();
+    result.torch_best = none();
+    result.ratio_vs_torch = none();
+  }
+  // Each key's PyTorch reference runs right after ours, so both see the same machine load.
   const measure = async (key: ModelBenchKey, batch: number, run: () => Promise<number>) => {
     try {
       const s = await run();
-      out[key] = batch / s;
+      result.img_per_s[key] = batch / s;
       log(`${key.padEnd(26)} ${(batch / s).toFixed(1).padStart(8)} img/s  (batch ${batch})`);
     } catch (e) {
       log(`${key.padEnd(26)} n/a  (${String((e as Error).message ?? e).split("\n")[0]})`);
+      return;
     }
+    const t = torchTasks?.[key];
+    if (!t) return;
+    const ref = await torchReference(t[0], t[1], log);
+    if (!ref) return;
+    const ours = result.img_per_s[key]!;
+    result.torch_img_per_s![key] = ref.best.img_per_s;
+    result.torch_best![key] = `${ref.best.model}/${ref.best.wait_policy}`;
+    result.ratio_vs_torch![key] = ours / ref.best.img_per_s;
+    log(
+      `${key.padEnd(26)} PyTorch ${ref.best.img_per_s.toFixed(1)} img/s, ratio ` +
+        `${(ours / ref.best.img_per_s).toFixed(2)}×`,
+    );
   };
   const timed = async (model: Classifier, batch: number, size: number) => {
     const f = forward(model, batch, size);
@@ -131,8 +156,15 @@ export async function benchModels(o: ModelsBenchOptions): Promise<ModelsBenchRes
   );
   for (const size of [96, 224] as const) {
     const student = new MobileNetV2({ numLabels: 3, imageSize: size, seed: 0 });
-    await measure(`student_forward_${size}`, o.batchSize, () => timed(student, o.batchSize, size));
-    student.dispose();
+    try {
+      await measure(
+        `student_forward_${size}`,
+        o.batchSize,
+        () => timed(student, o.batchSize, size),
+      );
+    } finally {
+      student.dispose();
+    }
   }
   await measure("teacher_mobilenet_v2_224", o.batchSize, async () => {
     const teacher = await loadBenchTeacher(teacherSpec);
@@ -166,82 +198,44 @@ export async function benchModels(o: ModelsBenchOptions): Promise<ModelsBenchRes
       return t[t.length >> 1];
     });
   }
-  const result: ModelsBenchResult = {
-    backend: o.backend,
-    batch: o.batchSize,
-    vit_batch: o.vitBatchSize,
-    teacher: teacherSpec,
-    img_per_s: out,
-  };
-  if (o.vsTorch) await addTorch(result, o, log);
   return result;
 }
 
-/** PyTorch's best for every key measured above. */
-async function addTorch(
-  result: ModelsBenchResult,
+/** The PyTorch task (and the model variants to try) behind each key. */
+function torchTasksFor(
   o: ModelsBenchOptions,
-  log: (m: string) => void,
-): Promise<void> {
+): Record<ModelBenchKey, [TorchTask, TorchModel[]] | null> {
   const recipe = presetRecipe(BENCH_RECIPE);
   const steps = Math.max(o.iters, 2);
-  const tasks: Record<ModelBenchKey, [TorchTask, TorchModel[]] | null> = {
-    student_forward_96: [
-      { task: "infer", size: 96, batch: o.batchSize, steps, warmup: 1 },
-      ["hf", "torchvision"],
+  const mnv2: TorchModel[] = ["hf", "torchvision"];
+  const infer = (size: number, labels = 3): [TorchTask, TorchModel[]] => [
+    { task: "infer", size, batch: o.batchSize, labels, steps, warmup: 1 },
+    mnv2,
+  ];
+  const train = (size: number): [TorchTask, TorchModel[]] => [
+    {
+      task: "train",
+      size,
+      batch: o.batchSize,
+      steps,
+      warmup: 1,
+      temperature: recipe.temperature,
+      lambda: recipe.lambda,
+      lr: recipe.lr,
+      weightDecay: recipe.optimizer.weightDecay ?? 0,
+      clipNorm: recipe.clipNorm,
+    },
+    mnv2,
+  ];
+  return {
+    student_forward_96: infer(96),
+    student_forward_224: infer(224),
+    student_train_96: train(96),
+    student_train_224: train(224),
+    teacher_mobilenet_v2_224: infer(224, 1001),
+    vit_b16_224: [
+      { task: "infer", size: 224, batch: o.vitBatchSize, steps, warmup: 1 },
+      ["vit_b16"],
     ],
-    student_forward_224: [
-      { task: "infer", size: 224, batch: o.batchSize, steps, warmup: 1 },
-      ["hf", "torchvision"],
-    ],
-    student_train_96: null,
-    student_train_224: null,
-    teacher_mobilenet_v2_224: [
-      { task: "infer", size: 224, batch: o.batchSize, labels: 1001, steps, warmup: 1 },
-      ["hf", "torchvision"],
-    ],
-    vit_b16_224: o.noVit
-      ? null
-      : [{ task: "infer", size: 224, batch: o.vitBatchSize, steps, warmup: 1 }, ["vit_b16"]],
   };
-  for (const size of [96, 224]) {
-    tasks[`student_train_${size}` as ModelBenchKey] = [
-      {
-        task: "train",
-        size,
-        batch: o.batchSize,
-        steps,
-        warmup: 1,
-        temperature: recipe.temperature,
-        lambda: recipe.lambda,
-        lr: recipe.lr,
-        weightDecay: recipe.optimizer.weightDecay ?? 0,
-        clipNorm: recipe.clipNorm,
-      },
-      ["hf", "torchvision"],
-    ];
-  }
-  const torch = {} as Record<ModelBenchKey, number | null>;
-  const best = {} as Record<ModelBenchKey, string | null>;
-  const ratio = {} as Record<ModelBenchKey, number | null>;
-  for (const key of MODEL_BENCH_KEYS) {
-    const t = tasks[key];
-    const ref = t && result.img_per_s[key] !== null
-      ? await torchReference(t[0], t[1], log)
-      : undefined;
-    torch[key] = ref?.best.img_per_s ?? null;
-    best[key] = ref ? `${ref.best.model}/${ref.best.wait_policy}` : null;
-    const ours = result.img_per_s[key];
-    ratio[key] = ref && ours !== null ? ours / ref.best.img_per_s : null;
-    if (ref && ours !== null) {
-      log(
-        `${key.padEnd(26)} PyTorch ${torch[key]!.toFixed(1)} img/s, ratio ${
-          ratio[key]!.toFixed(2)
-        }×`,
-      );
-    }
-  }
-  result.torch_img_per_s = torch;
-  result.torch_best = best;
-  result.ratio_vs_torch = ratio;
 }

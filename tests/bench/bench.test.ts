@@ -54,7 +54,7 @@ Deno.test("bench train rows in BENCHMARKS.md are replaced per configuration", as
     const rows = text.split("\n").filter((l) => l.startsWith("| 2"));
     assertEquals(rows.length, 1, text);
     assert(rows[0].includes("120.0") && rows[0].includes("1.20×"), rows[0]);
-    assert(rows[0].includes("torchvision, OMP active"), rows[0]);
+    assert(rows[0].includes("torchvision active; hf –/–, torchvision –/100.0"), rows[0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
