@@ -170,7 +170,9 @@ export async function torchReference(
       if (!r) continue;
       version = r.torch;
       if (!/openblas|mkl/i.test(r.blas)) {
-        log(`  note: PyTorch runs on BLAS ${r.blas}, not an optimized one (install libopenblas0-openmp)`);
+        log(
+          `  note: PyTorch runs on BLAS ${r.blas}, not an optimized one (install libopenblas0-openmp)`,
+        );
       }
       runs.push({ model: r.model, wait_policy: r.wait_policy, img_per_s: r.img_per_s });
       log(

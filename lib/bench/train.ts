@@ -13,6 +13,7 @@ import { createOptimizer } from "../optim.ts";
 import { presetRecipe } from "../presets.ts";
 import { stepModel, trainStep } from "../train/step.ts";
 import { type TorchReference, torchReference } from "./torch.ts";
+import { type KernelProfile, startKernelProfile } from "./profile.ts";
 
 /** What a timed step includes: no teacher, cached teacher logits, or a teacher forward pass. */
 export type StepMode = "scratch" | "cached" | "online";
@@ -43,6 +44,8 @@ export interface TrainBenchOptions {
   teacher?: string;
   /** Also time the PyTorch reference. */
   vsTorch?: boolean;
+  /** Time every kernel during extra steps (ms per step in the result). */
+  profile?: boolean;
   /** Progress lines (stderr by default). */
   log?: (message: string) => void;
 }
@@ -62,6 +65,8 @@ export interface TrainBenchResult {
   torch?: TorchReference;
   torch_img_per_s?: number;
   ratio_vs_torch?: number;
+  /** With `profile`: wall ms per step of each kernel (and how many calls), largest first. */
+  kernels_ms_per_step?: Record<string, { ms: number; calls: number }>;
 }
 
 /** Median of a non-empty list. */
@@ -89,6 +94,7 @@ export async function timeTrainingSteps(
   onStep?: (i: number, seconds: number) => void,
   mode: StepMode = "cached",
   teacher?: Classifier,
+  profile?: (p: KernelProfile) => void,
 ): Promise<number[]> {
   const recipe = presetRecipe(BENCH_RECIPE);
   const model = new MobileNetV2({
@@ -113,8 +119,10 @@ export async function timeTrainingSteps(
     clipNorm: recipe.clipNorm,
   };
   const times: number[] = [];
+  let stop: (() => KernelProfile) | undefined;
   try {
     for (let i = 0; i < o.warmup + o.steps; i++) {
+      if (profile && i === o.warmup) stop = startKernelProfile();
       const t0 = performance.now();
       const target = mode === "scratch" ? null : mode === "online"
         ? tf.tidy(() => {
@@ -134,6 +142,7 @@ export async function timeTrainingSteps(
       await Promise.resolve();
     }
   } finally {
+    if (stop) profile!(stop());
     tf.dispose([x, cached, labels]);
     teacherX?.dispose();
     optimizer.dispose();
@@ -197,6 +206,26 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
       teacher?.dispose();
     }
     log(`  ${mode}: ${result.modes[mode]!.toFixed(1)} img/s`);
+  }
+  if (o.profile) {
+    const steps = Math.max(o.steps, 1);
+    let p: KernelProfile = {};
+    await timeTrainingSteps(
+      { ...timing, steps, warmup: 1 },
+      undefined,
+      "cached",
+      undefined,
+      (r) => {
+        p = r;
+      },
+    );
+    const rows = Object.entries(p).sort((a, b) => b[1].ms - a[1].ms);
+    result.kernels_ms_per_step = Object.fromEntries(
+      rows.map(([k, v]) => [k, { ms: v.ms / steps, calls: v.calls / steps }]),
+    );
+    for (const [k, v] of rows.slice(0, 12)) {
+      log(`  ${k.padEnd(40)} ${(v.ms / steps).toFixed(1).padStart(8)} ms/step`);
+    }
   }
   if (o.vsTorch) {
     const recipe = presetRecipe(BENCH_RECIPE);

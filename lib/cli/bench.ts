@@ -29,7 +29,7 @@ const USAGE =
 const TRAIN_USAGE =
   `usage: deno task bench train [--backend NAME] [--image-size PX] [--batch-size N] [--width W]
          [--steps K] [--warmup K] [--modes scratch,cached,online] [--teacher SPEC]
-         [--vs-torch] [--write|--no-write] [--json]
+         [--vs-torch] [--write|--no-write] [--profile] [--json]
 
 Median images/s of the trainer's own step (forward, distillation loss against cached teacher
 logits, backward, gradient clipping, AdamW; the cpu-fast recipe) after warm-up.
@@ -44,6 +44,7 @@ ${TEACHER_HELP}
                     channels_last, 2 threads, both OpenMP wait policies; the ratio is against
                     the fastest. Records the row in BENCHMARKS.md (--write without PyTorch,
                     --no-write never)
+  --profile         time every kernel during extra steps (ms per step, largest first)
   --json            print the result as one JSON line`;
 
 const MODELS_USAGE =
@@ -99,7 +100,7 @@ function nonNegative(name: string, value: unknown, fallback: number): number {
 const train: CommandSpec<TrainBenchResult> = {
   usage: TRAIN_USAGE,
   string: ["image-size", "batch-size", "width", "steps", "warmup", "modes", "teacher"],
-  boolean: ["vs-torch", "write", "no-write"],
+  boolean: ["vs-torch", "write", "no-write", "profile"],
   json: true,
   backend: true,
   async run(f, ctx) {
@@ -121,6 +122,7 @@ const train: CommandSpec<TrainBenchResult> = {
       modes,
       teacher: f.teacher as string | undefined,
       vsTorch: Boolean(f["vs-torch"]),
+      profile: Boolean(f.profile),
     });
     // Only comparisons of record update BENCHMARKS.md: quick runs must not replace those rows.
     if ((f["vs-torch"] || f.write) && !f["no-write"]) {

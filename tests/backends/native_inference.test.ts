@@ -218,7 +218,7 @@ for (const type of ["vit", "deit"]) {
 Deno.test({
   name: "native compiled MobileNetV2 runFrom/featuresFrom between points match the per-op path",
   ignore,
-  fn: async () => {
+  fn: () => {
     const model = calibratedMobileNet({ depthMultiplier: 0.35, initializerRange: 0.2 }, 32);
     const x = tf.tensor4d(randomValues(2 * 32 * 32 * 3, 13), [2, 32, 32, 3]);
     const both = (f: () => tf.Tensor) => {

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
+import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { benchTrain, recordResult, type TrainBenchResult } from "../../lib/bench/train.ts";
 import { benchModels, MODEL_BENCH_KEYS } from "../../lib/bench/models.ts";
@@ -25,6 +26,24 @@ Deno.test("bench train times the trainer's step in every mode (tiny configuratio
   }
   assertEquals(r.img_per_s, r.modes.cached);
   assertEquals(r.teacher, "mobilenet_v2@0.35");
+});
+
+Deno.test("bench train --profile times kernels and restores them afterwards", async () => {
+  const backend = await initBackend(undefined, { quiet: true });
+  const before = tf.getKernel("Conv2D", tf.getBackend())!.kernelFunc;
+  const r = await benchTrain({
+    backend: backend.name,
+    imageSize: 32,
+    batchSize: 2,
+    width: 0.35,
+    steps: 1,
+    warmup: 0,
+    profile: true,
+    log: quiet,
+  });
+  const kernels = Object.keys(r.kernels_ms_per_step ?? {});
+  assert(kernels.length > 5, kernels.join(", "));
+  assertEquals(tf.getKernel("Conv2D", tf.getBackend())!.kernelFunc, before);
 });
 
 Deno.test("bench train rows in BENCHMARKS.md are replaced per configuration", async () => {
