@@ -57,7 +57,7 @@ export interface ModelsBenchResult {
 }
 
 /** ViT-Base/16 at 224 (google/vit-base-patch16-224 shapes), random weights, 3 labels. */
-export const VIT_BASE: ViTConfig = {
+const VIT_BASE: ViTConfig = {
   kind: "vit",
   prefix: "vit",
   numLabels: 3,

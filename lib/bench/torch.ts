@@ -47,7 +47,7 @@ export interface TorchReference {
 
 const PYTHON = "/usr/bin/python3";
 /** glibc keeps freed memory instead of returning it to the kernel (no page faults per step). */
-export const TORCH_MALLOC =
+const TORCH_MALLOC =
   "glibc.malloc.mmap_threshold=17179869184:glibc.malloc.trim_threshold=17179869184";
 const THREADS = 2;
 

@@ -39,7 +39,7 @@ function convAttrs(a: ConvBNTrainAttrs) {
 }
 
 /** The conv geometry of the fused op, or null when the oneDNN conv does not cover it. */
-export function convBNGeometry(
+function convBNGeometry(
   xShape: number[],
   filterShape: number[],
   a: ConvBNTrainAttrs,
@@ -231,7 +231,7 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
 let gradRegistered = false;
 
 /** Register the gradient of {@linkcode CONV_BN_TRAIN} (global, once; it only runs on `native`). */
-export function registerConvBNGradient(): void {
+function registerConvBNGradient(): void {
   if (gradRegistered) return;
   gradRegistered = true;
   tf.registerGradient({

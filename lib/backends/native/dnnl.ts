@@ -622,11 +622,6 @@ export function cached(key: string, make: () => Primitive): Primitive {
   return p;
 }
 
-/** Number of cached primitives (bounded by the distinct shapes a model uses). */
-export function cacheSize(): number {
-  return cache.size;
-}
-
 /** Row-major `C = alpha·op(A)·op(B) + beta·C` via `dnnl_sgemm`. */
 export function sgemm(
   transA: boolean,

@@ -39,7 +39,7 @@ interface BNAttrs {
 }
 
 /** oneDNN dims {N, C, H, W} (nhwc) for an NHWC tensor, or {rows, C, 1, 1} for any other rank. */
-export function bnDims(shape: number[]): number[] {
+function bnDims(shape: number[]): number[] {
   const c = shape[shape.length - 1];
   if (shape.length === 4) return [shape[0], c, shape[1], shape[2]];
   return [shape.slice(0, -1).reduce((a, b) => a * b, 1), c, 1, 1];
@@ -170,7 +170,7 @@ export function affineForward(d: number[], relu6: boolean): Primitive {
 }
 
 /** `dx = ((x·r) + g)·k1 + k3`, r/k1/k3 per channel: binary mul + three post-ops. */
-export function affineBackward(d: number[]): Primitive {
+function affineBackward(d: number[]): Primitive {
   return cached(`bn_apply_bwd|${d}`, () => {
     const data = md(d, D.tag.nhwc);
     const ch = md([1, d[1], 1, 1], D.tag.nhwc);
