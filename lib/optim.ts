@@ -112,8 +112,11 @@ export function createOptimizer(
 }
 
 /** Scale gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
-export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): number {
-  const value = Math.sqrt(sumOfSquares(Object.values(grads)));
+export async function clipByGlobalNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): Promise<number> {
+  const value = Math.sqrt(await sumOfSquares(Object.values(grads)));
   if (maxNorm > 0 && value > maxNorm) {
     const scale = maxNorm / (value + 1e-6);
     for (const k of Object.keys(grads)) {

@@ -118,7 +118,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
       // Dropout masks and shuffling depend only on (seed, epoch): resume replays them exactly.
       reseedGlobalRandom(config.seed, epoch);
       const t0 = performance.now();
-      const sums = trainEpoch(model, data, targets, config, state, epoch, schedule, opts);
+      const sums = await trainEpoch(model, data, targets, config, state, epoch, schedule, opts);
       const epochTime = (performance.now() - t0) / 1000;
       state.trainTime += epochTime;
       state.trainImages += data.train.n;
@@ -183,7 +183,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
 }
 
 /** One epoch of {@linkcode trainStep} over shuffled batches; returns summed losses. */
-function trainEpoch(
+async function trainEpoch(
   model: StepModel,
   data: RunData,
   targets: Targets | null,
@@ -192,7 +192,7 @@ function trainEpoch(
   epoch: number,
   schedule: ScheduleOptions,
   opts: TrainOptions,
-): { loss: number; ce: number; kd: number } {
+): Promise<{ loss: number; ce: number; kd: number }> {
   const augment = parseAugment(config.augment);
   const progress = new Progress(`epoch ${epoch}/${config.epochs}`, data.train.n, {
     quiet: opts.quiet,
@@ -210,9 +210,9 @@ function trainEpoch(
     const batch = {
       x: toTensor(data.train, idx, input, view()),
       labels: tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]), "int32"),
-      teacher: targets ? targets.batch(idx, view()) : null,
+      teacher: targets ? await targets.batch(idx, view()) : null,
     };
-    const losses = trainStep(model, batch, config, lr, opts.nanAtStep === state.step + 1);
+    const losses = await trainStep(model, batch, config, lr, opts.nanAtStep === state.step + 1);
     tf.dispose([batch.x, batch.labels, ...(batch.teacher ? [batch.teacher] : [])]);
     if (!Number.isFinite(losses.total)) {
       throw new UserError(

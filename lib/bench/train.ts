@@ -130,7 +130,7 @@ export async function timeTrainingSteps(
           return tf.slice(logits, [0, 0], [o.batch, 3]) as tf.Tensor2D;
         })
         : cached;
-      const loss = trainStep(bound, { x, labels, teacher: target }, opts, recipe.lr);
+      const loss = await trainStep(bound, { x, labels, teacher: target }, opts, recipe.lr);
       if (target && target !== cached) target.dispose();
       if (!Number.isFinite(loss.total)) {
         throw new Error(`training step ${i} produced loss ${loss.total}`);

@@ -29,14 +29,16 @@ export async function evaluateStudent(
   const k = val.classNames.length;
   const logits = await predictLogits(student, val, { quiet: true });
   const metrics = evaluateLogits(logits, val.labels, k);
-  const valLoss = tf.tidy(() =>
+  const total = tf.tidy(() =>
     distillationLoss(
       tf.tensor2d(logits, [val.n, k]),
       teacherVal ? tf.tensor2d(teacherVal, [val.n, k]) : null,
       val.labels,
       loss,
-    ).total.dataSync()[0]
+    ).total
   );
+  const valLoss = (await total.data())[0];
+  total.dispose();
   return {
     metrics,
     loss: valLoss,

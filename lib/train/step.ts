@@ -2,7 +2,8 @@
  * One optimisation step, the unit the trainer repeats and `deno task bench train` times: forward,
  * the guide's distillation loss (plain cross-entropy without a teacher), backward, gradient
  * clipping by global norm, and the optimizer update. A non-finite loss skips the update and is
- * reported to the caller, which stops the run with the last good checkpoint intact.
+ * reported to the caller, which stops the run with the last good checkpoint intact. Values are
+ * read asynchronously, so the same step runs on GPU backends that cannot read synchronously.
  * @module
  */
 import * as tf from "../tf.ts";
@@ -51,30 +52,31 @@ export function stepModel(student: Classifier, optimizer: Optimizer): StepModel 
  * Run one training step on `batch` with learning rate `lr`; the batch tensors stay the
  * caller's. `poison` (tests) replaces the loss by NaN to exercise divergence handling.
  */
-export function trainStep(
+export async function trainStep(
   m: StepModel,
   batch: StepBatch,
   opts: StepOptions,
   lr: number,
   poison = false,
-): StepLosses {
+): Promise<StepLosses> {
   const vars = [...m.params.values()];
-  let ce = 0, kd = 0;
+  let parts: tf.Scalar[] = [];
   const { value, grads } = tf.variableGrads(() => {
     const logits = m.student.apply(batch.x, { training: true });
-    const parts = distillationLoss(logits, batch.teacher, batch.labels, opts);
-    ce = parts.ce.dataSync()[0];
-    kd = parts.kd.dataSync()[0];
-    return parts.total;
+    const loss = distillationLoss(logits, batch.teacher, batch.labels, opts);
+    parts = [tf.keep(loss.ce), tf.keep(loss.kd)];
+    return loss.total;
   }, vars);
-  const total = poison ? NaN : value.dataSync()[0];
-  value.dispose();
+  const [total, ce, kd] = (await Promise.all([value, ...parts].map((t) => t.data())))
+    .map((d) => d[0]);
+  tf.dispose([value, ...parts]);
   const named: Record<string, tf.Tensor> = {};
   for (const [id, g] of Object.entries(grads)) named[m.names.get(id) ?? id] = g;
-  if (Number.isFinite(total)) {
-    if (opts.clipNorm > 0) clipByGlobalNorm(named, opts.clipNorm);
+  const loss = poison ? NaN : total;
+  if (Number.isFinite(loss)) {
+    if (opts.clipNorm > 0) await clipByGlobalNorm(named, opts.clipNorm);
     m.optimizer.step(named, lr);
   }
   tf.dispose(Object.values(named));
-  return { total, ce, kd };
+  return { total: loss, ce, kd };
 }

@@ -82,7 +82,7 @@ export interface Targets {
   /** Teacher accuracy on the validation subset. */
   valAccuracy: number;
   /** Teacher logits `[idx.length × k]` for a training batch (`view`: the augmentation seed). */
-  batch(idx: Int32Array, view?: AugmentOptions & { rng: () => number }): tf.Tensor2D;
+  batch(idx: Int32Array, view?: AugmentOptions & { rng: () => number }): Promise<tf.Tensor2D>;
   dispose(): void;
 }
 
@@ -120,10 +120,10 @@ export async function makeTargets(
       return {
         val,
         valAccuracy,
-        batch(idx, view) {
+        async batch(idx, view) {
           const x = toTensor(split, idx, teacher.input, view);
           const raw = tf.tidy(() => teacher.apply(x, { training: false }));
-          const aligned = align(raw.dataSync() as Float32Array);
+          const aligned = align(await raw.data() as Float32Array);
           tf.dispose([x, raw]);
           return tf.tensor2d(aligned, [idx.length, k]);
         },
@@ -138,7 +138,7 @@ export async function makeTargets(
       batch(idx) {
         const out = new Float32Array(idx.length * k);
         idx.forEach((row, i) => out.set(train.subarray(row * k, row * k + k), i * k));
-        return tf.tensor2d(out, [idx.length, k]);
+        return Promise.resolve(tf.tensor2d(out, [idx.length, k]));
       },
       dispose() {},
     };

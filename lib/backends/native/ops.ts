@@ -182,13 +182,14 @@ export function adamUpdate(
 }
 
 /** `Σ x²` over all elements of all `tensors` as a number: one kernel on `native`, tf ops elsewhere. */
-export function sumOfSquares(tensors: tf.Tensor[]): number {
+export async function sumOfSquares(tensors: tf.Tensor[]): Promise<number> {
   if (!tensors.length) return 0;
   const native = tf.getBackend() === "native" && tensors.every((t) => t.dtype === "float32");
   const total = native
     ? tf.engine().runKernel(SUM_OF_SQUARES, tensors as unknown as tf.NamedTensorMap) as tf.Tensor
     : tf.tidy(() => tf.addN(tensors.map((g) => tf.sum(tf.square(g)))));
-  const value = total.dataSync()[0];
+  // An asynchronous read: GPU backends (webgpu in Deno) cannot read synchronously.
+  const value = (await total.data())[0];
   total.dispose();
   return value;
 }
