@@ -46,6 +46,7 @@ export const sweep = defineSweep({
       temperatures: [1, 2, 5, 10],
       lambdas: [0.5, 0.9],
       seeds: [0, 1, 2],
+      confirmSeeds: 10,
       budget: "GPU hours",
     },
     cpu: {
@@ -62,6 +63,7 @@ export const sweep = defineSweep({
       temperatures: [5],
       lambdas: [0.5],
       seeds: [0],
+      confirmSeeds: 2,
       teachers: ["mnv2-weak", "vit-guide"],
       teacherSettings: { maxImages: 48 },
       budget: "a few minutes (first run: plus downloads)",

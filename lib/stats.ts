@@ -1,9 +1,15 @@
 /**
- * Small-sample statistics for seeds: mean, sample std, Student-t 95% confidence intervals,
- * and paired differences (distilled vs scratch with the same seed).
+ * Small-sample statistics for seeds and images: mean, sample std, exact Student-t 95% intervals,
+ * intervals for proportions that stay inside [0, 1], paired differences (distilled vs scratch
+ * with the same seed), an exact McNemar test on paired per-image predictions, and the number of
+ * seeds a paired comparison needs. Quantiles and the binomial CDF come from `@stdlib` (exact for
+ * any degrees of freedom), not from a table.
  * @module
  */
-/** Mean, spread and 95% confidence interval (Student t over seeds) of one metric. */
+import tQuantileStdlib from "@stdlib/stats-base-dists-t-quantile";
+import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
+
+/** Mean, spread and 95% confidence interval of one metric over `n` values (e.g. seeds). */
 export interface Stat {
   mean: number;
   std: number;
@@ -11,58 +17,110 @@ export interface Stat {
   n: number;
 }
 
-// Two-sided 95% Student-t critical values t_{0.975, df} for df = 1..30.
-const T975 = [
-  12.706,
-  4.303,
-  3.182,
-  2.776,
-  2.571,
-  2.447,
-  2.365,
-  2.306,
-  2.262,
-  2.228,
-  2.201,
-  2.179,
-  2.16,
-  2.145,
-  2.131,
-  2.12,
-  2.11,
-  2.101,
-  2.093,
-  2.086,
-  2.08,
-  2.074,
-  2.069,
-  2.064,
-  2.06,
-  2.056,
-  2.052,
-  2.048,
-  2.045,
-  2.042,
-];
-
-/** t_{0.975, df}: exact table up to 30 degrees of freedom, normal approximation beyond. */
-export function tCritical95(df: number): number {
-  if (df < 1) return NaN;
-  return df <= 30 ? T975[df - 1] : 1.96 + 2.4 / df;
+/** The `p` quantile of Student's t distribution with `df` degrees of freedom (NaN if df < 1). */
+export function tQuantile(p: number, df: number): number {
+  return df >= 1 ? tQuantileStdlib(p, df) : NaN;
 }
 
-/** Mean, sample std and 95% CI of the mean (CI is [mean, mean] with NaN width for n = 1). */
-export function describe(values: number[]): Stat {
+/** t_{0.975, df}, the two-sided 95% critical value, exact for any df. */
+export function tCritical95(df: number): number {
+  return tQuantile(0.975, df);
+}
+
+function meanStd(values: number[]): { mean: number; std: number; n: number } {
   const n = values.length;
   const mean = n ? values.reduce((a, b) => a + b, 0) / n : NaN;
   const std = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, n };
+}
+
+/** Mean, sample std and t-based 95% CI of the mean (CI is NaN for n = 1). */
+export function describe(values: number[]): Stat {
+  const { mean, std, n } = meanStd(values);
   const half = n > 1 ? tCritical95(n - 1) * std / Math.sqrt(n) : NaN;
   return { mean, std, ci95: [mean - half, mean + half], n };
 }
 
-/** Stats of `a[i] - b[i]` over keys present in both (pairs matched by key, e.g. seed). */
+const logit = (p: number) => Math.log(p / (1 - p));
+const expit = (x: number) => 1 / (1 + Math.exp(-x));
+
+/**
+ * Like {@linkcode describe} for proportions (accuracies): the interval is a t interval on the
+ * logit scale, mapped back, so it stays inside (0, 1) and is wider on the side away from the
+ * bound. `images` (the split size) keeps a perfect score finite: values are clamped to
+ * [0.5/images, 1 − 0.5/images] for the interval only.
+ */
+export function describeProportion(values: number[], images = 1000): Stat {
+  const { mean, std, n } = meanStd(values);
+  if (n < 2) return { mean, std, ci95: [NaN, NaN], n };
+  const eps = 0.5 / Math.max(1, images);
+  const z = describe(values.map((v) => logit(Math.min(1 - eps, Math.max(eps, v)))));
+  // Clamping moves a perfect score inwards; the interval still holds the mean itself.
+  return {
+    mean,
+    std,
+    ci95: [Math.min(mean, expit(z.ci95[0])), Math.max(mean, expit(z.ci95[1]))],
+    n,
+  };
+}
+
+/**
+ * Stats of `a[k] - b[k]` over keys present in both (pairs matched by key, e.g. seed); the
+ * interval of a difference of two proportions is clipped to [−1, 1].
+ */
 export function pairedDifference(a: Map<number, number>, b: Map<number, number>): Stat {
   const diffs: number[] = [];
   for (const [k, v] of a) if (b.has(k)) diffs.push(v - b.get(k)!);
-  return describe(diffs);
+  const s = describe(diffs);
+  const clip = (v: number) => Number.isNaN(v) ? v : Math.min(1, Math.max(-1, v));
+  return { ...s, ci95: [clip(s.ci95[0]), clip(s.ci95[1])] };
+}
+
+/** The outcome of {@linkcode mcnemarExact}. */
+export interface McNemar {
+  /** Pairs where only `a` is right. */
+  onlyA: number;
+  /** Pairs where only `b` is right. */
+  onlyB: number;
+  /** All pairs compared (concordant included). */
+  n: number;
+  /** Two-sided exact p-value (binomial test of the discordant pairs against 1/2). */
+  p: number;
+}
+
+/**
+ * Exact McNemar test on paired correctness: `a[i]` and `b[i]` say whether each model got pair
+ * `i` right (e.g. the same test image, seed-matched runs, pooled over seeds).
+ */
+export function mcnemarExact(a: ArrayLike<boolean>, b: ArrayLike<boolean>): McNemar {
+  if (a.length !== b.length) throw new Error(`mcnemar: ${a.length} vs ${b.length} pairs`);
+  let onlyA = 0, onlyB = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && !b[i]) onlyA++;
+    else if (!a[i] && b[i]) onlyB++;
+  }
+  const m = onlyA + onlyB;
+  const p = m === 0 ? 1 : Math.min(1, 2 * binomialCdf(Math.min(onlyA, onlyB), m, 0.5));
+  return { onlyA, onlyB, n: a.length, p };
+}
+
+/**
+ * Seeds per arm for a paired comparison to detect a true difference `delta` with power `power`
+ * at two-sided level `alpha`, when per-seed differences have standard deviation `sdDiff`: the
+ * smallest n with (t_{1−α/2, n−1} + t_{power, n−1}) · sdDiff / √n ≤ delta (the usual t-based
+ * approximation to the noncentral t), at least 2.
+ */
+export function seedsForPower(
+  sdDiff: number,
+  delta: number,
+  opts: { alpha?: number; power?: number; max?: number } = {},
+): number {
+  const { alpha = 0.05, power = 0.8, max = 1000 } = opts;
+  if (!(sdDiff >= 0) || !(delta > 0)) throw new Error("seedsForPower: need sdDiff ≥ 0, delta > 0");
+  for (let n = 2; n <= max; n++) {
+    const need = (tQuantile(1 - alpha / 2, n - 1) + tQuantile(power, n - 1)) * sdDiff /
+      Math.sqrt(n);
+    if (need <= delta) return n;
+  }
+  return max;
 }

@@ -21,12 +21,12 @@ async function makeTeacher(): Promise<string> {
   return path;
 }
 
-function sweepCli(args: string[]): Deno.ChildProcess {
+function sweepCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", SWEEP_CLI, TINY, "--profile", "smoke", "--data", DATA, "--quiet", ...args],
     stdout: "piped",
     stderr: "piped",
-    env: { KD_TEST_TEACHER: Deno.env.get("KD_TEST_TEACHER")! },
+    env: { KD_TEST_TEACHER: Deno.env.get("KD_TEST_TEACHER")!, ...env },
   }).spawn();
 }
 
@@ -178,3 +178,158 @@ Deno.test("bad sweep input: missing experiment, no sweep export, shard out of ra
 
 // `deno task sweep --profile smoke` of the default experiment (results.csv/md, report.html) is
 // tested as a user meets it, from a fresh clone against a loopback hub: tests/fresh_clone.test.ts.
+
+/** A data folder with train, validation and a test split (a copy of validation, for plumbing). */
+async function dataWithTest(test?: Uint8Array): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "kd-data-test-" });
+  for (const s of ["train", "validation"]) {
+    await Deno.symlink(join(DATA, `${s}.parquet`), join(dir, `${s}.parquet`));
+  }
+  if (test) await Deno.writeFile(join(dir, "test.parquet"), test);
+  else await Deno.symlink(join(DATA, "validation.parquet"), join(dir, "test.parquet"));
+  return dir;
+}
+
+Deno.test({
+  name: "screen → confirm → test: picks recorded, fresh seeds, test read once at the end",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await makeTeacher();
+    const data = await dataWithTest();
+    const out = await Deno.makeTempDir({ prefix: "kd-sweep-confirm-" });
+    const lines: string[] = [];
+    const r = await runSweep({
+      experiment: TINY,
+      profile: "confirm",
+      data,
+      out,
+      quiet: true,
+      log: (l) => lines.push(l),
+    });
+    assert(r.complete);
+    const manifest = JSON.parse(await Deno.readTextFile(join(out, "sweep.json")));
+    assertEquals(manifest.confirm.seeds, [1000, 1001]);
+    assertEquals(manifest.confirm.picks.length, 1);
+    const pick = manifest.confirm.picks[0];
+    const confirmIds = manifest.runs.filter((x: { stage: string }) => x.stage === "confirm")
+      .map((x: { id: string }) => x.id);
+    assertEquals(confirmIds, [
+      "scratch-s1000",
+      "scratch-s1001",
+      `kd-rand-T${pick.temperature}-l0.5-s1000`,
+      `kd-rand-T${pick.temperature}-l0.5-s1001`,
+    ]);
+    // Test evaluations exist for confirm runs only, each written after every confirm run ended.
+    const lastFinal = Math.max(
+      ...await Promise.all(
+        confirmIds.map(async (id: string) =>
+          (await Deno.stat(join(out, "runs", id, "final.json"))).mtime!.getTime()
+        ),
+      ),
+    );
+    for (const x of manifest.runs) {
+      const t = await Deno.stat(join(out, "runs", x.id, "test_eval.json")).catch(() => null);
+      assertEquals(t !== null, x.stage === "confirm", x.id);
+      if (t) assert(t.mtime!.getTime() >= lastFinal, `${x.id} tested before confirm ended`);
+    }
+    const { finishSweep } = await import("../lib/report/finish.ts");
+    const results = await finishSweep(out);
+    assertEquals(results.confirm!.length, 1);
+    assertEquals(results.confirm![0].seeds, [1000, 1001]);
+    const md = await Deno.readTextFile(join(out, "results.md"));
+    assertStringIncludes(md, "### CONFIRM rand");
+    assertStringIncludes(md, "| TEST |");
+    assertStringIncludes(md, "exact McNemar");
+    assertStringIncludes(await Deno.readTextFile(join(out, "report.html")), "CONFIRM rand");
+    const timing = JSON.parse(await Deno.readTextFile(join(out, "timing.json")));
+    for (const s of ["teachers", "screen", "confirm", "test"]) assert(s in timing, s);
+
+    // More confirm seeds extend the directory: same picks, one more seed per arm, nothing redone.
+    lines.length = 0;
+    await runSweep({
+      experiment: TINY,
+      profile: "confirm3",
+      data,
+      out,
+      quiet: true,
+      log: (l) => lines.push(l),
+    });
+    const m3 = JSON.parse(await Deno.readTextFile(join(out, "sweep.json")));
+    assertEquals(m3.confirm.picks, manifest.confirm.picks);
+    assertEquals(m3.confirm.seeds, [1000, 1001, 1002]);
+    const started = lines.filter((l) => l.includes(": starting"));
+    assertEquals(started.length, 2, started.join("\n"));
+
+    // The sweep's identity includes its data: other data in the same folder is refused.
+    const other = await Deno.makeTempDir();
+    await Deno.symlink(join(DATA, "train.parquet"), join(other, "train.parquet"));
+    await Deno.symlink(join(DATA, "train.parquet"), join(other, "validation.parquet"));
+    await assertRejects(
+      () => runSweep({ experiment: TINY, profile: "confirm3", data: other, out, quiet: true }),
+      UserError,
+      "was made from other data",
+    );
+    await Deno.remove(other, { recursive: true });
+    await Deno.remove(out, { recursive: true });
+    await Deno.remove(data, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "nothing reads the test split before confirm ends: an unreadable test split fails only then",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await makeTeacher();
+    const data = await dataWithTest(new TextEncoder().encode("not a parquet file"));
+    const out = await Deno.makeTempDir({ prefix: "kd-sweep-notest-" });
+    await assertRejects(() =>
+      runSweep({ experiment: TINY, profile: "confirm", data, out, quiet: true, log: () => {} })
+    );
+    const manifest = JSON.parse(await Deno.readTextFile(join(out, "sweep.json")));
+    for (const x of manifest.runs) {
+      await Deno.stat(join(out, "runs", x.id, "final.json"));
+      assert(!(await Deno.stat(join(out, "runs", x.id, "test_eval.json")).catch(() => null)));
+    }
+    assertEquals(manifest.runs.length, 7);
+    await Deno.remove(out, { recursive: true });
+    await Deno.remove(data, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "two sweeps on one --out split the work: every run trains once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await makeTeacher();
+    const out = await Deno.makeTempDir({ prefix: "kd-sweep-twice-" });
+    const env = { KD_SWEEP_POLL_MS: "200" };
+    const [a, b] = [0, 1].map(() => sweepCli(["--out", out], env));
+    await Promise.all([ok(a), ok(b)]);
+    const counts = await finishEvents(out);
+    assertEquals(counts.size, 3);
+    for (const [id, n] of counts) assertEquals(n, 1, `${id} trained ${n} times`);
+    await Deno.remove(out, { recursive: true });
+  },
+});
+
+Deno.test("a teacher name that is not a plain folder name is refused before anything is written", async () => {
+  const out = await Deno.makeTempDir();
+  await assertRejects(
+    () =>
+      runSweep({
+        experiment: new URL("./fixtures/bad-name-sweep.ts", import.meta.url).pathname,
+        profile: "smoke",
+        data: DATA,
+        out,
+        quiet: true,
+      }),
+    UserError,
+    `teacher name "../../escape"`,
+  );
+  assertEquals([...Deno.readDirSync(out)], [], "nothing written");
+  await Deno.remove(out, { recursive: true });
+});

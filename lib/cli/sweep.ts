@@ -1,7 +1,7 @@
 /**
  * `deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--backbone SPEC] [--out DIR]
- * [--shard i/n]`: the main job. Runs (this shard of) a distilled-vs-scratch sweep, then merges the results and writes
- * `results.csv`, `results.md` and `report.html` once every run is finished.
+ * [--shard i/n]`: the main job. Runs a distilled-vs-scratch sweep (screen, confirm, test), then
+ * merges the results and writes `results.csv`, `results.md` and `report.html`.
  * @module
  */
 import { type CommandSpec, runCommand } from "./command.ts";
@@ -13,11 +13,17 @@ import type { SweepResults } from "../sweep/types.ts";
 const USAGE = `usage: deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR] [--backbone SPEC]
   [--teachers NAME,...] [--out DIR] [--shard i/n] [--backend NAME] [--png] [--quiet] [--json]
 
+  Three stages: SCREEN trains the profile's grid (teachers x T x lambda) on a few seeds and
+  picks, per teacher, the configuration with the best mean validation accuracy; CONFIRM trains
+  that pick and scratch on fresh seeds; TEST evaluates every confirm run's best checkpoint on
+  the test split (when the data has one), once, at the end.
+
   EXPERIMENT: a file or a name matched against experiments/*.ts (default: the newest dated
   experiments/*-sweep.ts). --profile: one of the experiment's profiles (default: full on a GPU
   backend, cpu otherwise). --out: the sweep directory (default runs/sweeps/<name>-<profile>);
-  finished runs in it are kept, interrupted ones resume. --shard i/n (or Slurm's array
-  variables) runs every n-th run only; afterwards \`deno task report SWEEP_DIR\` merges.
+  finished runs in it are kept, interrupted ones resume, and a second sweep on the same
+  folder shares the work (a lock per run). --shard i/n (or Slurm's array variables) starts
+  with every n-th run, then helps with the rest.
   --data DIR (env KD_DATA): beans from a folder instead of the Hugging Face cache.
   --backbone SPEC (env KD_BACKBONE): the backbone every built teacher comes from (default
   hf:google/mobilenet_v2_1.0_224), e.g. tfjs-dir:PATH or hf-dir:PATH offline.
@@ -59,13 +65,7 @@ export const sweepCommand: CommandSpec<SweepOutcome> = {
       shard: f.shard as string | undefined,
       quiet: f.quiet as boolean,
     });
-    if (!complete) {
-      console.error(
-        `this shard is done; other shards are still running. When all are finished: ` +
-          `deno task report ${dir}`,
-      );
-      return { dir, complete, results: null };
-    }
+    if (!complete) return { dir, complete, results: null };
     return { dir, complete, results: await finishSweep(dir, { png: f.png as boolean }) };
   },
 };

@@ -6,7 +6,7 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
-import { BEANS_REPO, beansSplitFiles } from "../net/beans.ts";
+import { BEANS_REPO, BEANS_SPLITS, beansSplitFiles } from "../net/beans.ts";
 import { hasFolderSplit, openFolderSplit } from "./folder.ts";
 import { openParquetSplit } from "./parquet.ts";
 import { alignClasses, type SplitSource } from "./source.ts";
@@ -63,6 +63,29 @@ export function availableSplits(
   candidates = ["train", "validation", "test"],
 ): string[] {
   return candidates.filter((s) => findParquet(dir, s).length > 0 || hasFolderSplit(dir, s));
+}
+
+/** Whether the data has `split` (the default, beans on the hub, has train, validation and test). */
+export function hasSplit(data: string | undefined, split: string): boolean {
+  const { dir, isDefault } = dataDir(data);
+  if (isDefault) return (BEANS_SPLITS as readonly string[]).includes(split);
+  return isDir(dir) && availableSplits(dir, [split]).length > 0;
+}
+
+/**
+ * The files that define `split`, found without reading them (so a split can be fingerprinted
+ * long before anything may look at its contents): Parquet shards, else null (an image folder,
+ * which is indexed instead).
+ */
+export async function splitFiles(
+  data: string | undefined,
+  split: string,
+  opts: { quiet?: boolean } = {},
+): Promise<string[] | null> {
+  const { dir, isDefault } = dataDir(data);
+  if (isDefault) return await beansSplitFiles(split, opts);
+  const parquet = isDir(dir) ? findParquet(dir, split) : [];
+  return parquet.length ? parquet : null;
 }
 
 /**

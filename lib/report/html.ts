@@ -19,6 +19,7 @@ import { findChromium, NO_CHROMIUM_MESSAGE, writeFigurePngs } from "./png.ts";
 import { escapeHtml, resultsHtmlTable } from "./table.ts";
 import { readSweepTradeoff, tradeoffSectionHtml } from "./tradeoff.ts";
 import type { TradeoffTable } from "../export/tradeoff.ts";
+import { confirmHtml } from "./confirm.ts";
 
 /** A figure of the report with its file name (for PNG export) and a caption. */
 export interface NamedFigure {
@@ -110,9 +111,10 @@ export function testTableHtml(runs: RunData[]): string {
   ];
   return [
     `<section class="test"><h2>TEST split (held out; not used for any selection)</h2>`,
-    `<p class="warn">These numbers come from explicit <code>deno task eval --split test</code> ` +
-    `runs (<code>test_eval.json</code>), made after the configuration was chosen on validation. ` +
-    `They are not comparable with, and must not be used to pick among, the rows above.</p>`,
+    `<p class="warn">Per-run test evaluations (<code>test_eval.json</code>): the sweep writes ` +
+    `them for its confirm runs once, after every confirm run finished; ` +
+    `<code>deno task eval --split test</code> writes them for any other run. They must not be ` +
+    `used to pick among configurations.</p>`,
     `<table class="results" data-split="test"><thead><tr>${
       header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")
     }</tr></thead><tbody>`,
@@ -150,13 +152,14 @@ export function renderReportHtml(sweep: SweepData, tradeoff: TradeoffTable | nul
     `<style>${STYLE}</style>`,
     plotlyScriptTag(),
     `</head><body>`,
-    `<h1>${escapeHtml(results.experiment)}: sweep report (validation)</h1>`,
+    `<h1>${escapeHtml(results.experiment)}: sweep report</h1>`,
     `<p>Profile <code>${escapeHtml(results.profile)}</code>` +
     (manifest ? ` — ${escapeHtml(manifest.description.replace(/\.$/, ""))}` : "") +
     `. ${finished} of ${runs.length} runs finished; results generated ${
       escapeHtml(results.generatedAt)
     }.</p>`,
-    `<h2>Results (validation split)</h2>`,
+    confirmHtml(results),
+    `<h2>SCREEN: every configuration (validation split)</h2>`,
     resultsHtmlTable(results),
     ...others.map(fig),
     confusion.length ? `<h2>Confusion matrices (validation)</h2><div class="row">` : "",

@@ -7,9 +7,12 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
 import type { ResultRow, Stat, SweepResults } from "../sweep/types.ts";
+import { confirmCsvRecords, confirmMarkdown } from "./confirm.ts";
 
 /** The `results.csv` header, in order. */
 export const CSV_COLUMNS = [
+  "stage",
+  "split",
   "teacher",
   "kind",
   "temperature",
@@ -30,11 +33,19 @@ export const CSV_COLUMNS = [
   "agreement",
   "train_time_s",
   "img_per_s",
+  "delta_f1_mean",
+  "delta_f1_ci_low",
+  "delta_f1_ci_high",
+  "confirm_of",
+  "paired_test",
+  "paired_test_n",
+  "paired_test_p",
 ] as const;
 
-/** The note every rendering of the table carries. */
-export const VALIDATION_NOTE = "All numbers are on the **validation** split (model selection " +
-  "uses validation only). Test numbers come only from an explicit `deno task eval --split test`.";
+/** The note every rendering of the screen table carries. */
+export const VALIDATION_NOTE = "The screen table is on the **validation** split, the split " +
+  "configurations are picked on (so its best row is optimistic). The CONFIRM sections repeat " +
+  "each pick against scratch on fresh seeds and read the test split once, at the end.";
 
 const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
@@ -44,12 +55,17 @@ function csvCell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-/** One CSV record per result row (fractions, full precision; empty cells where undefined). */
+/**
+ * One CSV record per screen row, then the CONFIRM records (`stage` tells them apart; fractions,
+ * full precision; empty cells where undefined).
+ */
 export function resultsCsv(results: SweepResults): string {
   const lines = [CSV_COLUMNS.join(",")];
   for (const r of results.rows) {
     const d = r.deltaAccuracy;
-    const record: Record<(typeof CSV_COLUMNS)[number], unknown> = {
+    const record: Partial<Record<(typeof CSV_COLUMNS)[number], unknown>> = {
+      stage: "screen",
+      split: "validation",
       teacher: r.teacher,
       kind: r.kind,
       temperature: r.temperature,
@@ -70,7 +86,13 @@ export function resultsCsv(results: SweepResults): string {
       agreement: r.agreement,
       train_time_s: r.trainTimeS,
       img_per_s: r.imgPerS,
+      delta_f1_mean: r.deltaMacroF1?.mean,
+      delta_f1_ci_low: r.deltaMacroF1?.ci95?.[0],
+      delta_f1_ci_high: r.deltaMacroF1?.ci95?.[1],
     };
+    lines.push(CSV_COLUMNS.map((c) => csvCell(record[c])).join(","));
+  }
+  for (const record of confirmCsvRecords(results)) {
     lines.push(CSV_COLUMNS.map((c) => csvCell(record[c])).join(","));
   }
   return lines.join("\n") + "\n";
@@ -130,14 +152,18 @@ function mdCell(s: string): string {
 export function resultsMarkdown(results: SweepResults): string {
   const { header, rows } = displayRows(results);
   const out = [
-    `# ${results.experiment} (profile ${results.profile}): validation results`,
+    `# ${results.experiment} (profile ${results.profile}): results`,
     "",
     VALIDATION_NOTE,
+    "",
+    ...confirmVerdicts(results),
+    "## SCREEN: every configuration (validation)",
     "",
     `| ${header.map(mdCell).join(" | ")} |`,
     `|${header.map(() => "---").join("|")}|`,
     ...rows.map((r) => `| ${r.map(mdCell).join(" | ")} |`),
     "",
+    confirmMarkdown(results),
   ];
   if (results.pending.length) {
     out.push(
@@ -147,6 +173,12 @@ export function resultsMarkdown(results: SweepResults): string {
   }
   out.push(`Generated ${results.generatedAt}.`, "");
   return out.join("\n");
+}
+
+/** The verdict sentences first, as a bulleted list (nothing without a confirm stage). */
+function confirmVerdicts(results: SweepResults): string[] {
+  if (!results.confirm?.length) return [];
+  return ["**Answer:**", "", ...results.confirm.map((c) => `- ${c.verdict}.`), ""];
 }
 
 /** Escape text for HTML. */

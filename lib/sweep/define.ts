@@ -39,7 +39,13 @@ export interface SweepProfile {
   student: string;
   temperatures: number[];
   lambdas: number[];
+  /** Seeds of the screen stage. */
   seeds: number[];
+  /**
+   * Fresh seeds per arm in the confirm stage (scratch and each teacher's best screen
+   * configuration); 0 or absent: no confirm stage.
+   */
+  confirmSeeds?: number;
   /** Teacher names to use (default: all of the definition's teachers). */
   teachers?: string[];
   /** Teacher settings applied to every built teacher in this profile (e.g. `maxImages`). */

@@ -7,7 +7,7 @@ import { UserError } from "../core/errors.ts";
 import { presetRecipe } from "../presets.ts";
 import type { TrainConfig } from "../train.ts";
 import type { SweepProfile } from "./define.ts";
-import type { RunEntry, TeacherEntry } from "./types.ts";
+import type { ConfirmPick, RunEntry, RunStage, TeacherEntry } from "./types.ts";
 
 /** Id of one run: `scratch-s0` or `kd-<teacher>-T5-l0.5-s0`. */
 export function runId(
@@ -19,23 +19,20 @@ export function runId(
   return teacher === null ? `scratch-s${seed}` : `kd-${teacher}-T${T}-l${lambda}-s${seed}`;
 }
 
-/** Every run of the profile: a scratch baseline per seed, then teacher × T × λ × seed. */
-export function expandGrid(
+/** The training config of one run of `profile` (`teacher` null for scratch). */
+export function runConfig(
   profile: SweepProfile,
-  teachers: TeacherEntry[],
+  teacher: TeacherEntry | null,
+  T: number | null,
+  lambda: number | null,
+  seed: number,
   base: { data?: string },
-): RunEntry[] {
-  if (!profile.seeds.length) throw new UserError("the sweep grid is empty: no seeds");
+): TrainConfig {
   const recipe = { ...presetRecipe(profile.preset), ...profile.overrides };
-  const config = (
-    teacher: TeacherEntry | null,
-    T: number,
-    lambda: number,
-    seed: number,
-  ): TrainConfig => ({
+  return {
     ...structuredClone(recipe),
-    temperature: T,
-    lambda,
+    temperature: T ?? recipe.temperature,
+    lambda: lambda ?? recipe.lambda,
     student: profile.student,
     teacher: teacher?.spec ?? null,
     data: base.data,
@@ -43,29 +40,49 @@ export function expandGrid(
     valSplit: "validation",
     seed,
     preset: profile.preset,
-  });
-  const runs: RunEntry[] = profile.seeds.map((seed) => ({
-    id: runId(null, null, null, seed),
-    kind: "scratch",
-    teacher: null,
-    temperature: null,
-    lambda: null,
+  };
+}
+
+function entry(
+  stage: RunStage,
+  profile: SweepProfile,
+  teacher: TeacherEntry | null,
+  T: number | null,
+  lambda: number | null,
+  seed: number,
+  base: { data?: string },
+): RunEntry {
+  return {
+    id: runId(teacher?.name ?? null, T, lambda, seed),
+    stage,
+    kind: teacher ? "distill" : "scratch",
+    teacher: teacher?.name ?? null,
+    temperature: teacher ? T : null,
+    lambda: teacher ? lambda : null,
     seed,
-    config: config(null, recipe.temperature, recipe.lambda, seed),
-  }));
+    config: runConfig(profile, teacher, T, lambda, seed, base),
+  };
+}
+
+/** The screen stage of a profile: a scratch baseline per seed, then teacher × T × λ × seed. */
+export function expandGrid(
+  profile: SweepProfile,
+  teachers: TeacherEntry[],
+  base: { data?: string },
+): RunEntry[] {
+  if (!profile.seeds.length) throw new UserError("the sweep grid is empty: no seeds");
+  const clash = profile.seeds.filter((s) => s >= CONFIRM_SEED_BASE);
+  if (clash.length && (profile.confirmSeeds ?? 0) > 0) {
+    throw new UserError(
+      `screen seeds ${clash.join(", ")} are ≥ ${CONFIRM_SEED_BASE}, where confirm seeds start`,
+    );
+  }
+  const runs = profile.seeds.map((seed) => entry("screen", profile, null, null, null, seed, base));
   for (const t of teachers) {
     for (const T of profile.temperatures) {
       for (const lambda of profile.lambdas) {
         for (const seed of profile.seeds) {
-          runs.push({
-            id: runId(t.name, T, lambda, seed),
-            kind: "distill",
-            teacher: t.name,
-            temperature: T,
-            lambda,
-            seed,
-            config: config(t, T, lambda, seed),
-          });
+          runs.push(entry("screen", profile, t, T, lambda, seed, base));
         }
       }
     }
@@ -79,6 +96,71 @@ export function expandGrid(
   for (const r of runs) {
     if (ids.has(r.id)) throw new UserError(`the sweep grid has a duplicate run "${r.id}"`);
     ids.add(r.id);
+  }
+  return runs;
+}
+
+/** Confirm seeds start here, so they never coincide with a screen seed. */
+export const CONFIRM_SEED_BASE = 1000;
+
+/** The `n` confirm seeds: 1000, 1001, ... (a larger n extends a smaller one). */
+export function confirmSeedList(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => CONFIRM_SEED_BASE + i);
+}
+
+/**
+ * Per teacher, the screen configuration with the best mean validation accuracy over its
+ * seeds (ties: lower T, then lower λ). Needs every screen run finished; reads validation only.
+ */
+export function selectForConfirm(
+  screen: RunEntry[],
+  valAccuracy: Map<string, number>,
+): ConfirmPick[] {
+  const missing = screen.filter((r) => !valAccuracy.has(r.id)).map((r) => r.id);
+  if (missing.length) throw new Error(`screen runs not finished: ${missing.join(", ")}`);
+  const groups = new Map<string, RunEntry[]>();
+  for (const r of screen.filter((r) => r.kind === "distill")) {
+    const key = JSON.stringify([r.teacher, r.temperature, r.lambda]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const best = new Map<string, ConfirmPick>();
+  for (const runs of groups.values()) {
+    const { teacher, temperature, lambda } = runs[0];
+    const mean = runs.reduce((a, r) => a + valAccuracy.get(r.id)!, 0) / runs.length;
+    const pick: ConfirmPick = {
+      teacher: teacher!,
+      temperature: temperature!,
+      lambda: lambda!,
+      screenAccuracy: mean,
+      screenSeeds: runs.map((r) => r.seed),
+    };
+    const cur = best.get(pick.teacher);
+    const better = !cur || mean > cur.screenAccuracy ||
+      (mean === cur.screenAccuracy &&
+        (pick.temperature < cur.temperature ||
+          (pick.temperature === cur.temperature && pick.lambda < cur.lambda)));
+    if (better) best.set(pick.teacher, pick);
+  }
+  // Teachers in screen order.
+  const order = [...new Set(screen.filter((r) => r.teacher).map((r) => r.teacher!))];
+  return order.map((t) => best.get(t)!).filter(Boolean);
+}
+
+/** The confirm stage: scratch and each picked configuration, on the same fresh seeds. */
+export function confirmRuns(
+  profile: SweepProfile,
+  teachers: TeacherEntry[],
+  picks: ConfirmPick[],
+  seeds: number[],
+  base: { data?: string },
+): RunEntry[] {
+  const runs = seeds.map((seed) => entry("confirm", profile, null, null, null, seed, base));
+  for (const p of picks) {
+    const t = teachers.find((t) => t.name === p.teacher);
+    if (!t) throw new UserError(`confirm pick names teacher "${p.teacher}" the sweep lacks`);
+    for (const seed of seeds) {
+      runs.push(entry("confirm", profile, t, p.temperature, p.lambda, seed, base));
+    }
   }
   return runs;
 }

@@ -10,10 +10,22 @@ import { UserError } from "../core/errors.ts";
 import { train } from "../train.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
-import { expandGrid, gridHash, parseShard, shardRuns } from "./grid.ts";
+import {
+  confirmRuns,
+  confirmSeedList,
+  expandGrid,
+  gridHash,
+  parseShard,
+  selectForConfirm,
+  shardRuns,
+} from "./grid.ts";
 import type { RunEntry, SweepManifest, TeacherEntry } from "./types.ts";
 import { ensureTeacher } from "./teachers.ts";
-import { resolveSplit } from "../data/resolve.ts";
+import { hasSplit, resolveSplit, splitFiles } from "../data/resolve.ts";
+import { checksumFiles } from "../data/source.ts";
+import { tryLock } from "../core/lock.ts";
+import { evaluateModel, recordEvaluation } from "../evaluate.ts";
+import type { FinalSummary } from "../core/run_files.ts";
 import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
@@ -155,17 +167,77 @@ async function resolveTeachers(
       out.push({ name: src.name, spec: src.spec });
       continue;
     }
-    const built = await ensureTeacher(src, join(dir, "teachers", src.name), {
-      from: backboneSpec(opts.backbone, src.build!.from),
-      data: opts.data,
-      settings: profile.teacherSettings,
-      quiet: opts.quiet,
-      log,
-    });
+    // One process builds; the others wait for it (or take over if it died) and then reuse it.
+    const lock = join(dir, "locks", `teacher-${src.name}.lock`);
+    const built = await withLock(
+      lock,
+      () =>
+        ensureTeacher(src, join(dir, "teachers", src.name), {
+          from: backboneSpec(opts.backbone, src.build!.from),
+          data: opts.data,
+          settings: profile.teacherSettings,
+          quiet: opts.quiet,
+          log,
+        }),
+      once(() => log(`teacher ${src.name}: another process is building it; waiting`)),
+    );
     out.push({ name: src.name, spec: `dir:${built.dir}`, valAccuracy: built.valAccuracy });
   }
   return out;
 }
+
+/** Folder and file names a sweep derives from user-given names must stay plain names. */
+export function checkName(what: string, name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes("..")) {
+    throw new UserError(
+      `${what} "${name}" cannot name a folder: use letters, digits, ".", "_" and "-" only`,
+    );
+  }
+  return name;
+}
+
+/**
+ * sha256 of each split's files (test included when the data has one): the data's identity.
+ * Parquet files are hashed as bytes, not parsed: the test split is not read before its stage.
+ */
+export async function dataChecksums(data?: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const split of ["train", "validation", "test"]) {
+    if (split === "test" && !hasSplit(data, split)) continue;
+    const files = await splitFiles(data, split, { quiet: true }) ??
+      (await resolveSplit({ data, split, quiet: true })).files;
+    out[split] = await checksumFiles(files);
+  }
+  return out;
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) fn();
+    done = true;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Run `fn` holding the lock at `path`, waiting (polling) while a live process holds it. */
+async function withLock<T>(path: string, fn: () => Promise<T>, wait = () => {}): Promise<T> {
+  let lock = await tryLock(path);
+  while (!lock) {
+    wait();
+    await sleep(POLL_MS);
+    lock = await tryLock(path);
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/** How often a sweep looks again at runs and locks held by other processes. */
+const POLL_MS = Number(Deno.env.get("KD_SWEEP_POLL_MS") ?? 10_000);
 
 /** Run (this shard of) a sweep; returns the sweep directory and whether every run is finished. */
 export async function runSweep(opts: SweepOptions): Promise<{ dir: string; complete: boolean }> {
@@ -179,27 +251,56 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
       }`,
     );
   }
+  checkName("experiment name", def.name);
+  checkName("profile", opts.profile);
+  // Teacher names become folder names under the sweep directory: never a path.
+  for (const t of def.teachers) checkName("teacher name", t.name);
   const shard = parseShard(opts.shard);
   const dir = resolve(opts.out ?? join(SWEEPS_DIR, `${def.name}-${opts.profile}`));
-  await Deno.mkdir(join(dir, "runs"), { recursive: true });
+  for (const sub of ["runs", "locks", "teachers"]) {
+    await Deno.mkdir(join(dir, sub), { recursive: true });
+  }
+  const lockPath = (name: string) => join(dir, "locks", `${name}.lock`);
+  const timer = stageTimer(dir);
 
-  const teachers = await resolveTeachers(def, profile, dir, opts, log);
-  const runs = expandGrid(profile, teachers, { data: opts.data });
-  const hashable = runs.map((r) => ({
+  const teachers = await timer.time(
+    "teachers",
+    () => resolveTeachers(def, profile, dir, opts, log),
+  );
+  const data = await dataChecksums(opts.data);
+  const screen = expandGrid(profile, teachers, { data: opts.data });
+  const confirmN = profile.confirmSeeds ?? 0;
+  const hashable = screen.map((r) => ({
     ...r,
     config: { ...r.config, teacher: r.teacher, data: undefined },
   }));
   const hash = gridHash(hashable);
   const manifestPath = join(dir, "sweep.json");
-  if (await exists(manifestPath)) {
+  const manifest = await withLock(lockPath("sweep.json"), async () => {
+    if (!(await exists(manifestPath))) {
+      const fresh: SweepManifest = {
+        experiment: def.name,
+        profile: opts.profile,
+        description: def.description,
+        teachers,
+        runs: screen,
+        gridHash: hash,
+        data,
+        confirm: confirmN > 0 ? null : undefined,
+      };
+      await writeJsonAtomic(manifestPath, fresh);
+      return fresh;
+    }
     let saved: SweepManifest;
     try {
       saved = await readJson<SweepManifest>(manifestPath);
     } catch (e) {
       throw new UserError(`${manifestPath}: ${(e as Error).message}`);
     }
+    checkSameData(dir, saved.data, data);
+    const savedScreen = saved.runs.filter((r) => (r.stage ?? "screen") === "screen");
     if (saved.gridHash !== hash) {
-      const { added, removed, changed } = gridDifferences(saved.runs, runs);
+      const { added, removed, changed } = gridDifferences(savedScreen, screen);
       if (changed.length || removed.length) {
         const diff = [
           ...(removed.length ? [`runs removed: ${listed(removed)}`] : []),
@@ -211,63 +312,199 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
             `${diff.join("; ")}. Use another --out folder.`,
         );
       }
+      if (saved.confirm) {
+        throw new UserError(
+          `${dir}: its confirm stage was already picked from ${saved.confirm.fromRuns.length} ` +
+            `screen runs; adding screen runs (${listed(added)}) would change the pick. ` +
+            `Use another --out folder.`,
+        );
+      }
       // Only new runs (more seeds, temperatures or teachers): finished runs stay valid.
       log(`extending the grid of ${dir} with ${added.length} run(s): ${listed(added)}`);
-      await writeJsonAtomic(manifestPath, { ...saved, teachers, runs, gridHash: hash });
     }
-  } else {
-    const manifest: SweepManifest = {
-      experiment: def.name,
-      profile: opts.profile,
-      description: def.description,
+    const confirmRunsSaved = saved.runs.filter((r) => r.stage === "confirm");
+    const next: SweepManifest = {
+      ...saved,
       teachers,
-      runs,
+      runs: [...screen, ...confirmRunsSaved],
       gridHash: hash,
+      data,
+      confirm: saved.confirm ?? (confirmN > 0 ? null : undefined),
     };
-    await writeJsonAtomic(manifestPath, manifest);
-  }
+    await writeJsonAtomic(manifestPath, next);
+    return next;
+  });
 
-  const mine = shardRuns(runs, shard);
-  const shardName = `shard-${shard.index + 1}-of-${shard.count}`;
-  const eventsPath = join(dir, "log", `${shardName}.jsonl`);
+  const eventsPath = join(dir, "log", `shard-${shard.index + 1}-of-${shard.count}.jsonl`);
   await Deno.mkdir(join(dir, "log"), { recursive: true });
   const event = async (run: string, what: string, extra: Record<string, unknown> = {}) => {
     const line = JSON.stringify({ time: new Date().toISOString(), run, event: what, ...extra });
     await Deno.writeTextFile(eventsPath, line + "\n", { append: true });
   };
-  log(
-    `sweep ${def.name} (${file.replace(ROOT, "")}): ${runs.length} runs, this shard ` +
-      `${shard.index + 1}/${shard.count} owns ${mine.length} → ${dir}`,
-  );
-  const t0 = performance.now();
+  const finished = (r: RunEntry) => exists(join(dir, "runs", r.id, "final.json"));
+  const countFinished = async (runs: RunEntry[]) => {
+    let n = 0;
+    for (const r of runs) if (await finished(r)) n++;
+    return n;
+  };
   let finishedNow = 0;
-  for (const [i, run] of mine.entries()) {
-    const out = join(dir, "runs", run.id);
-    if (await exists(join(out, "final.json"))) {
-      log(`[${i + 1}/${mine.length}] ${run.id}: finished earlier, skipped`);
-      await event(run.id, "skip");
-      continue;
+
+  /**
+   * Train every unfinished run of a stage: this shard's runs first, then (so that a slow or
+   * absent shard does not hold the stage up) any other run no live process holds; then wait
+   * for runs other processes are training. Returns when the whole stage is finished.
+   */
+  const runStage = async (stage: string, runs: RunEntry[]) => {
+    const mine = shardRuns(runs, shard);
+    const order = [...mine, ...runs.filter((r) => !mine.includes(r))];
+    const t0 = performance.now();
+    let trainedHere = 0, announcedWait = false;
+    const done = await countFinished(runs);
+    if (done) log(`${stage}: ${done} of ${runs.length} run(s) finished earlier, skipped`);
+    while (true) {
+      const pending: RunEntry[] = [];
+      for (const r of order) if (!(await finished(r))) pending.push(r);
+      if (!pending.length) return;
+      let ranOne = false;
+      for (const run of pending) {
+        const lock = await tryLock(lockPath(run.id));
+        if (!lock) continue;
+        try {
+          if (await finished(run)) continue;
+          const out = join(dir, "runs", run.id);
+          const resuming = await exists(join(out, "checkpoint", "trainer.json"));
+          const at = `[${stage} ${(await countFinished(runs)) + 1}/${runs.length}]`;
+          log(`${at} ${run.id}: ${resuming ? "resuming" : "starting"}`);
+          await event(run.id, resuming ? "resume" : "start", { stage });
+          const summary = await train(run.config, { out, resume: true, quiet: opts.quiet });
+          await event(run.id, "finish", { stage, accuracy: summary.validation.accuracy });
+          finishedNow++, trainedHere++, ranOne = true;
+          const elapsed = (performance.now() - t0) / 1000;
+          const left = runs.length - (await countFinished(runs));
+          log(
+            `${at} ${run.id}: val acc ${(summary.validation.accuracy * 100).toFixed(1)}% ` +
+              `(${stage} elapsed ${formatDuration(elapsed)}, ~${
+                formatDuration((elapsed / trainedHere) * left)
+              } left for ${left} run(s))`,
+          );
+          if (opts.stopAfterRuns !== undefined && finishedNow >= opts.stopAfterRuns) {
+            throw new Error(`stopping after ${finishedNow} runs (test hook)`);
+          }
+        } finally {
+          await lock.release();
+        }
+      }
+      if (!ranOne) {
+        if (!announcedWait) {
+          log(`${stage}: waiting for ${pending.length} run(s) other processes are training`);
+          announcedWait = true;
+        }
+        await sleep(POLL_MS);
+      }
     }
-    const resuming = await exists(join(out, "checkpoint", "trainer.json"));
-    log(`[${i + 1}/${mine.length}] ${run.id}: ${resuming ? "resuming" : "starting"}`);
-    await event(run.id, resuming ? "resume" : "start");
-    const summary = await train(run.config, { out, resume: true, quiet: opts.quiet });
-    await event(run.id, "finish", { accuracy: summary.validation.accuracy });
-    finishedNow++;
-    const elapsed = (performance.now() - t0) / 1000;
-    const left = mine.length - i - 1;
-    log(
-      `[${i + 1}/${mine.length}] ${run.id}: val acc ${
-        (summary.validation.accuracy * 100).toFixed(1)
-      }% ` +
-        `(sweep elapsed ${formatDuration(elapsed)}, ~${
-          formatDuration((elapsed / finishedNow) * left)
-        } left)`,
-    );
-    if (opts.stopAfterRuns !== undefined && finishedNow >= opts.stopAfterRuns) {
-      throw new Error(`stopping after ${finishedNow} runs (test hook)`);
+  };
+
+  log(
+    `sweep ${def.name} (${file.replace(ROOT, "")}): screen ${screen.length} runs` +
+      (confirmN > 0 ? `, then confirm ${confirmN} fresh seeds per arm` : "") +
+      `; shard ${shard.index + 1}/${shard.count} → ${dir}`,
+  );
+  await timer.time("screen", () => runStage("screen", screen));
+  if (confirmN === 0) return { dir, complete: true };
+
+  // Every process derives the same picks from the finished screen runs; the first records them.
+  const plan = await withLock(lockPath("sweep.json"), async () => {
+    const saved = await readJson<SweepManifest>(manifestPath);
+    let plan = saved.confirm ?? null;
+    if (!plan) {
+      const acc = new Map<string, number>();
+      for (const r of screen) {
+        const f = await readJson<FinalSummary>(join(dir, "runs", r.id, "final.json"));
+        acc.set(r.id, f.validation.accuracy);
+      }
+      plan = {
+        picks: selectForConfirm(screen, acc),
+        seeds: [],
+        fromRuns: screen.map((r) => r.id),
+        selectedAt: new Date().toISOString(),
+      };
     }
+    const n = Math.max(confirmN, plan.seeds.length);
+    if (n > plan.seeds.length) plan = { ...plan, seeds: confirmSeedList(n) };
+    const runs = confirmRuns(profile, teachers, plan.picks, plan.seeds, { data: opts.data });
+    await writeJsonAtomic(manifestPath, { ...saved, runs: [...screen, ...runs], confirm: plan });
+    return { ...plan, runs };
+  });
+  log(
+    `confirm: ${
+      plan.picks.map((p) =>
+        `${p.teacher} T=${p.temperature} λ=${p.lambda} (screen ${
+          (p.screenAccuracy * 100).toFixed(1)
+        }%)`
+      ).join(", ")
+    } and scratch, seeds ${plan.seeds[0]}..${plan.seeds[plan.seeds.length - 1]}`,
+  );
+  await timer.time("confirm", () => runStage("confirm", plan.runs));
+
+  // The test split, once, at the end: only confirm runs' best checkpoints (chosen on validation).
+  if (hasSplit(opts.data, "test")) {
+    await timer.time("test", async () => {
+      for (const run of plan.runs) {
+        const out = join(dir, "runs", run.id);
+        if (await exists(join(out, "test_eval.json"))) continue;
+        await withLock(lockPath(run.id), async () => {
+          if (await exists(join(out, "test_eval.json"))) return;
+          const e = await evaluateModel({
+            model: out,
+            data: opts.data,
+            split: "test",
+            quiet: true,
+          });
+          await recordEvaluation(out, e, opts.data);
+          log(`test: ${run.id} ${(e.metrics.accuracy * 100).toFixed(1)}%`);
+        });
+      }
+    });
   }
-  const allDone = await Promise.all(runs.map((r) => exists(join(dir, "runs", r.id, "final.json"))));
-  return { dir, complete: allDone.every(Boolean) };
+  return { dir, complete: true };
+}
+
+/** Refuse a sweep directory made from other data (a changed split checksum). */
+function checkSameData(
+  dir: string,
+  saved: Record<string, string> | undefined,
+  now: Record<string, string>,
+): void {
+  if (!saved) return;
+  const changed = [...new Set([...Object.keys(saved), ...Object.keys(now)])]
+    .filter((k) => saved[k] !== now[k])
+    .map((k) =>
+      `${k}: ${saved[k]?.slice(0, 12) ?? "absent"} → ${now[k]?.slice(0, 12) ?? "absent"}`
+    );
+  if (changed.length) {
+    throw new UserError(
+      `${dir} was made from other data (sha256 ${changed.join(", ")}); refusing to mix ` +
+        `results. Use another --out folder or the same --data as before.`,
+    );
+  }
+}
+
+/** Wall-clock per stage, added up over invocations in `SWEEP/timing.json` (for BENCHMARKS.md). */
+function stageTimer(dir: string) {
+  const path = join(dir, "timing.json");
+  return {
+    async time<T>(stage: string, fn: () => Promise<T>): Promise<T> {
+      const t0 = performance.now();
+      try {
+        return await fn();
+      } finally {
+        const s = (performance.now() - t0) / 1000;
+        const saved = (await exists(path))
+          ? await readJson<Record<string, number>>(path).catch(() => ({}))
+          : {};
+        const next = { ...saved, [stage]: ((saved as Record<string, number>)[stage] ?? 0) + s };
+        await writeJsonAtomic(path, next);
+      }
+    },
+  };
 }

@@ -27,10 +27,15 @@ export interface TeacherEntry {
   valAccuracy?: number | null;
 }
 
+/** `screen`: the grid, a few seeds; `confirm`: the picked configurations on fresh seeds. */
+export type RunStage = "screen" | "confirm";
+
 /** One run of the grid. */
 export interface RunEntry {
   /** Stable id, also the run's folder name: `scratch-s0`, `kd-mnv2-probe-T5-l0.5-s0`. */
   id: string;
+  /** Which stage the run belongs to (absent in directories made before stages: screen). */
+  stage?: RunStage;
   kind: "scratch" | "distill";
   /** Teacher name (null for scratch). */
   teacher: string | null;
@@ -40,6 +45,26 @@ export interface RunEntry {
   config: TrainConfig;
 }
 
+/** The configuration the screen stage picked for one teacher. */
+export interface ConfirmPick {
+  teacher: string;
+  temperature: number;
+  lambda: number;
+  /** Its mean validation accuracy over the screen seeds (what it was picked by). */
+  screenAccuracy: number;
+  screenSeeds: number[];
+}
+
+/** The confirm stage as recorded in `sweep.json` once the screen stage finished. */
+export interface ConfirmPlan {
+  picks: ConfirmPick[];
+  /** Fresh seeds, shared by scratch and every pick (pairs by seed). */
+  seeds: number[];
+  /** Screen run ids the picks were computed from. */
+  fromRuns: string[];
+  selectedAt: string;
+}
+
 /** `sweep.json`. */
 export interface SweepManifest {
   experiment: string;
@@ -47,8 +72,12 @@ export interface SweepManifest {
   description: string;
   teachers: TeacherEntry[];
   runs: RunEntry[];
-  /** sha256 of the canonical grid; resuming with a different grid is refused. */
+  /** sha256 of the canonical screen grid; resuming with a different grid is refused. */
   gridHash: string;
+  /** sha256 of each split's files: resuming on other data is refused. */
+  data?: Record<string, string>;
+  /** The confirm stage, once selected (null before the screen stage finished). */
+  confirm?: ConfirmPlan | null;
 }
 
 /** One row of the results table: a configuration aggregated over seeds. */
@@ -74,13 +103,61 @@ export interface ResultRow {
   runs: string[];
 }
 
+/** Accuracy and macro-F1 of one arm on one split, over the confirm seeds. */
+export interface ArmStats {
+  accuracy: Stat;
+  macroF1: Stat;
+}
+
+/** A paired per-image test on the test split between the distilled and the scratch arm. */
+export interface PairedImageTest {
+  /** E.g. "exact McNemar (predictions pooled over seeds)". */
+  name: string;
+  /** Image × seed pairs compared. */
+  n: number;
+  images: number;
+  seeds: number;
+  /** Pairs only the distilled model got right / only scratch got right. */
+  onlyDistilled: number;
+  onlyScratch: number;
+  p: number;
+}
+
+/** The CONFIRM section of one teacher: its picked configuration vs scratch on fresh seeds. */
+export interface ConfirmResult {
+  teacher: string;
+  temperature: number;
+  lambda: number;
+  /** Mean validation accuracy the screen stage picked it by (optimistic: selected on it). */
+  screenAccuracy: number;
+  /** Seeds with both arms finished (the pairs). */
+  seeds: number[];
+  scratch: { validation: ArmStats; test: ArmStats | null };
+  distilled: { validation: ArmStats; test: ArmStats | null };
+  /** Distilled − scratch, paired by seed. */
+  delta: { validation: ArmStats; test: ArmStats | null };
+  perSeed: {
+    seed: number;
+    scratch: { validation: number; test: number | null };
+    distilled: { validation: number; test: number | null };
+  }[];
+  /** On the test split (null without one). */
+  pairedTest: PairedImageTest | null;
+  /** One sentence: the answer for this teacher. */
+  verdict: string;
+}
+
 /** `results.json`. */
 export interface SweepResults {
   experiment: string;
   profile: string;
-  /** Which split every number in `rows` comes from. */
+  /** Which split every number in `rows` comes from (the screen stage). */
   split: "validation";
   rows: ResultRow[];
+  /** The confirm stage per teacher (empty before it has finished runs; null without one). */
+  confirm?: ConfirmResult[] | null;
+  /** Whether the data has a test split (confirm runs are evaluated on it once, at the end). */
+  hasTestSplit?: boolean;
   /** Runs not finished yet (the table is partial when non-empty). */
   pending: string[];
   generatedAt: string;

@@ -1,0 +1,158 @@
+/**
+ * The CONFIRM sections of a sweep's results: per teacher, its configuration picked on the
+ * screen stage against scratch on fresh seeds, on validation and (once, at the end) on the
+ * test split, with paired differences, a per-image paired test and a one-sentence verdict.
+ * Rendered as Markdown (`results.md`), CSV records (`results.csv`) and HTML (`report.html`).
+ * @module
+ */
+import type { ArmStats, ConfirmResult, Stat, SweepResults } from "../sweep/types.ts";
+
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** `81.2 ± 2.9 [79.3, 83.0]` in percent (signed for differences). */
+export function pctStat(s: Stat | null | undefined, signed = false): string {
+  if (!s || !finite(s.mean)) return "–";
+  const f = (v: number) => (signed && v > 0 ? "+" : "") + (v * 100).toFixed(1);
+  if (!(s.n > 1) || !finite(s.ci95[0])) return f(s.mean);
+  return `${f(s.mean)} ± ${(s.std * 100).toFixed(1)} [${f(s.ci95[0])}, ${f(s.ci95[1])}]`;
+}
+
+/** Header and cells of one teacher's CONFIRM table (one row per arm and split, then Δ). */
+export function confirmTable(c: ConfirmResult): { header: string[]; rows: string[][] } {
+  const header = ["arm", "split", "seeds", "accuracy % (mean ± sd [95% CI])", "macro-F1 %"];
+  const row = (arm: string, split: string, s: ArmStats | null, signed = false) =>
+    s
+      ? [arm, split, String(s.accuracy.n), pctStat(s.accuracy, signed), pctStat(s.macroF1, signed)]
+      : [];
+  const rows = [
+    row("scratch", "validation", c.scratch.validation),
+    row(
+      `distilled (${c.teacher}, T=${c.temperature}, λ=${c.lambda})`,
+      "validation",
+      c.distilled.validation,
+    ),
+    row("Δ distilled − scratch (paired by seed), pp", "validation", c.delta.validation, true),
+    row("scratch", "TEST", c.scratch.test),
+    row(`distilled (${c.teacher}, T=${c.temperature}, λ=${c.lambda})`, "TEST", c.distilled.test),
+    row("Δ distilled − scratch (paired by seed), pp", "TEST", c.delta.test, true),
+  ].filter((r) => r.length);
+  return { header, rows };
+}
+
+/** The per-image paired test line, or why there is none. */
+export function pairedTestLine(c: ConfirmResult, hasTestSplit: boolean): string {
+  const t = c.pairedTest;
+  if (!t) {
+    return hasTestSplit
+      ? "Per-image paired test: the test split is evaluated once every confirm run has finished."
+      : "No test split in the data: validation only (the numbers above were not used for any " +
+        "selection, but validation is the split the screen stage picked on).";
+  }
+  return `Per-image paired test on TEST: ${t.name}, n = ${t.n} (${t.images} images × ${t.seeds} ` +
+    `seeds); only distilled right: ${t.onlyDistilled}, only scratch right: ${t.onlyScratch}, ` +
+    `p = ${t.p.toPrecision(2)}.`;
+}
+
+const md = (s: string) => s.replaceAll("|", "\\|");
+
+/** The CONFIRM sections as Markdown (empty string when the profile has no confirm stage). */
+export function confirmMarkdown(results: SweepResults): string {
+  if (results.confirm === null || results.confirm === undefined) return "";
+  const out = ["## CONFIRM: picked configurations vs scratch on fresh seeds", ""];
+  if (!results.confirm.length) {
+    out.push("The confirm stage has no finished pairs yet.", "");
+    return out.join("\n");
+  }
+  for (const c of results.confirm) {
+    const { header, rows } = confirmTable(c);
+    out.push(
+      `### CONFIRM ${c.teacher}`,
+      "",
+      `**Verdict:** ${c.verdict}.`,
+      "",
+      `Picked on the screen stage by mean validation accuracy ${
+        (c.screenAccuracy * 100).toFixed(1)
+      }% ` +
+        `(optimistic: picked on it); confirmed on ${c.seeds.length} fresh seeds ` +
+        `(${c.seeds.join(", ")}), scratch on the same seeds.`,
+      "",
+      `| ${header.map(md).join(" | ")} |`,
+      `|${header.map(() => "---").join("|")}|`,
+      ...rows.map((r) => `| ${r.map(md).join(" | ")} |`),
+      "",
+      pairedTestLine(c, results.hasTestSplit ?? false),
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+const esc = (s: string) =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+/** The CONFIRM sections as HTML for the report (empty string without a confirm stage). */
+export function confirmHtml(results: SweepResults): string {
+  if (results.confirm === null || results.confirm === undefined) return "";
+  const parts = [`<h2>CONFIRM: picked configurations vs scratch on fresh seeds</h2>`];
+  if (!results.confirm.length) parts.push(`<p>The confirm stage has no finished pairs yet.</p>`);
+  for (const c of results.confirm) {
+    const { header, rows } = confirmTable(c);
+    parts.push(
+      `<section class="confirm" data-teacher="${esc(c.teacher)}">`,
+      `<h3>CONFIRM ${esc(c.teacher)}</h3>`,
+      `<p class="note"><strong>Verdict:</strong> ${esc(c.verdict)}.</p>`,
+      `<table class="results" data-split="confirm"><thead><tr>${
+        header.map((h) => `<th>${esc(h)}</th>`).join("")
+      }</tr></thead><tbody>`,
+      ...rows.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join("")}</tr>`),
+      `</tbody></table>`,
+      `<p>${esc(pairedTestLine(c, results.hasTestSplit ?? false))}</p>`,
+      `</section>`,
+    );
+  }
+  return parts.join("\n");
+}
+
+/** CSV records of the CONFIRM sections, keyed by the `results.csv` column names. */
+export function confirmCsvRecords(results: SweepResults): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const c of results.confirm ?? []) {
+    const splits = [["validation", "validation"], ["test", "test"]] as const;
+    for (const [split, key] of splits) {
+      for (const kind of ["scratch", "distill"] as const) {
+        const s = (kind === "scratch" ? c.scratch : c.distilled)[key];
+        if (!s) continue;
+        const d = kind === "distill" ? c.delta[key] : null;
+        const paired = split === "test" && kind === "distill" ? c.pairedTest : null;
+        out.push({
+          stage: "confirm",
+          split,
+          teacher: kind === "scratch" ? "scratch" : c.teacher,
+          kind,
+          temperature: kind === "distill" ? c.temperature : null,
+          lambda: kind === "distill" ? c.lambda : null,
+          n_seeds: s.accuracy.n,
+          acc_mean: s.accuracy.mean,
+          acc_std: s.accuracy.std,
+          acc_ci_low: s.accuracy.ci95[0],
+          acc_ci_high: s.accuracy.ci95[1],
+          f1_mean: s.macroF1.mean,
+          f1_std: s.macroF1.std,
+          f1_ci_low: s.macroF1.ci95[0],
+          f1_ci_high: s.macroF1.ci95[1],
+          delta_acc_mean: d?.accuracy.mean,
+          delta_acc_ci_low: d?.accuracy.ci95[0],
+          delta_acc_ci_high: d?.accuracy.ci95[1],
+          delta_f1_mean: d?.macroF1.mean,
+          delta_f1_ci_low: d?.macroF1.ci95[0],
+          delta_f1_ci_high: d?.macroF1.ci95[1],
+          confirm_of: c.teacher,
+          paired_test: paired?.name,
+          paired_test_n: paired?.n,
+          paired_test_p: paired?.p,
+        });
+      }
+    }
+  }
+  return out;
+}

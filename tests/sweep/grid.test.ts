@@ -1,0 +1,90 @@
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import {
+  CONFIRM_SEED_BASE,
+  confirmRuns,
+  confirmSeedList,
+  expandGrid,
+  selectForConfirm,
+} from "../../lib/sweep/grid.ts";
+import { UserError } from "../../lib/core/errors.ts";
+import type { SweepProfile } from "../../lib/sweep/define.ts";
+
+const profile: SweepProfile = {
+  preset: "smoke",
+  student: "mobilenet_v2@0.35",
+  temperatures: [2, 5, 10],
+  lambdas: [0.5, 0.9],
+  seeds: [0, 1],
+  confirmSeeds: 3,
+};
+const teachers = [{ name: "a", spec: "dir:/a" }, { name: "b", spec: "dir:/b" }];
+
+/** Validation accuracy per screen run from a function of (teacher, T, λ, seed). */
+function accuracies(
+  f: (t: string | null, T: number | null, l: number | null, s: number) => number,
+) {
+  const screen = expandGrid(profile, teachers, {});
+  return {
+    screen,
+    acc: new Map(screen.map((r) => [r.id, f(r.teacher, r.temperature, r.lambda, r.seed)])),
+  };
+}
+
+Deno.test("screen picks per teacher the best mean validation accuracy; ties go to lower T, then λ", () => {
+  const { screen, acc } = accuracies((t, T, l, s) =>
+    t === "a"
+      ? (T === 5 && l === 0.9 ? 0.9 : 0.8) + s * 0.01
+      : t === "b"
+      ? (T === 10 ? 0.85 : 0.85)
+      : 0.7
+  );
+  const picks = selectForConfirm(screen, acc);
+  assertEquals(picks.map((p) => [p.teacher, p.temperature, p.lambda]), [["a", 5, 0.9], [
+    "b",
+    2,
+    0.5,
+  ]]);
+  assertEquals(picks[0].screenSeeds, [0, 1]);
+  assert(Math.abs(picks[0].screenAccuracy - 0.905) < 1e-12);
+  // The same answer whatever order the runs are listed in.
+  const shuffled = [...screen].reverse();
+  assertEquals(selectForConfirm(shuffled, acc).map((p) => p.temperature).sort(), [2, 5]);
+});
+
+Deno.test("selection needs every screen run and only their validation accuracy", () => {
+  const { screen, acc } = accuracies(() => 0.8);
+  acc.delete(screen[3].id);
+  assertThrows(() => selectForConfirm(screen, acc), Error, screen[3].id);
+});
+
+Deno.test("confirm runs: scratch and each pick on the same fresh seeds, never a screen seed", () => {
+  const screen = expandGrid(profile, teachers, {});
+  const seeds = confirmSeedList(3);
+  assertEquals(seeds, [CONFIRM_SEED_BASE, CONFIRM_SEED_BASE + 1, CONFIRM_SEED_BASE + 2]);
+  const picks = [{
+    teacher: "b",
+    temperature: 5,
+    lambda: 0.5,
+    screenAccuracy: 0.9,
+    screenSeeds: [0, 1],
+  }];
+  const runs = confirmRuns(profile, teachers, picks, seeds, {});
+  assertEquals(runs.map((r) => r.id), [
+    "scratch-s1000",
+    "scratch-s1001",
+    "scratch-s1002",
+    "kd-b-T5-l0.5-s1000",
+    "kd-b-T5-l0.5-s1001",
+    "kd-b-T5-l0.5-s1002",
+  ]);
+  assert(runs.every((r) => r.stage === "confirm" && r.config.seed >= CONFIRM_SEED_BASE));
+  const screenIds = new Set(screen.map((r) => r.id));
+  assert(runs.every((r) => !screenIds.has(r.id)));
+  // A larger N extends a smaller one (same first seeds).
+  assertEquals(confirmSeedList(5).slice(0, 3), seeds);
+  assertThrows(
+    () => expandGrid({ ...profile, seeds: [0, 1000] }, teachers, {}),
+    UserError,
+    "confirm seeds start",
+  );
+});
