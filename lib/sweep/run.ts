@@ -276,7 +276,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   }));
   const hash = gridHash(hashable);
   const manifestPath = join(dir, "sweep.json");
-  const manifest = await withLock(lockPath("sweep.json"), async () => {
+  await withLock(lockPath("sweep.json"), async () => {
     if (!(await exists(manifestPath))) {
       const fresh: SweepManifest = {
         experiment: def.name,
