@@ -24,6 +24,11 @@ export interface Recipe {
   warmupRatio: number;
   /** Max global gradient norm; 0 disables clipping. */
   clipNorm: number;
+  /**
+   * Decay of an exponential moving average of the weights that is evaluated and saved instead
+   * of the raw weights (`lib/train/ema.ts`); 0 or absent: off.
+   */
+  ema?: number;
   selectBy: "accuracy" | "macro_f1" | "val_loss";
   /** Stop after this many epochs without improvement; 0 disables. */
   earlyStopping: number;

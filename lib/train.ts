@@ -31,6 +31,7 @@ import { loadRunData, type RunData } from "./train/data.ts";
 import { makeTargets, type Targets } from "./train/targets.ts";
 import { type StepModel, stepModel, trainStep } from "./train/step.ts";
 import { evaluateStudent } from "./train/evaluate.ts";
+import { WeightEma } from "./train/ema.ts";
 import { metricsJson } from "./metrics.ts";
 import {
   initialState,
@@ -74,6 +75,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   let targets: Targets | null = null;
   let student: Classifier | undefined;
   let optimizer: Optimizer | undefined;
+  let ema: WeightEma | undefined;
   let state: TrainerState = initialState();
   let stoppedEarly = false;
   let data: RunData;
@@ -97,6 +99,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
       seed: config.seed,
     });
     optimizer = createOptimizer(student.trainableVariables(), config.optimizer);
+    ema = config.ema ? new WeightEma(student, config.ema) : undefined;
+    // The averaged weights are part of the resumable state, beside the optimizer's slots.
+    const resumable = () => new Map([...optimizer!.state(), ...(ema?.state() ?? [])]);
     const model = stepModel(student, optimizer);
     const stepsPerEpoch = Math.ceil(data.train.n / config.batchSize);
     const schedule: ScheduleOptions = {
@@ -110,7 +115,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
       environment: await runEnvironment([data.trainFull, data.valFull]),
     });
     if (plan.resuming) {
-      state = await restoreCheckpoint(out, student, optimizer.state());
+      state = await restoreCheckpoint(out, student, resumable());
       log(`resuming ${out} after epoch ${state.epoch}/${config.epochs}`);
     }
 
@@ -118,12 +123,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
       // Dropout masks and shuffling depend only on (seed, epoch): resume replays them exactly.
       reseedGlobalRandom(config.seed, epoch);
       const t0 = performance.now();
-      const sums = await trainEpoch(model, data, targets, config, state, epoch, schedule, opts);
+      const sums = await trainEpoch(model, ema, data, targets, config, state, epoch, schedule, opts);
       const epochTime = (performance.now() - t0) / 1000;
       state.trainTime += epochTime;
       state.trainImages += data.train.n;
 
-      const v = await evaluateStudent(student, data.val, targets?.val ?? null, config);
+      // With an average, the average is what is validated, selected and saved as best/.
+      const asEvaluated = <T>(fn: () => Promise<T>) => ema ? ema.withAverage(fn) : fn();
+      const v = await asEvaluated(() =>
+        evaluateStudent(student!, data.val, targets?.val ?? null, config)
+      );
       const record: EpochRecord = {
         epoch,
         step: state.step,
@@ -150,9 +159,9 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
       const improved = score > state.bestScore;
       if (improved) {
         Object.assign(state, { bestScore: score, bestEpoch: epoch, sinceBest: 0 });
-        await saveModel(student, join(out, "best"));
+        await asEvaluated(() => saveModel(student!, join(out, "best")));
       } else state.sinceBest++;
-      await saveCheckpoint(out, student, optimizer.state(), state);
+      await saveCheckpoint(out, student, resumable(), state);
       await writeMetrics(out, state.history);
       // The new run has a checkpoint of its own: the replaced one is no longer needed.
       await aside?.discard();
@@ -177,6 +186,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
     restoreGlobalRandom();
     targets?.dispose();
     optimizer?.dispose();
+    ema?.dispose();
     student?.dispose();
   }
   return await summarizeRun(config, data, targets, state, stoppedEarly, opts);
@@ -185,6 +195,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
 /** One epoch of {@linkcode trainStep} over shuffled batches; returns summed losses. */
 async function trainEpoch(
   model: StepModel,
+  ema: WeightEma | undefined,
   data: RunData,
   targets: Targets | null,
   config: TrainConfig,
@@ -221,6 +232,7 @@ async function trainEpoch(
           `Try a lower --lr or --clip-norm.`,
       );
     }
+    ema?.update(state.step);
     state.step++;
     seen += idx.length;
     sums.loss += losses.total * idx.length;

@@ -18,6 +18,7 @@ const USAGE = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher 
   [--temperature T] [--lambda L] [--data DIR] [--preset ${Object.keys(PRESETS).join("|")}]
   [--epochs N] [--batch-size N] [--lr X] [--optimizer adamw|adam|sgd] [--weight-decay X]
   [--momentum X] [--schedule constant|linear|cosine] [--warmup-ratio X] [--clip-norm X]
+  [--ema DECAY]
   [--image-size PX] [--dropout P] [--bn-momentum X|hf] [--seed N]
   [--select-by accuracy|macro_f1|val_loss] [--early-stopping EPOCHS] [--augment none|crop,flip]
   [--max-images N] [--label-map teacher=dataset,...] [--labels a,b,c] [--reinit-head]
@@ -45,6 +46,7 @@ const STRING_FLAGS = [
   "schedule",
   "warmup-ratio",
   "clip-norm",
+  "ema",
   "image-size",
   "dropout",
   "bn-momentum",
@@ -86,6 +88,7 @@ export function configFromFlags(f: Args): TrainConfig {
     schedule: f.schedule ? parseSchedule(f.schedule as string) : r.schedule,
     warmupRatio: pick(numberFlag("warmup-ratio", f["warmup-ratio"]), r.warmupRatio),
     clipNorm: pick(numberFlag("clip-norm", f["clip-norm"]), r.clipNorm),
+    ema: pick(numberFlag("ema", f.ema), r.ema),
     imageSize: pick(intFlag("image-size", f["image-size"]), r.imageSize),
     studentOptions: {
       classifierDropoutProb: pick(

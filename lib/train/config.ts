@@ -65,6 +65,7 @@ export function validateConfig(c: TrainConfig): void {
     [dropout, (v) => v >= 0 && v < 1, "--dropout", "a probability in [0, 1)"],
     [c.warmupRatio, (v) => v >= 0 && v <= 1, "--warmup-ratio", "a fraction in [0, 1]"],
     [c.clipNorm, (v) => Number.isFinite(v) && v >= 0, "--clip-norm", "a number >= 0 (0: off)"],
+    [c.ema ?? 0, (v) => v >= 0 && v < 1, "--ema", "a decay in [0, 1) (0: off)"],
     [c.optimizer.weightDecay ?? 0, (v) => v >= 0 && v < 1, "--weight-decay", "in [0, 1)"],
     [c.optimizer.momentum ?? 0, (v) => v >= 0 && v < 1, "--momentum", "in [0, 1)"],
     [c.earlyStopping, (v) => int(v) && v >= 0, "--early-stopping", "an integer >= 0 (0: off)"],
