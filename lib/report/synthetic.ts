@@ -7,8 +7,8 @@
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../core/fs.ts";
 import { mixSeed, mulberry32 } from "../core/rng.ts";
-import { aggregate } from "../sweep/results.ts";
-import { expandGrid } from "../sweep/grid.ts";
+import { aggregate, type TestRecord } from "../sweep/results.ts";
+import { confirmRuns, confirmSeedList, expandGrid, selectForConfirm } from "../sweep/grid.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
 import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
 
@@ -23,6 +23,8 @@ export interface SyntheticOptions {
   valN?: number;
   /** Leave these run ids unfinished (no final.json), to exercise partial reports. */
   unfinished?: string[];
+  /** Confirm seeds per arm (0: no confirm stage; default 5), with a fake test split. */
+  confirmSeeds?: number;
   seed?: number;
 }
 
@@ -56,11 +58,9 @@ export async function writeSyntheticSweep(
   const valN = opts.valN ?? 60;
   // The same grid expansion as a real sweep, so ids and configs have the real shape.
   const teacherEntries = teachers.map((name) => ({ name, spec: `dir:synthetic/${name}` }));
-  const runs: RunEntry[] = expandGrid(
-    { preset: "smoke", student: "mobilenet_v2", temperatures: temps, lambdas, seeds },
-    teacherEntries,
-    {},
-  );
+  const profile = { preset: "smoke", student: "mobilenet_v2", temperatures: temps, lambdas, seeds };
+  const runs: RunEntry[] = expandGrid(profile, teacherEntries, {});
+  const nConfirm = opts.confirmSeeds ?? 5;
   const teacherAcc = new Map(teachers.map((t, i) => [t, 0.9 - 0.05 * i]));
   const manifest: SweepManifest = {
     experiment: SYNTHETIC_EXPERIMENT,
@@ -73,10 +73,11 @@ export async function writeSyntheticSweep(
     })),
     runs,
     gridHash: "synthetic",
+    confirm: nConfirm > 0 ? null : undefined,
   };
-  await writeJsonAtomic(join(dir, "sweep.json"), manifest);
   const finished = new Map<string, FinalSummary>();
-  for (const [ri, r] of runs.entries()) {
+  const tests = new Map<string, TestRecord>();
+  const fake = async (r: RunEntry, ri: number) => {
     const rng = mulberry32(mixSeed(opts.seed ?? 7, ri));
     // A made-up effect: distillation helps most around T≈3, less for the weaker teacher.
     const gain = r.kind === "distill"
@@ -111,7 +112,7 @@ export async function writeSyntheticSweep(
       join(runDir, "metrics.jsonl"),
       metrics.map((m) => JSON.stringify(m)).join("\n") + "\n",
     );
-    if (opts.unfinished?.includes(r.id)) continue;
+    if (opts.unfinished?.includes(r.id)) return;
     const best = metrics.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
     const confusion = fakeConfusion(valN, Math.round(best.accuracy * valN), rng);
     const correct = confusion.reduce((a, row, i) => a + row[i], 0);
@@ -138,8 +139,36 @@ export async function writeSyntheticSweep(
     };
     await writeJsonAtomic(join(runDir, "final.json"), summary);
     finished.set(r.id, summary);
+    if (r.stage === "confirm") {
+      const ids = Array.from({ length: valN }, (_, i) => `test-${i}`);
+      const labels = ids.map((_, i) => i % CLASSES.length);
+      const predictions = labels.map((l) => rng() < target ? l : (l + 1) % CLASSES.length);
+      const right = predictions.filter((p, i) => p === labels[i]).length;
+      const record: TestRecord = {
+        split: "test",
+        accuracy: right / valN,
+        macro_f1: right / valN,
+        n: valN,
+        ids,
+        labels,
+        predictions,
+      };
+      await writeJsonAtomic(join(runDir, "test_eval.json"), record);
+      tests.set(r.id, record);
+    }
+  };
+  for (const [ri, r] of runs.entries()) await fake(r, ri);
+  if (nConfirm > 0 && runs.every((r) => finished.has(r.id))) {
+    const acc = new Map([...finished].map(([id, f]) => [id, f.validation.accuracy]));
+    const picks = selectForConfirm(runs, acc);
+    const seeds = confirmSeedList(nConfirm);
+    const confirm = confirmRuns(profile, teacherEntries, picks, seeds, {});
+    manifest.confirm = { picks, seeds, fromRuns: runs.map((r) => r.id), selectedAt: "synthetic" };
+    manifest.runs = [...runs, ...confirm];
+    for (const [ci, r] of confirm.entries()) await fake(r, runs.length + ci);
   }
-  const results = aggregate(manifest, finished);
+  await writeJsonAtomic(join(dir, "sweep.json"), manifest);
+  const results = aggregate(manifest, finished, tests, nConfirm > 0);
   await writeJsonAtomic(join(dir, "results.json"), results);
   return results;
 }

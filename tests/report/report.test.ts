@@ -21,7 +21,7 @@ async function syntheticDir(opts: Parameters<typeof writeSyntheticSweep>[1] = {}
 }
 
 Deno.test("report.html inlines plotly once, draws every figure and has no external scripts", async () => {
-  const { dir } = await syntheticDir();
+  const { dir } = await syntheticDir({ confirmSeeds: 0 });
   try {
     const { html: path } = await writeReport(dir);
     const html = await Deno.readTextFile(path);

@@ -19,6 +19,7 @@ Deno.test("results.csv and results.md: one row per configuration, values from fi
       temperatures: [2, 5],
       seeds: [0, 1, 2],
       epochs: 2,
+      confirmSeeds: 0,
     });
     await writeResultTables(dir, results);
     const csv = await Deno.readTextFile(join(dir, "results.csv"));
@@ -88,5 +89,5 @@ Deno.test("resultsCsv quotes fields with commas and leaves undefined CIs empty",
     }],
   };
   const line = resultsCsv(results).split("\n")[1];
-  assert(line.startsWith('"a,""b""",distill,2,0.5,1,0.5,0,,,'), line);
+  assert(line.startsWith('screen,validation,"a,""b""",distill,2,0.5,1,0.5,0,,,'), line);
 });
