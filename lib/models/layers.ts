@@ -1,7 +1,8 @@
 /**
  * Functional building blocks shared by the models: parameters live in a name → `tf.Variable` map
- * (Hugging Face names), and these functions compose `tf` ops over them. Fused kernels may later be
- * swapped in here, which is why batch norm exists in exactly one function.
+ * (Hugging Face names), and these functions compose `tf` ops over them. Batch norm exists in
+ * exactly one place so that the native backend's fused kernels (conv + BN (+ReLU6) in training,
+ * running statistics updated inside the kernel) can take it over; other backends run plain ops.
  * @module
  */
 import * as tf from "../tf.ts";
