@@ -105,6 +105,20 @@ export function mcnemarExact(a: ArrayLike<boolean>, b: ArrayLike<boolean>): McNe
 }
 
 /**
+ * The smallest true paired difference `n` pairs with per-pair standard deviation `sdDiff` detect
+ * with power `power` at two-sided level `alpha` (the inverse of {@linkcode seedsForPower}).
+ */
+export function detectableDifference(
+  sdDiff: number,
+  n: number,
+  opts: { alpha?: number; power?: number } = {},
+): number {
+  const { alpha = 0.05, power = 0.8 } = opts;
+  if (n < 2) return NaN;
+  return (tQuantile(1 - alpha / 2, n - 1) + tQuantile(power, n - 1)) * sdDiff / Math.sqrt(n);
+}
+
+/**
  * Seeds per arm for a paired comparison to detect a true difference `delta` with power `power`
  * at two-sided level `alpha`, when per-seed differences have standard deviation `sdDiff`: the
  * smallest n with (t_{1−α/2, n−1} + t_{power, n−1}) · sdDiff / √n ≤ delta (the usual t-based
@@ -118,9 +132,7 @@ export function seedsForPower(
   const { alpha = 0.05, power = 0.8, max = 1000 } = opts;
   if (!(sdDiff >= 0) || !(delta > 0)) throw new Error("seedsForPower: need sdDiff ≥ 0, delta > 0");
   for (let n = 2; n <= max; n++) {
-    const need = (tQuantile(1 - alpha / 2, n - 1) + tQuantile(power, n - 1)) * sdDiff /
-      Math.sqrt(n);
-    if (need <= delta) return n;
+    if (detectableDifference(sdDiff, n, { alpha, power }) <= delta) return n;
   }
   return max;
 }

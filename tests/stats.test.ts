@@ -2,6 +2,7 @@ import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
 import {
   describe,
   describeProportion,
+  detectableDifference,
   mcnemarExact,
   pairedDifference,
   seedsForPower,
@@ -82,6 +83,8 @@ Deno.test("seeds for power: the t-based formula, monotone in spread and effect",
   const need = (k: number) =>
     (tQuantile(0.975, k - 1) + tQuantile(0.8, k - 1)) * 0.04 / Math.sqrt(k);
   assert(need(n) <= 0.05 && need(n - 1) > 0.05, `n = ${n}`);
+  assertAlmostEquals(detectableDifference(0.04, n), need(n), 1e-12);
+  assert(detectableDifference(0.04, 8) < detectableDifference(0.04, 4));
   assert(seedsForPower(0.06, 0.05) > n);
   assert(seedsForPower(0.04, 0.08) < n);
 });

@@ -6,7 +6,12 @@
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
-import { describeProportion, mcnemarExact, pairedDifference } from "../stats.ts";
+import {
+  describeProportion,
+  detectableDifference,
+  mcnemarExact,
+  pairedDifference,
+} from "../stats.ts";
 import type { EvalRecord, FinalSummary } from "../core/run_files.ts";
 import type {
   ArmStats,
@@ -143,7 +148,10 @@ export function verdict(c: Omit<ConfirmResult, "verdict">, hasTestSplit: boolean
   const d = c.delta.validation.accuracy;
   const who = `${c.teacher} (T=${c.temperature}, λ=${c.lambda})`;
   if (d.n < 2) return `${who}: too few confirm seeds finished for an interval (${d.n})`;
-  const span = `${pp(d.mean)} pp ${interval(d)} on validation (${d.n} seeds)`;
+  const power = Number.isFinite(c.detectable80)
+    ? `; these seeds detect ≥ ${(c.detectable80 * 100).toFixed(1)} pp at 80% power`
+    : "";
+  const span = `${pp(d.mean)} pp ${interval(d)} on validation (${d.n} seeds${power})`;
   let head: string;
   if (d.ci95[0] > 0) head = `distilled from ${who} beats scratch by ${span}`;
   else if (d.ci95[1] < 0) head = `distilled from ${who} trails scratch by ${span}`;
@@ -206,6 +214,7 @@ export function confirmResults(
     const testImages = testSeeds.length ? tests.get(scratch.get(testSeeds[0])!.id)!.n : 0;
     const values = (m: Map<number, number>) => [...m.values()];
     const hasTest = testSeeds.length > 0;
+    const deltaVal = pairedDifference(dVal, sVal);
     const base: Omit<ConfirmResult, "verdict"> = {
       teacher: pick.teacher,
       temperature: pick.temperature,
@@ -222,7 +231,7 @@ export function confirmResults(
       },
       delta: {
         validation: {
-          accuracy: pairedDifference(dVal, sVal),
+          accuracy: deltaVal,
           macroF1: pairedDifference(dValF1, sValF1),
         },
         test: hasTest
@@ -237,6 +246,7 @@ export function confirmResults(
         scratch: { validation: sVal.get(s)!, test: sTest.get(s) ?? null },
         distilled: { validation: dVal.get(s)!, test: dTest.get(s) ?? null },
       })),
+      detectable80: detectableDifference(deltaVal.std, deltaVal.n),
       pairedTest: hasTest
         ? pooledMcNemar(testSeeds.map((s) => [
           tests.get(distill.get(s)!.id)!,

@@ -143,6 +143,11 @@ export interface ConfirmResult {
   }[];
   /** On the test split (null without one). */
   pairedTest: PairedImageTest | null;
+  /**
+   * The smallest validation Δ these seeds detect with 80% power at the 5% level, from the
+   * measured spread of the paired Δ (`detectableDifference`); NaN below 2 seeds.
+   */
+  detectable80: number;
   /** One sentence: the answer for this teacher. */
   verdict: string;
 }

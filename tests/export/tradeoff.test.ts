@@ -85,7 +85,12 @@ Deno.test({
     const tmp = await Deno.makeTempDir({ prefix: "kd-tradeoff-sweep-" });
     try {
       const dir = join(tmp, "sweep");
-      await writeSyntheticSweep(dir, { teachers: ["strong"], temperatures: [2], seeds: [0] });
+      await writeSyntheticSweep(dir, {
+        teachers: ["strong"],
+        temperatures: [2],
+        seeds: [0],
+        confirmSeeds: 0,
+      });
       const { html: before } = await writeReport(dir);
       assertStringIncludes(await Deno.readTextFile(before), "deno task bench tradeoff --sweep");
       // Give the synthetic sweep real models: a saved teacher and best/ for each run.
