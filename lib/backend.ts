@@ -62,7 +62,34 @@ export async function probeWebGPU(): Promise<{ adapter: GPUAdapter; description:
   return { adapter, description };
 }
 
+/**
+ * On Linux, the device node a hardware WebGPU adapter would sit on (a DRM render node, NVIDIA's
+ * or WSL's), or null when there is none: then `auto` does not probe at all. Probing without one
+ * finds only Mesa's software Vulkan (lavapipe), whose worker threads outlive the probe and crash
+ * the process at exit now and then (a SIGSEGV after all output was written, seen here in about
+ * one run in ten under load); never loading it is the fix.
+ */
+export function gpuDeviceNode(): string | null {
+  if (Deno.build.os !== "linux") return "(not Linux: no device node to check)";
+  const candidates = ["/dev/nvidia0", "/dev/dxg"];
+  try {
+    for (const e of Deno.readDirSync("/dev/dri")) {
+      if (e.name.startsWith("renderD")) candidates.unshift(`/dev/dri/${e.name}`);
+    }
+  } catch { /* no /dev/dri */ }
+  for (const path of candidates) {
+    try {
+      Deno.statSync(path);
+      return path;
+    } catch { /* absent */ }
+  }
+  return null;
+}
+
 async function tryWebGPU(allowSoftware: boolean): Promise<BackendChoice> {
+  if (!allowSoftware && gpuDeviceNode() === null) {
+    throw new Unavailable("no GPU device node (/dev/dri/renderD*, /dev/nvidia0, /dev/dxg)");
+  }
   let description: string;
   try {
     description = (await probeWebGPU()).description;

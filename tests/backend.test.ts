@@ -87,3 +87,14 @@ Deno.test("--backend native without oneDNN is a one-line UserError naming the pa
   assertStringIncludes(r.stderr, "--backend native: oneDNN");
   assertStringIncludes(r.stderr, "apt-get install libdnnl2");
 });
+
+Deno.test("without a GPU device node, auto does not load a Vulkan driver (no software adapter probe)", async () => {
+  const { gpuDeviceNode } = await import("../lib/backend.ts");
+  if (gpuDeviceNode() !== null) return; // a GPU machine: probing is right there
+  const r = await choose(["auto"]);
+  assert(r.ok, r.stderr);
+  assertStringIncludes(r.choice.reason, "webgpu: no GPU device node");
+  // Mesa's lavapipe, once loaded, complains about XDG_RUNTIME_DIR and leaves threads that could
+  // crash the process at exit; nothing of it may appear.
+  assert(!/XDG_RUNTIME_DIR|llvmpipe|lavapipe/.test(r.stderr), r.stderr);
+});
