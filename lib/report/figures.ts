@@ -209,6 +209,69 @@ export function deltaVsScratchFigure(results: SweepResults): Figure {
   };
 }
 
+/**
+ * The CONFIRM stage at a glance: per teacher (and split), each seed's paired Δ (distilled −
+ * scratch) as a dot and the mean with its 95% interval as a diamond with error bars, against 0.
+ */
+export function confirmDeltaFigure(results: SweepResults): Figure {
+  const colors = teacherColors(results.rows);
+  const data: Trace[] = [];
+  for (const c of results.confirm ?? []) {
+    const color = colors.get(c.teacher);
+    const label = (split: string) => `${c.teacher} T=${c.temperature} (${split})`;
+    const perSeed = (split: "validation" | "test") =>
+      c.perSeed.flatMap((s) =>
+        s.distilled[split] !== null && s.scratch[split] !== null
+          ? [(s.distilled[split]! - s.scratch[split]!) * 100]
+          : []
+      );
+    for (const split of ["validation", "test"] as const) {
+      const d = split === "validation" ? c.delta.validation.accuracy : c.delta.test?.accuracy;
+      if (!d) continue;
+      const ys = perSeed(split);
+      data.push({
+        type: "scatter",
+        mode: "markers",
+        name: `${label(split)}: seeds`,
+        x: ys.map(() => label(split)),
+        y: ys,
+        marker: { color, size: 7, opacity: 0.45 },
+        hovertemplate: "%{y:+.1f} pp<extra>one seed</extra>",
+        showlegend: false,
+      });
+      data.push({
+        type: "scatter",
+        mode: "markers",
+        name: label(split),
+        x: [label(split)],
+        y: [d.mean * 100],
+        error_y: errorY([d]),
+        marker: { color, size: 13, symbol: "diamond" },
+        hovertemplate: `mean %{y:+.1f} pp over ${d.n} seeds<extra></extra>`,
+      });
+    }
+  }
+  return {
+    data,
+    layout: {
+      title: title("CONFIRM: Δ accuracy vs scratch on fresh seeds (dots: seeds; ◆: mean, 95% CI)"),
+      xaxis: { title: title("teacher (its screen pick) and split"), automargin: true },
+      yaxis: { title: title("Δ accuracy (percentage points)"), zeroline: true },
+      shapes: [{
+        type: "line",
+        xref: "paper",
+        x0: 0,
+        x1: 1,
+        y0: 0,
+        y1: 0,
+        line: { color: "#000", width: 1 },
+      }],
+      height: 460,
+      margin: { t: 60, b: 120 },
+    },
+  };
+}
+
 /** Configuration label of a run for grouping curves: `scratch` or `teacher T=.. λ=..`. */
 export function curveGroup(run: CurveRun): string {
   if (run.group) return run.group;

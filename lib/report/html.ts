@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
 import {
   accuracyVsTemperatureFigure,
+  confirmDeltaFigure,
   confusionFigure,
   deltaVsScratchFigure,
   type Figure,
@@ -36,6 +37,14 @@ function runLabel(r: RunData): string {
 export function reportFigures(sweep: SweepData): NamedFigure[] {
   const out: NamedFigure[] = [];
   const { results, runs } = sweep;
+  if (results.confirm?.length) {
+    out.push({
+      name: "confirm_delta",
+      caption: "CONFIRM: each teacher's screen pick against scratch on fresh seeds, paired by " +
+        "seed; dots are single seeds, diamonds the mean with its 95% t interval.",
+      figure: confirmDeltaFigure(results),
+    });
+  }
   if (results.rows.some((r) => r.kind === "distill")) {
     out.push({
       name: "accuracy_vs_temperature",

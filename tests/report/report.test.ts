@@ -139,7 +139,8 @@ Deno.test({
       await writeSweepReport(dir, { png: true, quiet: true });
       const sweep = await loadSweep(dir);
       const names = reportFigures(sweep).map((f) => f.name);
-      assertEquals(names.length, 5);
+      assertEquals(names.length, 6);
+      assertEquals(names[0], "confirm_delta");
       for (const n of names) {
         const bytes = await Deno.readFile(join(dir, "figures", `${n}.png`));
         assertEquals([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
