@@ -123,7 +123,17 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
       // Dropout masks and shuffling depend only on (seed, epoch): resume replays them exactly.
       reseedGlobalRandom(config.seed, epoch);
       const t0 = performance.now();
-      const sums = await trainEpoch(model, ema, data, targets, config, state, epoch, schedule, opts);
+      const sums = await trainEpoch(
+        model,
+        ema,
+        data,
+        targets,
+        config,
+        state,
+        epoch,
+        schedule,
+        opts,
+      );
       const epochTime = (performance.now() - t0) / 1000;
       state.trainTime += epochTime;
       state.trainImages += data.train.n;
