@@ -192,16 +192,8 @@ export function deltaVsScratchFigure(results: SweepResults): Figure {
     layout: {
       title: title("Δ validation accuracy vs scratch (paired by seed; error bars: 95% CI)"),
       xaxis: { title: title("configuration"), automargin: true },
-      yaxis: { title: title("Δ accuracy (percentage points)"), zeroline: true },
-      shapes: [{
-        type: "line",
-        xref: "paper",
-        x0: 0,
-        x1: 1,
-        y0: 0,
-        y1: 0,
-        line: { color: "#000", width: 1 },
-      }],
+      yaxis: DELTA_AXIS,
+      shapes: [ZERO_LINE],
       barmode: "group",
       height: 460,
       margin: { t: 60, b: 140 },
@@ -256,21 +248,27 @@ export function confirmDeltaFigure(results: SweepResults): Figure {
     layout: {
       title: title("CONFIRM: Δ accuracy vs scratch on fresh seeds (dots: seeds; ◆: mean, 95% CI)"),
       xaxis: { title: title("teacher (its screen pick) and split"), automargin: true },
-      yaxis: { title: title("Δ accuracy (percentage points)"), zeroline: true },
-      shapes: [{
-        type: "line",
-        xref: "paper",
-        x0: 0,
-        x1: 1,
-        y0: 0,
-        y1: 0,
-        line: { color: "#000", width: 1 },
-      }],
+      yaxis: DELTA_AXIS,
+      shapes: [ZERO_LINE],
       height: 460,
       margin: { t: 60, b: 120 },
     },
   };
 }
+
+/** The y axis of the Δ-vs-scratch figures. */
+const DELTA_AXIS = { title: title("Δ accuracy (percentage points)"), zeroline: true };
+
+/** A full-width line at Δ = 0, so "no difference" is visible on every Δ figure. */
+const ZERO_LINE = {
+  type: "line",
+  xref: "paper",
+  x0: 0,
+  x1: 1,
+  y0: 0,
+  y1: 0,
+  line: { color: "#000", width: 1 },
+};
 
 /** Configuration label of a run for grouping curves: `scratch` or `teacher T=.. λ=..`. */
 export function curveGroup(run: CurveRun): string {

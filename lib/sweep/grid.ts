@@ -19,17 +19,18 @@ export function runId(
   return teacher === null ? `scratch-s${seed}` : `kd-${teacher}-T${T}-l${lambda}-s${seed}`;
 }
 
-/** The training config of one run of `profile` (`teacher` null for scratch). */
-export function runConfig(
+/** One run of `profile` (`teacher` null for scratch, then T and λ are the recipe's). */
+function entry(
+  stage: RunStage,
   profile: SweepProfile,
   teacher: TeacherEntry | null,
   T: number | null,
   lambda: number | null,
   seed: number,
   base: { data?: string },
-): TrainConfig {
+): RunEntry {
   const recipe = { ...presetRecipe(profile.preset), ...profile.overrides };
-  return {
+  const config: TrainConfig = {
     ...structuredClone(recipe),
     temperature: T ?? recipe.temperature,
     lambda: lambda ?? recipe.lambda,
@@ -41,17 +42,6 @@ export function runConfig(
     seed,
     preset: profile.preset,
   };
-}
-
-function entry(
-  stage: RunStage,
-  profile: SweepProfile,
-  teacher: TeacherEntry | null,
-  T: number | null,
-  lambda: number | null,
-  seed: number,
-  base: { data?: string },
-): RunEntry {
   return {
     id: runId(teacher?.name ?? null, T, lambda, seed),
     stage,
@@ -60,7 +50,7 @@ function entry(
     temperature: teacher ? T : null,
     lambda: teacher ? lambda : null,
     seed,
-    config: runConfig(profile, teacher, T, lambda, seed, base),
+    config,
   };
 }
 
