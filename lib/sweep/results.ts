@@ -148,7 +148,8 @@ export function verdict(c: Omit<ConfirmResult, "verdict">, hasTestSplit: boolean
   const d = c.delta.validation.accuracy;
   const who = `${c.teacher} (T=${c.temperature}, λ=${c.lambda})`;
   if (d.n < 2) return `${who}: too few confirm seeds finished for an interval (${d.n})`;
-  const power = Number.isFinite(c.detectable80)
+  // A zero spread (e.g. identical smoke runs) detects nothing meaningful: say nothing then.
+  const power = Number.isFinite(c.detectable80) && c.detectable80 > 0
     ? `; these seeds detect ≥ ${(c.detectable80 * 100).toFixed(1)} pp at 80% power`
     : "";
   const span = `${pp(d.mean)} pp ${interval(d)} on validation (${d.n} seeds${power})`;
