@@ -55,8 +55,8 @@ export const sweep = defineSweep({
       temperatures: [2, 5, 10],
       lambdas: [0.5],
       // Screen on 2 seeds; confirm each teacher's pick and scratch on 16 fresh ones: the most the
-      // hour holds with the ViT teacher. Paired Δs measured here vary by 6–8 pp, so 16 seeds
-      // detect ~5–6 pp at 80% power (each verdict states its own; README "Results").
+      // hour holds with the ViT teacher. The paired Δs of the README's run varied by 5.9–7.3 pp,
+      // so 16 seeds detected 4.5–5.4 pp at 80% power (each verdict states its own).
       seeds: [0, 1],
       confirmSeeds: 16,
       budget: "under an hour on 2 CPU cores (first run: plus downloads and ViT logits)",
