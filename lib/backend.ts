@@ -65,9 +65,9 @@ export async function probeWebGPU(): Promise<{ adapter: GPUAdapter; description:
 /**
  * On Linux, the device node a hardware WebGPU adapter would sit on (a DRM render node, NVIDIA's
  * or WSL's), or null when there is none: then `auto` does not probe at all. Probing without one
- * finds only Mesa's software Vulkan (lavapipe), whose worker threads outlive the probe and crash
- * the process at exit now and then (a SIGSEGV after all output was written, seen here in about
- * one run in ten under load); never loading it is the fix.
+ * loads only Mesa's software Vulkan (lavapipe) and its threads; with it loaded, about one process
+ * in ten under load died with SIGSEGV at exit, after all output was written (a core showed a
+ * worker thread in unmapped code); without the probe, none in 100 runs did.
  */
 export function gpuDeviceNode(): string | null {
   if (Deno.build.os !== "linux") return "(not Linux: no device node to check)";
