@@ -3,10 +3,15 @@
  * HTML report and the notebooks.
  *
  * ```
- * SWEEP/sweep.json            SweepManifest (the grid; a different grid is refused)
- * SWEEP/runs/<run id>/        one training run (config.json, metrics.jsonl, final.json, best/)
+ * SWEEP/sweep.json            SweepManifest (the screen grid, data checksums, the confirm picks)
+ * SWEEP/teachers/<name>/      teachers the sweep built (once, under a lock)
+ * SWEEP/runs/<run id>/        one training run (config.json, metrics.jsonl, final.json, best/;
+ *                             confirm runs also test_eval.json once the test stage ran)
+ * SWEEP/locks/<run id>.lock   who trains a run right now (pid, host; stale locks are taken over)
+ * SWEEP/log/shard-*.jsonl     start/resume/finish events per process
+ * SWEEP/timing.json           wall-clock per stage, summed over invocations
  * SWEEP/results.json          SweepResults (written by the merge step)
- * SWEEP/results.csv, .md      one row per configuration
+ * SWEEP/results.csv, .md      screen rows per configuration, CONFIRM rows per arm and split
  * SWEEP/report.html           self-contained figures (plotly inlined)
  * SWEEP/figures/*.png         PNG exports (`deno task report --png`)
  * ```
