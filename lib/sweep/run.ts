@@ -1,8 +1,10 @@
 /**
- * Running a sweep: load the experiment, resolve (or build) its teachers, expand and pin the grid
- * in `sweep.json`, then train this shard's runs. Each run is its own resumable directory: a
- * finished run is skipped, an interrupted one resumes from its checkpoint. Shards write only
- * their own runs and their own log, so no coordination is needed.
+ * Running a sweep, top to bottom: load the experiment, resolve (or build) its teachers, pin the
+ * screen grid and the data's checksums in `sweep.json`, train the SCREEN stage, record the
+ * per-teacher picks, train the CONFIRM stage on fresh seeds, then evaluate the confirm runs on
+ * the test split once. Each run is its own resumable directory (a finished run is skipped, an
+ * interrupted one resumes from its checkpoint) taken under a lock file, so shards and concurrent
+ * sweeps on one directory share the work instead of repeating it.
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
