@@ -6,8 +6,23 @@
  * any degrees of freedom), not from a table.
  * @module
  */
-import tQuantileStdlib from "@stdlib/stats-base-dists-t-quantile";
-import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
+
+/**
+ * The two `@stdlib` distributions. They pull in `debug`, which lists the whole environment when
+ * it loads, so a process without env access (a plain `deno test`) could not even import this
+ * module; there they are not loaded, and calling for them says why.
+ */
+const dists = Deno.permissions.querySync({ name: "env" }).state === "granted"
+  ? await Promise.all([
+    import("@stdlib/stats-base-dists-t-quantile"),
+    import("@stdlib/stats-base-dists-binomial-cdf"),
+  ])
+  : undefined;
+
+function stdlib() {
+  if (!dists) throw new Error("t quantiles and the binomial CDF (@stdlib) need env access");
+  return { tQuantile: dists[0].default, binomialCdf: dists[1].default };
+}
 
 /** Mean, spread and 95% confidence interval of one metric over `n` values (e.g. seeds). */
 export interface Stat {
@@ -19,7 +34,7 @@ export interface Stat {
 
 /** The `p` quantile of Student's t distribution with `df` degrees of freedom (NaN if df < 1). */
 export function tQuantile(p: number, df: number): number {
-  return df >= 1 ? tQuantileStdlib(p, df) : NaN;
+  return df >= 1 ? stdlib().tQuantile(p, df) : NaN;
 }
 
 /** t_{0.975, df}, the two-sided 95% critical value, exact for any df. */
@@ -100,7 +115,7 @@ export function mcnemarExact(a: ArrayLike<boolean>, b: ArrayLike<boolean>): McNe
     else if (!a[i] && b[i]) onlyB++;
   }
   const m = onlyA + onlyB;
-  const p = m === 0 ? 1 : Math.min(1, 2 * binomialCdf(Math.min(onlyA, onlyB), m, 0.5));
+  const p = m === 0 ? 1 : Math.min(1, 2 * stdlib().binomialCdf(Math.min(onlyA, onlyB), m, 0.5));
   return { onlyA, onlyB, n: a.length, p };
 }
 

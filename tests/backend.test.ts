@@ -1,3 +1,4 @@
+import { test } from "./permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { BACKEND_NAMES, initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/core/errors.ts";
@@ -22,7 +23,7 @@ async function choose(args: string[], env: Record<string, string> = {}) {
   };
 }
 
-Deno.test("cpu is selected when requested, with one line on stderr", async () => {
+test("cpu is selected when requested, with one line on stderr", async () => {
   const r = await choose(["cpu"]);
   assert(r.ok, r.stderr);
   assertEquals(r.choice.name, "cpu");
@@ -32,7 +33,7 @@ Deno.test("cpu is selected when requested, with one line on stderr", async () =>
   assertStringIncludes(lines[0], "backend: cpu");
 });
 
-Deno.test("wasm is selected via KD_BACKEND and has the training gradient kernels", async () => {
+test("wasm is selected via KD_BACKEND and has the training gradient kernels", async () => {
   const r = await choose([], { KD_BACKEND: "wasm" });
   assert(r.ok, r.stderr);
   assertEquals(r.choice.name, "wasm");
@@ -41,7 +42,7 @@ Deno.test("wasm is selected via KD_BACKEND and has the training gradient kernels
   assert(tf.getKernel("Conv2DBackpropFilter", "wasm"));
 });
 
-Deno.test("auto picks a backend and says why", async () => {
+test("auto picks a backend and says why", async () => {
   const r = await choose(["auto"]);
   assert(r.ok, r.stderr);
   assert(["tensorflow", "webgpu", "native", "wasm", "cpu"].includes(r.choice.name));
@@ -71,7 +72,7 @@ Deno.test("a missing tfjs-node-gpu is a UserError explaining CUDA and allow-scri
   assert(!e.message.includes("\n    at "), "no stack trace in the message");
 });
 
-Deno.test("auto falls back to wasm, naming the package, when oneDNN cannot be loaded", async () => {
+test("auto falls back to wasm, naming the package, when oneDNN cannot be loaded", async () => {
   const r = await choose(["auto"], { KD_DNNL_LIB: "/nonexistent/libdnnl.so.2" });
   assert(r.ok, r.stderr);
   // A machine with libtensorflow or a hardware GPU legitimately picks those first.
@@ -81,14 +82,14 @@ Deno.test("auto falls back to wasm, naming the package, when oneDNN cannot be lo
   assertStringIncludes(r.choice.reason, "libdnnl2");
 });
 
-Deno.test("--backend native without oneDNN is a one-line UserError naming the package", async () => {
+test("--backend native without oneDNN is a one-line UserError naming the package", async () => {
   const r = await choose(["native"], { KD_DNNL_LIB: "/nonexistent/libdnnl.so.2" });
   assert(!r.ok);
   assertStringIncludes(r.stderr, "--backend native: oneDNN");
   assertStringIncludes(r.stderr, "apt-get install libdnnl2");
 });
 
-Deno.test("without a GPU device node, auto does not load a Vulkan driver (no software adapter probe)", async () => {
+test("without a GPU device node, auto does not load a Vulkan driver (no software adapter probe)", async () => {
   const { gpuDeviceNode } = await import("../lib/backend.ts");
   if (gpuDeviceNode() !== null) return; // a GPU machine: probing is right there
   const r = await choose(["auto"]);

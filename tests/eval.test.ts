@@ -1,3 +1,4 @@
+import { test } from "./permissions.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { initBackend } from "../lib/backend.ts";
@@ -21,7 +22,7 @@ async function evalCli(args: string[]) {
   };
 }
 
-Deno.test("deno task eval --json: stdout is the evaluation", async () => {
+test("deno task eval --json: stdout is the evaluation", async () => {
   const dir = await Deno.makeTempDir();
   await saveRandomStudent(dir);
   const r = await evalCli([
@@ -55,7 +56,7 @@ Deno.test("deno task eval --json: stdout is the evaluation", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("eval matches a model's classes to the data's by name, or refuses naming both", async () => {
+test("eval matches a model's classes to the data's by name, or refuses naming both", async () => {
   await initBackend(undefined, { quiet: true });
   const dir = await Deno.makeTempDir();
   try {

@@ -7,6 +7,7 @@
  * without one request; offline with an empty cache it must stop with one line naming `--data`.
  * npm packages come from the Deno cache already on this machine (`DENO_DIR`), nothing else.
  */
+import { test } from "./permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { startFakeHub } from "./net/fake_hub.ts";
@@ -37,7 +38,7 @@ async function run(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test({
+test({
   name: "fresh clone: sweep --profile smoke against a loopback hub, then offline from the cache",
   sanitizeResources: false,
   async fn() {

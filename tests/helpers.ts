@@ -1,15 +1,17 @@
 /**
- * Shared test helpers: the beans folder the tests read, and small saved models.
+ * Test helpers: the beans folder the tests read, small saved models, a random tfjs backbone.
  * @module
  */
 import { join } from "node:path";
 import { initBackend } from "../lib/backend.ts";
 import { createModel } from "../lib/models/registry.ts";
 import { saveModel } from "../lib/models/checkpoint.ts";
+import { BEANS_MINI, committedFixture } from "./fixture_paths.ts";
+import { setting } from "./permissions.ts";
+import { mulberry32 } from "../lib/core/rng.ts";
 
-/** The beans dataset the tests use (env `KD_TEST_DATA`, default the shared copy). */
-export const TEST_DATA = Deno.env.get("KD_TEST_DATA") ??
-  new URL("../../shared/datasets/beans", import.meta.url).pathname;
+/** The beans data the tests train and evaluate on: the committed subset (`tests/fixtures/beans`). */
+export const TEST_DATA: string = BEANS_MINI;
 
 /** Save a random-weight beans MobileNetV2 (width 0.35, `size` px) under `dir/name`; returns its path. */
 export async function saveRandomStudent(dir: string, name = "model", size = 32): Promise<string> {
@@ -23,4 +25,42 @@ export async function saveRandomStudent(dir: string, name = "model", size = 32):
   await saveModel(m, join(dir, name));
   m.dispose();
   return join(dir, name);
+}
+
+let tfjsBackboneDir: Promise<string> | undefined;
+
+/**
+ * A tfjs LayersModel with the ImageNet MobileNetV2's topology (the committed
+ * `tests/fixtures/mobilenet_v2_tfjs/model.json`) and seeded He-normal random weights, written
+ * once per process to a temporary folder; `KD_PRETRAINED_DIR` (the real pretrained weights)
+ * replaces it where set. The tests that use it check mechanisms (loading, shapes, costs,
+ * features, saving), not ImageNet quality, so random weights exercise the same code.
+ */
+export function tfjsBackbone(): Promise<string> {
+  const real = setting("KD_PRETRAINED_DIR");
+  if (real) return Promise.resolve(real);
+  return tfjsBackboneDir ??= (async () => {
+    const src = committedFixture("mobilenet_v2_tfjs/model.json");
+    const model = JSON.parse(await Deno.readTextFile(src));
+    const specs: { name: string; shape: number[] }[] = model.weightsManifest[0].weights;
+    const rng = mulberry32(7);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+    const parts = specs.map(({ name, shape }) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const v = new Float32Array(n);
+      if (!name.endsWith("/bias")) {
+        // fan-in of a [kh, kw, in, out] kernel; a depthwise kernel sees one channel.
+        const fanIn = name.endsWith("depthwise_kernel") ? shape[0] * shape[1] : n / shape[3];
+        const std = Math.sqrt(2 / fanIn);
+        for (let i = 0; i < n; i++) v[i] = gauss() * std;
+      }
+      return new Uint8Array(v.buffer);
+    });
+    const dir = await Deno.makeTempDir({ prefix: "kd-tfjs-mnv2-" });
+    const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    parts.reduce((off, p) => (bytes.set(p, off), off + p.length), 0);
+    await Deno.writeFile(join(dir, model.weightsManifest[0].paths[0]), bytes);
+    await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(model));
+    return dir;
+  })();
 }

@@ -7,6 +7,8 @@ import {
   validateDistillationOptions,
 } from "../lib/loss.ts";
 import { initBackend } from "../lib/backend.ts";
+import { setting } from "./permissions.ts";
+import reference from "./fixtures/kd_loss_reference.json" with { type: "json" };
 
 await initBackend("cpu", { quiet: true });
 
@@ -19,11 +21,17 @@ interface Case {
   expected: { kd: number; ce: number; total: number; grad_student_logits: number[][] };
 }
 
-const defaultFixture = new URL("../../shared/fixtures/kd_loss_reference.json", import.meta.url)
-  .pathname;
-const fixtureFiles = (Deno.env.get("KD_LOSS_FIXTURES") ?? defaultFixture).split(":").filter(
-  Boolean,
-);
+/**
+ * The committed PyTorch reference, imported as a JSON module so the loss math runs under a plain
+ * `deno test` with no permissions; `KD_LOSS_FIXTURES` (colon-separated, read only where env
+ * access is granted) adds more reference files, each checked and named by its own test.
+ */
+const fixtures: [string, { cases: Case[] }][] = [
+  ["tests/fixtures/kd_loss_reference.json", reference as { cases: Case[] }],
+  ...(setting("KD_LOSS_FIXTURES") ?? "").split(":").filter(Boolean).map((
+    file,
+  ): [string, { cases: Case[] }] => [file, JSON.parse(Deno.readTextFileSync(file))]),
+];
 
 function relErr(actual: number, expected: number): number {
   return Math.abs(actual - expected) / Math.max(Math.abs(expected), 1e-6);
@@ -41,8 +49,7 @@ function gradRelErr(actual: number[][], expected: number[][]): number {
   return diff / Math.max(scale, 1e-6);
 }
 
-for (const file of fixtureFiles) {
-  const { cases } = JSON.parse(Deno.readTextFileSync(file)) as { cases: Case[] };
+for (const [file, { cases }] of fixtures) {
   Deno.test(`loss fixture ${file}: ${cases.length} cases match PyTorch (rel err <= 1e-4)`, () => {
     assert(cases.length > 0, `${file} holds no cases`);
     cases.forEach((c, i) => {

@@ -1,3 +1,4 @@
+import { test } from "./permissions.ts";
 import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
 import {
   describe,
@@ -10,7 +11,7 @@ import {
   tQuantile,
 } from "../lib/stats.ts";
 
-Deno.test("describe: mean, sample std and t-based 95% CI by hand", () => {
+test("describe: mean, sample std and t-based 95% CI by hand", () => {
   const s = describe([1, 2, 3, 4]);
   assertEquals(s.n, 4);
   assertAlmostEquals(s.mean, 2.5, 1e-12);
@@ -21,13 +22,13 @@ Deno.test("describe: mean, sample std and t-based 95% CI by hand", () => {
   assertAlmostEquals(s.ci95[1], 2.5 + half, 1e-5);
 });
 
-Deno.test("one value has no interval", () => {
+test("one value has no interval", () => {
   const s = describe([0.7]);
   assertEquals([s.mean, s.std, s.n], [0.7, 0, 1]);
   assert(Number.isNaN(s.ci95[0]));
 });
 
-Deno.test("paired difference matches by key and ignores unmatched", () => {
+test("paired difference matches by key and ignores unmatched", () => {
   const a = new Map([[0, 0.8], [1, 0.7], [2, 0.9]]);
   const b = new Map([[0, 0.6], [1, 0.6], [5, 0.1]]);
   const d = pairedDifference(a, b);
@@ -37,7 +38,7 @@ Deno.test("paired difference matches by key and ignores unmatched", () => {
 });
 
 // Reference values: R's qt(0.975, df) (also scipy.stats.t.ppf), to 7 significant digits.
-Deno.test("t quantiles are exact for small and large df", () => {
+test("t quantiles are exact for small and large df", () => {
   const ref: [number, number][] = [
     [1, 12.70620],
     [2, 4.302653],
@@ -52,7 +53,7 @@ Deno.test("t quantiles are exact for small and large df", () => {
   assert(Number.isNaN(tCritical95(0)));
 });
 
-Deno.test("accuracy intervals stay inside [0, 1], even near the bounds", () => {
+test("accuracy intervals stay inside [0, 1], even near the bounds", () => {
   // The example: a mean near 1 with a large spread used to reach 102%.
   for (const values of [[0.99, 0.9, 1.0], [0.95, 0.7, 0.98], [0.02, 0.0, 0.3], [1, 1, 1]]) {
     const s = describeProportion(values, 133);
@@ -66,7 +67,7 @@ Deno.test("accuracy intervals stay inside [0, 1], even near the bounds", () => {
   assertAlmostEquals(p.ci95[1], t.ci95[1], 2e-3);
 });
 
-Deno.test("exact McNemar: hand-computed p-values", () => {
+test("exact McNemar: hand-computed p-values", () => {
   // 1 vs 9 discordant pairs: p = 2 · P(X ≤ 1), X ~ Bin(10, 1/2) = 2 · 11/1024.
   const a = [...Array(9).fill(true), false, ...Array(20).fill(true)];
   const b = [...Array(9).fill(false), true, ...Array(20).fill(true)];
@@ -77,7 +78,7 @@ Deno.test("exact McNemar: hand-computed p-values", () => {
   assertEquals(mcnemarExact([true, false], [false, true]).p, 1);
 });
 
-Deno.test("seeds for power: the t-based formula, monotone in spread and effect", () => {
+test("seeds for power: the t-based formula, monotone in spread and effect", () => {
   const n = seedsForPower(0.04, 0.05);
   // (t_{.975,n-1} + t_{.8,n-1}) · sd / √n ≤ δ holds at n and fails at n − 1.
   const need = (k: number) =>

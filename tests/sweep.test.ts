@@ -1,3 +1,4 @@
+import { test } from "./permissions.ts";
 import {
   assert,
   assertEquals,
@@ -57,7 +58,7 @@ async function finishEvents(dir: string): Promise<Map<string, number>> {
   return counts;
 }
 
-Deno.test({
+test({
   name: "sweep killed with SIGKILL midway and restarted: each run finishes once, same results",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -129,7 +130,7 @@ Deno.test({
   },
 });
 
-Deno.test("shards split the grid deterministically and disjointly", () => {
+test("shards split the grid deterministically and disjointly", () => {
   const runs = Array.from({ length: 7 }, (_, i) => ({ id: `r${i}` })) as never[];
   const parts = [0, 1, 2].map((index) => shardRuns(runs, { index, count: 3 }));
   assertEquals(parts.flat().length, 7);
@@ -139,7 +140,7 @@ Deno.test("shards split the grid deterministically and disjointly", () => {
   assertEquals(parseShard(undefined, env), { index: 4, count: 5 });
 });
 
-Deno.test("bad sweep input: missing experiment, no sweep export, shard out of range, unknown profile", async () => {
+test("bad sweep input: missing experiment, no sweep export, shard out of range, unknown profile", async () => {
   await assertRejects(() => loadExperiment("no-such-experiment"), UserError, "does not exist");
   await assertRejects(
     () => loadExperiment(new URL("./fixtures/no-sweep.ts", import.meta.url).pathname),
@@ -190,7 +191,7 @@ async function dataWithTest(test?: Uint8Array): Promise<string> {
   return dir;
 }
 
-Deno.test({
+test({
   name: "screen → confirm → test: picks recorded, fresh seeds, test read once at the end",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -276,7 +277,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "nothing reads the test split before confirm ends: an unreadable test split fails only then",
   sanitizeResources: false,
@@ -299,7 +300,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "two sweeps on one --out split the work: every run trains once",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -316,7 +317,7 @@ Deno.test({
   },
 });
 
-Deno.test("a teacher name that is not a plain folder name is refused before anything is written", async () => {
+test("a teacher name that is not a plain folder name is refused before anything is written", async () => {
   const out = await Deno.makeTempDir();
   await assertRejects(
     () =>

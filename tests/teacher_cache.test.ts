@@ -1,3 +1,4 @@
+import { test } from "./permissions.ts";
 import * as tf from "../lib/tf.ts";
 import { assert, assertEquals } from "@std/assert";
 import { teacherLogits } from "../lib/teacher_cache.ts";
@@ -58,7 +59,7 @@ function expectedRow(split: ImageSplit, row: number, scale: number): number[] {
   return sums.map((s) => (s / 16 / 255) * scale);
 }
 
-Deno.test("teacher logits stay aligned with sample ids under shuffling, subsetting and reordering", async () => {
+test("teacher logits stay aligned with sample ids under shuffling, subsetting and reordering", async () => {
   const dir = await Deno.makeTempDir();
   const split = syntheticSplit(20);
   const teacher = meanTeacher(2);
@@ -90,7 +91,7 @@ Deno.test("teacher logits stay aligned with sample ids under shuffling, subsetti
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("any key change (weights, data checksum) recomputes; only missing ids are computed", async () => {
+test("any key change (weights, data checksum) recomputes; only missing ids are computed", async () => {
   const dir = await Deno.makeTempDir();
   const split = syntheticSplit(10);
   const a = meanTeacher(1);

@@ -1,3 +1,4 @@
+import { test } from "./permissions.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { train, type TrainConfig } from "../lib/train.ts";
@@ -50,7 +51,7 @@ async function metrics(dir: string): Promise<unknown[]> {
   });
 }
 
-Deno.test({
+test({
   name: "SIGKILL mid-epoch, then --resume, ends with the same metrics as an uninterrupted run",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -99,7 +100,7 @@ Deno.test({
   },
 });
 
-Deno.test("invalid settings fail before any work", async () => {
+test("invalid settings fail before any work", async () => {
   await initBackend("cpu", { quiet: true });
   const base: TrainConfig = {
     ...presetRecipe("smoke"),
@@ -135,7 +136,7 @@ Deno.test("invalid settings fail before any work", async () => {
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("a NaN loss stops the run naming epoch and step, keeping the last good checkpoint", async () => {
+test("a NaN loss stops the run naming epoch and step, keeping the last good checkpoint", async () => {
   await initBackend(undefined, { quiet: true });
   const out = await Deno.makeTempDir();
   const config: TrainConfig = {
@@ -164,7 +165,7 @@ Deno.test("a NaN loss stops the run naming epoch and step, keeping the last good
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("teacher and dataset label sets must match unless mapped explicitly", () => {
+test("teacher and dataset label sets must match unless mapped explicitly", () => {
   const logits = Float32Array.from([1, 2, 3, 4, 5, 6]); // two samples, teacher order [x, y, z]
   const ds = ["a", "b", "c"];
   // Generic HF names (class_0...) only need the same count.
@@ -189,7 +190,7 @@ Deno.test("teacher and dataset label sets must match unless mapped explicitly", 
   assertEquals([...mapped], [2, 3, 1, 5, 6, 4]);
 });
 
-Deno.test("augmented distillation runs the teacher online on the same views (consistent teaching)", async () => {
+test("augmented distillation runs the teacher online on the same views (consistent teaching)", async () => {
   const dir = await Deno.makeTempDir();
   const teacher = await saveRandomStudent(dir, "teacher");
   const cache = join(dir, "cache");

@@ -4,7 +4,7 @@
  * order from (seed, epoch).
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "./sharp.ts";
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
 import { augmentImage, type AugmentOptions } from "./augment.ts";
@@ -139,6 +139,7 @@ export async function loadSplit(opts: LoadSplitOptions): Promise<ImageSplit> {
     quiet: opts.quiet,
   });
   const checksum = await checksumFiles(src.files);
+  const sharp = await loadSharp();
   const key = cacheKey({
     v: CACHE_VERSION,
     checksum,

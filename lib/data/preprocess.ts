@@ -3,7 +3,7 @@
  * (see `pil_resize.ts`), keep uint8 RGB, and normalise `(x/255 - mean)/std` on the fly.
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "./sharp.ts";
 import { resizeBilinearPIL } from "./pil_resize.ts";
 
 export { normalizeInto } from "./normalize.ts";
@@ -48,12 +48,9 @@ export interface RgbImage {
   height: number;
 }
 
-// One libvips thread per decode: the loader runs a few decodes in parallel instead.
-sharp.concurrency(1);
-sharp.cache(false);
-
 /** Decode encoded image bytes (JPEG, PNG, ...) to 8-bit sRGB without alpha, like PIL `.convert("RGB")`. */
 export async function decodeRGB(bytes: Uint8Array): Promise<RgbImage> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(bytes)
     .removeAlpha()
     .toColourspace("srgb")

@@ -3,7 +3,7 @@
  * labels, composed in memory and encoded with sharp.
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "../data/sharp.ts";
 import { Buffer } from "node:buffer";
 import { escapeHtml } from "../report/table.ts";
 
@@ -14,6 +14,7 @@ export async function rgbToPng(
   height = width,
   scaleTo?: number,
 ): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   let img = sharp(pixels, { raw: { width, height, channels: 3 } });
   // Nearest-neighbour so small inputs (32 px) stay visibly pixelated rather than blurred.
   if (scaleTo && scaleTo !== width) img = img.resize(scaleTo, undefined, { kernel: "nearest" });
@@ -79,6 +80,7 @@ export async function imageGridPng(
       `<text x="${x}" y="${y}" font-size="11" text-anchor="middle">${escapeHtml(caption)}</text>`,
     );
   });
+  const sharp = await loadSharp();
   let img = sharp(canvas, { raw: { width, height, channels: 3 } });
   if (texts.length) {
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +

@@ -228,7 +228,7 @@ async function withLock<T>(path: string, fn: () => Promise<T>, wait = () => {}):
   let lock = await tryLock(path);
   while (!lock) {
     wait();
-    await sleep(POLL_MS);
+    await sleep(pollMs());
     lock = await tryLock(path);
   }
   try {
@@ -238,8 +238,10 @@ async function withLock<T>(path: string, fn: () => Promise<T>, wait = () => {}):
   }
 }
 
-/** How often a sweep looks again at runs and locks held by other processes. */
-const POLL_MS = Number(Deno.env.get("KD_SWEEP_POLL_MS") ?? 10_000);
+/** How often a sweep looks again at runs and locks held by other processes (read when waiting). */
+function pollMs(): number {
+  return Number(Deno.env.get("KD_SWEEP_POLL_MS") ?? 10_000);
+}
 
 /** Run (this shard of) a sweep; returns the sweep directory and whether every run is finished. */
 export async function runSweep(opts: SweepOptions): Promise<{ dir: string; complete: boolean }> {
@@ -401,7 +403,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
           log(`${stage}: waiting for ${pending.length} run(s) other processes are training`);
           announcedWait = true;
         }
-        await sleep(POLL_MS);
+        await sleep(pollMs());
       }
     }
   };

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable, nativeAllocations } from "../../lib/backends/native/dnnl.ts";
@@ -24,7 +25,7 @@ const ignore = !available;
 for (const depthwise of [false, true]) {
   for (const c of CONV_CASES) {
     for (const inv of convInvocations(c, depthwise)) {
-      Deno.test({
+      test({
         name: `native ${inv.name} matches cpu: ${JSON.stringify(c)}`,
         ignore,
         fn: async () => {
@@ -46,7 +47,7 @@ const MATMULS: [number[], number[], boolean, boolean][] = [
   [[4, 2, 7, 8], [4, 2, 8, 3], false, false],
 ];
 for (const [a, b, transposeA, transposeB] of MATMULS) {
-  Deno.test({
+  test({
     name: `native BatchMatMul matches cpu: ${JSON.stringify({ a, b, transposeA, transposeB })}`,
     ignore,
     fn: async () => {
@@ -72,7 +73,7 @@ for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
       [[2, 2, 2, 2, 2], [2]],
     ]
   ) {
-    Deno.test({
+    test({
       name: `native ${name} matches cpu: ${JSON.stringify([a, b])}`,
       ignore,
       fn: async () => {
@@ -101,7 +102,7 @@ for (
     [[4, 5, 6, 7, 8], [4, 0, 3, 1, 2]],
   ] as const
 ) {
-  Deno.test({
+  test({
     name: `native Transpose matches cpu: ${JSON.stringify({ shape, perm })}`,
     ignore,
     fn: async () => {
@@ -114,7 +115,7 @@ for (
 }
 
 for (const [shape, dim] of [[[4, 12, 33, 33], -1], [[64, 100], 1]] as const) {
-  Deno.test({
+  test({
     name: `native Softmax matches cpu: ${JSON.stringify({ shape, dim })}`,
     ignore,
     fn: async () => {
@@ -127,7 +128,7 @@ for (const [shape, dim] of [[[4, 12, 33, 33], -1], [[64, 100], 1]] as const) {
 }
 
 for (const shape of [[2, 5, 4, 6], [4, 32, 32, 24]]) {
-  Deno.test({
+  test({
     name: `native inference FusedBatchNorm matches cpu: ${JSON.stringify(shape)}`,
     ignore,
     fn: async () => {
@@ -149,7 +150,7 @@ for (const shape of [[2, 5, 4, 6], [4, 32, 32, 24]]) {
 }
 
 for (const name of ["Sqrt", "Square"]) {
-  Deno.test({
+  test({
     name: `native ${name} matches cpu`,
     ignore,
     fn: async () => {
@@ -167,7 +168,7 @@ for (const name of ["Sqrt", "Square"]) {
 }
 
 for (const keepDims of [false, true]) {
-  Deno.test({
+  test({
     name: `native spatial Mean matches cpu (keepDims ${keepDims})`,
     ignore,
     fn: async () => {
@@ -184,7 +185,7 @@ for (const keepDims of [false, true]) {
 for (const [relu6, impl] of [[false, "default"], [true, "default"], [true, "onednn"]] as const) {
   // The last two are large enough for the oneDNN binary passes (≥ 65536 elements).
   for (const shape of [[2, 5, 4, 6], [3, 3, 3, 16], [10, 7], [2, 64, 64, 24], [4096, 20]]) {
-    Deno.test({
+    test({
       name: `native fused batchNormTrain (${impl}, relu6 ${relu6}) matches cpu, values and ` +
         `gradients: ${JSON.stringify(shape)}`,
       ignore,
@@ -247,7 +248,7 @@ async function mobilenetGrads(backend: string, steps = 1) {
   return results;
 }
 
-Deno.test({
+test({
   name: "native MobileNetV2 loss and gradients match cpu",
   ignore,
   fn: async () => {
@@ -272,7 +273,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "native training steps leak neither tensors nor oneDNN objects",
   ignore,
   fn: async () => {
@@ -289,7 +290,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "native ViT forward matches cpu",
   ignore,
   fn: async () => {
@@ -321,7 +322,7 @@ Deno.test({
 });
 
 for (const decoupled of [true, false]) {
-  Deno.test({
+  test({
     name: `native fused ${decoupled ? "AdamW" : "Adam"} update matches the composed ops on cpu`,
     ignore,
     fn: async () => {
@@ -353,7 +354,7 @@ for (const decoupled of [true, false]) {
   });
 }
 
-Deno.test({
+test({
   name: "native buffer pool: disposed outputs are recycled, and values read out never change",
   ignore,
   fn: async () => {
@@ -375,7 +376,7 @@ Deno.test({
 });
 
 for (const name of ["Add", "Sub", "Multiply", "RealDiv"]) {
-  Deno.test({
+  test({
     name: `native ${name} of large equal shapes (oneDNN pass) matches cpu`,
     ignore,
     fn: async () => {

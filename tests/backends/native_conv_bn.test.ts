@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assertLessOrEqual } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable } from "../../lib/backends/native/dnnl.ts";
@@ -31,7 +32,7 @@ const CASES = [
 
 for (const [n, h, w, ci, co, k, stride, depthwise] of CASES) {
   for (const relu6 of [true, false]) {
-    Deno.test({
+    test({
       name:
         `native fused conv+batchNormTrain (relu6 ${relu6}) matches cpu, values and gradients: ` +
         JSON.stringify({ n, h, w, ci, co, k, stride, depthwise }),

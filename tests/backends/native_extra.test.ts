@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assertLessOrEqual } from "@std/assert";
 import { dnnlAvailable } from "../../lib/backends/native/dnnl.ts";
 import { CONV_CASES, maxAbsDiff, runKernelOn } from "../../lib/backends/parity.ts";
@@ -13,7 +14,7 @@ for (const depthwise of [false, true]) {
     for (const c of CONV_CASES) {
       const name = depthwise ? "FusedDepthwiseConv2D" : "FusedConv2D";
       const outCh = depthwise ? c.ci * c.co : c.co;
-      Deno.test({
+      test({
         name: `native ${name} (${activation}, bias) matches cpu: ${JSON.stringify(c)}`,
         ignore: !available,
         fn: async () => {
@@ -45,7 +46,7 @@ for (
     ["ClipByValue", { clipValueMin: -0.3, clipValueMax: 0.5 }],
   ] as const
 ) {
-  Deno.test({
+  test({
     name: `native ${name} matches cpu`,
     ignore: !available,
     fn: async () => {

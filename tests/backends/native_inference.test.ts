@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable, nativeAllocations } from "../../lib/backends/native/dnnl.ts";
@@ -92,7 +93,7 @@ for (
     ["output stride 8 (dilated convs)", { depthMultiplier: 0.35, outputStride: 8 }],
   ] as const
 ) {
-  Deno.test({
+  test({
     name: `native compiled MobileNetV2 evaluation (${label}) matches the per-op path and cpu`,
     ignore,
     fn: async () => {
@@ -105,7 +106,7 @@ for (
   });
 }
 
-Deno.test({
+test({
   name: "native compiled evaluation follows weight updates and allocates nothing per batch",
   ignore,
   fn: async () => {
@@ -178,7 +179,7 @@ async function kerasBackbone(): Promise<LayersBackbone> {
   );
 }
 
-Deno.test({
+test({
   name: "native compiled Keras backbone (BN, ReLU6, zero padding, depthwise, add) matches cpu",
   ignore,
   fn: async () => {
@@ -190,7 +191,7 @@ Deno.test({
 });
 
 for (const type of ["vit", "deit"]) {
-  Deno.test({
+  test({
     name: `native compiled ${type} encoder matches the per-op path and cpu`,
     ignore,
     fn: async () => {
@@ -215,7 +216,7 @@ for (const type of ["vit", "deit"]) {
   });
 }
 
-Deno.test({
+test({
   name: "native compiled MobileNetV2 runFrom/featuresFrom between points match the per-op path",
   ignore,
   fn: () => {

@@ -1,19 +1,20 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertLessOrEqual } from "@std/assert";
 import { initBackend } from "../../lib/backend.ts";
 import { WASM_GRADIENT_KERNELS } from "../../lib/backends/wasm_grads.ts";
 import * as tf from "../../lib/tf.ts";
 import { CONV_CASES, convInvocations, maxAbsDiff, runKernelOn } from "../../lib/backends/parity.ts";
 
-await initBackend("wasm", { quiet: true });
+if (ALL_GRANTED) await initBackend("wasm", { quiet: true });
 
-Deno.test("wasm gradient kernels are registered", () => {
+test("wasm gradient kernels are registered", () => {
   for (const k of WASM_GRADIENT_KERNELS) assert(tf.getKernel(k, "wasm"), `${k} missing on wasm`);
 });
 
 for (const depthwise of [false, true]) {
   for (const c of CONV_CASES) {
     for (const inv of convInvocations(c, depthwise)) {
-      Deno.test(`wasm ${inv.name} matches cpu: ${JSON.stringify(c)}`, async () => {
+      test(`wasm ${inv.name} matches cpu: ${JSON.stringify(c)}`, async () => {
         const want = await runKernelOn("cpu", inv.name, inv.inputs, inv.attrs);
         const got = await runKernelOn("wasm", inv.name, inv.inputs, inv.attrs);
         assertLessOrEqual(maxAbsDiff(got[0], want[0]), 1e-4);
@@ -22,7 +23,7 @@ for (const depthwise of [false, true]) {
   }
 }
 
-Deno.test("wasm gradient kernels leak no tensors", async () => {
+test("wasm gradient kernels leak no tensors", async () => {
   await tf.setBackend("wasm");
   const x = tf.randomNormal([2, 8, 8, 4]);
   const w = tf.randomNormal([3, 3, 4, 6]);

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
@@ -8,7 +9,7 @@ import { torchAvailable, torchRun } from "../../lib/bench/torch.ts";
 
 const quiet = () => {};
 
-Deno.test("bench train times the trainer's step in every mode (tiny configuration)", async () => {
+test("bench train times the trainer's step in every mode (tiny configuration)", async () => {
   const backend = await initBackend(undefined, { quiet: true });
   const r = await benchTrain({
     backend: backend.name,
@@ -28,7 +29,7 @@ Deno.test("bench train times the trainer's step in every mode (tiny configuratio
   assertEquals(r.teacher, "mobilenet_v2@0.35");
 });
 
-Deno.test("bench train --profile times kernels and restores them afterwards", async () => {
+test("bench train --profile times kernels and restores them afterwards", async () => {
   const backend = await initBackend(undefined, { quiet: true });
   const before = tf.getKernel("Conv2D", tf.getBackend())!.kernelFunc;
   const r = await benchTrain({
@@ -46,7 +47,7 @@ Deno.test("bench train --profile times kernels and restores them afterwards", as
   assertEquals(tf.getKernel("Conv2D", tf.getBackend())!.kernelFunc, before);
 });
 
-Deno.test("bench train rows in BENCHMARKS.md are replaced per configuration", async () => {
+test("bench train rows in BENCHMARKS.md are replaced per configuration", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const file = new URL(`file://${join(dir, "BENCHMARKS.md")}`);
@@ -79,7 +80,7 @@ Deno.test("bench train rows in BENCHMARKS.md are replaced per configuration", as
   }
 });
 
-Deno.test("bench models reports every key (tiny batch, no ViT)", async () => {
+test("bench models reports every key (tiny batch, no ViT)", async () => {
   const backend = await initBackend(undefined, { quiet: true });
   const r = await benchModels({
     backend: backend.name,

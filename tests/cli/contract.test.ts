@@ -3,19 +3,20 @@
  * exits 0; an unknown flag or a bad value exits 2 with one `error:` line and no stack trace;
  * `--json`, where the help offers it, prints only parseable JSON on stdout.
  */
+import { test } from "../permissions.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
-import { BEANS_DIR, SHARED } from "../data/helpers.ts";
+import { BEANS_DIR } from "../data/helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const VIT_TINY = Deno.env.get("VIT_TINY") ?? `${SHARED}fixtures/vit_tiny`;
+const VIT_TINY = `${FIXTURES}/vit_tiny`;
 /** deno.json tasks that are Deno's own tools, not toolkit commands. */
 const NOT_COMMANDS = new Set(["test", "check"]);
 
-const tasks = Object.keys(
-  JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks as Record<string, string>,
-).filter((t) => !NOT_COMMANDS.has(t));
+const tasks = Object.keys(denoJson.tasks).filter((t) => !NOT_COMMANDS.has(t));
 
 interface Result {
   code: number;
@@ -52,7 +53,7 @@ function subcommands(name: string, usage: string): string[] {
 const helps = new Map<string, string>();
 
 for (const name of tasks) {
-  Deno.test(`deno task ${name}: --help, unknown flag`, async () => {
+  test(`deno task ${name}: --help, unknown flag`, async () => {
     const help = await task([name, "--help"]);
     assertEquals(help.code, 0, help.stderr);
     assert(help.stdout.startsWith("usage:"), `${name} --help: ${help.stdout.slice(0, 200)}`);
@@ -73,7 +74,7 @@ for (const name of tasks) {
   });
 }
 
-Deno.test("bad values and missing arguments are one line, exit 2", async () => {
+test("bad values and missing arguments are one line, exit 2", async () => {
   const cases: string[][] = [
     ["train", "--out", "/tmp/x", "--epochs", "abc"],
     ["train", "--out", "/tmp/x", "--dropout", "1.5"],
@@ -163,7 +164,7 @@ async function jsonCases(dir: string): Promise<Record<string, string[]>> {
   };
 }
 
-Deno.test("--json prints only JSON on stdout, for every command that offers it", async () => {
+test("--json prints only JSON on stdout, for every command that offers it", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const cases = await jsonCases(dir);
@@ -192,7 +193,7 @@ Deno.test("--json prints only JSON on stdout, for every command that offers it",
   }
 });
 
-Deno.test("the README's logits command works without --backend", async () => {
+test("the README's logits command works without --backend", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = join(dir, "x.safetensors");

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { lockHolder, tryLock } from "../../lib/core/lock.ts";
@@ -24,7 +25,7 @@ async function kill(p: Deno.ChildProcess): Promise<void> {
   await p.stdout.cancel();
 }
 
-Deno.test("a lock is held once, names its holder, and is released", async () => {
+test("a lock is held once, names its holder, and is released", async () => {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "sub", "run.lock");
   const a = await tryLock(path);
@@ -39,7 +40,7 @@ Deno.test("a lock is held once, names its holder, and is released", async () => 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test({
+test({
   name: "a live process's lock is respected; after SIGKILL it is taken over",
   sanitizeResources: false,
   async fn() {
@@ -56,7 +57,7 @@ Deno.test({
   },
 });
 
-Deno.test("another host's lock is stale only once its heartbeat is old; an empty one after a grace", async () => {
+test("another host's lock is stale only once its heartbeat is old; an empty one after a grace", async () => {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "run.lock");
   await Deno.writeTextFile(path, JSON.stringify({ pid: 1, host: "elsewhere", started: "" }));
@@ -75,7 +76,7 @@ Deno.test("another host's lock is stale only once its heartbeat is old; an empty
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("two takers of one stale lock: at most one gets it; release never removes another's lock", async () => {
+test("two takers of one stale lock: at most one gets it; release never removes another's lock", async () => {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "run.lock");
   // A dead holder on this host: a process that has exited.

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
 import {
@@ -12,6 +13,8 @@ import { normalizeInto, preprocessImage, preprocessOptions } from "../../lib/dat
 import { flipHorizontal } from "../../lib/data/augment.ts";
 import { sha256File } from "../../lib/core/hash.ts";
 import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "./helpers.ts";
+import { fullBeansTest } from "../fixture_paths.ts";
+import { findParquet } from "../../lib/data/resolve.ts";
 
 const SIZE = 48; // small images keep these tests fast; the 224 path is covered by preprocess.test.ts
 
@@ -32,21 +35,39 @@ function cacheFiles(dir: string): string[] {
   }
 }
 
-Deno.test("loadSplit on shared validation: ids, labels, checksum, pixels as preprocessImage", async () => {
+fullBeansTest(
+  "loadSplit on the full validation split: 133 images, pixels as preprocessImage",
+  async (data) => {
+    await withTemp(async (dir) => {
+      const s = await loadSplit({ data, split: "validation", cacheDir: dir, quiet: true });
+      assertEquals([s.n, s.size, s.pixels.length], [133, 224, 133 * 224 * 224 * 3]);
+      assertEquals(s.classNames, BEANS_CLASSES);
+      const [file] = findParquet(data, "validation");
+      assertEquals(s.checksum, await sha256File(file));
+      assertEquals(s.fromCache, false);
+      const [row] = await validationRows(50, 51, file);
+      assertEquals(s.ids[50], row.path);
+      assertEquals(s.labels[50], row.label);
+      assertEquals(imagePixels(s, 50), await preprocessImage(row.bytes, 224));
+    });
+  },
+);
+
+test("loadSplit on the committed validation subset: ids, labels, checksum, pixels as preprocessImage", async () => {
   await withTemp(async (dir) => {
     const s = await loadSplit({ data: BEANS_DIR, split: "validation", cacheDir: dir, quiet: true });
-    assertEquals([s.n, s.size, s.pixels.length], [133, 224, 133 * 224 * 224 * 3]);
+    assertEquals([s.n, s.size, s.pixels.length], [12, 224, 12 * 224 * 224 * 3]);
     assertEquals(s.classNames, BEANS_CLASSES);
     assertEquals(s.checksum, await sha256File(`${BEANS_DIR}/validation.parquet`));
     assertEquals(s.fromCache, false);
-    const [row] = await validationRows(50, 51);
-    assertEquals(s.ids[50], row.path);
-    assertEquals(s.labels[50], row.label);
-    assertEquals(imagePixels(s, 50), await preprocessImage(row.bytes, 224));
+    const [row] = await validationRows(5, 6);
+    assertEquals(s.ids[5], row.path);
+    assertEquals(s.labels[5], row.label);
+    assertEquals(imagePixels(s, 5), await preprocessImage(row.bytes, 224));
   });
 });
 
-Deno.test("second load comes from the cache; corrupted cache files are rebuilt", async () => {
+test("second load comes from the cache; corrupted cache files are rebuilt", async () => {
   await withTemp(async (dir) => {
     const rows = await validationRows(0, 4);
     writeImageParquet(`${dir}/train.parquet`, rows, { classNames: BEANS_CLASSES });
@@ -86,7 +107,7 @@ Deno.test("second load comes from the cache; corrupted cache files are rebuilt",
   });
 });
 
-Deno.test("a crash while writing the cache leaves no file under the real name", async () => {
+test("a crash while writing the cache leaves no file under the real name", async () => {
   await withTemp(async (dir) => {
     const path = `${dir}/c/x.kdimg`;
     class Exploding extends Uint8Array {
@@ -110,7 +131,7 @@ Deno.test("a crash while writing the cache leaves no file under the real name", 
   });
 });
 
-Deno.test("undecodable image: UserError names file, row and image_file_path; --skip-bad-images skips", async () => {
+test("undecodable image: UserError names file, row and image_file_path; --skip-bad-images skips", async () => {
   await withTemp(async (dir) => {
     const rows = await validationRows(0, 4);
     rows[2] = { ...rows[2], bytes: rows[2].bytes.subarray(0, 200) }; // truncated JPEG
@@ -147,7 +168,7 @@ Deno.test("undecodable image: UserError names file, row and image_file_path; --s
   });
 });
 
-Deno.test("toTensor: NHWC float32 normalised, indices select images, size must match", async () => {
+test("toTensor: NHWC float32 normalised, indices select images, size must match", async () => {
   await withTemp(async (dir) => {
     writeImageParquet(`${dir}/train.parquet`, await validationRows(0, 3), {
       classNames: BEANS_CLASSES,
@@ -174,7 +195,7 @@ Deno.test("toTensor: NHWC float32 normalised, indices select images, size must m
   });
 });
 
-Deno.test("toTensor with augmentation: seeded, and flip-only mirrors the image", async () => {
+test("toTensor with augmentation: seeded, and flip-only mirrors the image", async () => {
   await withTemp(async (dir) => {
     writeImageParquet(`${dir}/train.parquet`, await validationRows(0, 2), {
       classNames: BEANS_CLASSES,
@@ -204,7 +225,7 @@ Deno.test("toTensor with augmentation: seeded, and flip-only mirrors the image",
   });
 });
 
-Deno.test("batchIndices: a permutation per epoch, deterministic from (seed, epoch)", () => {
+test("batchIndices: a permutation per epoch, deterministic from (seed, epoch)", () => {
   const collect = (o: { shuffle: boolean; seed: number; epoch: number; dropLast?: boolean }) =>
     [...batchIndices(10, { batchSize: 4, ...o })].map((b) => [...b]);
   const a = collect({ shuffle: true, seed: 1, epoch: 0 });

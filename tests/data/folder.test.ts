@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
 import { hasFolderSplit, openFolderSplit } from "../../lib/data/folder.ts";
@@ -18,7 +19,7 @@ async function makeFolder(dir: string) {
   return rows;
 }
 
-Deno.test("image folder: classes sorted by name, files sorted, non-images ignored", async () => {
+test("image folder: classes sorted by name, files sorted, non-images ignored", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const rows = await makeFolder(dir);
@@ -35,7 +36,7 @@ Deno.test("image folder: classes sorted by name, files sorted, non-images ignore
   }
 });
 
-Deno.test("image folder: explicit class list, unknown class folder, empty split", async () => {
+test("image folder: explicit class list, unknown class folder, empty split", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await makeFolder(dir);
@@ -56,7 +57,7 @@ Deno.test("image folder: explicit class list, unknown class folder, empty split"
   }
 });
 
-Deno.test("image folder: loads and preprocesses; an undecodable file is named", async () => {
+test("image folder: loads and preprocesses; an undecodable file is named", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const rows = await makeFolder(dir);

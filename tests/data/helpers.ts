@@ -1,21 +1,20 @@
-/** Shared locations and small real-file builders for the data tests. */
+/** Data locations and small real-file builders for the data tests. */
 import { parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
 
-/** `<repo>/../shared/`, or env `KD_SHARED`. */
-export const SHARED = Deno.env.get("KD_SHARED") ??
-  new URL("../../../shared/", import.meta.url).pathname;
-/** Folder with the beans train/validation Parquet files (env `BEANS_DIR` overrides). */
-export const BEANS_DIR = Deno.env.get("BEANS_DIR") ?? `${SHARED}datasets/beans`;
-/** The shared validation split. */
+import { BEANS_MINI } from "../fixture_paths.ts";
+
+/** Folder with the committed beans subset's train/validation Parquet files. */
+export const BEANS_DIR: string = BEANS_MINI;
+/** The committed subset's validation split (12 real JPEGs, HF parquet schema). */
 export const VALIDATION = `${BEANS_DIR}/validation.parquet`;
 
 /** Class names of beans, as the dataset card lists them. */
 export const BEANS_CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"];
 
-/** Real JPEG bytes, labels and paths of validation rows [start, end). */
-export async function validationRows(start: number, end: number) {
-  const file = (await Deno.readFile(VALIDATION)).buffer;
+/** Real JPEG bytes, labels and paths of validation rows [start, end) (of `path`: the subset's). */
+export async function validationRows(start: number, end: number, path = VALIDATION) {
+  const file = (await Deno.readFile(path)).buffer;
   const rows = await parquetReadObjects({ file, utf8: false, rowStart: start, rowEnd: end });
   return rows.map((r) => ({
     bytes: new Uint8Array((r.image as { bytes: Uint8Array }).bytes),

@@ -1,14 +1,28 @@
+import { test } from "../permissions.ts";
 import { assertEquals } from "@std/assert";
 import { datasetInfo } from "../../lib/data/info.ts";
 import { BEANS_DIR } from "./helpers.ts";
+import { fullBeansTest } from "../fixture_paths.ts";
 
-// Expected counts are the dataset README's table (shared/datasets/beans/README.md).
-const EXPECTED = {
+// The full splits' counts are the HF dataset card's table.
+const FULL = {
   train: { rows: 1034, classes: { angular_leaf_spot: 345, bean_rust: 348, healthy: 341 } },
   validation: { rows: 133, classes: { angular_leaf_spot: 44, bean_rust: 45, healthy: 44 } },
 };
+// The committed subset (tests/fixtures/README.md).
+const EXPECTED = {
+  train: { rows: 24, classes: { angular_leaf_spot: 8, bean_rust: 8, healthy: 8 } },
+  validation: { rows: 12, classes: { angular_leaf_spot: 3, bean_rust: 4, healthy: 5 } },
+};
 
-Deno.test("datasetInfo counts rows and classes of the shared beans splits", async () => {
+fullBeansTest("datasetInfo counts rows and classes of the full beans splits", async (dir) => {
+  const info = await datasetInfo({ data: dir });
+  for (const [k, v] of Object.entries(FULL)) {
+    assertEquals({ rows: info.splits[k].rows, classes: info.splits[k].classes }, v);
+  }
+});
+
+test("datasetInfo counts rows and classes of the committed beans subset", async () => {
   const info = await datasetInfo({ data: BEANS_DIR });
   assertEquals(Object.keys(info.splits), ["train", "validation"]);
   for (const [k, v] of Object.entries(EXPECTED)) {
@@ -16,7 +30,7 @@ Deno.test("datasetInfo counts rows and classes of the shared beans splits", asyn
   }
 });
 
-Deno.test("`deno task data info --json`: stdout is the counts object", async () => {
+test("`deno task data info --json`: stdout is the counts object", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -40,7 +54,7 @@ Deno.test("`deno task data info --json`: stdout is the counts object", async () 
   }
 });
 
-Deno.test("`deno task data info` on a missing folder: exit 2, one error line", async () => {
+test("`deno task data info` on a missing folder: exit 2, one error line", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -1,20 +1,36 @@
+import { test } from "../permissions.ts";
 import { assertEquals, assertRejects } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
 import { openParquetSplit, toBytes } from "../../lib/data/parquet.ts";
 import { BEANS_CLASSES, VALIDATION, validationRows, writeImageParquet } from "./helpers.ts";
 import { parquetWriteBuffer } from "hyparquet-writer";
+import { findParquet } from "../../lib/data/resolve.ts";
+import { fullBeansTest } from "../fixture_paths.ts";
 
-Deno.test("shared validation split: 133 rows, class names from HF metadata, 44/45/44", async () => {
+fullBeansTest(
+  "full validation split: 133 rows, class names from HF metadata, 44/45/44",
+  async (dir) => {
+    const files = findParquet(dir, "validation");
+    const s = await openParquetSplit("validation", files);
+    assertEquals(s.classNames, BEANS_CLASSES);
+    assertEquals(s.ids.length, 133);
+    // Per-class counts from the dataset card (HF beans: validation 44/45/44).
+    assertEquals([0, 1, 2].map((c) => s.labels.filter((l) => l === c).length), [44, 45, 44]);
+    assertEquals(s.ids[0], "validation/angular_leaf_spot/angular_leaf_spot_val.0.jpg");
+    assertEquals(s.files, files);
+  },
+);
+
+test("committed validation subset: 12 rows, class names from HF metadata, 3/4/5", async () => {
   const s = await openParquetSplit("validation", [VALIDATION]);
   assertEquals(s.classNames, BEANS_CLASSES);
-  assertEquals(s.ids.length, 133);
-  // Per-class counts from the dataset README (shared/datasets/beans/README.md).
-  assertEquals([0, 1, 2].map((c) => s.labels.filter((l) => l === c).length), [44, 45, 44]);
+  assertEquals(s.ids.length, 12);
+  assertEquals([0, 1, 2].map((c) => s.labels.filter((l) => l === c).length), [3, 4, 5]);
   assertEquals(s.ids[0], "validation/angular_leaf_spot/angular_leaf_spot_val.0.jpg");
   assertEquals(s.files, [VALIDATION]);
 });
 
-Deno.test("image bytes come back as Uint8Array JPEGs", async () => {
+test("image bytes come back as Uint8Array JPEGs", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const rows = await validationRows(0, 2);
@@ -28,7 +44,7 @@ Deno.test("image bytes come back as Uint8Array JPEGs", async () => {
   }
 });
 
-Deno.test("toBytes accepts the shapes hyparquet may return", () => {
+test("toBytes accepts the shapes hyparquet may return", () => {
   assertEquals(toBytes(new Uint8Array([1, 2])), new Uint8Array([1, 2]));
   assertEquals(toBytes([3, 4]), new Uint8Array([3, 4]));
   assertEquals(toBytes(new Uint16Array([0x0201]).buffer), new Uint8Array([1, 2]));
@@ -40,7 +56,7 @@ Deno.test("toBytes accepts the shapes hyparquet may return", () => {
   assertEquals(toBytes(null), undefined);
 });
 
-Deno.test("--labels names classes when the file has no metadata; ids fall back to row:<i>", async () => {
+test("--labels names classes when the file has no metadata; ids fall back to row:<i>", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const p = `${dir}/plain.parquet`;
@@ -54,7 +70,7 @@ Deno.test("--labels names classes when the file has no metadata; ids fall back t
   }
 });
 
-Deno.test("bad input: missing, truncated, not Parquet, wrong columns, label out of range", async () => {
+test("bad input: missing, truncated, not Parquet, wrong columns, label out of range", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await assertRejects(

@@ -1,5 +1,8 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import { parquetReadObjects } from "hyparquet";
+import { FIXTURES } from "../fixture_paths.ts";
+import { VALIDATION } from "./helpers.ts";
 import {
   decodeRGB,
   normalizeInto,
@@ -8,11 +11,7 @@ import {
   VIT_PREPROCESS,
 } from "../../lib/data/preprocess.ts";
 
-const SHARED = new URL("../../../shared/", import.meta.url).pathname;
-const FIXTURE = Deno.env.get("VIT_PREPROCESS_FIXTURES") ??
-  `${SHARED}fixtures/vit_preprocess/expected.safetensors`;
-const VALIDATION = Deno.env.get("BEANS_VALIDATION") ??
-  `${SHARED}datasets/beans/validation.parquet`;
+const FIXTURE = `${FIXTURES}/vit_preprocess/expected.safetensors`;
 
 /** Minimal safetensors reader (F32 only): 8-byte LE header length, JSON header, raw data. */
 function readSafetensors(bytes: Uint8Array) {
@@ -32,18 +31,19 @@ function readSafetensors(bytes: Uint8Array) {
   return { tensors, metadata: header.__metadata__ as Record<string, string> };
 }
 
+/** The JPEG of full-validation row `row`, from the committed subset (found by `source_row`). */
 async function imageBytes(row: number): Promise<Uint8Array> {
-  const [r] = await parquetReadObjects({
+  const rows = await parquetReadObjects({
     file: await Deno.readFile(VALIDATION).then((b) => b.buffer),
     utf8: false,
-    rowStart: row,
-    rowEnd: row + 1,
-    columns: ["image"],
+    columns: ["image", "source_row"],
   });
+  const r = rows.find((r) => Number(r.source_row) === row);
+  assert(r, `validation row ${row} is not in ${VALIDATION}`);
   return new Uint8Array((r.image as { bytes: Uint8Array }).bytes);
 }
 
-Deno.test("preprocess matches ViTImageProcessor (PIL bilinear) on 4 validation images", async () => {
+test("preprocess matches ViTImageProcessor (PIL bilinear) on 4 validation images", async () => {
   const { tensors, metadata } = readSafetensors(await Deno.readFile(FIXTURE));
   const rows = (JSON.parse(metadata.rows) as string[]).map((r) => Number(r.split("/")[1]));
   assertEquals(rows.length, 4);
@@ -76,7 +76,7 @@ Deno.test("preprocess matches ViTImageProcessor (PIL bilinear) on 4 validation i
   }
 });
 
-Deno.test("normalizeInto applies (x/255 - mean)/std per channel", () => {
+test("normalizeInto applies (x/255 - mean)/std per channel", () => {
   const pre = preprocessOptions({ size: 1, mean: [0.1, 0.2, 0.3], std: [0.5, 0.25, 2] });
   const out = new Float32Array(4).fill(-9);
   normalizeInto(new Uint8Array([0, 255, 51]), out, 1, pre);
@@ -86,7 +86,7 @@ Deno.test("normalizeInto applies (x/255 - mean)/std per channel", () => {
   assert(Math.abs(out[3] - (0.2 - 0.3) / 2) < 1e-6);
 });
 
-Deno.test("VIT_PREPROCESS defaults and option validation", async () => {
+test("VIT_PREPROCESS defaults and option validation", async () => {
   assertEquals(VIT_PREPROCESS.size, 224);
   assertEquals([...VIT_PREPROCESS.mean, ...VIT_PREPROCESS.std], [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
   let threw = false;

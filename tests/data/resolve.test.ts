@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assertEquals, assertRejects } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
 import {
@@ -9,7 +10,7 @@ import {
 } from "../../lib/data/resolve.ts";
 import { VALIDATION } from "./helpers.ts";
 
-Deno.test("resolves <split>.parquet and HF data/<split>-NNNNN-of-NNNNN.parquet names", async () => {
+test("resolves <split>.parquet and HF data/<split>-NNNNN-of-NNNNN.parquet names", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.symlink(VALIDATION, `${dir}/validation.parquet`);
@@ -26,7 +27,7 @@ Deno.test("resolves <split>.parquet and HF data/<split>-NNNNN-of-NNNNN.parquet n
   }
 });
 
-Deno.test("multiple HF shards form one split, in shard order", async () => {
+test("multiple HF shards form one split, in shard order", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/data`);
@@ -43,7 +44,7 @@ Deno.test("multiple HF shards form one split, in shard order", async () => {
   }
 });
 
-Deno.test("missing split or folder: one UserError naming the folder and what was looked for", async () => {
+test("missing split or folder: one UserError naming the folder and what was looked for", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.symlink(VALIDATION, `${dir}/validation.parquet`);
@@ -63,7 +64,7 @@ Deno.test("missing split or folder: one UserError naming the folder and what was
   }
 });
 
-Deno.test("data folder: option, then KD_DATA, then the default", () => {
+test("data folder: option, then KD_DATA, then the default", () => {
   const old = Deno.env.get("KD_DATA");
   try {
     Deno.env.delete("KD_DATA");

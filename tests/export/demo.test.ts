@@ -1,3 +1,4 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { exportModel } from "../../lib/export/export.ts";
@@ -14,14 +15,14 @@ import { UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA } from "../helpers.ts";
 import { MNV2_FIXTURE, trainTinyStudent } from "./helpers.ts";
 
-const chromium = findChromium();
-if (!chromium) {
+const chromium = ALL_GRANTED ? findChromium() : undefined;
+if (ALL_GRANTED && !chromium) {
   console.error(
     "skipping the browser demo test: chromium is not installed (apt-get install chromium)",
   );
 }
 
-Deno.test({
+test({
   name: "demo in headless Chromium classifies validation leaves exactly like the toolkit",
   ignore: !chromium,
   sanitizeResources: false,
@@ -106,7 +107,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "demo server: loopback only, serves tfjs from node_modules, nothing outside its folders",
   sanitizeResources: false,
   sanitizeOps: false,

@@ -4,13 +4,13 @@ import { train } from "../../lib/train.ts";
 import { presetRecipe } from "../../lib/presets.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { TEST_DATA } from "../helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 
-/** The shared HF MobileNetV2 fixture (env `MNV2_FIXTURE` overrides). */
-export const MNV2_FIXTURE = Deno.env.get("MNV2_FIXTURE") ??
-  new URL("../../../shared/fixtures/mobilenet_v2_tiny", import.meta.url).pathname;
+/** The tiny HF MobileNetV2 fixture (`tests/fixtures/mobilenet_v2_tiny`, or `KD_FIXTURES`'s). */
+export const MNV2_FIXTURE = `${FIXTURES}/mobilenet_v2_tiny`;
 
-/** The shared HF ViT fixture (a model the exporter must refuse). */
-export const VIT_FIXTURE = new URL("../../../shared/fixtures/vit_tiny", import.meta.url).pathname;
+/** The tiny HF ViT fixture (a model the exporter must refuse). */
+export const VIT_FIXTURE = `${FIXTURES}/vit_tiny`;
 
 /**
  * Train a tiny student (MobileNetV2 ×0.35, 32 px, `smoke` preset, 3 epochs on 48 images) into

@@ -1,3 +1,4 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
@@ -13,7 +14,7 @@ import { UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA } from "../helpers.ts";
 import { MNV2_FIXTURE, trainTinyStudent, VIT_FIXTURE } from "./helpers.ts";
 
-await initBackend(undefined, { quiet: true });
+if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
 
 /** Every `MobileNetV2Config` field (transformers' configuration_mobilenet_v2.py). */
 const CONFIG_FIELDS = [
@@ -41,7 +42,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-Deno.test("hf export of the HF fixture gives back the same tensors, config and logits", async () => {
+test("hf export of the HF fixture gives back the same tensors, config and logits", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-export-hf-" });
   try {
     const out = join(tmp, "hf");
@@ -100,7 +101,7 @@ Deno.test("hf export of the HF fixture gives back the same tensors, config and l
   }
 });
 
-Deno.test({
+test({
   name: "hf export of a freshly trained student: hf-dir gives its own logits; card and processor",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -196,7 +197,7 @@ async function entries(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
 }
 
-Deno.test("export refuses a ViT, a run without best/ and a non-empty --out, writing nothing", async () => {
+test("export refuses a ViT, a run without best/ and a non-empty --out, writing nothing", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-export-bad-" });
   try {
     const out = join(tmp, "out");
@@ -240,7 +241,7 @@ Deno.test("export refuses a ViT, a run without best/ and a non-empty --out, writ
   }
 });
 
-Deno.test("deno task export: bad input is one error line and exit 2", async () => {
+test("deno task export: bad input is one error line and exit 2", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-export-cli-" });
   const cli = new URL("../../lib/cli/export.ts", import.meta.url).pathname;
   const run = async (...args: string[]) => {

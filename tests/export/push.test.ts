@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
@@ -101,7 +102,7 @@ async function exportFixture(dir: string): Promise<string> {
   return out;
 }
 
-Deno.test("push: preupload, LFS upload + verify, then one NDJSON commit (loopback hub)", async () => {
+test("push: preupload, LFS upload + verify, then one NDJSON commit (loopback hub)", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-push-" });
   const hub = fakeHub({ exists: true });
   try {
@@ -170,7 +171,7 @@ Deno.test("push: preupload, LFS upload + verify, then one NDJSON commit (loopbac
   }
 });
 
-Deno.test("push: a refused commit is one clear error naming the request", async () => {
+test("push: a refused commit is one clear error naming the request", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-push-bad-" });
   const hub = fakeHub({ commitStatus: 403 });
   try {
@@ -192,7 +193,7 @@ Deno.test("push: a refused commit is one clear error naming the request", async 
   }
 });
 
-Deno.test("deno task export --push: HF_ENDPOINT and HF_TOKEN are used; no token is exit 2", async () => {
+test("deno task export --push: HF_ENDPOINT and HF_TOKEN are used; no token is exit 2", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-push-cli-" });
   const hub = fakeHub();
   const cli = new URL("../../lib/cli/export.ts", import.meta.url).pathname;

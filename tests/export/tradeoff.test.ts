@@ -1,3 +1,4 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend.ts";
@@ -11,7 +12,7 @@ import { writeReport } from "../../lib/report/html.ts";
 import { measureSweepTradeoff, readSweepTradeoff } from "../../lib/report/tradeoff.ts";
 import { saveRandomStudent, TEST_DATA } from "../helpers.ts";
 
-await initBackend(undefined, { quiet: true });
+if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
 
 const FAST = { minRuns: 1, minSeconds: 0, quiet: true };
 
@@ -28,7 +29,7 @@ async function saveTeacher(dir: string): Promise<string> {
   return dir;
 }
 
-Deno.test("tradeoff: teacher and student side by side, counted, timed and scored", async () => {
+test("tradeoff: teacher and student side by side, counted, timed and scored", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-tradeoff-" });
   try {
     const teacher = await saveTeacher(join(tmp, "teacher"));
@@ -77,7 +78,7 @@ Deno.test("tradeoff: teacher and student side by side, counted, timed and scored
   }
 });
 
-Deno.test({
+test({
   name: "tradeoff: a sweep's teachers and best students land in tradeoff.json and the report",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -123,7 +124,7 @@ Deno.test({
   },
 });
 
-Deno.test("deno task bench tradeoff: --json prints the table; missing --teacher is exit 2", async () => {
+test("deno task bench tradeoff: --json prints the table; missing --teacher is exit 2", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-tradeoff-cli-" });
   const cli = new URL("../../lib/cli/bench.ts", import.meta.url).pathname;
   const run = (...args: string[]) =>

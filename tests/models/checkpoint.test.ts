@@ -1,3 +1,5 @@
+import { test } from "../permissions.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 import {
   assert,
   assertEquals,
@@ -16,8 +18,7 @@ import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
 
-const VIT = Deno.env.get("VIT_FIXTURES")?.split(":")[0] ??
-  new URL("../../../shared/fixtures/vit_tiny", import.meta.url).pathname;
+const VIT = `${FIXTURES}/vit_tiny`;
 
 function logits(m: { apply(x: tf.Tensor4D): tf.Tensor2D }, size: number): number[] {
   return tf.tidy(() =>
@@ -25,7 +26,7 @@ function logits(m: { apply(x: tf.Tensor4D): tf.Tensor2D }, size: number): number
   );
 }
 
-Deno.test("checkpoint: mobilenet_v2 save → loadModel gives identical outputs and state", async () => {
+test("checkpoint: mobilenet_v2 save → loadModel gives identical outputs and state", async () => {
   const dir = await Deno.makeTempDir();
   const m = await createModel("mobilenet_v2@0.35", {
     numLabels: 3,
@@ -54,7 +55,7 @@ Deno.test("checkpoint: mobilenet_v2 save → loadModel gives identical outputs a
   }
 });
 
-Deno.test("checkpoint: vit round trip through dir: spec", async () => {
+test("checkpoint: vit round trip through dir: spec", async () => {
   const dir = await Deno.makeTempDir();
   const m = await createModel(`hf-dir:${VIT}`, { quiet: true });
   try {
@@ -70,7 +71,7 @@ Deno.test("checkpoint: vit round trip through dir: spec", async () => {
   }
 });
 
-Deno.test("checkpoint: weightsChecksum changes with any weight", async () => {
+test("checkpoint: weightsChecksum changes with any weight", async () => {
   const m = new MobileNetV2({ numLabels: 3, depthMultiplier: 0.35, seed: 1 });
   const before = await weightsChecksum(m);
   assertEquals(await weightsChecksum(m), before);
@@ -80,7 +81,7 @@ Deno.test("checkpoint: weightsChecksum changes with any weight", async () => {
   m.dispose();
 });
 
-Deno.test("checkpoint: a saved file missing a tensor is refused whole", async () => {
+test("checkpoint: a saved file missing a tensor is refused whole", async () => {
   const dir = await Deno.makeTempDir();
   const m = new MobileNetV2({ numLabels: 3, depthMultiplier: 0.35, seed: 1 });
   try {
@@ -104,7 +105,7 @@ Deno.test("checkpoint: a saved file missing a tensor is refused whole", async ()
   }
 });
 
-Deno.test("registry: unknown specs list the valid forms; widths build", async () => {
+test("registry: unknown specs list the valid forms; widths build", async () => {
   for (const spec of ["resnet50", "foo:bar", "mobilenet_v2@x", "hf:"]) {
     const e = await assertRejects(() => createModel(spec, { numLabels: 3 }), UserError);
     assertStringIncludes(e.message, "hf-dir:PATH");
@@ -117,7 +118,7 @@ Deno.test("registry: unknown specs list the valid forms; widths build", async ()
   assertStringIncludes(e.message, "/nonexistent/model/config.json");
 });
 
-Deno.test("registry: hf-dir loads an HF-layout MobileNetV2 checkpoint (PyTorch layouts)", async () => {
+test("registry: hf-dir loads an HF-layout MobileNetV2 checkpoint (PyTorch layouts)", async () => {
   // Export a model in PyTorch layouts under HF names, as transformers would save it.
   const src = new MobileNetV2({ numLabels: 3, depthMultiplier: 0.35, seed: 9 });
   const dir = await Deno.makeTempDir();

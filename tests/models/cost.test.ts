@@ -1,35 +1,32 @@
+import { test } from "../permissions.ts";
 import { assertEquals } from "@std/assert";
 import { initBackend } from "../../lib/backend.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { modelCost, vitMacs } from "../../lib/models/cost.ts";
 import { ViT, type ViTConfig } from "../../lib/models/vit.ts";
 import { loadTfjsLayersDir } from "../../lib/models/layers_backbone.ts";
-import { SHARED } from "../data/helpers.ts";
-
-/** The shared ImageNet MobileNetV2 as a tfjs LayersModel (env `KD_PRETRAINED_DIR` overrides). */
-const TFJS_MNV2 = Deno.env.get("KD_PRETRAINED_DIR") ??
-  `${SHARED}models/mobilenet_v2_1.0_224_imagenet`;
+import { tfjsBackbone } from "../helpers.ts";
 
 await initBackend("cpu", { quiet: true });
 
-Deno.test("cost: MobileNetV2 1.0 at 224 px with 1000 classes is the published 3.50 M / 300.8 M", async () => {
+test("cost: MobileNetV2 1.0 at 224 px with 1000 classes is the published 3.50 M / 300.8 M", async () => {
   // torchvision's mobilenet_v2 (same architecture): 3,504,872 parameters, 300.77 M MACs.
   const m = new MobileNetV2({ numLabels: 1000, seed: 1 });
   assertEquals(await modelCost(m), { params: 3_504_872, macs: 300_774_272 });
   m.dispose();
 });
 
-Deno.test("cost: the tfjs ImageNet MobileNetV2, counted from tfjs' own layer shapes, agrees", async () => {
+test("cost: the tfjs ImageNet MobileNetV2, counted from tfjs' own layer shapes, agrees", async () => {
   // Independent count (Keras topology and tfjs shape inference, ZeroPadding + valid convs)
   // of the same network: identical convolutions, so only the classifier width differs.
-  const b = await loadTfjsLayersDir(TFJS_MNV2, { numLabels: 3 });
+  const b = await loadTfjsLayersDir(await tfjsBackbone(), { numLabels: 3 });
   const m = new MobileNetV2({ numLabels: 3, seed: 1 });
   assertEquals((await modelCost(b)).macs, (await modelCost(m)).macs);
   b.dispose();
   m.dispose();
 });
 
-Deno.test("cost: ViT counts patch embedding, attention (QKV, QK^T, AV, out), MLP and head", async () => {
+test("cost: ViT counts patch embedding, attention (QKV, QK^T, AV, out), MLP and head", async () => {
   const c: ViTConfig = {
     kind: "vit",
     prefix: "vit",

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
@@ -8,7 +9,8 @@ import { nchwToNhwc } from "../../lib/models/vit.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { folderFiles } from "../net/fake_hub.ts";
 import { withEnv, withFakeHub } from "../net/hub_env.ts";
-import { FIXTURES, modelFiles } from "../net/beans_hub.ts";
+import { modelFiles } from "../net/beans_hub.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 import { shardSafetensors } from "./shards.ts";
 
 await initBackend("cpu", { quiet: true });
@@ -27,7 +29,7 @@ async function expectFixtureLogits(spec: string) {
   assert(err <= 1e-4, `${spec}: max error ${err}`);
 }
 
-Deno.test("hub: hf:ORG/NAME discovers safetensors, pytorch_model.bin or shards from the file list", async () => {
+test("hub: hf:ORG/NAME discovers safetensors, pytorch_model.bin or shards from the file list", async () => {
   const repos = [
     { type: "model" as const, repo: "t/st", files: await modelFiles(VIT) },
     { type: "model" as const, repo: "t/bin", files: await modelFiles(`${FIXTURES}/vit_tiny_bin`) },
@@ -55,7 +57,7 @@ Deno.test("hub: hf:ORG/NAME discovers safetensors, pytorch_model.bin or shards f
   });
 });
 
-Deno.test("hub: a repository without weights, or unknown, is one clear error", async () => {
+test("hub: a repository without weights, or unknown, is one clear error", async () => {
   const files = await folderFiles(VIT);
   await withFakeHub([{
     type: "model",

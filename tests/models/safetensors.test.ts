@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import {
@@ -36,7 +37,7 @@ async function expectBad(bytes: Uint8Array, ...includes: string[]): Promise<void
   }
 }
 
-Deno.test("safetensors: F32/I32 round trip with metadata through a file", async () => {
+test("safetensors: F32/I32 round trip with metadata through a file", async () => {
   const a = tf.tensor([[1.5, -2], [3.25, 4e-7], [0, 1e30]], [3, 2], "float32");
   const b = tf.tensor([7, -8, 2147483647], [3], "int32");
   const path = await Deno.makeTempFile({ suffix: ".safetensors" });
@@ -63,7 +64,7 @@ Deno.test("safetensors: data section is 8-byte aligned", () => {
   assertEquals((8 + n) % 8, 0);
 });
 
-Deno.test("safetensors: decodes F16, BF16 and I64", async () => {
+test("safetensors: decodes F16, BF16 and I64", async () => {
   // IEEE half: 1.0 = 0x3C00, -2.0 = 0xC000, 0.5 = 0x3800, smallest subnormal 0x0001 = 2^-24.
   const f16 = new Uint16Array([0x3c00, 0xc000, 0x3800, 0x0001]);
   // bfloat16 is the top half of a float32: 1.0 = 0x3F80, -0.5 = 0xBF00.
@@ -93,7 +94,7 @@ Deno.test("safetensors: decodes F16, BF16 and I64", async () => {
 
 const ok = { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } };
 
-Deno.test("safetensors: truncated file", async () => {
+test("safetensors: truncated file", async () => {
   const good = encodeSafetensors({ a: { shape: [4], data: new Float32Array(4) } });
   await expectBad(good.subarray(0, 5), "shorter than the header length");
   await expectBad(good.subarray(0, 20), "runs past the end");
@@ -101,14 +102,14 @@ Deno.test("safetensors: truncated file", async () => {
   await expectBad(good.subarray(0, good.length - 4), 'tensor "a"', "exceed");
 });
 
-Deno.test("safetensors: header that lies about sizes", async () => {
+test("safetensors: header that lies about sizes", async () => {
   await expectBad(rawFile(ok, new Uint8Array(8), 10_000), "runs past the end");
   await expectBad(rawFile(ok, new Uint8Array(8), 5), "not valid UTF-8 JSON");
   const lies = { a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } };
   await expectBad(rawFile(lies, new Uint8Array(8)), 'tensor "a"', "needs 12");
 });
 
-Deno.test("safetensors: overlapping and out-of-range offsets", async () => {
+test("safetensors: overlapping and out-of-range offsets", async () => {
   const overlap = {
     a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
     b: { dtype: "F32", shape: [2], data_offsets: [4, 12] },
@@ -120,7 +121,7 @@ Deno.test("safetensors: overlapping and out-of-range offsets", async () => {
   await expectBad(rawFile(neg, new Uint8Array(8)), "data_offsets");
 });
 
-Deno.test("safetensors: bad dtype, bad shape, bad metadata", async () => {
+test("safetensors: bad dtype, bad shape, bad metadata", async () => {
   await expectBad(
     rawFile({ a: { dtype: "Q4", shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)),
     'tensor "a"',
@@ -134,7 +135,7 @@ Deno.test("safetensors: bad dtype, bad shape, bad metadata", async () => {
   await expectBad(rawFile([1, 2], new Uint8Array(0)), "not a JSON object");
 });
 
-Deno.test("safetensors: missing tensor and wrong shape name the tensor and expected shape", async () => {
+test("safetensors: missing tensor and wrong shape name the tensor and expected shape", async () => {
   const path = await writeTemp(rawFile(ok, new Uint8Array(8)));
   try {
     const f = await readSafetensors(path);

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import {
   assert,
   assertEquals,
@@ -13,13 +14,13 @@ import { parseTorchCheckpoint, readTorchCheckpoint } from "../../lib/models/torc
 import { getRaw, getTensor, readSafetensors } from "../../lib/models/safetensors.ts";
 import { nchwToNhwc } from "../../lib/models/vit.ts";
 import { UserError } from "../../lib/core/errors.ts";
-import { FIXTURES } from "../net/beans_hub.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 
 await initBackend("cpu", { quiet: true });
 
 const BIN = `${FIXTURES}/vit_tiny_bin`;
 
-Deno.test("torch.save: vit_tiny_bin (pytorch_model.bin) gives the same tensors and logits as vit_tiny", async () => {
+test("torch.save: vit_tiny_bin (pytorch_model.bin) gives the same tensors and logits as vit_tiny", async () => {
   const bin = await readTorchCheckpoint(`${BIN}/pytorch_model.bin`);
   const st = await readSafetensors(`${FIXTURES}/vit_tiny/model.safetensors`);
   assertEquals(bin.names().sort(), [...st.tensors.keys()].sort());
@@ -47,7 +48,7 @@ function zipWith(pickle: number[]): Uint8Array {
 }
 const ascii = (s: string) => [...new TextEncoder().encode(s)];
 
-Deno.test("torch.save: any global but the state-dict ones is refused in one line, never run", () => {
+test("torch.save: any global but the state-dict ones is refused in one line, never run", () => {
   // PROTO 2; GLOBAL 'os system'; BINUNICODE 'echo pwned'; TUPLE1; REDUCE; STOP
   const evil = [
     0x80,
@@ -85,7 +86,7 @@ Deno.test("torch.save: any global but the state-dict ones is refused in one line
   );
 });
 
-Deno.test("torch.save: the legacy format and broken files are one-line errors", async () => {
+test("torch.save: the legacy format and broken files are one-line errors", async () => {
   assertThrows(
     () => parseTorchCheckpoint(new Uint8Array([0x80, 0x02, 0x8a, 0x0a]), "old.bin"),
     UserError,
@@ -96,7 +97,7 @@ Deno.test("torch.save: the legacy format and broken files are one-line errors", 
   await assertRejects(() => readTorchCheckpoint("/nonexistent.bin"), UserError, "/nonexistent.bin");
 });
 
-Deno.test("torch.save: strided views (e.g. a transposed tensor) are gathered in row-major order", () => {
+test("torch.save: strided views (e.g. a transposed tensor) are gathered in row-major order", () => {
   const str = (s: string) => [0x58, s.length, 0, 0, 0, ...ascii(s)];
   const od = [0x63, ...ascii("collections\nOrderedDict\n"), 0x29, 0x52];
   const pickle = [

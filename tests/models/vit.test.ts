@@ -1,3 +1,5 @@
+import { setting, test } from "../permissions.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
@@ -13,15 +15,18 @@ import { UserError } from "../../lib/core/errors.ts";
 
 await initBackend("cpu", { quiet: true });
 
-const FIXTURES = (Deno.env.get("VIT_FIXTURES") ??
-  new URL("../../../shared/fixtures/vit_tiny", import.meta.url).pathname).split(":");
+/** The committed tiny ViT, plus the folders `VIT_FIXTURES` lists (colon-separated). */
+const VIT_DIRS = [
+  `${FIXTURES}/vit_tiny`,
+  ...(setting("VIT_FIXTURES") ?? "").split(":").filter(Boolean),
+];
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
-for (const dir of FIXTURES) {
-  Deno.test(`vit: ${dir} matches the PyTorch logits to 1e-4`, async () => {
+for (const dir of VIT_DIRS) {
+  test(`vit: ${dir} matches the PyTorch logits to 1e-4`, async () => {
     const model = await loadHFViT(dir, { quiet: true });
     const io = await readSafetensors(`${dir}/io.safetensors`);
     const x = getTensor(io, "pixel_values") as tf.Tensor4D;
@@ -34,7 +39,7 @@ for (const dir of FIXTURES) {
     model.dispose();
   });
 
-  Deno.test(`vit: writeLogitsFile on ${dir} writes the same logits`, async () => {
+  test(`vit: writeLogitsFile on ${dir} writes the same logits`, async () => {
     const out = await Deno.makeTempFile({ suffix: ".safetensors" });
     try {
       await writeLogitsFile({ model: `hf-dir:${dir}`, input: `${dir}/io.safetensors`, out });
@@ -50,8 +55,8 @@ for (const dir of FIXTURES) {
   });
 }
 
-Deno.test("vit: deno task logits as a subprocess", async () => {
-  const dir = FIXTURES[0];
+test("vit: deno task logits as a subprocess", async () => {
+  const dir = VIT_DIRS[0];
   const out = await Deno.makeTempFile({ suffix: ".safetensors" });
   try {
     const cmd = new Deno.Command(Deno.execPath(), {
@@ -94,7 +99,7 @@ async function alteredCopy(
     poison?: string;
   },
 ): Promise<string> {
-  const src = FIXTURES[0];
+  const src = VIT_DIRS[0];
   const dir = await Deno.makeTempDir();
   const cfg = JSON.parse(await Deno.readTextFile(`${src}/config.json`));
   edit.config?.(cfg);
@@ -116,7 +121,7 @@ async function alteredCopy(
   return dir;
 }
 
-Deno.test("vit: bad checkpoints are clear UserErrors, never partial models", async () => {
+test("vit: bad checkpoints are clear UserErrors, never partial models", async () => {
   const cases: [Parameters<typeof alteredCopy>[0], string[]][] = [
     [{ config: (c) => (c.model_type = "bert") }, ["unsupported model_type", '"bert"']],
     [{ drop: "vit.encoder.layer.1.output.dense.weight" }, [
@@ -148,8 +153,8 @@ Deno.test("vit: bad checkpoints are clear UserErrors, never partial models", asy
   }
 });
 
-Deno.test("vit: label-count mismatch needs reinitHead, which keeps the body", async () => {
-  const dir = FIXTURES[0];
+test("vit: label-count mismatch needs reinitHead, which keeps the body", async () => {
+  const dir = VIT_DIRS[0];
   const e = await assertRejects(() => loadHFViT(dir, { numLabels: 5, quiet: true }), UserError);
   assertStringIncludes(e.message, "--reinit-head");
   const m = await loadHFViT(dir, { numLabels: 5, reinitHead: true, quiet: true });
@@ -164,8 +169,8 @@ Deno.test("vit: label-count mismatch needs reinitHead, which keeps the body", as
   ref.dispose();
 });
 
-Deno.test("vit: DeiT-style checkpoints (deit. prefix, distillation token, two heads) load", async () => {
-  const src = FIXTURES[0];
+test("vit: DeiT-style checkpoints (deit. prefix, distillation token, two heads) load", async () => {
+  const src = VIT_DIRS[0];
   const dir = await Deno.makeTempDir();
   try {
     const cfg = JSON.parse(await Deno.readTextFile(`${src}/config.json`));

@@ -1,3 +1,4 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
 import { beansSplitFiles, isSplitShard } from "../../lib/net/beans.ts";
@@ -6,14 +7,16 @@ import { hubFileUrl } from "../../lib/net/hub.ts";
 import { BEANS_DIR } from "../data/helpers.ts";
 import { withEnv, withFakeHub } from "./hub_env.ts";
 
-const VALIDATION = await Deno.readFile(`${BEANS_DIR}/validation.parquet`);
+const VALIDATION = ALL_GRANTED
+  ? await Deno.readFile(`${BEANS_DIR}/validation.parquet`)
+  : new Uint8Array();
 const BEANS = {
   type: "dataset" as const,
   repo: "AI-Lab-Makerere/beans",
   files: { "data/validation-00000-of-00001.parquet": VALIDATION },
 };
 
-Deno.test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-Makerere--beans)", async () => {
+test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-Makerere--beans)", async () => {
   await withFakeHub([BEANS], async (hub, cache) => {
     await withEnv({ KD_DATA: undefined }, async () => {
       const src = await resolveSplit({ split: "validation", quiet: true });
@@ -35,7 +38,7 @@ Deno.test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-
   });
 });
 
-Deno.test("beans: offline with an empty cache, or hub unreachable, is one line naming --data", async () => {
+test("beans: offline with an empty cache, or hub unreachable, is one line naming --data", async () => {
   await withFakeHub([BEANS], async (hub) => {
     await withEnv({ HF_HUB_OFFLINE: "1", KD_DATA: undefined }, async () => {
       const e = await assertRejects(() => resolveSplit({ split: "train" }), UserError);
@@ -59,7 +62,7 @@ Deno.test("beans: offline with an empty cache, or hub unreachable, is one line n
   });
 });
 
-Deno.test("beans: shard names and URLs follow the hub layout", () => {
+test("beans: shard names and URLs follow the hub layout", () => {
   assert(isSplitShard("data/train-00000-of-00001.parquet", "train"));
   assert(isSplitShard("validation-00001-of-00002.parquet", "validation"));
   assert(!isSplitShard("data/train-00000-of-00001.parquet", "test"));

@@ -7,25 +7,17 @@
 import { join } from "node:path";
 import type { FakeRepo } from "./fake_hub.ts";
 import { folderFiles } from "./fake_hub.ts";
-import {
-  BEANS_CLASSES,
-  BEANS_DIR,
-  SHARED,
-  validationRows,
-  writeImageParquet,
-} from "../data/helpers.ts";
+import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "../data/helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 
-/** Fixture folders (env `KD_SHARED` moves them all). */
-export const FIXTURES = join(SHARED, "fixtures");
-
-/** The three repositories, read from the shared fixtures and beans copy. */
+/** The three repositories, read from the test fixtures and the committed beans subset. */
 export async function beansHubRepos(): Promise<FakeRepo[]> {
   const tmp = await Deno.makeTempDir({ prefix: "kd-fake-beans-" });
   try {
     const rows = await validationRows(0, 133);
     writeImageParquet(
       join(tmp, "test.parquet"),
-      rows.filter((_, i) => i % 11 === 0),
+      rows.filter((_, i) => i % 3 === 0),
       { classNames: BEANS_CLASSES },
     );
     const test = await Deno.readFile(join(tmp, "test.parquet"));

@@ -1,10 +1,11 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
+import { VALIDATION } from "../data/helpers.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { createHash } from "node:crypto";
 import { DownloadError, downloadFile, sha256FromEtag } from "../../lib/net/download.ts";
 import { serveBytes } from "./server.ts";
 
-const SHARED = Deno.env.get("KD_SHARED") ?? new URL("../../../shared/", import.meta.url).pathname;
-const FILE = await Deno.readFile(`${SHARED}datasets/beans/validation.parquet`);
+const FILE = ALL_GRANTED ? await Deno.readFile(VALIDATION) : new Uint8Array();
 const SHA = createHash("sha256").update(FILE).digest("hex");
 const FAST = { backoffMs: 5, quiet: true };
 
@@ -26,7 +27,7 @@ function exists(p: string): boolean {
   }
 }
 
-Deno.test("downloads and verifies against an expected sha256; no .part left", async () => {
+test("downloads and verifies against an expected sha256; no .part left", async () => {
   const srv = serveBytes({ "/v.parquet": FILE });
   await withTemp(async (dir) => {
     const r = await downloadFile(`${srv.base}/v.parquet`, `${dir}/sub/v.parquet`, {
@@ -47,7 +48,7 @@ Deno.test("downloads and verifies against an expected sha256; no .part left", as
   await srv.close();
 });
 
-Deno.test("a connection dropped midway is resumed with an HTTP Range request", async () => {
+test("a connection dropped midway is resumed with an HTTP Range request", async () => {
   const half = Math.floor(FILE.length / 2);
   const srv = serveBytes({ "/v.parquet": FILE }, { dropAfter: half });
   await withTemp(async (dir) => {
@@ -66,7 +67,7 @@ Deno.test("a connection dropped midway is resumed with an HTTP Range request", a
   await srv.close();
 });
 
-Deno.test("a .part left by an earlier run is continued, and verified as a whole", async () => {
+test("a .part left by an earlier run is continued, and verified as a whole", async () => {
   const srv = serveBytes({ "/v.parquet": FILE });
   await withTemp(async (dir) => {
     await Deno.writeFile(`${dir}/v.parquet.part`, FILE.subarray(0, 1000));
@@ -77,7 +78,7 @@ Deno.test("a .part left by an earlier run is continued, and verified as a whole"
   await srv.close();
 });
 
-Deno.test("a server that ignores Range restarts from zero and still ends correct", async () => {
+test("a server that ignores Range restarts from zero and still ends correct", async () => {
   const srv = serveBytes({ "/v.parquet": FILE }, { dropAfter: 100_000, noRange: true });
   await withTemp(async (dir) => {
     await downloadFile(`${srv.base}/v.parquet`, `${dir}/v.parquet`, { ...FAST, sha256: SHA });
@@ -86,7 +87,7 @@ Deno.test("a server that ignores Range restarts from zero and still ends correct
   await srv.close();
 });
 
-Deno.test("wrong checksum: fails, leaves neither the file nor a .part", async () => {
+test("wrong checksum: fails, leaves neither the file nor a .part", async () => {
   const srv = serveBytes({ "/v.parquet": FILE });
   await withTemp(async (dir) => {
     const wrong = createHash("sha256").update("something else").digest("hex");
@@ -102,7 +103,7 @@ Deno.test("wrong checksum: fails, leaves neither the file nor a .part", async ()
   await srv.close();
 });
 
-Deno.test("hub-style redirect: the X-Linked-Etag sha256 is used for verification", async () => {
+test("hub-style redirect: the X-Linked-Etag sha256 is used for verification", async () => {
   const wrong = "0".repeat(64);
   for (const [etag, ok] of [[SHA, true], [wrong, false]] as const) {
     const srv = serveBytes({ "/v.parquet": FILE }, { linkedEtag: etag });
@@ -117,7 +118,7 @@ Deno.test("hub-style redirect: the X-Linked-Etag sha256 is used for verification
   }
 });
 
-Deno.test("404 fails at once; an unreachable server fails after the retries", async () => {
+test("404 fails at once; an unreachable server fails after the retries", async () => {
   const srv = serveBytes({});
   await withTemp(async (dir) => {
     const e = await assertRejects(
@@ -141,7 +142,7 @@ Deno.test("404 fails at once; an unreachable server fails after the retries", as
   });
 });
 
-Deno.test("sha256FromEtag accepts quoted and weak sha256 ETags only", () => {
+test("sha256FromEtag accepts quoted and weak sha256 ETags only", () => {
   assertEquals(sha256FromEtag(`"${SHA}"`), SHA);
   assertEquals(sha256FromEtag(`W/"${SHA.toUpperCase()}"`), SHA);
   assertEquals(sha256FromEtag(`"abc123"`), undefined);

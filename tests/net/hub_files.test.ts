@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { hubFile, hubFiles, hubRepoFiles } from "../../lib/net/hub_files.ts";
@@ -21,7 +22,7 @@ const REPO: FakeRepo = {
 };
 const ref = parseRepo("org/tiny", "model");
 
-Deno.test("hub cache: files land in huggingface_hub's layout; a second use downloads nothing", async () => {
+test("hub cache: files land in huggingface_hub's layout; a second use downloads nothing", async () => {
   await withFakeHub([REPO], async (hub, cache) => {
     const listing = await hubRepoFiles(ref, { quiet: true });
     assertEquals(listing, {
@@ -50,7 +51,7 @@ Deno.test("hub cache: files land in huggingface_hub's layout; a second use downl
   });
 });
 
-Deno.test("hub cache: a blob put in by hand in Python's layout is used, online and offline", async () => {
+test("hub cache: a blob put in by hand in Python's layout is used, online and offline", async () => {
   await withFakeHub([REPO], async (hub, cache) => {
     // What huggingface_hub leaves behind: blob, ref, relative snapshot symlink.
     const folder = join(cache, "models--org--tiny");
@@ -79,7 +80,7 @@ Deno.test("hub cache: a blob put in by hand in Python's layout is used, online a
   });
 });
 
-Deno.test("hub cache: HF_HUB_OFFLINE sends nothing and names the missing file", async () => {
+test("hub cache: HF_HUB_OFFLINE sends nothing and names the missing file", async () => {
   await withFakeHub([REPO], async (hub) => {
     await withEnv({ HF_HUB_OFFLINE: "1" }, async () => {
       const e = await assertRejects(
@@ -95,7 +96,7 @@ Deno.test("hub cache: HF_HUB_OFFLINE sends nothing and names the missing file", 
   });
 });
 
-Deno.test("hub cache: ORG/NAME@REV pins a revision; refs record each name", async () => {
+test("hub cache: ORG/NAME@REV pins a revision; refs record each name", async () => {
   await withFakeHub([REPO], async (_hub, cache) => {
     const v1 = parseRepo("org/tiny@v1", "model");
     const f = await hubFile(v1, "config.json", { quiet: true });
@@ -112,7 +113,7 @@ Deno.test("hub cache: ORG/NAME@REV pins a revision; refs record each name", asyn
   });
 });
 
-Deno.test("hub cache: a dropped download resumes from blobs/<etag>.incomplete with Range", async () => {
+test("hub cache: a dropped download resumes from blobs/<etag>.incomplete with Range", async () => {
   await withFakeHub([REPO], async (hub) => {
     const f = await hubFile(ref, "model.safetensors", { quiet: true, retries: 2 });
     assertEquals(await Deno.readFile(f!.path), WEIGHTS);
@@ -123,7 +124,7 @@ Deno.test("hub cache: a dropped download resumes from blobs/<etag>.incomplete wi
   }, { dropFirstCdnGetAfter: 20_000 });
 });
 
-Deno.test("hub cache: optional files the hub lacks are remembered in .no_exist", async () => {
+test("hub cache: optional files the hub lacks are remembered in .no_exist", async () => {
   await withFakeHub([REPO], async (hub, cache) => {
     await hubRepoFiles(ref, { quiet: true });
     assertEquals(await hubFile(ref, "preprocessor_config.json", { optional: true }), null);
@@ -140,7 +141,7 @@ Deno.test("hub cache: optional files the hub lacks are remembered in .no_exist",
   });
 });
 
-Deno.test("hub cache: HF_TOKEN goes to the hub; HF_HUB_CACHE, HF_HOME and HOME pick the folder", async () => {
+test("hub cache: HF_TOKEN goes to the hub; HF_HUB_CACHE, HF_HOME and HOME pick the folder", async () => {
   await withFakeHub([REPO], async (hub) => {
     await withEnv({ HF_TOKEN: "hf_secret" }, () => hubRepoFiles(parseRepo("org/tiny@v1", "model")));
     assertEquals(hub.log.at(-1)?.auth, "Bearer hf_secret");

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { Buffer } from "node:buffer";
 import {
@@ -48,7 +49,7 @@ async function captureConsole(fn: () => Promise<void>): Promise<string[]> {
 
 const fig = classBalanceFigure([{ name: "train", classNames: ["a", "b"], counts: [3, 4] }]);
 
-Deno.test("outside a kernel, displays fall back to plain text", async () => {
+test("outside a kernel, displays fall back to plain text", async () => {
   // Outside `deno jupyter` the real detection must say "no kernel" (its getter throws).
   assertEquals(inJupyter(), false);
   {
@@ -61,7 +62,7 @@ Deno.test("outside a kernel, displays fall back to plain text", async () => {
   }
 });
 
-Deno.test("in a kernel, showFigure loads plotly.js once, then sends small figure outputs", async () => {
+test("in a kernel, showFigure loads plotly.js once, then sends small figure outputs", async () => {
   await withFakeJupyter(async (calls) => {
     await showFigure(fig, { png: false });
     await showFigure(fig, { png: false });

@@ -1,5 +1,6 @@
+import { test } from "../permissions.ts";
 import { assertEquals, assertRejects } from "@std/assert";
-import sharp from "sharp";
+import { loadSharp } from "../../lib/data/sharp.ts";
 import { imageGridPng, rgbToPng } from "../../lib/notebook/images.ts";
 
 function solid(size: number, rgb: [number, number, number]): Uint8Array {
@@ -9,6 +10,7 @@ function solid(size: number, rgb: [number, number, number]): Uint8Array {
 }
 
 async function raw(png: Uint8Array) {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const px = (
     x: number,
@@ -17,7 +19,7 @@ async function raw(png: Uint8Array) {
   return { info, px };
 }
 
-Deno.test("imageGridPng places tiles row by row with padding; missing tiles stay white", async () => {
+test("imageGridPng places tiles row by row with padding; missing tiles stay white", async () => {
   const s = 10, pad = 2;
   const red = solid(s, [255, 0, 0]), blue = solid(s, [0, 0, 255]), green = solid(s, [0, 255, 0]);
   const png = await imageGridPng([[red, blue], [green]], s, { pad });
@@ -30,7 +32,7 @@ Deno.test("imageGridPng places tiles row by row with padding; missing tiles stay
   assertEquals(px(0, 0), [255, 255, 255]);
 });
 
-Deno.test("imageGridPng with row labels shifts tiles right by the label strip", async () => {
+test("imageGridPng with row labels shifts tiles right by the label strip", async () => {
   const s = 8;
   const png = await imageGridPng([[solid(s, [0, 0, 0])]], s, {
     pad: 0,
@@ -42,11 +44,11 @@ Deno.test("imageGridPng with row labels shifts tiles right by the label strip", 
   assertEquals(px(40 + 2, 2), [0, 0, 0]);
 });
 
-Deno.test("imageGridPng rejects a tile of the wrong size", async () => {
+test("imageGridPng rejects a tile of the wrong size", async () => {
   await assertRejects(() => imageGridPng([[new Uint8Array(5)]], 4), RangeError, "tile [0][0]");
 });
 
-Deno.test("rgbToPng keeps pixels and scales with nearest neighbour", async () => {
+test("rgbToPng keeps pixels and scales with nearest neighbour", async () => {
   const px = new Uint8Array([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]);
   const { info, px: at } = await raw(await rgbToPng(px, 2, 2, 4));
   assertEquals([info.width, info.height], [4, 4]);

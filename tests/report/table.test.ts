@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
@@ -11,7 +12,7 @@ function parseCsv(text: string): Record<string, string>[] {
   return lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [cols[i], v])));
 }
 
-Deno.test("results.csv and results.md: one row per configuration, values from final.json", async () => {
+test("results.csv and results.md: one row per configuration, values from final.json", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kd-table-test-" });
   try {
     const results = await writeSyntheticSweep(dir, {
@@ -63,7 +64,7 @@ Deno.test("results.csv and results.md: one row per configuration, values from fi
   }
 });
 
-Deno.test("resultsCsv quotes fields with commas and leaves undefined CIs empty", () => {
+test("resultsCsv quotes fields with commas and leaves undefined CIs empty", () => {
   const stat = { mean: 0.5, std: 0, ci95: [NaN, NaN] as [number, number], n: 1 };
   const results: SweepResults = {
     experiment: "x",

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { aggregate, type TestRecord } from "../../lib/sweep/results.ts";
 import { confirmRuns, confirmSeedList, expandGrid } from "../../lib/sweep/grid.ts";
@@ -99,7 +100,7 @@ function synthetic(effect: number, seed: number, withTest = true) {
   return withTest ? aggregate(manifest, finished, tests, true) : aggregate(manifest, finished);
 }
 
-Deno.test("a distilled arm better by construction: the confirm interval excludes 0", () => {
+test("a distilled arm better by construction: the confirm interval excludes 0", () => {
   const r = synthetic(0.06, 1);
   const c = r.confirm![0];
   assertEquals(c.seeds.length, N);
@@ -115,7 +116,7 @@ Deno.test("a distilled arm better by construction: the confirm interval excludes
   }
 });
 
-Deno.test("no effect by construction: the confirm interval contains 0", () => {
+test("no effect by construction: the confirm interval contains 0", () => {
   for (const seed of [2, 3, 4]) {
     const c = synthetic(0, seed).confirm![0];
     const [lo, hi] = c.delta.validation.accuracy.ci95;
@@ -124,7 +125,7 @@ Deno.test("no effect by construction: the confirm interval contains 0", () => {
   }
 });
 
-Deno.test("CONFIRM sections in results.md, results.csv and the report, with TEST rows and the test named", () => {
+test("CONFIRM sections in results.md, results.csv and the report, with TEST rows and the test named", () => {
   const r = synthetic(0.06, 5);
   const md = resultsMarkdown(r);
   assertStringIncludes(md, "### CONFIRM t");

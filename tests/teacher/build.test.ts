@@ -1,3 +1,4 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
@@ -9,14 +10,14 @@ import { createModel, loadModel } from "../../lib/models/registry.ts";
 import type { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { UserError } from "../../lib/core/errors.ts";
-import { TEST_DATA } from "../helpers.ts";
+import { TEST_DATA, tfjsBackbone } from "../helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 
-const SHARED = Deno.env.get("KD_SHARED") ?? new URL("../../../shared/", import.meta.url).pathname;
-/** A tfjs LayersModel backbone (env `KD_PRETRAINED_DIR`, default the shared ImageNet MobileNetV2). */
-const TFJS = Deno.env.get("KD_PRETRAINED_DIR") ?? `${SHARED}models/mobilenet_v2_1.0_224_imagenet`;
 /** An HF MobileNetV2 checkpoint (the tiny fixture: 32 px, random weights). */
-const HF_MNV2 = `${SHARED}fixtures/mobilenet_v2_tiny`;
-await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
+const HF_MNV2 = `${FIXTURES}/mobilenet_v2_tiny`;
+if (ALL_GRANTED) {
+  await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
+}
 
 const CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"];
 const FAST = ["--max-images", "12", "--epochs", "3", "--weight-decays", "0", "--quiet"];
@@ -33,11 +34,12 @@ async function withTemp(fn: (dir: string) => Promise<void>) {
   }
 }
 
-Deno.test("teacher: a tfjs backbone probe is saved with val_accuracy, loadable as dir:", async () => {
+test("teacher: a tfjs backbone probe is saved with val_accuracy, loadable as dir:", async () => {
   await withTemp(async (dir) => {
+    const tfjs = await tfjsBackbone();
     const r = await runTeacher([
       "--from",
-      `tfjs-dir:${TFJS}`,
+      `tfjs-dir:${tfjs}`,
       "--data",
       TEST_DATA,
       "--out",
@@ -52,7 +54,7 @@ Deno.test("teacher: a tfjs backbone probe is saved with val_accuracy, loadable a
     assertEquals(saved.config.kind, "layers_backbone");
     assertEquals(saved.config.labels, CLASSES);
     assertEquals(saved.info.val_accuracy, r.val_accuracy);
-    assertEquals(saved.info.from, `tfjs-dir:${TFJS}`);
+    assertEquals(saved.info.from, `tfjs-dir:${tfjs}`);
     // The sweep reads the key the builder writes (it used to find none).
     assertEquals(await recordedValAccuracy(`${dir}/t`), r.val_accuracy);
     const m = await loadModel(`${dir}/t`);
@@ -61,7 +63,7 @@ Deno.test("teacher: a tfjs backbone probe is saved with val_accuracy, loadable a
   });
 });
 
-Deno.test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives MobileNetV2 teachers", async () => {
+test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives MobileNetV2 teachers", async () => {
   await withTemp(async (dir) => {
     const weak = await buildTeacher({
       from: `hf-dir:${HF_MNV2}`,
@@ -102,7 +104,7 @@ Deno.test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gi
   });
 });
 
-Deno.test("teacher: the backbone's weights are the checkpoint's, only the head is new", async () => {
+test("teacher: the backbone's weights are the checkpoint's, only the head is new", async () => {
   const { model } = await openBackbone(`hf-dir:${HF_MNV2}`, {
     numLabels: 3,
     labels: CLASSES,
@@ -133,7 +135,7 @@ Deno.test("teacher: the backbone's weights are the checkpoint's, only the head i
   }
 });
 
-Deno.test("teacher: bad flags and backbones are one-line UserErrors naming the flag", async () => {
+test("teacher: bad flags and backbones are one-line UserErrors naming the flag", async () => {
   for (
     const [args, msg] of [
       [["--train-fraction", "1.5"], "--train-fraction"],
@@ -143,7 +145,7 @@ Deno.test("teacher: bad flags and backbones are one-line UserErrors naming the f
       [["--bogus"], "bogus"],
       [["--from", "mobilenet_v2@0.5", "--data", TEST_DATA], "teachers are built from"],
       [
-        ["--from", `hf-dir:${SHARED}fixtures/vit_tiny`, "--data", TEST_DATA],
+        ["--from", `hf-dir:${FIXTURES}/vit_tiny`, "--data", TEST_DATA],
         "cannot be a teacher backbone",
       ],
       [

@@ -1,3 +1,5 @@
+import { ALL_GRANTED, test } from "../permissions.ts";
+import { tfjsBackbone } from "../helpers.ts";
 import { assert, assertAlmostEquals, assertEquals, assertGreater } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
@@ -9,10 +11,9 @@ import { loadModel } from "../../lib/models/registry.ts";
 import type { ImageSplit } from "../../lib/data/dataset.ts";
 import { mulberry32 } from "../../lib/core/rng.ts";
 
-await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
-
-const BACKBONE = Deno.env.get("KD_PRETRAINED_DIR") ??
-  new URL("../../../shared/models/mobilenet_v2_1.0_224_imagenet", import.meta.url).pathname;
+if (ALL_GRANTED) {
+  await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
+}
 
 /** Gaussian blobs: class k centred at +3 on feature k, noise elsewhere. */
 function blobs(n: number, dim: number, k: number, seed: number) {
@@ -26,7 +27,7 @@ function blobs(n: number, dim: number, k: number, seed: number) {
   return { x, dim, y };
 }
 
-Deno.test("probe: separable blobs are learned; folded head works on raw features", () => {
+test("probe: separable blobs are learned; folded head works on raw features", () => {
   const train = blobs(300, 8, 3, 1), val = blobs(150, 8, 3, 2);
   const { results, best, head } = fitProbe(train, val, {
     numLabels: 3,
@@ -47,7 +48,7 @@ Deno.test("probe: separable blobs are learned; folded head works on raw features
   assertAlmostEquals(acc, best.valAcc, 1e-6);
 });
 
-Deno.test("probe: stratified subset keeps class proportions and is seeded", () => {
+test("probe: stratified subset keeps class proportions and is seeded", () => {
   const labels = Int32Array.from({ length: 300 }, (_, i) => (i < 100 ? 0 : i < 250 ? 1 : 2));
   const s = stratifiedSubset(labels, 0.1, 7);
   const counts = [0, 0, 0];
@@ -91,9 +92,9 @@ function syntheticSplit(name: string, n: number, seed: number): ImageSplit {
   };
 }
 
-Deno.test("teacher: probe path on a tiny subset (features cached, saved, reloaded)", async () => {
+test("teacher: probe path on a tiny subset (features cached, saved, reloaded)", async () => {
   const cache = await Deno.makeTempDir();
-  const model = await loadTfjsLayersDir(BACKBONE, {
+  const model = await loadTfjsLayersDir(await tfjsBackbone(), {
     numLabels: 3,
     labels: ["r", "g", "b"],
     seed: 1,

@@ -3,6 +3,7 @@
  * splits stop before any work, a file is never served as every split, duplicate sample ids get
  * distinct teacher logits.
  */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { UserError } from "../../lib/core/errors.ts";
@@ -42,7 +43,7 @@ async function withDir(fn: (dir: string) => Promise<void>) {
   }
 }
 
-Deno.test("validation classes in another order are aligned to training by name", async () => {
+test("validation classes in another order are aligned to training by name", async () => {
   await withDir(async (dir) => {
     const r = await rows();
     writeImageParquet(join(dir, "train.parquet"), r, { classNames: BEANS_CLASSES });
@@ -56,7 +57,7 @@ Deno.test("validation classes in another order are aligned to training by name",
   });
 });
 
-Deno.test("a validation class unknown to training is refused, naming both lists", async () => {
+test("a validation class unknown to training is refused, naming both lists", async () => {
   await withDir(async (dir) => {
     const r = await rows();
     writeImageParquet(join(dir, "train.parquet"), r, { classNames: BEANS_CLASSES });
@@ -68,7 +69,7 @@ Deno.test("a validation class unknown to training is refused, naming both lists"
   });
 });
 
-Deno.test("image folders: a class missing in validation does not shift its labels", async () => {
+test("image folders: a class missing in validation does not shift its labels", async () => {
   await withDir(async (dir) => {
     const r = await rows();
     for (const [split, keep] of [["train", [0, 1, 2]], ["validation", [1, 2]]] as const) {
@@ -89,7 +90,7 @@ Deno.test("image folders: a class missing in validation does not shift its label
   });
 });
 
-Deno.test("empty splits and classes without training images stop before any work", async () => {
+test("empty splits and classes without training images stop before any work", async () => {
   await withDir(async (dir) => {
     const r = await rows();
     writeImageParquet(join(dir, "train.parquet"), r.filter((x) => x.label !== 2), {
@@ -111,7 +112,7 @@ Deno.test("empty splits and classes without training images stop before any work
   });
 });
 
-Deno.test("--data pointing at one file is refused instead of serving every split", async () => {
+test("--data pointing at one file is refused instead of serving every split", async () => {
   await withDir(async (dir) => {
     const file = join(dir, "train.parquet");
     writeImageParquet(file, await rows(), { classNames: BEANS_CLASSES });
@@ -122,7 +123,7 @@ Deno.test("--data pointing at one file is refused instead of serving every split
   });
 });
 
-Deno.test("duplicate image_file_path ids are made unique by row", async () => {
+test("duplicate image_file_path ids are made unique by row", async () => {
   await withDir(async (dir) => {
     const r = (await rows()).map((x) => ({ ...x, path: "same.jpg" }));
     writeImageParquet(join(dir, "train.parquet"), r, { classNames: BEANS_CLASSES });

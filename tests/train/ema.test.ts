@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
@@ -9,7 +10,7 @@ import { createModel } from "../../lib/models/registry.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA as DATA } from "../helpers.ts";
 
-Deno.test("weight average: warm-up decay, swap puts raw weights back", async () => {
+test("weight average: warm-up decay, swap puts raw weights back", async () => {
   await initBackend(undefined, { quiet: true });
   const model = await createModel("mobilenet_v2@0.35", { numLabels: 3, imageSize: 32, seed: 1 });
   const [name, w] = [...model.stateVariables()][0];
@@ -41,7 +42,7 @@ function config(ema: number): TrainConfig {
   };
 }
 
-Deno.test("a run with a weight average resumes to the same result as an uninterrupted one", async () => {
+test("a run with a weight average resumes to the same result as an uninterrupted one", async () => {
   await initBackend(undefined, { quiet: true });
   const tmp = await Deno.makeTempDir({ prefix: "kd-ema-" });
   const whole = join(tmp, "whole"), cut = join(tmp, "cut"), raw = join(tmp, "raw");

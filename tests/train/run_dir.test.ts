@@ -1,4 +1,5 @@
 /** Nothing finished is lost: --force replaces a run only once the new one has started. */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { UserError } from "../../lib/core/errors.ts";
@@ -8,7 +9,7 @@ import { TEST_DATA as DATA } from "../helpers.ts";
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
-Deno.test("--force with a mistyped --data or --teacher keeps the finished run", async () => {
+test("--force with a mistyped --data or --teacher keeps the finished run", async () => {
   const out = await Deno.makeTempDir();
   try {
     const config: TrainConfig = {

@@ -1,14 +1,16 @@
 /** Teachers keep their own class names; columns are aligned to the dataset's by name. */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { alignTeacherColumns, loadTeacher } from "../../lib/train/targets.ts";
-import { BEANS_CLASSES, SHARED } from "../data/helpers.ts";
+import { BEANS_CLASSES } from "../data/helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
 
-const VIT_TINY = Deno.env.get("VIT_TINY") ?? `${SHARED}fixtures/vit_tiny`;
+const VIT_TINY = `${FIXTURES}/vit_tiny`;
 
-Deno.test("an HF teacher keeps its id2label; permuted classes are aligned, not assumed", async () => {
+test("an HF teacher keeps its id2label; permuted classes are aligned, not assumed", async () => {
   await initBackend(undefined, { quiet: true });
   const dir = await Deno.makeTempDir();
   try {
