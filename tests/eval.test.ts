@@ -1,3 +1,4 @@
+import { BEANS_MINI_ROWS, BEANS_MINI_VALIDATION_PER_CLASS } from "./fixture_paths.ts";
 import { test } from "./permissions.ts";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
@@ -37,9 +38,15 @@ test("deno task eval --json: stdout is the evaluation", async () => {
   assert(r.ok, r.err);
   assertEquals(r.out.trim().split("\n").length, 1);
   const last = JSON.parse(r.out);
-  assertEquals(last.n, 133);
-  assertEquals(last.confusion.flat().reduce((a: number, b: number) => a + b, 0), 133);
-  assertEquals(last.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)), [44, 45, 44]);
+  assertEquals(last.n, BEANS_MINI_ROWS.validation);
+  assertEquals(
+    last.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+    BEANS_MINI_ROWS.validation,
+  );
+  assertEquals(
+    last.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)),
+    BEANS_MINI_VALIDATION_PER_CLASS,
+  );
   assert(last.accuracy >= 0 && last.accuracy <= 1 && typeof last.macro_f1 === "number");
 
   // A run directory (with best/) gets a <split>_eval.json record beside it.
@@ -47,7 +54,7 @@ test("deno task eval --json: stdout is the evaluation", async () => {
   const run = await evalCli(["--model", join(dir, "run"), "--data", DATA, "--split", "validation"]);
   assert(run.ok, run.err);
   const record = JSON.parse(await Deno.readTextFile(join(dir, "run", "validation_eval.json")));
-  assertEquals([record.split, record.n], ["validation", 133]);
+  assertEquals([record.split, record.n], ["validation", BEANS_MINI_ROWS.validation]);
 
   const missing = await evalCli(["--model", join(dir, "model"), "--data", DATA, "--split", "test"]);
   assert(!missing.ok);
@@ -72,7 +79,7 @@ test("eval matches a model's classes to the data's by name, or refuses naming bo
     const e = await evaluateModel({ model: join(dir, "four"), data: DATA, split: "validation" });
     assertEquals(e.classNames.length, 4);
     assertEquals(e.metrics.confusion.length, 4);
-    assertEquals(e.metrics.n, 133);
+    assertEquals(e.metrics.n, BEANS_MINI_ROWS.validation);
 
     // Same classes in another order: labels follow the names, so predictions are unchanged.
     const names = ["angular_leaf_spot", "bean_rust", "healthy"];

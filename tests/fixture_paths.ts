@@ -24,6 +24,11 @@ export function committedFixture(name: string): string {
  */
 export const BEANS_MINI: string = committedFixture("beans");
 
+/** Rows of the committed subset per split (tests/fixtures/README.md). */
+export const BEANS_MINI_ROWS = { train: 24, validation: 15 } as const;
+/** Validation rows of the committed subset per class (angular_leaf_spot, bean_rust, healthy). */
+export const BEANS_MINI_VALIDATION_PER_CLASS = [4, 5, 6];
+
 function hasFullSplits(dir: string): boolean {
   try {
     return ["train", "validation"].every((s) => findParquet(dir, s).length > 0);

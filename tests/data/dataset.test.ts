@@ -56,7 +56,7 @@ fullBeansTest(
 test("loadSplit on the committed validation subset: ids, labels, checksum, pixels as preprocessImage", async () => {
   await withTemp(async (dir) => {
     const s = await loadSplit({ data: BEANS_DIR, split: "validation", cacheDir: dir, quiet: true });
-    assertEquals([s.n, s.size, s.pixels.length], [12, 224, 12 * 224 * 224 * 3]);
+    assertEquals([s.n, s.size, s.pixels.length], [15, 224, 15 * 224 * 224 * 3]);
     assertEquals(s.classNames, BEANS_CLASSES);
     assertEquals(s.checksum, await sha256File(`${BEANS_DIR}/validation.parquet`));
     assertEquals(s.fromCache, false);

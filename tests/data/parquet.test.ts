@@ -21,11 +21,11 @@ fullBeansTest(
   },
 );
 
-test("committed validation subset: 12 rows, class names from HF metadata, 3/4/5", async () => {
+test("committed validation subset: 15 rows, class names from HF metadata, 4/5/6", async () => {
   const s = await openParquetSplit("validation", [VALIDATION]);
   assertEquals(s.classNames, BEANS_CLASSES);
-  assertEquals(s.ids.length, 12);
-  assertEquals([0, 1, 2].map((c) => s.labels.filter((l) => l === c).length), [3, 4, 5]);
+  assertEquals(s.ids.length, 15);
+  assertEquals([0, 1, 2].map((c) => s.labels.filter((l) => l === c).length), [4, 5, 6]);
   assertEquals(s.ids[0], "validation/angular_leaf_spot/angular_leaf_spot_val.0.jpg");
   assertEquals(s.files, [VALIDATION]);
 });

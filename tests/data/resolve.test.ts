@@ -1,3 +1,4 @@
+import { BEANS_MINI_ROWS } from "../fixture_paths.ts";
 import { test } from "../permissions.ts";
 import { assertEquals, assertRejects } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
@@ -20,7 +21,7 @@ test("resolves <split>.parquet and HF data/<split>-NNNNN-of-NNNNN.parquet names"
     assertEquals(findParquet(dir, "train"), [`${dir}/data/train-00000-of-00001.parquet`]);
     assertEquals(availableSplits(dir), ["train", "validation"]);
     const s = await resolveSplit({ data: dir, split: "train" });
-    assertEquals(s.ids.length, 133);
+    assertEquals(s.ids.length, BEANS_MINI_ROWS.validation);
     assertEquals(s.source, `${dir}/data/train-00000-of-00001.parquet`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -34,7 +35,7 @@ test("multiple HF shards form one split, in shard order", async () => {
     await Deno.symlink(VALIDATION, `${dir}/data/train-00001-of-00002.parquet`);
     await Deno.symlink(VALIDATION, `${dir}/data/train-00000-of-00002.parquet`);
     const s = await resolveSplit({ data: dir, split: "train" });
-    assertEquals(s.ids.length, 266);
+    assertEquals(s.ids.length, 2 * BEANS_MINI_ROWS.validation);
     assertEquals(s.files.map((f) => f.split("/").pop()), [
       "train-00000-of-00002.parquet",
       "train-00001-of-00002.parquet",

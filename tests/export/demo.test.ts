@@ -46,7 +46,8 @@ test({
         quiet: true,
       });
       const { samples } = await demoSamples();
-      const split = subsetSplit(full, samples.map((s) => s.row));
+      // The committed subset holds the three sample rows; find them by their file path.
+      const split = subsetSplit(full, samples.map((s) => full.ids.indexOf(s.image_file_path)));
       assertEquals(split.ids, samples.map((s) => s.image_file_path));
       assertEquals(Array.from(split.labels), samples.map((s) => s.label));
       const logits = await predictLogits(model, split, { quiet: true });

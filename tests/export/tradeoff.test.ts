@@ -1,3 +1,4 @@
+import { BEANS_MINI_ROWS } from "../fixture_paths.ts";
 import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
@@ -66,7 +67,10 @@ test("tradeoff: teacher and student side by side, counted, timed and scored", as
       data: TEST_DATA,
       ...FAST,
     });
-    assertEquals([e.rows[0].val_n, e.rows[0].accuracy_from], [133, "evaluated"]);
+    assertEquals([e.rows[0].val_n, e.rows[0].accuracy_from], [
+      BEANS_MINI_ROWS.validation,
+      "evaluated",
+    ]);
     const md = tradeoffMarkdown(t);
     assertStringIncludes(md, "| model | role | input | parameters |");
     assertStringIncludes(

@@ -1,3 +1,4 @@
+import { BEANS_MINI_ROWS } from "../fixture_paths.ts";
 import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
@@ -20,7 +21,7 @@ test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-Maker
   await withFakeHub([BEANS], async (hub, cache) => {
     await withEnv({ KD_DATA: undefined }, async () => {
       const src = await resolveSplit({ split: "validation", quiet: true });
-      assertEquals(src.labels.length, 133);
+      assertEquals(src.labels.length, BEANS_MINI_ROWS.validation);
       assert(src.files[0].startsWith(`${cache}/datasets--AI-Lab-Makerere--beans/snapshots/`));
       assertEquals(await Deno.readFile(src.files[0]), VALIDATION);
       // Offline, the cached copy serves; nothing is asked.
