@@ -6,6 +6,7 @@
 import type { OptimizerOptions } from "./optim.ts";
 import type { ScheduleName } from "./schedule.ts";
 import { UserError } from "./core/errors.ts";
+import type { KdMethod } from "./loss.ts";
 
 /** Every setting a training run needs besides the models and the data. */
 export interface Recipe {
@@ -15,6 +16,15 @@ export interface Recipe {
   studentOptions: { classifierDropoutProb?: number; bnMomentum?: number | "hf" };
   temperature: number;
   lambda: number;
+  /** The distillation term: `kd` (absent), `dkd` or `dist` (`lib/loss.ts`). */
+  method?: KdMethod;
+  /** DKD's weights α (target class) and β (other classes), and its warm-up in epochs. */
+  dkdAlpha?: number;
+  dkdBeta?: number;
+  dkdWarmup?: number;
+  /** DIST's weights β (inter-class, per image) and γ (intra-class, per class). */
+  distBeta?: number;
+  distGamma?: number;
   epochs: number;
   batchSize: number;
   lr: number;

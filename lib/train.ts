@@ -33,6 +33,7 @@ import { type StepModel, stepModel, trainStep } from "./train/step.ts";
 import { evaluateStudent } from "./train/evaluate.ts";
 import { WeightEma } from "./train/ema.ts";
 import { metricsJson } from "./metrics.ts";
+import { kdWarmupWeight } from "./loss.ts";
 import {
   initialState,
   inspectRunDir,
@@ -219,6 +220,7 @@ async function trainEpoch(
     quiet: opts.quiet,
   });
   const sums = { loss: 0, ce: 0, kd: 0 };
+  const stepOpts = { ...config, kdWeight: kdWarmupWeight(config, epoch) };
   let seen = 0;
   const order = { batchSize: config.batchSize, shuffle: true, seed: config.seed, epoch };
   for (const idx of batchIndices(data.train.n, order)) {
@@ -233,7 +235,7 @@ async function trainEpoch(
       labels: tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]), "int32"),
       teacher: targets ? await targets.batch(idx, view()) : null,
     };
-    const losses = await trainStep(model, batch, config, lr, opts.nanAtStep === state.step + 1);
+    const losses = await trainStep(model, batch, stepOpts, lr, opts.nanAtStep === state.step + 1);
     tf.dispose([batch.x, batch.labels, ...(batch.teacher ? [batch.teacher] : [])]);
     if (!Number.isFinite(losses.total)) {
       throw new UserError(

@@ -39,6 +39,8 @@ export interface StepModel {
 export interface StepOptions extends DistillationOptions {
   /** Max global gradient norm; 0 disables clipping. */
   clipNorm: number;
+  /** Warm-up weight of the distillation term in this epoch (`kdWarmupWeight`; default 1). */
+  kdWeight?: number;
 }
 
 /** Bind a student and its optimizer for {@linkcode trainStep}. */
@@ -63,7 +65,7 @@ export async function trainStep(
   let parts: tf.Scalar[] = [];
   const { value, grads } = tf.variableGrads(() => {
     const logits = m.student.apply(batch.x, { training: true });
-    const loss = distillationLoss(logits, batch.teacher, batch.labels, opts);
+    const loss = distillationLoss(logits, batch.teacher, batch.labels, opts, opts.kdWeight);
     parts = [tf.keep(loss.ce), tf.keep(loss.kd)];
     return loss.total;
   }, vars);
