@@ -89,7 +89,12 @@ export function validateConfig(c: TrainConfig): void {
       "the test split is for final evaluation only (deno task eval --split test)",
     );
   }
-  parseAugment(c.augment);
+  const augment = parseAugment(c.augment);
+  if (c.teacher && c.method === "dkd" && augment.mixup) {
+    throw new UserError(
+      "--method dkd needs one true class per image; it cannot be combined with --augment mixup",
+    );
+  }
   parseSpec(c.student);
   if (c.teacher) parseSpec(c.teacher);
 }

@@ -11,10 +11,10 @@ import type { Classifier } from "../models/model.ts";
 import { distillationLoss, type DistillationOptions } from "../loss.ts";
 import { clipByGlobalNorm, type Optimizer } from "../optim.ts";
 
-/** One batch: normalised NHWC images, integer labels, teacher logits (null: scratch). */
+/** One batch: normalised NHWC images, labels (integers, or soft rows under mixup), teacher logits (null: scratch). */
 export interface StepBatch {
   x: tf.Tensor4D;
-  labels: tf.Tensor1D;
+  labels: tf.Tensor1D | tf.Tensor2D;
   teacher: tf.Tensor2D | null;
 }
 

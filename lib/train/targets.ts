@@ -7,9 +7,9 @@
  */
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { type ImageSplit, toTensor } from "../data/dataset.ts";
+import type { ImageSplit } from "../data/dataset.ts";
 import { rowsOfIds, subsetSplit } from "../data/subset.ts";
-import type { AugmentOptions } from "../data/augment.ts";
+import { type BatchView, viewInput, type ViewSource } from "./views.ts";
 import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
 import { evaluateLogits } from "../metrics.ts";
@@ -81,8 +81,10 @@ export interface Targets {
   val: Float32Array;
   /** Teacher accuracy on the validation subset. */
   valAccuracy: number;
-  /** Teacher logits `[idx.length × k]` for a training batch (`view`: the augmentation seed). */
-  batch(idx: Int32Array, view?: AugmentOptions & { rng: () => number }): Promise<tf.Tensor2D>;
+  /** Teacher logits `[idx.length × k]` for a training batch seen through `view`. */
+  batch(idx: Int32Array, view: BatchView): Promise<tf.Tensor2D>;
+  /** Where the batch views come from when they are fixed in advance (cached views). */
+  views?: ViewSource;
   dispose(): void;
 }
 
@@ -121,7 +123,7 @@ export async function makeTargets(
         val,
         valAccuracy,
         async batch(idx, view) {
-          const x = toTensor(split, idx, teacher.input, view);
+          const x = viewInput(split, idx, teacher.input, view);
           const raw = tf.tidy(() => teacher.apply(x, { training: false }));
           const aligned = align(await raw.data() as Float32Array);
           tf.dispose([x, raw]);
