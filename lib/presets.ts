@@ -42,6 +42,11 @@ export interface Recipe {
   selectBy: "accuracy" | "macro_f1" | "val_loss";
   /** Stop after this many epochs without improvement; 0 disables. */
   earlyStopping: number;
+  /**
+   * Fixed views per image (`--teacher-views K`): each epoch an image shows one of K seeded views,
+   * whose teacher logits are computed once and cached; absent or 0: a fresh view per batch.
+   */
+  teacherViews?: number;
   /** Train-time augmentation spec (`none`, `crop`, `flip`, `crop,flip`, `crop=0.5-1,flip`). */
   augment: string;
   /** Use at most this many images of each split (evenly spaced, so classes stay balanced); 0 = all. */

@@ -29,7 +29,13 @@ import { type TrainConfig, trainConfigToJson, validateConfig } from "./train/con
 import { loadRunData, type RunData } from "./train/data.ts";
 import { makeTargets, type Targets } from "./train/targets.ts";
 import { type StepLosses, type StepModel, stepModel, trainStep } from "./train/step.ts";
-import { type BatchView, sampleBatchView, viewInput, viewLabels } from "./train/views.ts";
+import {
+  type BatchView,
+  fixedViews,
+  sampleBatchView,
+  viewInput,
+  viewLabels,
+} from "./train/views.ts";
 import { evaluateStudent } from "./train/evaluate.ts";
 import { WeightEma } from "./train/ema.ts";
 import { metricsJson } from "./metrics.ts";
@@ -61,6 +67,8 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord) => void;
   /** Test hook: treat the loss of this (1-based) optimizer step as NaN, as a diverging run. */
   nanAtStep?: number;
+  /** Run the teacher on every batch even with cached views (a check: same views, same result). */
+  teacherOnline?: boolean;
   /** Test hook: the rows and view of each batch, before its step (`step` is 0-based). */
   onBatch?: (step: number, idx: Int32Array, view: BatchView) => void;
   /** Test hook: the losses of each step (`step` is 1-based). */
@@ -87,7 +95,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   try {
     data = await loadRunData(config, { quiet });
     if (config.teacher) {
-      targets = await makeTargets(config, data, { online: augmentEnabled(augment), quiet });
+      const online = opts.teacherOnline || (augmentEnabled(augment) && !config.teacherViews);
+      targets = await makeTargets(config, data, { online, quiet });
     }
     // Everything the new run needs is there: only now may a previous run make way.
     if (plan.replacing) aside = await setAsidePreviousRun(out);
@@ -224,13 +233,19 @@ async function trainEpoch(
     quiet: opts.quiet,
   });
   const sums = { loss: 0, ce: 0, kd: 0 };
+  const source = config.teacherViews
+    ? fixedViews(data.train.ids, augment, config.teacherViews, {
+      seed: config.seed,
+      size: config.imageSize,
+    })
+    : undefined;
   const stepOpts = { ...config, kdWeight: kdWarmupWeight(config, epoch) };
   let seen = 0;
   const order = { batchSize: config.batchSize, shuffle: true, seed: config.seed, epoch };
   for (const idx of batchIndices(data.train.n, order)) {
     const lr = learningRate(state.step, schedule);
     const at = { seed: config.seed, epoch, step: state.step, size: config.imageSize };
-    const view = sampleBatchView(idx, augment, at, targets?.views);
+    const view = sampleBatchView(idx, augment, at, source);
     opts.onBatch?.(state.step, idx, view);
     const input = { ...model.student.input, size: config.imageSize };
     const labels = Int32Array.from(idx, (i) => data.train.labels[i]);

@@ -25,7 +25,7 @@ const USAGE = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher 
   [--ema DECAY]
   [--image-size PX] [--dropout P] [--bn-momentum X|hf] [--seed N]
   [--select-by accuracy|macro_f1|val_loss] [--early-stopping EPOCHS]
-  [--augment none|crop[=MIN-MAX],flip,mixup=ALPHA]
+  [--augment none|crop[=MIN-MAX],flip,mixup=ALPHA] [--teacher-views K]
   [--max-images N] [--label-map teacher=dataset,...] [--labels a,b,c] [--reinit-head]
   [--skip-bad-images] [--train-split NAME] [--val-split NAME]
   [--backend auto|native|tensorflow|webgpu|wasm|cpu] [--resume] [--force] [--quiet] [--json]
@@ -37,6 +37,9 @@ const USAGE = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher 
   1, other classes by --dkd-beta, default 8, ramped in over --dkd-warmup epochs, default 0) or
   dist (DIST: Pearson relations between classes weighted by --dist-beta, default 1, and between
   images by --dist-gamma, default 1); --temperature is τ for all three.
+  --augment views are shown alike to the student and, at its own resolution, to the teacher, which
+  then runs on every batch; --teacher-views K instead fixes K seeded views per image whose teacher
+  logits are computed once and cached, and each epoch draws one of them (not with mixup).
   --json prints final.json (the run's summary) on stdout.`;
 
 const STRING_FLAGS = [
@@ -70,6 +73,7 @@ const STRING_FLAGS = [
   "select-by",
   "early-stopping",
   "augment",
+  "teacher-views",
   "max-images",
   "label-map",
   "labels",
@@ -156,6 +160,7 @@ export function configFromFlags(f: Args): TrainConfig {
     selectBy: pick(f["select-by"] as TrainConfig["selectBy"] | undefined, r.selectBy),
     earlyStopping: pick(intFlag("early-stopping", f["early-stopping"]), r.earlyStopping),
     augment: (f.augment as string | undefined) ?? r.augment,
+    teacherViews: pick(intFlag("teacher-views", f["teacher-views"]), r.teacherViews),
     maxImages: pick(intFlag("max-images", f["max-images"]), r.maxImages),
     labelMap: mapFlag("label-map", f["label-map"]),
     labels: parseLabelList(f.labels as string | undefined),

@@ -90,6 +90,18 @@ export function validateConfig(c: TrainConfig): void {
     );
   }
   const augment = parseAugment(c.augment);
+  const k = c.teacherViews ?? 0;
+  if (!(Number.isInteger(k) && k >= 0)) {
+    throw new UserError(`--teacher-views must be an integer >= 0 (0: off), got ${k}`);
+  }
+  if (k > 0 && augment.mixup) {
+    throw new UserError(
+      "--augment mixup needs the online teacher (a mixed image depends on its batch); drop --teacher-views",
+    );
+  }
+  if (k > 0 && !augment.crop && !augment.flip) {
+    throw new UserError("--teacher-views needs --augment crop and/or flip to make the views from");
+  }
   if (c.teacher && c.method === "dkd" && augment.mixup) {
     throw new UserError(
       "--method dkd needs one true class per image; it cannot be combined with --augment mixup",

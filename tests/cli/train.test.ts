@@ -2,6 +2,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { parseArgs } from "@std/cli";
 import { configFromFlags, trainCommand } from "../../lib/cli/train.ts";
+import { validateConfig } from "../../lib/train/config.ts";
 import { UserError } from "../../lib/core/errors.ts";
 
 const flags = (...args: string[]) => parseArgs(args, { string: trainCommand.string });
@@ -39,7 +40,33 @@ Deno.test("method flags that cannot apply name the flag", () => {
 });
 
 Deno.test("--help lists every method flag", () => {
-  for (const f of ["method", "dkd-alpha", "dkd-beta", "dkd-warmup", "dist-beta", "dist-gamma"]) {
+  const all = [
+    "method",
+    "dkd-alpha",
+    "dkd-beta",
+    "dkd-warmup",
+    "dist-beta",
+    "dist-gamma",
+    "teacher-views",
+  ];
+  for (const f of all) {
     if (!trainCommand.usage.includes(`--${f}`)) throw new Error(`--help lacks --${f}`);
   }
+});
+
+Deno.test("--teacher-views: mixup needs the online teacher; views need crop or flip", () => {
+  const run = (...args: string[]) => validateConfig(configFromFlags(flags(...args)));
+  const t = ["--teacher", "dir:/t", "--teacher-views", "4"];
+  assertThrows(
+    () => run(...t, "--augment", "crop,mixup=0.2"),
+    UserError,
+    "mixup needs the online teacher",
+  );
+  assertThrows(() => run(...t), UserError, "crop and/or flip");
+  assertThrows(
+    () => run("--teacher", "dir:/t", "--teacher-views", "x"),
+    UserError,
+    "--teacher-views",
+  );
+  assertEquals(configFromFlags(flags(...t, "--augment", "flip")).teacherViews, 4);
 });
