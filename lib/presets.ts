@@ -6,6 +6,7 @@
 import type { OptimizerOptions } from "./optim.ts";
 import type { ScheduleName } from "./schedule.ts";
 import { UserError } from "./core/errors.ts";
+import type { KdMethod } from "./loss.ts";
 
 /** Every setting a training run needs besides the models and the data. */
 export interface Recipe {
@@ -15,6 +16,15 @@ export interface Recipe {
   studentOptions: { classifierDropoutProb?: number; bnMomentum?: number | "hf" };
   temperature: number;
   lambda: number;
+  /** The distillation term: `kd` (absent), `dkd` or `dist` (`lib/loss.ts`). */
+  method?: KdMethod;
+  /** DKD's weights α (target class) and β (other classes), and its warm-up in epochs. */
+  dkdAlpha?: number;
+  dkdBeta?: number;
+  dkdWarmup?: number;
+  /** DIST's weights β (inter-class, per image) and γ (intra-class, per class). */
+  distBeta?: number;
+  distGamma?: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -32,6 +42,11 @@ export interface Recipe {
   selectBy: "accuracy" | "macro_f1" | "val_loss";
   /** Stop after this many epochs without improvement; 0 disables. */
   earlyStopping: number;
+  /**
+   * Fixed views per image (`--teacher-views K`): each epoch an image shows one of K seeded views,
+   * whose teacher logits are computed once and cached; absent or 0: a fresh view per batch.
+   */
+  teacherViews?: number;
   /** Train-time augmentation spec (`none`, `crop`, `flip`, `crop,flip`, `crop=0.5-1,flip`). */
   augment: string;
   /** Use at most this many images of each split (evenly spaced, so classes stay balanced); 0 = all. */

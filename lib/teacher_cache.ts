@@ -7,7 +7,8 @@
  * Augmentation and the cache: this cache holds logits of un-augmented images only. With
  * `--augment`, the trainer would need the teacher's view of each random crop; we chose
  * consistent teaching (teacher and student see the same augmented batch), which cannot be
- * cached, so augmented distillation runs the teacher online. See `train/targets.ts`.
+ * cached, so augmented distillation runs the teacher online (`train/targets.ts`), unless the
+ * views are fixed in advance: `teacher_views.ts` caches the teacher's logits on K views per image.
  * @module
  */
 import { sha256Hex } from "./core/hash.ts";

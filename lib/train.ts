@@ -13,10 +13,9 @@ import * as tf from "./tf.ts";
 import { join } from "node:path";
 import { UserError } from "./core/errors.ts";
 import { writeJsonAtomic } from "./core/fs.ts";
-import { mixSeed, mulberry32 } from "./core/rng.ts";
 import { reseedGlobalRandom, restoreGlobalRandom } from "./core/seed.ts";
 import type { EpochRecord, FinalSummary } from "./core/run_files.ts";
-import { batchIndices, toTensor } from "./data/dataset.ts";
+import { batchIndices } from "./data/dataset.ts";
 import { augmentEnabled, parseAugment } from "./data/augment.ts";
 import type { Classifier } from "./models/model.ts";
 import { createModel, loadModel } from "./models/registry.ts";
@@ -29,10 +28,18 @@ import { ensureBackend } from "./backend.ts";
 import { type TrainConfig, trainConfigToJson, validateConfig } from "./train/config.ts";
 import { loadRunData, type RunData } from "./train/data.ts";
 import { makeTargets, type Targets } from "./train/targets.ts";
-import { type StepModel, stepModel, trainStep } from "./train/step.ts";
+import { type StepLosses, type StepModel, stepModel, trainStep } from "./train/step.ts";
+import {
+  type BatchView,
+  fixedViews,
+  sampleBatchView,
+  viewInput,
+  viewLabels,
+} from "./train/views.ts";
 import { evaluateStudent } from "./train/evaluate.ts";
 import { WeightEma } from "./train/ema.ts";
 import { metricsJson } from "./metrics.ts";
+import { kdWarmupWeight } from "./loss.ts";
 import {
   initialState,
   inspectRunDir,
@@ -60,6 +67,12 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord) => void;
   /** Test hook: treat the loss of this (1-based) optimizer step as NaN, as a diverging run. */
   nanAtStep?: number;
+  /** Run the teacher on every batch even with cached views (a check: same views, same result). */
+  teacherOnline?: boolean;
+  /** Test hook: the rows and view of each batch, before its step (`step` is 0-based). */
+  onBatch?: (step: number, idx: Int32Array, view: BatchView) => void;
+  /** Test hook: the losses of each step (`step` is 1-based). */
+  onStep?: (step: number, losses: StepLosses) => void;
 }
 
 /** Train one run to completion (or resume it) and return its summary. */
@@ -82,7 +95,8 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   try {
     data = await loadRunData(config, { quiet });
     if (config.teacher) {
-      targets = await makeTargets(config, data, { online: augmentEnabled(augment), quiet });
+      const online = opts.teacherOnline || (augmentEnabled(augment) && !config.teacherViews);
+      targets = await makeTargets(config, data, { online, quiet });
     }
     // Everything the new run needs is there: only now may a previous run make way.
     if (plan.replacing) aside = await setAsidePreviousRun(out);
@@ -219,21 +233,28 @@ async function trainEpoch(
     quiet: opts.quiet,
   });
   const sums = { loss: 0, ce: 0, kd: 0 };
+  const source = config.teacherViews
+    ? fixedViews(data.train.ids, augment, config.teacherViews, {
+      seed: config.seed,
+      size: config.imageSize,
+    })
+    : undefined;
+  const stepOpts = { ...config, kdWeight: kdWarmupWeight(config, epoch) };
   let seen = 0;
   const order = { batchSize: config.batchSize, shuffle: true, seed: config.seed, epoch };
   for (const idx of batchIndices(data.train.n, order)) {
     const lr = learningRate(state.step, schedule);
-    // One seed per batch drives the same random view for the student and an online teacher.
-    const viewSeed = mixSeed(config.seed, epoch, state.step, 0xa46);
-    const view = () =>
-      augmentEnabled(augment) ? { ...augment, rng: mulberry32(viewSeed) } : undefined;
+    const at = { seed: config.seed, epoch, step: state.step, size: config.imageSize };
+    const view = sampleBatchView(idx, augment, at, source);
+    opts.onBatch?.(state.step, idx, view);
     const input = { ...model.student.input, size: config.imageSize };
+    const labels = Int32Array.from(idx, (i) => data.train.labels[i]);
     const batch = {
-      x: toTensor(data.train, idx, input, view()),
-      labels: tf.tensor1d(Int32Array.from(idx, (i) => data.train.labels[i]), "int32"),
-      teacher: targets ? await targets.batch(idx, view()) : null,
+      x: viewInput(data.train, idx, input, view),
+      labels: viewLabels(labels, data.classNames.length, view),
+      teacher: targets ? await targets.batch(idx, view) : null,
     };
-    const losses = await trainStep(model, batch, config, lr, opts.nanAtStep === state.step + 1);
+    const losses = await trainStep(model, batch, stepOpts, lr, opts.nanAtStep === state.step + 1);
     tf.dispose([batch.x, batch.labels, ...(batch.teacher ? [batch.teacher] : [])]);
     if (!Number.isFinite(losses.total)) {
       throw new UserError(
@@ -244,6 +265,7 @@ async function trainEpoch(
     }
     ema?.update(state.step);
     state.step++;
+    opts.onStep?.(state.step, losses);
     seen += idx.length;
     sums.loss += losses.total * idx.length;
     sums.ce += losses.ce * idx.length;

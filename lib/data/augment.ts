@@ -1,6 +1,11 @@
 /**
  * Training-time augmentation on the cached uint8 images: random resized crop and horizontal flip,
- * driven by a seeded RNG.
+ * driven by a seeded RNG, plus mixup (`lib/data/mixup.ts`) on the batch.
+ *
+ * A random view is sampled once as a {@linkcode View} (crop box as fractions of the image side,
+ * flip) and then applied at any resolution: the student's 96 px image and the teacher's 224 px
+ * image get the same box and flip, each resized to its own model's input (a box sampled in pixels
+ * of one size would round differently at the other).
  *
  * Why on cached (already resized) images rather than on the decoded originals: decoding the JPEGs
  * dominates data loading on a small CPU, and the cache exists so that no epoch decodes again.
@@ -18,7 +23,18 @@ export interface AugmentOptions {
   crop?: boolean | { scale?: [number, number]; ratio?: [number, number] };
   /** Flip horizontally with probability 0.5. */
   flip?: boolean;
+  /** Mixup within the batch, weight ~ Beta(α, α): this α (> 0). */
+  mixup?: number;
 }
+
+/** One sampled view of an image: the crop box `[x0, y0, x1, y1]` as fractions of its side, and flip. */
+export interface View {
+  box: [number, number, number, number];
+  flip: boolean;
+}
+
+/** The whole image, unflipped. */
+export const IDENTITY_VIEW: View = { box: [0, 0, 1, 1], flip: false };
 
 /** torchvision `RandomResizedCrop` defaults. */
 export const DEFAULT_CROP = {
@@ -26,7 +42,7 @@ export const DEFAULT_CROP = {
   ratio: [3 / 4, 4 / 3] as [number, number],
 };
 
-/** Parse `--augment` values: "none", "crop", "flip", "crop,flip", "crop=0.5-1,flip". */
+/** Parse `--augment` values: "none", "crop", "flip", "crop,flip", "crop=0.5-1,flip", "mixup=0.2". */
 export function parseAugment(spec: string | undefined): AugmentOptions {
   const out: AugmentOptions = {};
   if (!spec || spec === "none") return out;
@@ -45,8 +61,16 @@ export function parseAugment(spec: string | undefined): AugmentOptions {
         }
         out.crop = { scale: [lo, hi] };
       }
+    } else if (name === "mixup") {
+      const alpha = Number(arg);
+      if (arg === undefined || arg === "" || !(Number.isFinite(alpha) && alpha > 0)) {
+        throw new UserError(`--augment mixup=${arg ?? ""}: expected mixup=ALPHA with ALPHA > 0`);
+      }
+      out.mixup = alpha;
     } else {
-      throw new UserError(`--augment: unknown "${part}"; expected none, crop, crop=MIN-MAX, flip`);
+      throw new UserError(
+        `--augment: unknown "${part}"; expected none, crop, crop=MIN-MAX, flip, mixup=ALPHA`,
+      );
     }
   }
   return out;
@@ -54,7 +78,7 @@ export function parseAugment(spec: string | undefined): AugmentOptions {
 
 /** True when `opts` turns on any augmentation. */
 export function augmentEnabled(opts: AugmentOptions | undefined): boolean {
-  return !!opts && (!!opts.crop || !!opts.flip);
+  return !!opts && (!!opts.crop || !!opts.flip || !!opts.mixup);
 }
 
 function uniform(rng: () => number, lo: number, hi: number): number {
@@ -105,6 +129,31 @@ export function flipHorizontal(pixels: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
+/**
+ * Sample one view for an image of side `size` (the box is picked on that pixel grid, as
+ * torchvision does, then stored as fractions): crop first, then flip.
+ */
+export function sampleView(opts: AugmentOptions, rng: () => number, size: number): View {
+  let box: View["box"] = [0, 0, 1, 1];
+  if (opts.crop) {
+    const c = opts.crop === true ? DEFAULT_CROP : { ...DEFAULT_CROP, ...opts.crop };
+    const [x0, y0, x1, y1] = sampleCropBox(size, size, rng, c.scale, c.ratio);
+    box = [x0 / size, y0 / size, x1 / size, y1 / size];
+  }
+  return { box, flip: !!opts.flip && rng() < 0.5 };
+}
+
+/** Apply `view` to one square uint8 RGB image of side `size`; returns an image of the same size. */
+export function applyView(pixels: Uint8Array, size: number, view: View): Uint8Array {
+  let out = pixels;
+  const [x0, y0, x1, y1] = view.box;
+  if (x0 !== 0 || y0 !== 0 || x1 !== 1 || y1 !== 1) {
+    const box: View["box"] = [x0 * size, y0 * size, x1 * size, y1 * size];
+    out = resizeBilinearPIL(out, size, size, size, size, 3, box);
+  }
+  return view.flip ? flipHorizontal(out, size) : out;
+}
+
 /** Apply `opts` to one square uint8 RGB image of side `size`; returns a new image of the same size. */
 export function augmentImage(
   pixels: Uint8Array,
@@ -112,12 +161,5 @@ export function augmentImage(
   opts: AugmentOptions,
   rng: () => number,
 ): Uint8Array {
-  let out = pixels;
-  if (opts.crop) {
-    const c = opts.crop === true ? DEFAULT_CROP : { ...DEFAULT_CROP, ...opts.crop };
-    const box = sampleCropBox(size, size, rng, c.scale, c.ratio);
-    out = resizeBilinearPIL(out, size, size, size, size, 3, box);
-  }
-  if (opts.flip && rng() < 0.5) out = flipHorizontal(out, size);
-  return out;
+  return applyView(pixels, size, sampleView(opts, rng, size));
 }

@@ -7,7 +7,7 @@
 import { loadSharp } from "./sharp.ts";
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { augmentImage, type AugmentOptions } from "./augment.ts";
+import { applyView, type AugmentOptions, sampleView, type View } from "./augment.ts";
 import {
   cacheDir,
   cacheKey,
@@ -199,14 +199,15 @@ export function imagePixels(split: ImageSplit, i: number): Uint8Array {
 }
 
 /**
- * Normalised NHWC float32 batch of the images at `indices`, optionally augmented (seeded by
- * `augment.rng`, applied to the cached uint8 images).
+ * Normalised NHWC float32 batch of the images at `indices`, optionally augmented: random views
+ * seeded by `augment.rng`, or the given views, one per index (applied to the cached uint8
+ * images at this split's size).
  */
 export function toTensor(
   split: ImageSplit,
   indices: ArrayLike<number>,
   pre: PreprocessOptions,
-  augment?: AugmentOptions & { rng: () => number },
+  augment?: (AugmentOptions & { rng: () => number }) | readonly View[],
 ): tf.Tensor4D {
   const s = split.size;
   if (pre.size !== s) {
@@ -222,10 +223,17 @@ export function toTensor(
       throw new RangeError(`toTensor: index ${i} outside 0..${split.n - 1}`);
     }
     let img = imagePixels(split, i);
-    if (augment) img = augmentImage(img, s, augment, augment.rng);
+    if (augment) {
+      const view = isViewList(augment) ? augment[k] : sampleView(augment, augment.rng, s);
+      img = applyView(img, s, view);
+    }
     normalizeInto(img, out, k * per, pre);
   }
   return tf.tensor4d(out, [indices.length, s, s, 3]);
+}
+
+function isViewList(a: AugmentOptions | readonly View[]): a is readonly View[] {
+  return Array.isArray(a);
 }
 
 /** Row order for one epoch (a permutation deterministic from (seed, epoch) when shuffling). */

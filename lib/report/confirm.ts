@@ -55,6 +55,19 @@ export function pairedTestLine(c: ConfirmResult, hasTestSplit: boolean): string 
 
 const md = (s: string) => s.replaceAll("|", "\\|");
 
+/** The section's name: the teacher, and its recipe arm when the sweep has several. */
+function sectionName(c: ConfirmResult): string {
+  return c.recipe ? `${c.teacher} (${c.recipe})` : c.teacher;
+}
+
+/** The teacher's own validation accuracy and the distilled student's gap to it. */
+export function teacherLine(c: ConfirmResult): string {
+  const t = c.teacherValAccuracy, g = c.teacherGap;
+  if (t === null || t === undefined || g === null || g === undefined) return "";
+  return `Teacher ${c.teacher}: ${(t * 100).toFixed(1)}% validation accuracy; the distilled ` +
+    `student is ${Math.abs(g * 100).toFixed(1)} pp ${g < 0 ? "below" : "above"} it.`;
+}
+
 /** The CONFIRM sections as Markdown (empty string when the profile has no confirm stage). */
 export function confirmMarkdown(results: SweepResults): string {
   if (results.confirm === null || results.confirm === undefined) return "";
@@ -66,10 +79,11 @@ export function confirmMarkdown(results: SweepResults): string {
   for (const c of results.confirm) {
     const { header, rows } = confirmTable(c);
     out.push(
-      `### CONFIRM ${c.teacher}`,
+      `### CONFIRM ${sectionName(c)}`,
       "",
       `**Verdict:** ${c.verdict}.`,
       "",
+      ...(teacherLine(c) ? [teacherLine(c), ""] : []),
       `Picked on the screen stage by mean validation accuracy ${
         (c.screenAccuracy * 100).toFixed(1)
       }% ` +
@@ -99,8 +113,9 @@ export function confirmHtml(results: SweepResults): string {
     const { header, rows } = confirmTable(c);
     parts.push(
       `<section class="confirm" data-teacher="${esc(c.teacher)}">`,
-      `<h3>CONFIRM ${esc(c.teacher)}</h3>`,
+      `<h3>CONFIRM ${esc(sectionName(c))}</h3>`,
       `<p class="note"><strong>Verdict:</strong> ${esc(c.verdict)}.</p>`,
+      teacherLine(c) ? `<p>${esc(teacherLine(c))}</p>` : "",
       `<table class="results" data-split="confirm"><thead><tr>${
         header.map((h) => `<th>${esc(h)}</th>`).join("")
       }</tr></thead><tbody>`,

@@ -40,6 +40,8 @@ export const CSV_COLUMNS = [
   "paired_test",
   "paired_test_n",
   "paired_test_p",
+  "recipe",
+  "teacher_gap_acc",
 ] as const;
 
 /** The note every rendering of the screen table carries. */
@@ -83,6 +85,8 @@ export function resultsCsv(results: SweepResults): string {
       delta_acc_ci_low: d?.ci95?.[0],
       delta_acc_ci_high: d?.ci95?.[1],
       teacher_val_acc: r.teacherValAccuracy,
+      recipe: r.recipe,
+      teacher_gap_acc: r.teacherGap,
       agreement: r.agreement,
       train_time_s: r.trainTimeS,
       img_per_s: r.imgPerS,
@@ -113,8 +117,11 @@ function pct(v: number | null): string {
 
 /** Column headers and display cells (strings) of the human-readable table. */
 export function displayRows(results: SweepResults): { header: string[]; rows: string[][] } {
+  // The recipe column only when the sweep has recipe arms: older tables keep their columns.
+  const arms = results.rows.some((r) => r.recipe);
   const header = [
     "teacher",
+    ...(arms ? ["recipe"] : []),
     "kind",
     "T",
     "λ",
@@ -123,12 +130,14 @@ export function displayRows(results: SweepResults): { header: string[]; rows: st
     "macro-F1 %",
     "Δ acc vs scratch (pp) [95% CI]",
     "teacher acc %",
+    "student − teacher (pp)",
     "agreement %",
     "train time (s)",
     "img/s",
   ];
   const rows = results.rows.map((r: ResultRow) => [
     r.teacher,
+    ...(arms ? [r.recipe ?? "–"] : []),
     r.kind,
     r.temperature === null ? "–" : String(r.temperature),
     r.lambda === null ? "–" : String(r.lambda),
@@ -137,6 +146,7 @@ export function displayRows(results: SweepResults): { header: string[]; rows: st
     formatStatPct(r.macroF1),
     r.deltaAccuracy ? formatStatPct(r.deltaAccuracy, true) : "–",
     pct(r.teacherValAccuracy),
+    finite(r.teacherGap) ? (r.teacherGap > 0 ? "+" : "") + (r.teacherGap * 100).toFixed(2) : "–",
     pct(r.agreement),
     finite(r.trainTimeS) ? r.trainTimeS.toFixed(1) : "–",
     finite(r.imgPerS) ? r.imgPerS.toFixed(1) : "–",

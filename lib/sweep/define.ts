@@ -1,6 +1,7 @@
 /**
  * What an experiment script exports: a sweep definition, i.e. the teacher axis and, per
- * profile, the recipe and the temperature × λ × seed grid. `deno task sweep` expands it.
+ * profile, the recipe and the temperature × λ × seed grid, optionally crossed with recipe arms
+ * (method, augmentation, epochs, teacher views, ...). `deno task sweep` expands it.
  * @module
  */
 import type { Recipe } from "../presets.ts";
@@ -29,6 +30,25 @@ export interface TeacherSource {
   note?: string;
 }
 
+/**
+ * One recipe arm of a profile: what it changes in the profile's recipe. Each arm has its own
+ * scratch baseline trained with the same recipe (augmentation, schedule, views), so its Δ
+ * measures the teaching, not the recipe.
+ */
+export interface SweepArm {
+  /** Short name for run ids and tables (letters, digits, `-`). */
+  name: string;
+  /** Another preset for this arm (default: the profile's). */
+  preset?: string;
+  /** Changes on top of the profile's recipe, e.g. `{ method: "dkd" }`, `{ augment: "flip" }`. */
+  overrides?: Partial<Recipe>;
+  /** This arm's temperatures and λ values (default: the profile's). */
+  temperatures?: number[];
+  lambdas?: number[];
+  /** One line on what the arm tests (shown in reports). */
+  note?: string;
+}
+
 /** The grid and recipe of one profile (`full`, `cpu`, `smoke`, ...). */
 export interface SweepProfile {
   /** Base recipe (a preset name from `lib/presets.ts`) ... */
@@ -37,6 +57,8 @@ export interface SweepProfile {
   overrides?: Partial<Recipe>;
   /** Student registry spec, e.g. `mobilenet_v2` or `mobilenet_v2@0.5`. */
   student: string;
+  /** Recipe arms crossed with the teachers (absent: one arm, the profile's recipe). */
+  arms?: SweepArm[];
   temperatures: number[];
   lambdas: number[];
   /** Seeds of the screen stage. */

@@ -6,30 +6,56 @@ import { sha256Hex } from "../core/hash.ts";
 import { UserError } from "../core/errors.ts";
 import { presetRecipe } from "../presets.ts";
 import type { TrainConfig } from "../train.ts";
-import type { SweepProfile } from "./define.ts";
+import type { SweepArm, SweepProfile } from "./define.ts";
 import type { ConfirmPick, RunEntry, RunStage, TeacherEntry } from "./types.ts";
 
-/** Id of one run: `scratch-s0` or `kd-<teacher>-T5-l0.5-s0`. */
+/**
+ * Id of one run: `scratch-s0` or `kd-<teacher>-T5-l0.5-s0`; in a recipe arm
+ * `scratch-<arm>-s0` and `kd-<teacher>-<arm>-T5-l0.5-s0`.
+ */
 export function runId(
   teacher: string | null,
   T: number | null,
   lambda: number | null,
   seed: number,
+  recipe?: string,
 ): string {
-  return teacher === null ? `scratch-s${seed}` : `kd-${teacher}-T${T}-l${lambda}-s${seed}`;
+  const arm = recipe ? `${recipe}-` : "";
+  return teacher === null
+    ? `scratch-${arm}s${seed}`
+    : `kd-${teacher}-${arm}T${T}-l${lambda}-s${seed}`;
+}
+
+/** Settings of the distillation term only: a scratch run of the same arm leaves them out. */
+const METHOD_KEYS = ["method", "dkdAlpha", "dkdBeta", "dkdWarmup", "distBeta", "distGamma"];
+
+/** The recipe arms of a profile (one unnamed arm when it defines none), checked. */
+export function profileArms(profile: SweepProfile): (SweepArm | undefined)[] {
+  if (!profile.arms) return [undefined];
+  if (!profile.arms.length) throw new UserError("the sweep profile has an empty arms list");
+  const names = new Set<string>();
+  for (const a of profile.arms) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(a.name) || names.has(a.name)) {
+      throw new UserError(`sweep arm name "${a.name}" must be unique, letters, digits and -`);
+    }
+    names.add(a.name);
+  }
+  return profile.arms;
 }
 
 /** One run of `profile` (`teacher` null for scratch, then T and λ are the recipe's). */
 function entry(
   stage: RunStage,
   profile: SweepProfile,
+  arm: SweepArm | undefined,
   teacher: TeacherEntry | null,
   T: number | null,
   lambda: number | null,
   seed: number,
   base: { data?: string },
 ): RunEntry {
-  const recipe = { ...presetRecipe(profile.preset), ...profile.overrides };
+  const preset = arm?.preset ?? profile.preset;
+  const recipe = { ...presetRecipe(preset), ...profile.overrides, ...arm?.overrides };
   const config: TrainConfig = {
     ...structuredClone(recipe),
     temperature: T ?? recipe.temperature,
@@ -40,11 +66,15 @@ function entry(
     trainSplit: "train",
     valSplit: "validation",
     seed,
-    preset: profile.preset,
+    preset,
   };
+  if (!teacher) {
+    for (const k of METHOD_KEYS) delete (config as unknown as Record<string, unknown>)[k];
+  }
   return {
-    id: runId(teacher?.name ?? null, T, lambda, seed),
+    id: runId(teacher?.name ?? null, T, lambda, seed, arm?.name),
     stage,
+    ...(arm ? { recipe: arm.name } : {}),
     kind: teacher ? "distill" : "scratch",
     teacher: teacher?.name ?? null,
     temperature: teacher ? T : null,
@@ -67,12 +97,17 @@ export function expandGrid(
       `screen seeds ${clash.join(", ")} are ≥ ${CONFIRM_SEED_BASE}, where confirm seeds start`,
     );
   }
-  const runs = profile.seeds.map((seed) => entry("screen", profile, null, null, null, seed, base));
-  for (const t of teachers) {
-    for (const T of profile.temperatures) {
-      for (const lambda of profile.lambdas) {
-        for (const seed of profile.seeds) {
-          runs.push(entry("screen", profile, t, T, lambda, seed, base));
+  const runs: RunEntry[] = [];
+  for (const arm of profileArms(profile)) {
+    for (const seed of profile.seeds) {
+      runs.push(entry("screen", profile, arm, null, null, null, seed, base));
+    }
+    for (const t of teachers) {
+      for (const T of arm?.temperatures ?? profile.temperatures) {
+        for (const lambda of arm?.lambdas ?? profile.lambdas) {
+          for (const seed of profile.seeds) {
+            runs.push(entry("screen", profile, arm, t, T, lambda, seed, base));
+          }
         }
       }
     }
@@ -99,8 +134,9 @@ export function confirmSeedList(n: number): number[] {
 }
 
 /**
- * Per teacher, the screen configuration with the best mean validation accuracy over its
- * seeds (ties: lower T, then lower λ). Needs every screen run finished; reads validation only.
+ * Per teacher (and recipe arm), the screen configuration with the best mean validation accuracy
+ * over its seeds (ties: lower T, then lower λ). Needs every screen run finished; reads
+ * validation only.
  */
 export function selectForConfirm(
   screen: RunEntry[],
@@ -110,33 +146,39 @@ export function selectForConfirm(
   if (missing.length) throw new Error(`screen runs not finished: ${missing.join(", ")}`);
   const groups = new Map<string, RunEntry[]>();
   for (const r of screen.filter((r) => r.kind === "distill")) {
-    const key = JSON.stringify([r.teacher, r.temperature, r.lambda]);
+    const key = JSON.stringify([r.teacher, r.recipe, r.temperature, r.lambda]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const best = new Map<string, ConfirmPick>();
+  const slot = (r: { teacher: string | null; recipe?: string }) =>
+    JSON.stringify([r.teacher, r.recipe]);
   for (const runs of groups.values()) {
-    const { teacher, temperature, lambda } = runs[0];
+    const { teacher, temperature, lambda, recipe } = runs[0];
     const mean = runs.reduce((a, r) => a + valAccuracy.get(r.id)!, 0) / runs.length;
     const pick: ConfirmPick = {
       teacher: teacher!,
+      ...(recipe ? { recipe } : {}),
       temperature: temperature!,
       lambda: lambda!,
       screenAccuracy: mean,
       screenSeeds: runs.map((r) => r.seed),
     };
-    const cur = best.get(pick.teacher);
+    const cur = best.get(slot(pick));
     const better = !cur || mean > cur.screenAccuracy ||
       (mean === cur.screenAccuracy &&
         (pick.temperature < cur.temperature ||
           (pick.temperature === cur.temperature && pick.lambda < cur.lambda)));
-    if (better) best.set(pick.teacher, pick);
+    if (better) best.set(slot(pick), pick);
   }
-  // Teachers in screen order.
-  const order = [...new Set(screen.filter((r) => r.teacher).map((r) => r.teacher!))];
+  // Teachers (and arms) in screen order.
+  const order = [...new Set(screen.filter((r) => r.teacher).map(slot))];
   return order.map((t) => best.get(t)!).filter(Boolean);
 }
 
-/** The confirm stage: scratch and each picked configuration, on the same fresh seeds. */
+/**
+ * The confirm stage: scratch of each picked recipe arm and each picked configuration, on the
+ * same fresh seeds.
+ */
 export function confirmRuns(
   profile: SweepProfile,
   teachers: TeacherEntry[],
@@ -144,12 +186,22 @@ export function confirmRuns(
   seeds: number[],
   base: { data?: string },
 ): RunEntry[] {
-  const runs = seeds.map((seed) => entry("confirm", profile, null, null, null, seed, base));
+  const arms = profileArms(profile);
+  const armOf = (name?: string) => {
+    const a = arms.find((a) => a?.name === name);
+    if (name && !a) throw new UserError(`confirm pick names recipe arm "${name}" the sweep lacks`);
+    return a;
+  };
+  const recipes = [...new Set(picks.map((p) => p.recipe))];
+  if (!recipes.length) recipes.push(arms[0]?.name);
+  const runs = recipes.flatMap((r) =>
+    seeds.map((seed) => entry("confirm", profile, armOf(r), null, null, null, seed, base))
+  );
   for (const p of picks) {
     const t = teachers.find((t) => t.name === p.teacher);
     if (!t) throw new UserError(`confirm pick names teacher "${p.teacher}" the sweep lacks`);
     for (const seed of seeds) {
-      runs.push(entry("confirm", profile, t, p.temperature, p.lambda, seed, base));
+      runs.push(entry("confirm", profile, armOf(p.recipe), t, p.temperature, p.lambda, seed, base));
     }
   }
   return runs;

@@ -89,14 +89,14 @@ export function aggregate(
   const screen = manifest.runs.filter((r) => stageOf(r) === "screen");
   const groups = new Map<string, RunEntry[]>();
   for (const r of screen) {
-    const key = JSON.stringify([r.kind, r.teacher, r.temperature, r.lambda]);
+    const key = JSON.stringify([r.kind, r.recipe, r.teacher, r.temperature, r.lambda]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const bySeed = (runs: RunEntry[], pick: (f: FinalSummary) => number) =>
     new Map(runs.filter((r) => finished.has(r.id)).map((r) => [r.seed, pick(finished.get(r.id)!)]));
-  const scratch = screen.filter((r) => r.kind === "scratch");
-  const scratchAcc = bySeed(scratch, (f) => f.validation.accuracy);
-  const scratchF1 = bySeed(scratch, (f) => f.validation.macro_f1);
+  // Each recipe arm is compared with the scratch runs of the same arm.
+  const scratchOf = (recipe?: string) =>
+    screen.filter((r) => r.kind === "scratch" && r.recipe === recipe);
   const rows: ResultRow[] = [];
   for (const runs of groups.values()) {
     const done = runs.filter((r) => finished.has(r.id));
@@ -107,9 +107,13 @@ export function aggregate(
     const f1 = bySeed(runs, (f) => f.validation.macro_f1);
     const agreements = fs.map((f) => f.validation.agreement).filter((a): a is number => a !== null);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const scratchAcc = bySeed(scratchOf(first.recipe), (f) => f.validation.accuracy);
+    const scratchF1 = bySeed(scratchOf(first.recipe), (f) => f.validation.macro_f1);
+    const teacherAcc = fs[0].teacher_val_accuracy;
     rows.push({
       teacher: first.teacher ?? "scratch",
       kind: first.kind,
+      ...(first.recipe ? { recipe: first.recipe } : {}),
       temperature: first.temperature,
       lambda: first.lambda,
       seeds: done.map((r) => r.seed),
@@ -117,7 +121,8 @@ export function aggregate(
       macroF1: describeProportion([...f1.values()], fs[0].validation.n),
       deltaAccuracy: first.kind === "distill" ? pairedDifference(acc, scratchAcc) : null,
       deltaMacroF1: first.kind === "distill" ? pairedDifference(f1, scratchF1) : null,
-      teacherValAccuracy: fs[0].teacher_val_accuracy,
+      teacherValAccuracy: teacherAcc,
+      teacherGap: teacherAcc === null ? null : mean([...acc.values()]) - teacherAcc,
       agreement: agreements.length ? mean(agreements) : null,
       trainTimeS: mean(fs.map((f) => f.train_time_s)),
       imgPerS: mean(fs.map((f) => f.img_per_s)),
@@ -179,15 +184,17 @@ export function confirmResults(
   const plan = manifest.confirm;
   if (!plan) return [];
   const confirm = manifest.runs.filter((r) => stageOf(r) === "confirm");
-  const scratch = new Map(
-    confirm.filter((r) => r.kind === "scratch").map((r) => [r.seed, r]),
-  );
   const out: ConfirmResult[] = [];
   for (const pick of plan.picks) {
+    const scratch = new Map(
+      confirm.filter((r) => r.kind === "scratch" && r.recipe === pick.recipe).map((
+        r,
+      ) => [r.seed, r]),
+    );
     const distill = new Map(
       confirm.filter((r) =>
         r.teacher === pick.teacher && r.temperature === pick.temperature &&
-        r.lambda === pick.lambda
+        r.lambda === pick.lambda && r.recipe === pick.recipe
       ).map((r) => [r.seed, r]),
     );
     const seeds = plan.seeds.filter((s) =>
@@ -216,8 +223,13 @@ export function confirmResults(
     const values = (m: Map<number, number>) => [...m.values()];
     const hasTest = testSeeds.length > 0;
     const deltaVal = pairedDifference(dVal, sVal);
+    const teacherAcc = finished.get(distill.get(seeds[0])!.id)!.teacher_val_accuracy;
+    const dMean = values(dVal).reduce((a, b) => a + b, 0) / dVal.size;
     const base: Omit<ConfirmResult, "verdict"> = {
       teacher: pick.teacher,
+      ...(pick.recipe ? { recipe: pick.recipe } : {}),
+      teacherValAccuracy: teacherAcc,
+      teacherGap: teacherAcc === null ? null : dMean - teacherAcc,
       temperature: pick.temperature,
       lambda: pick.lambda,
       screenAccuracy: pick.screenAccuracy,

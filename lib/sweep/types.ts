@@ -42,6 +42,8 @@ export interface RunEntry {
   /** Which stage the run belongs to (absent in directories made before stages: screen). */
   stage?: RunStage;
   kind: "scratch" | "distill";
+  /** Recipe arm name (absent: the profile's only recipe). */
+  recipe?: string;
   /** Teacher name (null for scratch). */
   teacher: string | null;
   temperature: number | null;
@@ -53,6 +55,8 @@ export interface RunEntry {
 /** The configuration the screen stage picked for one teacher. */
 export interface ConfirmPick {
   teacher: string;
+  /** Recipe arm (absent: the profile's only recipe). */
+  recipe?: string;
   temperature: number;
   lambda: number;
   /** Its mean validation accuracy over the screen seeds (what it was picked by). */
@@ -90,6 +94,8 @@ export interface ResultRow {
   /** `scratch` or the teacher name. */
   teacher: string;
   kind: "scratch" | "distill";
+  /** Recipe arm (absent: the profile's only recipe); Δ is against scratch of the same arm. */
+  recipe?: string;
   temperature: number | null;
   lambda: number | null;
   seeds: number[];
@@ -100,6 +106,8 @@ export interface ResultRow {
   deltaAccuracy: Stat | null;
   deltaMacroF1: Stat | null;
   teacherValAccuracy: number | null;
+  /** Student − teacher validation accuracy (mean over seeds; null for scratch). */
+  teacherGap?: number | null;
   /** Student–teacher top-1 agreement on validation (mean over seeds). */
   agreement: number | null;
   trainTimeS: number;
@@ -131,6 +139,11 @@ export interface PairedImageTest {
 /** The CONFIRM section of one teacher: its picked configuration vs scratch on fresh seeds. */
 export interface ConfirmResult {
   teacher: string;
+  /** Recipe arm (absent: the profile's only recipe). */
+  recipe?: string;
+  /** The teacher's own validation accuracy, and the student's gap to it (distilled mean − it). */
+  teacherValAccuracy?: number | null;
+  teacherGap?: number | null;
   temperature: number;
   lambda: number;
   /** Mean validation accuracy the screen stage picked it by (optimistic: selected on it). */

@@ -89,7 +89,24 @@ export function validateConfig(c: TrainConfig): void {
       "the test split is for final evaluation only (deno task eval --split test)",
     );
   }
-  parseAugment(c.augment);
+  const augment = parseAugment(c.augment);
+  const k = c.teacherViews ?? 0;
+  if (!(Number.isInteger(k) && k >= 0)) {
+    throw new UserError(`--teacher-views must be an integer >= 0 (0: off), got ${k}`);
+  }
+  if (k > 0 && augment.mixup) {
+    throw new UserError(
+      "--augment mixup needs the online teacher (a mixed image depends on its batch); drop --teacher-views",
+    );
+  }
+  if (k > 0 && !augment.crop && !augment.flip) {
+    throw new UserError("--teacher-views needs --augment crop and/or flip to make the views from");
+  }
+  if (c.teacher && c.method === "dkd" && augment.mixup) {
+    throw new UserError(
+      "--method dkd needs one true class per image; it cannot be combined with --augment mixup",
+    );
+  }
   parseSpec(c.student);
   if (c.teacher) parseSpec(c.teacher);
 }

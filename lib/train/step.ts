@@ -11,10 +11,10 @@ import type { Classifier } from "../models/model.ts";
 import { distillationLoss, type DistillationOptions } from "../loss.ts";
 import { clipByGlobalNorm, type Optimizer } from "../optim.ts";
 
-/** One batch: normalised NHWC images, integer labels, teacher logits (null: scratch). */
+/** One batch: normalised NHWC images, labels (integers, or soft rows under mixup), teacher logits (null: scratch). */
 export interface StepBatch {
   x: tf.Tensor4D;
-  labels: tf.Tensor1D;
+  labels: tf.Tensor1D | tf.Tensor2D;
   teacher: tf.Tensor2D | null;
 }
 
@@ -39,6 +39,8 @@ export interface StepModel {
 export interface StepOptions extends DistillationOptions {
   /** Max global gradient norm; 0 disables clipping. */
   clipNorm: number;
+  /** Warm-up weight of the distillation term in this epoch (`kdWarmupWeight`; default 1). */
+  kdWeight?: number;
 }
 
 /** Bind a student and its optimizer for {@linkcode trainStep}. */
@@ -63,7 +65,7 @@ export async function trainStep(
   let parts: tf.Scalar[] = [];
   const { value, grads } = tf.variableGrads(() => {
     const logits = m.student.apply(batch.x, { training: true });
-    const loss = distillationLoss(logits, batch.teacher, batch.labels, opts);
+    const loss = distillationLoss(logits, batch.teacher, batch.labels, opts, opts.kdWeight);
     parts = [tf.keep(loss.ce), tf.keep(loss.kd)];
     return loss.total;
   }, vars);

@@ -2,14 +2,17 @@
  * What the student is distilled towards: the teacher's logits, aligned to the dataset's classes
  * by name. Without augmentation they are computed once per image and cached on disk by sample id
  * (`teacher_cache.ts`); with augmentation the teacher must see each random view the student sees
- * (consistent teaching), so it stays loaded and runs online on every batch.
+ * (consistent teaching), so it stays loaded and runs online on every batch, unless the views
+ * are fixed in advance (`teacherViews`: K per image), whose logits are cached like the rest.
  * @module
  */
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { type ImageSplit, toTensor } from "../data/dataset.ts";
+import type { ImageSplit } from "../data/dataset.ts";
 import { rowsOfIds, subsetSplit } from "../data/subset.ts";
-import type { AugmentOptions } from "../data/augment.ts";
+import { type BatchView, imageViews, viewInput } from "./views.ts";
+import { teacherViewLogits } from "../teacher_views.ts";
+import { parseAugment } from "../data/augment.ts";
 import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
 import { evaluateLogits } from "../metrics.ts";
@@ -81,12 +84,17 @@ export interface Targets {
   val: Float32Array;
   /** Teacher accuracy on the validation subset. */
   valAccuracy: number;
-  /** Teacher logits `[idx.length × k]` for a training batch (`view`: the augmentation seed). */
-  batch(idx: Int32Array, view?: AugmentOptions & { rng: () => number }): Promise<tf.Tensor2D>;
+  /** Teacher logits `[idx.length × k]` for a training batch seen through `view`. */
+  batch(idx: Int32Array, view: BatchView): Promise<tf.Tensor2D>;
+  /** Whether the teacher runs on every batch (else its logits were computed beforehand). */
+  online: boolean;
   dispose(): void;
 }
 
-/** Prepare the targets: cached logits for every image, or an online teacher under augmentation. */
+/**
+ * Prepare the targets: cached logits for every image, cached logits for each of its K views
+ * (`teacherViews`), or an online teacher under augmentation (or when `online` forces it).
+ */
 export async function makeTargets(
   config: TrainConfig,
   data: RunData,
@@ -120,8 +128,9 @@ export async function makeTargets(
       return {
         val,
         valAccuracy,
+        online: true,
         async batch(idx, view) {
-          const x = toTensor(split, idx, teacher.input, view);
+          const x = viewInput(split, idx, teacher.input, view);
           const raw = tf.tidy(() => teacher.apply(x, { training: false }));
           const aligned = align(await raw.data() as Float32Array);
           tf.dispose([x, raw]);
@@ -130,11 +139,39 @@ export async function makeTargets(
         dispose: () => teacher.dispose(),
       };
     }
+    if (config.teacherViews) {
+      const K = config.teacherViews;
+      const augment = parseAugment(config.augment);
+      const at = { seed: config.seed, size: config.imageSize };
+      const recipe = { augment: config.augment, k: K, ...at };
+      const views = (id: string) => imageViews(id, augment, K, at);
+      const raw = await teacherViewLogits(teacher, spec, tTrain, data.train.ids, recipe, views, {
+        quiet: opts.quiet,
+      });
+      const train = align(raw);
+      teacher.dispose();
+      return {
+        val,
+        valAccuracy,
+        online: false,
+        batch(idx, view) {
+          if (!view.picks) throw new Error("cached teacher views: the batch has no view picks");
+          const out = new Float32Array(idx.length * k);
+          idx.forEach((row, i) => {
+            const at = (row * K + view.picks![i]) * k;
+            out.set(train.subarray(at, at + k), i * k);
+          });
+          return Promise.resolve(tf.tensor2d(out, [idx.length, k]));
+        },
+        dispose() {},
+      };
+    }
     const train = align(await cached(tTrain, data.train.ids));
     teacher.dispose();
     return {
       val,
       valAccuracy,
+      online: false,
       batch(idx) {
         const out = new Float32Array(idx.length * k);
         idx.forEach((row, i) => out.set(train.subarray(row * k, row * k + k), i * k));

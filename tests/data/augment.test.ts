@@ -1,9 +1,12 @@
 import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
 import {
+  applyView,
   augmentImage,
   flipHorizontal,
+  IDENTITY_VIEW,
   parseAugment,
   sampleCropBox,
+  sampleView,
 } from "../../lib/data/augment.ts";
 import { mulberry32 } from "../../lib/core/rng.ts";
 import { UserError } from "../../lib/core/errors.ts";
@@ -48,4 +51,40 @@ Deno.test("augmentImage: full-image crop is the identity, seeded crops are repro
   assertEquals(augmentImage(img, 16, { crop: true }, mulberry32(5)), a);
   assertNotEquals(a, img);
   assertEquals(augmentImage(img, 16, {}, mulberry32(5)), img);
+});
+
+Deno.test("parseAugment: mixup=ALPHA beside crop and flip; ALPHA must be > 0", () => {
+  assertEquals(parseAugment("crop=0.5-1,flip,mixup=0.2"), {
+    crop: { scale: [0.5, 1] },
+    flip: true,
+    mixup: 0.2,
+  });
+  for (const bad of ["mixup", "mixup=", "mixup=0", "mixup=-1", "mixup=x"]) {
+    assertThrows(() => parseAugment(bad), UserError, "mixup=ALPHA");
+  }
+});
+
+Deno.test("a view is the same region and flip at any resolution", () => {
+  // Pixel value = 255·(x / side): a crop's columns tell which fraction of the image it shows.
+  const ramp = (side: number) =>
+    Uint8Array.from({ length: side * side * 3 }, (_, i) => {
+      const x = Math.floor(i / 3) % side;
+      return Math.round(255 * (x + 0.5) / side);
+    });
+  const view = sampleView({ crop: { scale: [0.2, 0.4] }, flip: true }, mulberry32(11), 32);
+  const box = view.box;
+  assert(box.every((v) => v >= 0 && v <= 1) && box[2] > box[0] && box[3] > box[1], `${box}`);
+  // The box is on the 32 px grid the student samples on.
+  assertEquals(box.map((v) => v * 32).every(Number.isInteger), true);
+  const edges = (side: number) => {
+    const img = applyView(ramp(side), side, { ...view, flip: false });
+    return [img[0], img[(side - 1) * 3]];
+  };
+  const [l32, r32] = edges(32), [l224, r224] = edges(224);
+  // Same left and right edge of the crop at 32 and 224 px (up to one 32 px column of blur).
+  assert(Math.abs(l32 - l224) <= 8 && Math.abs(r32 - r224) <= 8, `${[l32, r32, l224, r224]}`);
+  assert(Math.abs(l224 - 255 * box[0]) <= 8, `left edge ${l224} vs box ${box[0]}`);
+  const flipped = applyView(ramp(224), 224, { ...view, flip: true });
+  assert(flipped[0] > flipped[223 * 3], "a flipped ramp decreases left to right");
+  assertEquals(applyView(ramp(16), 16, IDENTITY_VIEW), ramp(16));
 });
