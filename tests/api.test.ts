@@ -1,0 +1,72 @@
+/**
+ * The public API is what the entry points (`deno.json` `exports`) export: each of those symbols
+ * documents itself with an `@example` (which `deno task test:doc` runs), and the README's
+ * library script is run there too.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { join } from "node:path";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+const entries = Object.values(config.exports as Record<string, string>);
+
+interface DocNode {
+  name: string;
+  declarations: { jsDoc?: { tags?: { kind: string }[] } }[];
+}
+
+/** Each entry point's exported symbols, from `deno doc --json`. */
+async function exportedSymbols(): Promise<Map<string, DocNode[]>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", ...entries],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  const doc = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    nodes: Record<string, { symbols: DocNode[] }>;
+  };
+  return new Map(
+    Object.entries(doc.nodes).map(([url, m]) => [url.slice(`file://${ROOT}`.length), m.symbols]),
+  );
+}
+
+Deno.test("the package has a name, a version and an entry point per area", () => {
+  assert(/^@[a-z0-9-]+\/[a-z0-9-]+$/.test(config.name), config.name);
+  assert(/^\d+\.\d+\.\d+/.test(config.version), config.version);
+  assertEquals(Object.keys(config.exports).sort(), [
+    ".",
+    "./data",
+    "./export",
+    "./hub",
+    "./loss",
+    "./metrics",
+    "./models",
+    "./notebook",
+    "./report",
+    "./sweep",
+    "./train",
+  ]);
+});
+
+Deno.test("every symbol an entry point exports has an @example", async () => {
+  const symbols = await exportedSymbols();
+  assertEquals(symbols.size, entries.length);
+  const missing = [...symbols].flatMap(([file, nodes]) =>
+    nodes.filter((n) =>
+      !n.declarations.some((d) => d.jsDoc?.tags?.some((t) => t.kind === "example"))
+    ).map((n) => `${file}: ${n.name}`)
+  );
+  assertEquals(missing, []);
+});
+
+Deno.test("the root entry point exports every area's API", async () => {
+  const root = await import("@kd/vision");
+  for (const [key, path] of Object.entries(config.exports as Record<string, string>)) {
+    if (key === ".") continue;
+    const area = await import(`@kd/vision/${key.slice(2)}`);
+    const absent = Object.keys(area).filter((k) => !(k in root));
+    assertEquals(absent, [], `${path}: not re-exported by ${config.exports["."]}`);
+  }
+});
