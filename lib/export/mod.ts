@@ -25,4 +25,3 @@ export {
   type ExportOptions,
   type ExportResult,
 } from "./export.ts";
-export { loadWebModel } from "./tfjs.ts";

@@ -21,15 +21,10 @@ export {
   evaluateLogits,
   expectedCalibrationError,
   macroF1,
-  meanKlToTeacher,
-  softmaxRows,
-  topOneAgreement,
 } from "../metrics.ts";
-export { evaluateModel, type Evaluation, recordEvaluation } from "../evaluate.ts";
+export { evaluateModel, type Evaluation } from "../evaluate.ts";
 export {
   describe,
-  describeProportion,
-  detectableDifference,
   type McNemar,
   mcnemarExact,
   pairedDifference,

@@ -1,6 +1,6 @@
 /**
  * Models: one registry of model specs (`mobilenet_v2@0.5`, `hf:ORG/NAME`, `hf-dir:PATH`,
- * `tfjs-dir:PATH`, `dir:PATH`), saving and loading, inference over a split, size and cost, and
+ * `tfjs-dir:PATH`, `dir:PATH`), loading, inference over a split, parameter counts, and
  * teachers built from a pretrained backbone.
  *
  * @example A fresh MobileNetV2 ×0.35 student for three classes at 32 px
@@ -15,8 +15,8 @@
  */
 export type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 export { createModel, type CreateOptions, loadModel } from "./registry.ts";
-export { saveModel } from "./checkpoint.ts";
-export { countParams, type ModelCost, modelCost } from "./cost.ts";
+export type { MobileNetV2Options } from "./mobilenet_v2.ts";
+export { countParams } from "./cost.ts";
 export { predictLogits } from "../predict.ts";
 export {
   buildTeacher,

@@ -15,13 +15,14 @@ export {
   LiveDisplay,
   type MimeBundle,
   showFigure,
+  type ShowFigureOptions,
   showHtml,
   showMarkdown,
   showPng,
   showTable,
   tableBundle,
 } from "./display.ts";
-export { imageGridPng, rgbToPng } from "./images.ts";
+export { type GridOptions, imageGridPng, rgbToPng } from "./images.ts";
 export {
   latestSweepDir,
   notebookDataDir,

@@ -14,17 +14,30 @@
  * @module
  */
 export { type ReportFiles, writeSweepReport } from "./finish.ts";
-export { loadSweep, type RunData, type SweepData } from "./load.ts";
+export { loadSweep, type RunData, type SweepData, type TestEval } from "./load.ts";
 export {
   classBalanceFigure,
   confusionFigure,
   type CurveRun,
   type Figure,
   learningCurvesFigure,
+  type Trace,
 } from "./figures.ts";
 export { type NamedFigure, reportFigures, testTableHtml } from "./html.ts";
 export { resultsHtmlTable, resultsMarkdown } from "./table.ts";
 export { confirmHtml, confirmMarkdown } from "./confirm.ts";
 export { renderFiguresPng } from "./png.ts";
-export { SYNTHETIC_EXPERIMENT, writeSyntheticSweep } from "./synthetic.ts";
-export type { SweepResults } from "../sweep/types.ts";
+export { SYNTHETIC_EXPERIMENT, type SyntheticOptions, writeSyntheticSweep } from "./synthetic.ts";
+export type {
+  ArmStats,
+  ConfirmPick,
+  ConfirmPlan,
+  ConfirmResult,
+  PairedImageTest,
+  ResultRow,
+  RunEntry,
+  RunStage,
+  SweepManifest,
+  SweepResults,
+  TeacherEntry,
+} from "../sweep/types.ts";

@@ -30,3 +30,5 @@ export {
 } from "../train.ts";
 export { presetRecipe, PRESETS, type Recipe } from "../presets.ts";
 export { type BackendChoice, initBackend } from "../backend.ts";
+export { type OptimizerName, type OptimizerOptions, OPTIMIZERS } from "../optim.ts";
+export { type ScheduleName, SCHEDULES } from "../schedule.ts";
