@@ -10,7 +10,7 @@ import { PRESETS } from "../presets.ts";
 import { DEFAULT_DATA } from "../data/resolve.ts";
 
 /** Absolute path of the repository root. */
-export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
  * Dataset folder for notebooks: env `KD_DATA`, else undefined (beans from the Hugging Face cache).
@@ -86,7 +86,7 @@ export function notebookOutDir(name: string): string {
  * assertEquals(latestSweepDir(await Deno.makeTempDir()), null);
  * ```
  */
-export function latestSweepDir(root = join(REPO_ROOT, "runs", "sweeps")): string | null {
+export function latestSweepDir(root: string = join(REPO_ROOT, "runs", "sweeps")): string | null {
   let best: { dir: string; mtime: number } | null = null;
   try {
     for (const e of Deno.readDirSync(root)) {
