@@ -14,7 +14,7 @@
  * `deno task sweep 2026-11-28-beans-temperature-sweep --profile full|cpu|smoke`.
  * @module
  */
-import { defineSweep } from "../lib/sweep/define.ts";
+import { defineSweep } from "@kd/vision/sweep";
 
 /** The hub's ImageNet MobileNetV2; `--backbone SPEC` (env `KD_BACKBONE`) replaces it. */
 const IMAGENET = "hf:google/mobilenet_v2_1.0_224";

@@ -9,7 +9,7 @@
  * selected models on test explicitly: `deno task eval --model RUN_DIR --split test`.
  * @module
  */
-import { defineSweep } from "../lib/sweep/define.ts";
+import { defineSweep } from "@kd/vision/sweep";
 
 export const sweep = defineSweep({
   name: "hf-guide-replication",

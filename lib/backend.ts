@@ -154,7 +154,17 @@ async function pickAuto(): Promise<BackendChoice> {
   return choice;
 }
 
-/** Initialise the requested backend (default: env `KD_BACKEND`, else auto) and say which in one line. */
+/**
+ * Initialise the requested backend (default: env `KD_BACKEND`, else auto) and say which in one line.
+ *
+ * @example The backend in effect (KD_BACKEND, else the best available)
+ * ```ts
+ * import { initBackend } from "@kd/vision/train";
+ *
+ * const backend = await initBackend(undefined, { quiet: true });
+ * console.log(`${backend.name} on ${backend.device}`);
+ * ```
+ */
 export async function initBackend(
   requested: string = Deno.env.get("KD_BACKEND") ?? "auto",
   opts: { quiet?: boolean } = {},

@@ -43,7 +43,24 @@ export interface Evaluation {
   predictions: Int32Array;
 }
 
-/** Evaluate `model` (run dir, model dir or spec) on one split of `data`. */
+/**
+ * Evaluate `model` (run dir, model dir or spec) on one split of `data`.
+ *
+ * @example The tiny ViT fixture on the fixture's validation split
+ * ```ts
+ * import { evaluateModel } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const e = await evaluateModel({
+ *   model: "hf-dir:tests/fixtures/vit_tiny",
+ *   data: "tests/fixtures/beans",
+ *   split: "validation",
+ *   quiet: true,
+ * });
+ * assertEquals(e.predictions.length, 12);
+ * console.log(e.metrics.accuracy, e.metrics.macroF1);
+ * ```
+ */
 export async function evaluateModel(opts: {
   model: string;
   data?: string;

@@ -89,7 +89,19 @@ export function validateDistillationOptions(opts: DistillationOptions): void {
   }
 }
 
-/** `T² · KLDiv_batchmean(log_softmax(s/T), softmax(t/T))`; teacher logits are constants. */
+/**
+ * `T² · KLDiv_batchmean(log_softmax(s/T), softmax(t/T))`; teacher logits are constants.
+ *
+ * @example T²·KL between softened distributions; zero when student and teacher agree
+ * ```ts
+ * import { kdLoss } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * const logits = tf.tensor2d([[1, 2, 3]]);
+ * assertAlmostEquals(kdLoss(logits, logits, 5).dataSync()[0], 0, 1e-6);
+ * ```
+ */
 export function kdLoss(
   studentLogits: tf.Tensor2D,
   teacherLogits: tf.Tensor2D,
@@ -106,7 +118,19 @@ export function kdLoss(
   });
 }
 
-/** Mean cross-entropy of logits against integer labels, or against soft labels `[n × k]`. */
+/**
+ * Mean cross-entropy of logits against integer labels, or against soft labels `[n × k]`.
+ *
+ * @example Mean cross-entropy against integer labels
+ * ```ts
+ * import { crossEntropy } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * const ce = crossEntropy(tf.tensor2d([[0, 0, 0]]), Int32Array.from([2]));
+ * assertAlmostEquals(ce.dataSync()[0], Math.log(3), 1e-6);
+ * ```
+ */
 export function crossEntropy(logits: tf.Tensor2D, labels: Labels): tf.Scalar {
   return tf.tidy(() => {
     const target = labels instanceof Int32Array
@@ -154,6 +178,20 @@ export function methodLoss(
  * `(1-λ)·CE + λ·w·KD` with its parts, KD being the method's term and `kdWeight` (w) its warm-up
  * weight in this epoch (`kdWarmupWeight`); with no teacher it is plain cross-entropy (KD
  * reported as 0). The reported `kd` is the term before warm-up.
+ *
+ * @example The guide's loss on a batch of two
+ * ```ts
+ * import { distillationLoss } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * const student = tf.tensor2d([[2, 0, 0], [0, 1, 0]]);
+ * const teacher = tf.tensor2d([[3, 1, 0], [0, 2, 1]]);
+ * const labels = Int32Array.from([0, 1]);
+ * const { total, ce, kd } = distillationLoss(student, teacher, labels, { temperature: 5, lambda: 0.5 });
+ * const [t, c, k] = [total, ce, kd].map((x) => x.dataSync()[0]);
+ * assertAlmostEquals(t, 0.5 * c + 0.5 * k, 1e-5);
+ * ```
  */
 export function distillationLoss(
   studentLogits: tf.Tensor2D,

@@ -18,7 +18,17 @@ export interface EvalMetrics {
   ece: number;
 }
 
-/** Index of the largest logit in each row. */
+/**
+ * Index of the largest logit in each row.
+ *
+ * @example Predicted classes from flat logits
+ * ```ts
+ * import { argmaxRows } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([...argmaxRows([0.1, 2, 0, 3, 1, 0], 3)], [1, 0]);
+ * ```
+ */
 export function argmaxRows(logits: ArrayLike<number>, numClasses: number): Int32Array {
   const n = logits.length / numClasses;
   const out = new Int32Array(n);
@@ -45,7 +55,17 @@ export function softmaxRows(logits: ArrayLike<number>, numClasses: number, T = 1
   return out;
 }
 
-/** Confusion matrix `[true][predicted]`. */
+/**
+ * Confusion matrix `[true][predicted]`.
+ *
+ * @example Rows are true classes, columns predictions
+ * ```ts
+ * import { confusionMatrix } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(confusionMatrix([0, 1, 1], [0, 1, 0], 2), [[1, 0], [1, 1]]);
+ * ```
+ */
 export function confusionMatrix(
   labels: ArrayLike<number>,
   predictions: ArrayLike<number>,
@@ -56,7 +76,17 @@ export function confusionMatrix(
   return m;
 }
 
-/** Fraction of predictions equal to the labels. */
+/**
+ * Fraction of predictions equal to the labels.
+ *
+ * @example Two of three right
+ * ```ts
+ * import { accuracy } from "@kd/vision/metrics";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * assertAlmostEquals(accuracy([0, 1, 2], [0, 1, 1]), 2 / 3);
+ * ```
+ */
 export function accuracy(labels: ArrayLike<number>, predictions: ArrayLike<number>): number {
   let hit = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) hit++;
@@ -87,13 +117,34 @@ export function perClassScores(confusion: number[][]): {
   return { precision, recall, f1 };
 }
 
-/** Unweighted mean of per-class F1. */
+/**
+ * Unweighted mean of per-class F1.
+ *
+ * @example Unweighted mean of the per-class F1 scores
+ * ```ts
+ * import { confusionMatrix, macroF1 } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(macroF1(confusionMatrix([0, 1], [0, 1], 2)), 1);
+ * ```
+ */
 export function macroF1(confusion: number[][]): number {
   const { f1 } = perClassScores(confusion);
   return f1.reduce((a, b) => a + b, 0) / f1.length;
 }
 
-/** Expected calibration error: Σ_bins (|bin|/n)·|accuracy(bin) − mean confidence(bin)|. */
+/**
+ * Expected calibration error: Σ_bins (|bin|/n)·|accuracy(bin) − mean confidence(bin)|.
+ *
+ * @example A confident, always-right model is calibrated
+ * ```ts
+ * import { expectedCalibrationError } from "@kd/vision/metrics";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * const logits = [20, 0, 0, 0, 20, 0]; // two images, three classes
+ * assertAlmostEquals(expectedCalibrationError(logits, [0, 1], 3), 0, 1e-6);
+ * ```
+ */
 export function expectedCalibrationError(
   logits: ArrayLike<number>,
   labels: ArrayLike<number>,
@@ -150,7 +201,19 @@ export function meanKlToTeacher(
   return n ? kl / n : 0;
 }
 
-/** All of {@linkcode EvalMetrics} from logits and labels. */
+/**
+ * All of {@linkcode EvalMetrics} from logits and labels.
+ *
+ * @example Every validation metric from logits and labels
+ * ```ts
+ * import { evaluateLogits } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const m = evaluateLogits(Float32Array.from([2, 0, 0, 0, 2, 0]), Int32Array.from([0, 0]), 3);
+ * assertEquals(m.accuracy, 0.5);
+ * assertEquals(m.confusion[0], [1, 1, 0]);
+ * ```
+ */
 export function evaluateLogits(
   logits: ArrayLike<number>,
   labels: ArrayLike<number>,

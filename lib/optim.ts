@@ -7,7 +7,17 @@ import * as tf from "./tf.ts";
 import { adamUpdate, sumOfSquares } from "./backends/native/ops.ts";
 import { UserError } from "./core/errors.ts";
 
-/** Optimizer names accepted by `--optimizer`. */
+/**
+ * Optimizer names accepted by `--optimizer`.
+ *
+ * @example The optimizers a recipe can name
+ * ```ts
+ * import { OPTIMIZERS } from "@kd/vision/train";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([...OPTIMIZERS], ["adamw", "adam", "sgd"]);
+ * ```
+ */
 export const OPTIMIZERS = ["adamw", "adam", "sgd"] as const;
 /** One of {@linkcode OPTIMIZERS}. */
 export type OptimizerName = typeof OPTIMIZERS[number];

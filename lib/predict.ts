@@ -7,7 +7,23 @@ import type { Classifier } from "./models/model.ts";
 import { type ImageSplit, toTensor } from "./data/dataset.ts";
 import { Progress } from "./progress.ts";
 
-/** Logits `[split.n × numLabels]` (row-major) of `model` in inference mode. */
+/**
+ * Logits `[split.n × numLabels]` (row-major) of `model` in inference mode.
+ *
+ * @example Logits of the tiny ViT fixture on the validation images
+ * ```ts
+ * import { createModel, predictLogits } from "@kd/vision/models";
+ * import { loadSplit } from "@kd/vision/data";
+ * import { argmaxRows } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const teacher = await createModel("hf-dir:tests/fixtures/vit_tiny", { numLabels: 3 });
+ * const val = await loadSplit({ data: "tests/fixtures/beans", split: "validation", preprocess: teacher.input, quiet: true });
+ * const logits = await predictLogits(teacher, val, { quiet: true });
+ * assertEquals(argmaxRows(logits, 3).length, 12);
+ * teacher.dispose();
+ * ```
+ */
 export async function predictLogits(
   model: Classifier,
   split: ImageSplit,

@@ -53,7 +53,17 @@ export interface Recipe {
   maxImages: number;
 }
 
-/** The named presets; each is a complete {@linkcode Recipe}. */
+/**
+ * The named presets; each is a complete {@linkcode Recipe}.
+ *
+ * @example The named recipes
+ * ```ts
+ * import { PRESETS } from "@kd/vision/train";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(Object.keys(PRESETS), ["hf-guide", "cpu-fast", "smoke"]);
+ * ```
+ */
 export const PRESETS: Record<string, { description: string; recipe: Recipe }> = {
   "hf-guide": {
     description:
@@ -122,7 +132,18 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
   },
 };
 
-/** A copy of the named preset's recipe; unknown names list the valid ones. */
+/**
+ * A copy of the named preset's recipe; unknown names list the valid ones.
+ *
+ * @example A recipe to start from, then override
+ * ```ts
+ * import { presetRecipe } from "@kd/vision/train";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const recipe = { ...presetRecipe("cpu-fast"), epochs: 20 };
+ * assertEquals([recipe.imageSize, recipe.epochs], [96, 20]);
+ * ```
+ */
 export function presetRecipe(name: string): Recipe {
   const p = PRESETS[name];
   if (!p) {

@@ -5,7 +5,17 @@
  */
 import { UserError } from "./core/errors.ts";
 
-/** Schedule names accepted by `--schedule`. */
+/**
+ * Schedule names accepted by `--schedule`.
+ *
+ * @example The learning-rate schedules a recipe can name
+ * ```ts
+ * import { SCHEDULES } from "@kd/vision/train";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([...SCHEDULES], ["constant", "linear", "cosine"]);
+ * ```
+ */
 export const SCHEDULES = ["constant", "linear", "cosine"] as const;
 /** One of {@linkcode SCHEDULES}. */
 export type ScheduleName = typeof SCHEDULES[number];

@@ -49,7 +49,19 @@ function meanStd(values: number[]): { mean: number; std: number; n: number } {
   return { mean, std, n };
 }
 
-/** Mean, sample std and t-based 95% CI of the mean (CI is NaN for n = 1). */
+/**
+ * Mean, sample std and t-based 95% CI of the mean (CI is NaN for n = 1).
+ *
+ * @example Mean, sd and a t interval over seeds
+ * ```ts
+ * import { describe } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const s = describe([0.80, 0.84, 0.82]);
+ * assertEquals(s.n, 3);
+ * console.log(s.mean, s.std, s.ci95);
+ * ```
+ */
 export function describe(values: number[]): Stat {
   const { mean, std, n } = meanStd(values);
   const half = n > 1 ? tCritical95(n - 1) * std / Math.sqrt(n) : NaN;
@@ -82,6 +94,15 @@ export function describeProportion(values: number[], images = 1000): Stat {
 /**
  * Stats of `a[k] - b[k]` over keys present in both (pairs matched by key, e.g. seed); the
  * interval of a difference of two proportions is clipped to [−1, 1].
+ *
+ * @example Distilled − scratch, paired by seed
+ * ```ts
+ * import { pairedDifference } from "@kd/vision/metrics";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * const distilled = new Map([[0, 0.85], [1, 0.83]]), scratch = new Map([[0, 0.80], [1, 0.82]]);
+ * assertAlmostEquals(pairedDifference(distilled, scratch).mean, 0.03, 1e-9);
+ * ```
  */
 export function pairedDifference(a: Map<number, number>, b: Map<number, number>): Stat {
   const diffs: number[] = [];
@@ -106,6 +127,14 @@ export interface McNemar {
 /**
  * Exact McNemar test on paired correctness: `a[i]` and `b[i]` say whether each model got pair
  * `i` right (e.g. the same test image, seed-matched runs, pooled over seeds).
+ *
+ * @example Per-image correctness of two models on the same images
+ * ```ts
+ * import { mcnemarExact } from "@kd/vision/metrics";
+ *
+ * const a = [true, true, true, true, false], b = [false, false, true, true, true];
+ * console.log(mcnemarExact(a, b).p);
+ * ```
  */
 export function mcnemarExact(a: ArrayLike<boolean>, b: ArrayLike<boolean>): McNemar {
   if (a.length !== b.length) throw new Error(`mcnemar: ${a.length} vs ${b.length} pairs`);
@@ -138,6 +167,14 @@ export function detectableDifference(
  * at two-sided level `alpha`, when per-seed differences have standard deviation `sdDiff`: the
  * smallest n with (t_{1−α/2, n−1} + t_{power, n−1}) · sdDiff / √n ≤ delta (the usual t-based
  * approximation to the noncentral t), at least 2.
+ *
+ * @example Seeds to detect a 5 pp difference when the paired Δ varies by 6 pp
+ * ```ts
+ * import { seedsForPower } from "@kd/vision/metrics";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(seedsForPower(0.06, 0.05) > 2, true);
+ * ```
  */
 export function seedsForPower(
   sdDiff: number,

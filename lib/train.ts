@@ -75,7 +75,32 @@ export interface TrainOptions {
   onStep?: (step: number, losses: StepLosses) => void;
 }
 
-/** Train one run to completion (or resume it) and return its summary. */
+/**
+ * Train one run to completion (or resume it) and return its summary.
+ *
+ * @example Scratch baseline and distilled student, same seed
+ * ```ts
+ * import { presetRecipe, train, type TrainConfig } from "@kd/vision/train";
+ *
+ * const base: TrainConfig = {
+ *   ...presetRecipe("smoke"),
+ *   epochs: 1,
+ *   student: "mobilenet_v2@0.35",
+ *   teacher: null,
+ *   data: "tests/fixtures/beans",
+ *   trainSplit: "train",
+ *   valSplit: "validation",
+ *   seed: 0,
+ * };
+ * const dir = await Deno.makeTempDir();
+ * const scratch = await train(base, { out: `${dir}/scratch`, quiet: true });
+ * const distilled = await train(
+ *   { ...base, teacher: "hf-dir:tests/fixtures/vit_tiny" },
+ *   { out: `${dir}/distilled`, quiet: true, onEpoch: (r) => console.log(r.epoch, r.accuracy) },
+ * );
+ * console.log(scratch.validation.accuracy, distilled.validation.accuracy);
+ * ```
+ */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<FinalSummary> {
   validateConfig(config);
   // Library callers need not pick a backend first: the one in effect, else the default choice.

@@ -107,3 +107,62 @@ test("models and the optimizer name native kernels without loading oneDNN", () =
     assertEquals(loaded, [], `${m} reaches oneDNN`);
   }
 });
+
+/** The package's entry points (`deno.json` `exports`) as import specifiers: `@kd/vision/data`… */
+function entryPoints(): Set<string> {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  return new Set(
+    Object.keys(config.exports).map((k) =>
+      k === "." ? config.name : `${config.name}/${k.slice(2)}`
+    ),
+  );
+}
+
+/** Every module specifier a TypeScript source imports (static, side-effect and dynamic). */
+function importSpecifiers(source: string): string[] {
+  const found = source.matchAll(
+    /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["']([^"']+)["']/gm,
+  );
+  return [...new Set([...found].map((m) => m[1]))];
+}
+
+/** Code cells of a notebook, joined. */
+function notebookCode(path: string): string {
+  const nb = JSON.parse(Deno.readTextFileSync(path)) as {
+    cells: { cell_type: string; source: string | string[] }[];
+  };
+  return nb.cells.filter((c) => c.cell_type === "code")
+    .map((c) => Array.isArray(c.source) ? c.source.join("") : c.source).join("\n");
+}
+
+Deno.test("importSpecifiers finds static, side-effect and dynamic imports", () => {
+  const src = 'import { a } from "x";\nimport "y";\nconst m = await import("z");\n' +
+    'import {\n  b,\n} from "@kd/vision/data";\n// "not" an import';
+  assertEquals(importSpecifiers(src), ["x", "y", "z", "@kd/vision/data"]);
+});
+
+Deno.test("experiments and notebooks import the toolkit only through its entry points", () => {
+  const allowed = entryPoints();
+  const sources: [string, string][] = [
+    ...[...Deno.readDirSync(join(ROOT, "experiments"))].filter((e) => e.name.endsWith(".ts"))
+      .map((e): [string, string] => [
+        `experiments/${e.name}`,
+        Deno.readTextFileSync(join(ROOT, "experiments", e.name)),
+      ]),
+    ...[...Deno.readDirSync(join(ROOT, "notebooks"))].filter((e) => e.name.endsWith(".ipynb"))
+      .map((e): [string, string] => [
+        `notebooks/${e.name}`,
+        notebookCode(join(ROOT, "notebooks", e.name)),
+      ]),
+  ];
+  assertEquals(sources.length >= 4, true, "expected the experiments and the three notebooks");
+  const bad = sources.flatMap(([file, src]) => {
+    const specs = importSpecifiers(src);
+    if (specs.length === 0) return [`${file}: imports nothing`];
+    // node: built-ins are the platform, not the toolkit; anything else must be an entry point.
+    return specs.filter((s) => !s.startsWith("node:") && !allowed.has(s)).map((s) =>
+      `${file} → ${s}`
+    );
+  });
+  assertEquals(bad, []);
+});

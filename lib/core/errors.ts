@@ -4,7 +4,17 @@
  * @module
  */
 
-/** An error whose message is meant for the user as is (no stack trace shown). */
+/**
+ * An error whose message is meant for the user as is (no stack trace shown).
+ *
+ * @example Bad input is a UserError: one line for the user, no stack trace
+ * ```ts
+ * import { presetRecipe, UserError } from "@kd/vision";
+ * import { assertThrows } from "@std/assert";
+ *
+ * assertThrows(() => presetRecipe("no-such-preset"), UserError);
+ * ```
+ */
 export class UserError extends Error {
   override name = "UserError";
 }

@@ -12,7 +12,18 @@ export interface SplitInfo {
   source: string;
 }
 
-/** Per-split counts for `splits` (default: those present among train, validation, test). */
+/**
+ * Per-split counts for `splits` (default: those present among train, validation, test).
+ *
+ * @example Rows per split and class
+ * ```ts
+ * import { datasetInfo } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const info = await datasetInfo({ data: "tests/fixtures/beans", quiet: true });
+ * assertEquals(info.splits.train.classes, { angular_leaf_spot: 8, bean_rust: 8, healthy: 8 });
+ * ```
+ */
 export async function datasetInfo(
   opts: { data?: string; splits?: string[]; labels?: string[]; quiet?: boolean } = {},
 ): Promise<{ dir: string; splits: Record<string, SplitInfo> }> {

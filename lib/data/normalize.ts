@@ -4,7 +4,19 @@
  * page).
  * @module
  */
-/** Write `(x/255 - mean)/std` of uint8 HWC RGB `pixels` into `out` (NHWC float32) at `offset`. */
+/**
+ * Write `(x/255 - mean)/std` of uint8 HWC RGB `pixels` into `out` (NHWC float32) at `offset`.
+ *
+ * @example uint8 pixels scaled to [0, 1], then (x − mean) / std
+ * ```ts
+ * import { normalizeInto, preprocessOptions } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = new Float32Array(3);
+ * normalizeInto(Uint8Array.from([0, 255, 0]), out, 0, preprocessOptions({ size: 1 }));
+ * assertEquals([...out], [-1, 1, -1]);
+ * ```
+ */
 export function normalizeInto(
   pixels: Uint8Array,
   out: Float32Array,

@@ -18,14 +18,37 @@ export interface PreprocessOptions {
   std: [number, number, number];
 }
 
-/** Hugging Face `ViTImageProcessor` defaults (google/vit-base-patch16-224): 224, mean = std = 0.5. */
+/**
+ * Hugging Face `ViTImageProcessor` defaults (google/vit-base-patch16-224): 224, mean = std = 0.5.
+ *
+ * @example The teacher-side pipeline at 224 px
+ * ```ts
+ * import { VIT_PREPROCESS } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(VIT_PREPROCESS.size, 224);
+ * assertEquals(VIT_PREPROCESS.mean, [0.5, 0.5, 0.5]);
+ * ```
+ */
 export const VIT_PREPROCESS: Readonly<PreprocessOptions> = Object.freeze({
   size: 224,
   mean: [0.5, 0.5, 0.5] as [number, number, number],
   std: [0.5, 0.5, 0.5] as [number, number, number],
 });
 
-/** Fill in defaults and validate user-supplied preprocessing options. */
+/**
+ * Fill in defaults and validate user-supplied preprocessing options.
+ *
+ * @example Defaults filled in around a size
+ * ```ts
+ * import { preprocessOptions } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const pre = preprocessOptions({ size: 96 });
+ * assertEquals(pre.size, 96);
+ * assertEquals(pre.std, [0.5, 0.5, 0.5]);
+ * ```
+ */
 export function preprocessOptions(p: Partial<PreprocessOptions> = {}): PreprocessOptions {
   const out: PreprocessOptions = {
     size: p.size ?? VIT_PREPROCESS.size,
@@ -48,7 +71,19 @@ export interface RgbImage {
   height: number;
 }
 
-/** Decode encoded image bytes (JPEG, PNG, ...) to 8-bit sRGB without alpha, like PIL `.convert("RGB")`. */
+/**
+ * Decode encoded image bytes (JPEG, PNG, ...) to 8-bit sRGB without alpha, like PIL `.convert("RGB")`.
+ *
+ * @example Decode one JPEG of the fixture
+ * ```ts
+ * import { decodeRGB, resolveSplit } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const src = await resolveSplit({ data: "tests/fixtures/beans", split: "validation", quiet: true });
+ * const img = await decodeRGB((await src.images())[0]!);
+ * assertEquals(img.data.length, img.width * img.height * 3);
+ * ```
+ */
 export async function decodeRGB(bytes: Uint8Array): Promise<RgbImage> {
   const sharp = await loadSharp();
   const { data, info } = await sharp(bytes)
@@ -66,7 +101,19 @@ export async function decodeRGB(bytes: Uint8Array): Promise<RgbImage> {
   };
 }
 
-/** Resize decoded RGB to `size`x`size` exactly like PIL `resize((size, size), BILINEAR)`. */
+/**
+ * Resize decoded RGB to `size`x`size` exactly like PIL `resize((size, size), BILINEAR)`.
+ *
+ * @example PIL-bilinear resize of a decoded image
+ * ```ts
+ * import { decodeRGB, resizeRGB, resolveSplit } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const src = await resolveSplit({ data: "tests/fixtures/beans", split: "validation", quiet: true });
+ * const small = resizeRGB(await decodeRGB((await src.images())[0]!), 32);
+ * assertEquals(small.length, 32 * 32 * 3);
+ * ```
+ */
 export function resizeRGB(img: RgbImage, size: number): Uint8Array {
   return resizeBilinearPIL(img.data, img.width, img.height, size, size, 3);
 }

@@ -92,6 +92,18 @@ export async function splitFiles(
  * Locate and index `split` (no image decoding); the default is beans from the Hugging Face cache.
  * With `classNames`, labels are renumbered to that list by name (e.g. validation aligned to the
  * training split's classes); a class missing from it is an error naming both lists.
+ *
+ * @example Labels and class names without decoding any image
+ * ```ts
+ * import { resolveSplit } from "@kd/vision/data";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const src = await resolveSplit({ data: "tests/fixtures/beans", split: "train", quiet: true });
+ * assertEquals(src.classNames, ["angular_leaf_spot", "bean_rust", "healthy"]);
+ * assertEquals(src.labels.length, 24);
+ * const bytes = await src.images(); // the encoded JPEGs, in row order
+ * assertEquals(bytes.length, 24);
+ * ```
  */
 export async function resolveSplit(
   opts: { data?: string; split: string; labels?: string[]; classNames?: string[]; quiet?: boolean },

@@ -24,7 +24,17 @@ import {
 import { modelCard } from "./model_card.ts";
 import { webMetadata, writeWebModel } from "./tfjs.ts";
 
-/** Export formats. */
+/**
+ * Export formats.
+ *
+ * @example The formats exportModel writes
+ * ```ts
+ * import { EXPORT_FORMATS } from "@kd/vision/export";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([...EXPORT_FORMATS], ["hf", "tfjs"]);
+ * ```
+ */
 export const EXPORT_FORMATS = ["hf", "tfjs"] as const;
 
 /** One of {@linkcode EXPORT_FORMATS}. */
@@ -106,7 +116,25 @@ function architecture(model: MobileNetV2): string {
   return `MobileNetV2 (width ×${c.depthMultiplier ?? 1}, ${model.input.size} px)`;
 }
 
-/** Export a model (see the module doc); bad input throws a UserError before anything is written. */
+/**
+ * Export a model (see the module doc); bad input throws a UserError before anything is written.
+ *
+ * @example The tiny MobileNetV2 fixture as a TensorFlow.js web model
+ * ```ts
+ * import { exportModel } from "@kd/vision/export";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = await Deno.makeTempDir();
+ * const r = await exportModel({
+ *   model: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *   format: "tfjs",
+ *   out,
+ *   force: true,
+ *   quiet: true,
+ * });
+ * assertEquals(r.class_names.length, 3);
+ * ```
+ */
 export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(opts.format)) {
     throw new UserError(

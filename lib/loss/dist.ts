@@ -39,7 +39,20 @@ function meanPearson(a: tf.Tensor2D, b: tf.Tensor2D, axis: 0 | 1): tf.Scalar {
   return tf.mean(tf.div(dot, norms));
 }
 
-/** The DIST term alone (no cross-entropy); teacher logits are constants. */
+/**
+ * The DIST term alone (no cross-entropy); teacher logits are constants.
+ *
+ * @example DIST (Huang et al., NeurIPS 2022): zero when the student ranks like the teacher
+ * ```ts
+ * import { distLoss } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { assertAlmostEquals } from "@std/assert";
+ *
+ * const t = tf.tensor2d([[3, 1, 0], [0, 2, 1]]);
+ * const loss = distLoss(t, t, { temperature: 1, beta: 1, gamma: 1 });
+ * assertAlmostEquals(loss.dataSync()[0], 0, 1e-4);
+ * ```
+ */
 export function distLoss(
   studentLogits: tf.Tensor2D,
   teacherLogits: tf.Tensor2D,

@@ -39,7 +39,20 @@ function klSum(logP: tf.Tensor, logQ: tf.Tensor): tf.Scalar {
   return tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)));
 }
 
-/** The DKD term `α·TCKD + β·NCKD` alone (no cross-entropy); teacher logits are constants. */
+/**
+ * The DKD term `α·TCKD + β·NCKD` alone (no cross-entropy); teacher logits are constants.
+ *
+ * @example Decoupled KD (Zhao et al., CVPR 2022) on one image
+ * ```ts
+ * import { dkdLoss } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { assert } from "@std/assert";
+ *
+ * const s = tf.tensor2d([[2, 0, -1]]), t = tf.tensor2d([[3, 1, 0]]);
+ * const loss = dkdLoss(s, t, Int32Array.from([0]), { temperature: 4, alpha: 1, beta: 8 });
+ * assert(loss.dataSync()[0] >= 0);
+ * ```
+ */
 export function dkdLoss(
   studentLogits: tf.Tensor2D,
   teacherLogits: tf.Tensor2D,

@@ -22,7 +22,19 @@ export interface ModelCost {
 
 const BUFFER = /(running_(mean|var)|moving_(mean|variance)|num_batches_tracked)$/;
 
-/** Learnable parameters: every state variable except BN running statistics. */
+/**
+ * Learnable parameters: every state variable except BN running statistics.
+ *
+ * @example Parameters of MobileNetV2 ×1.0 for three classes
+ * ```ts
+ * import { countParams, createModel } from "@kd/vision/models";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const m = await createModel("mobilenet_v2", { numLabels: 3, imageSize: 32 });
+ * assertEquals(countParams(m), 2_227_715);
+ * m.dispose();
+ * ```
+ */
 export function countParams(model: Classifier): number {
   let n = 0;
   for (const [name, v] of model.stateVariables()) if (!BUFFER.test(name)) n += v.size;

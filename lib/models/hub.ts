@@ -30,6 +30,17 @@ const fetched = new Map<string, HubModel>();
 /**
  * Make sure `ORG/NAME[@REV]`'s config, preprocessor config and weights are in the cache and
  * return their snapshot folder. `hint` is appended to "cannot get" errors.
+ *
+ * @example Offline, a model missing from the cache is one clear error
+ * ```ts
+ * import { fetchHFModel } from "@kd/vision/hub";
+ * import { UserError } from "@kd/vision";
+ * import { assertRejects } from "@std/assert";
+ *
+ * Deno.env.set("HF_HUB_OFFLINE", "1");
+ * Deno.env.set("HF_HUB_CACHE", await Deno.makeTempDir());
+ * await assertRejects(() => fetchHFModel("google/mobilenet_v2_1.0_224", { quiet: true }), UserError);
+ * ```
  */
 export async function fetchHFModel(
   target: string,

@@ -69,7 +69,24 @@ function checkLabels(model: Classifier, spec: string, opts: CreateOptions): Clas
   return model;
 }
 
-/** Load a model saved with `saveModel` (any registered kind). */
+/**
+ * Load a model saved with `saveModel` (any registered kind).
+ *
+ * @example Load a trained run's best model
+ * ```ts
+ * import { loadModel, predictLogits } from "@kd/vision/models";
+ * import { loadSplit } from "@kd/vision/data";
+ * import { presetRecipe, train } from "@kd/vision/train";
+ *
+ * const out = await Deno.makeTempDir();
+ * const data = "tests/fixtures/beans";
+ * await train({ ...presetRecipe("smoke"), epochs: 1, student: "mobilenet_v2@0.35", teacher: null, data, trainSplit: "train", valSplit: "validation", seed: 0 }, { out, quiet: true });
+ * const model = await loadModel(`${out}/best`);
+ * const val = await loadSplit({ data, split: "validation", preprocess: model.input, quiet: true });
+ * console.log((await predictLogits(model, val, { quiet: true })).length); // 12 images × 3 classes
+ * model.dispose();
+ * ```
+ */
 export async function loadModel(dir: string): Promise<Classifier> {
   const saved = await readSavedConfig(dir);
   const build = KINDS[saved.config.kind];
@@ -157,7 +174,21 @@ export async function ensureModelFiles(
   if (p.kind === "hf") await fetchHFModel(p.target, { quiet: opts.quiet });
 }
 
-/** Build or load the model a spec names (see the module doc). */
+/**
+ * Build or load the model a spec names (see the module doc).
+ *
+ * @example A fresh student, and the tiny ViT fixture as a teacher
+ * ```ts
+ * import { createModel } from "@kd/vision/models";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const student = await createModel("mobilenet_v2@0.35", { numLabels: 3, imageSize: 32 });
+ * const teacher = await createModel("hf-dir:tests/fixtures/vit_tiny", { numLabels: 3 });
+ * assertEquals([student.config.numLabels, teacher.input.size], [3, 32]);
+ * student.dispose();
+ * teacher.dispose();
+ * ```
+ */
 export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
   const p = parseSpec(spec);
   if (p.kind === "mobilenet_v2") {

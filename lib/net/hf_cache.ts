@@ -18,7 +18,16 @@ import type { RepoRef } from "./hub.ts";
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
 
-/** The hub cache folder in effect (the same variables, in the same order, as huggingface_hub). */
+/**
+ * The hub cache folder in effect (the same variables, in the same order, as huggingface_hub).
+ *
+ * @example The cache Python's huggingface_hub uses too
+ * ```ts
+ * import { hubCacheDir } from "@kd/vision/hub";
+ *
+ * console.log(hubCacheDir()); // $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub
+ * ```
+ */
 export function hubCacheDir(): string {
   const env = (k: string) => Deno.env.get(k) || undefined;
   const hubCache = env("HF_HUB_CACHE") ?? env("HUGGINGFACE_HUB_CACHE");

@@ -21,7 +21,16 @@ export function hubEndpoint(): string {
   return (Deno.env.get("HF_ENDPOINT") || "https://huggingface.co").replace(/\/+$/, "");
 }
 
-/** Whether `HF_HUB_OFFLINE` asks for no network at all (the values huggingface_hub accepts). */
+/**
+ * Whether `HF_HUB_OFFLINE` asks for no network at all (the values huggingface_hub accepts).
+ *
+ * @example Whether HF_HUB_OFFLINE forbids requests
+ * ```ts
+ * import { hubOffline } from "@kd/vision/hub";
+ *
+ * console.log(hubOffline());
+ * ```
+ */
 export function hubOffline(): boolean {
   return ["1", "ON", "YES", "TRUE"].includes((Deno.env.get("HF_HUB_OFFLINE") ?? "").toUpperCase());
 }

@@ -24,7 +24,30 @@ export interface StudentTeacherComparison {
   disagree: number[];
 }
 
-/** Compare the best student of run `runDir` (trained with `config`) with its teacher. */
+/**
+ * Compare the best student of run `runDir` (trained with `config`) with its teacher.
+ *
+ * @example Where a distilled student and its teacher disagree
+ * ```ts
+ * import { compareWithTeacher } from "@kd/vision/notebook";
+ * import { presetRecipe, train, type TrainConfig } from "@kd/vision/train";
+ *
+ * const config: TrainConfig = {
+ *   ...presetRecipe("smoke"),
+ *   epochs: 1,
+ *   student: "mobilenet_v2@0.35",
+ *   teacher: "hf-dir:tests/fixtures/vit_tiny",
+ *   data: "tests/fixtures/beans",
+ *   trainSplit: "train",
+ *   valSplit: "validation",
+ *   seed: 0,
+ * };
+ * const out = await Deno.makeTempDir();
+ * await train(config, { out, quiet: true });
+ * const cmp = await compareWithTeacher(out, config);
+ * console.log(`${cmp.disagree.length} of ${cmp.labels.length} images`);
+ * ```
+ */
 export async function compareWithTeacher(
   runDir: string,
   config: TrainConfig,

@@ -111,6 +111,14 @@ export interface ShowFigureOptions {
 /**
  * Display a plotly figure as offline `text/html` (plotly.js is loaded into the page once, by
  * {@linkcode loadPlotly}) plus an `image/png` fallback rendered by headless Chromium.
+ *
+ * @example A plotly figure (interactive in Jupyter)
+ * ```ts
+ * import { showFigure } from "@kd/vision/notebook";
+ * import { confusionFigure } from "@kd/vision/report";
+ *
+ * await showFigure(confusionFigure([[5, 1], [0, 6]], ["healthy", "bean_rust"], "validation"));
+ * ```
  */
 export async function showFigure(fig: Figure, opts: ShowFigureOptions = {}): Promise<void> {
   await loadPlotly();
@@ -140,7 +148,16 @@ function figureTitle(fig: Figure): string {
   return (typeof t === "string" ? t : t?.text) ?? "untitled";
 }
 
-/** Display PNG bytes, with an optional caption below. */
+/**
+ * Display PNG bytes, with an optional caption below.
+ *
+ * @example A PNG with a caption
+ * ```ts
+ * import { rgbToPng, showPng } from "@kd/vision/notebook";
+ *
+ * await showPng(await rgbToPng(new Uint8Array(4 * 4 * 3).fill(200), 4), { caption: "grey" });
+ * ```
+ */
 export async function showPng(
   png: Uint8Array,
   opts: { caption?: string } = {},
@@ -152,17 +169,45 @@ export async function showPng(
   if (opts.caption) await showMarkdown(`*${opts.caption}*`);
 }
 
-/** Display markdown. */
+/**
+ * Display markdown.
+ *
+ * @example Markdown in Jupyter, the source text elsewhere
+ * ```ts
+ * import { showMarkdown } from "@kd/vision/notebook";
+ *
+ * await showMarkdown("**Teacher** `hf-dir:tests/fixtures/vit_tiny`");
+ * ```
+ */
 export async function showMarkdown(md: string): Promise<void> {
   await display({ "text/markdown": md, "text/plain": md });
 }
 
-/** Display an HTML fragment (with a plain-text alternative). */
+/**
+ * Display an HTML fragment (with a plain-text alternative).
+ *
+ * @example HTML, with a text fallback
+ * ```ts
+ * import { showHtml } from "@kd/vision/notebook";
+ *
+ * await showHtml("<b>done</b>", "done");
+ * ```
+ */
 export async function showHtml(html: string, text = "[html]"): Promise<void> {
   await display({ "text/html": html, "text/plain": text });
 }
 
-/** An HTML table from a header and string rows (plus a plain-text alternative). */
+/**
+ * An HTML table from a header and string rows (plus a plain-text alternative).
+ *
+ * @example The MIME bundle of a table, to combine with other output
+ * ```ts
+ * import { tableBundle } from "@kd/vision/notebook";
+ *
+ * const t = tableBundle(["epoch", "loss"], [[1, 0.9]]);
+ * console.log(Object.keys(t)); // text/html, text/plain
+ * ```
+ */
 export function tableBundle(header: string[], rows: (string | number)[][]): MimeBundle {
   const cell = (v: string | number) => escapeHtml(String(v));
   const html = `<table><thead><tr>${header.map((h) => `<th>${cell(h)}</th>`).join("")}</tr>` +
@@ -174,12 +219,31 @@ export function tableBundle(header: string[], rows: (string | number)[][]): Mime
   return { "text/html": html, "text/plain": [line(header), ...rows.map(line)].join("\n") };
 }
 
-/** Display a table. */
+/**
+ * Display a table.
+ *
+ * @example A table: HTML in Jupyter, text elsewhere
+ * ```ts
+ * import { showTable } from "@kd/vision/notebook";
+ *
+ * await showTable(["run", "accuracy %"], [["scratch", 80.5], ["distilled", 85.7]]);
+ * ```
+ */
 export async function showTable(header: string[], rows: (string | number)[][]): Promise<void> {
   await display(tableBundle(header, rows));
 }
 
-/** A display that is replaced in place on every `update` (live progress in a cell). */
+/**
+ * A display that is replaced in place on every `update` (live progress in a cell).
+ *
+ * @example One output replaced in place, e.g. a progress row per epoch
+ * ```ts
+ * import { LiveDisplay } from "@kd/vision/notebook";
+ *
+ * const live = new LiveDisplay();
+ * for (const epoch of [1, 2]) await live.update({ "text/plain": `epoch ${epoch} done` });
+ * ```
+ */
 export class LiveDisplay {
   #id = `live-${crypto.randomUUID().slice(0, 8)}`;
   #shown = false;

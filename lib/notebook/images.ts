@@ -7,7 +7,17 @@ import { loadSharp } from "../data/sharp.ts";
 import { Buffer } from "node:buffer";
 import { escapeHtml } from "../report/table.ts";
 
-/** PNG bytes of an RGB image (`width*height*3` uint8, HWC), optionally scaled to `scaleTo` wide. */
+/**
+ * PNG bytes of an RGB image (`width*height*3` uint8, HWC), optionally scaled to `scaleTo` wide.
+ *
+ * @example PNG bytes of raw RGB pixels, enlarged
+ * ```ts
+ * import { rgbToPng } from "@kd/vision/notebook";
+ *
+ * const png = await rgbToPng(new Uint8Array(2 * 2 * 3).fill(128), 2, 2, 64);
+ * console.log(png.length);
+ * ```
+ */
 export async function rgbToPng(
   pixels: Uint8Array,
   width: number,
@@ -36,6 +46,17 @@ export interface GridOptions {
 /**
  * A PNG grid of `rows × cols` square RGB tiles (`tiles[r][c]`, each `size*size*3` uint8;
  * missing tiles stay white), with optional row labels and per-tile captions.
+ *
+ * @example Two rows of fixture images with row labels
+ * ```ts
+ * import { imageGridPng } from "@kd/vision/notebook";
+ * import { imagePixels, loadSplit } from "@kd/vision/data";
+ *
+ * const val = await loadSplit({ data: "tests/fixtures/beans", split: "validation", preprocess: { size: 32 }, quiet: true });
+ * const tiles = [[0, 1], [2, 3]].map((row) => row.map((i) => imagePixels(val, i)));
+ * const png = await imageGridPng(tiles, 32, { rowLabels: ["a", "b"] });
+ * console.log(png.length);
+ * ```
  */
 export async function imageGridPng(
   tiles: (Uint8Array | undefined)[][],

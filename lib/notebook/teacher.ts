@@ -42,7 +42,18 @@ export async function buildProbeTeacher(
   );
 }
 
-/** The teacher spec for `profile` (building the probe teacher when needed). */
+/**
+ * The teacher spec for `profile` (building the probe teacher when needed).
+ *
+ * @example KD_TEACHER wins over the profile's default
+ * ```ts
+ * import { notebookTeacher } from "@kd/vision/notebook";
+ * import { assertEquals } from "@std/assert";
+ *
+ * Deno.env.set("KD_TEACHER", "hf-dir:tests/fixtures/vit_tiny");
+ * assertEquals((await notebookTeacher("smoke")).spec, "hf-dir:tests/fixtures/vit_tiny");
+ * ```
+ */
 export async function notebookTeacher(profile: string, data?: string): Promise<NotebookTeacher> {
   const env = Deno.env.get("KD_TEACHER");
   if (env) return { spec: env, note: `KD_TEACHER=${env}` };

@@ -68,7 +68,18 @@ export function teacherLine(c: ConfirmResult): string {
     `student is ${Math.abs(g * 100).toFixed(1)} pp ${g < 0 ? "below" : "above"} it.`;
 }
 
-/** The CONFIRM sections as Markdown (empty string when the profile has no confirm stage). */
+/**
+ * The CONFIRM sections as Markdown (empty string when the profile has no confirm stage).
+ *
+ * @example The CONFIRM sections (verdict, table) as Markdown
+ * ```ts
+ * import { confirmMarkdown, loadSweep, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir, { confirmSeeds: 3 });
+ * console.log(confirmMarkdown((await loadSweep(dir)).results));
+ * ```
+ */
 export function confirmMarkdown(results: SweepResults): string {
   if (results.confirm === null || results.confirm === undefined) return "";
   const out = ["## CONFIRM: picked configurations vs scratch on fresh seeds", ""];
@@ -104,7 +115,18 @@ export function confirmMarkdown(results: SweepResults): string {
 const esc = (s: string) =>
   s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
-/** The CONFIRM sections as HTML for the report (empty string without a confirm stage). */
+/**
+ * The CONFIRM sections as HTML for the report (empty string without a confirm stage).
+ *
+ * @example The CONFIRM sections as HTML
+ * ```ts
+ * import { confirmHtml, loadSweep, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir, { confirmSeeds: 3 });
+ * console.log(confirmHtml((await loadSweep(dir)).results).length > 0);
+ * ```
+ */
 export function confirmHtml(results: SweepResults): string {
   if (results.confirm === null || results.confirm === undefined) return "";
   const parts = [`<h2>CONFIRM: picked configurations vs scratch on fresh seeds</h2>`];

@@ -279,6 +279,17 @@ export function curveGroup(run: CurveRun): string {
 /**
  * Validation accuracy and train loss per epoch, one pair of lines per run; runs of the same
  * configuration (seeds) share a colour and a legend entry, scratch is dashed grey.
+ *
+ * @example Validation accuracy and training loss per epoch of runs
+ * ```ts
+ * import { learningCurvesFigure, loadSweep, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * const { runs } = await loadSweep(dir);
+ * const fig = learningCurvesFigure(runs.slice(0, 2), "two runs");
+ * console.log(fig.data.length);
+ * ```
  */
 export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure {
   const data: Trace[] = [];
@@ -340,7 +351,17 @@ export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure
   };
 }
 
-/** Heatmap of a confusion matrix (`[true][predicted]` counts) with the counts written in. */
+/**
+ * Heatmap of a confusion matrix (`[true][predicted]` counts) with the counts written in.
+ *
+ * @example A confusion-matrix heatmap
+ * ```ts
+ * import { confusionFigure } from "@kd/vision/report";
+ *
+ * const fig = confusionFigure([[5, 1], [0, 6]], ["healthy", "bean_rust"], "validation");
+ * console.log(fig.layout);
+ * ```
+ */
 export function confusionFigure(
   confusion: number[][],
   classNames: string[],
@@ -370,7 +391,18 @@ export function confusionFigure(
   };
 }
 
-/** Images per class of each split, as grouped bars. */
+/**
+ * Images per class of each split, as grouped bars.
+ *
+ * @example Images per class, one bar group per split
+ * ```ts
+ * import { classBalanceFigure } from "@kd/vision/report";
+ *
+ * const classNames = ["angular_leaf_spot", "bean_rust", "healthy"];
+ * const fig = classBalanceFigure([{ name: "train", classNames, counts: [8, 8, 8] }]);
+ * console.log(fig.data.length); // 1
+ * ```
+ */
 export function classBalanceFigure(
   splits: { name: string; classNames: string[]; counts: number[] }[],
 ): Figure {

@@ -33,6 +33,16 @@ export interface ReportFiles {
 /**
  * Report on a sweep directory: merged afresh when it has `sweep.json` (e.g. after every shard
  * finished), else from its existing `results.json`.
+ *
+ * @example Tables and report.html for a (here synthetic) sweep folder
+ * ```ts
+ * import { writeSweepReport, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * const { html } = await writeSweepReport(dir, { quiet: true });
+ * console.log(html); // also results.md, results.csv beside it
+ * ```
  */
 export async function writeSweepReport(
   dir: string,

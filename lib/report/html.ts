@@ -33,7 +33,18 @@ function runLabel(r: RunData): string {
   return r.kind === "scratch" ? `${r.id} (scratch)` : `${r.id}`;
 }
 
-/** Every figure of the report, in page order (figures without data are left out). */
+/**
+ * Every figure of the report, in page order (figures without data are left out).
+ *
+ * @example Every figure of report.html, named and captioned
+ * ```ts
+ * import { loadSweep, reportFigures, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * for (const f of reportFigures(await loadSweep(dir))) console.log(f.name, f.caption);
+ * ```
+ */
 export function reportFigures(sweep: SweepData): NamedFigure[] {
   const out: NamedFigure[] = [];
   const { results, runs } = sweep;
@@ -88,7 +99,18 @@ export function reportFigures(sweep: SweepData): NamedFigure[] {
   return out;
 }
 
-/** HTML table of test-split evaluations (`test_eval.json`), or "" when there are none. */
+/**
+ * HTML table of test-split evaluations (`test_eval.json`), or "" when there are none.
+ *
+ * @example The per-run TEST table (empty string without test evaluations)
+ * ```ts
+ * import { loadSweep, testTableHtml, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * console.log(testTableHtml((await loadSweep(dir)).runs).length);
+ * ```
+ */
 export function testTableHtml(runs: RunData[]): string {
   const tested = runs.filter((r) => r.testEval);
   if (!tested.length) return "";

@@ -91,7 +91,20 @@ export async function loadRun(dir: string, id: string, entry?: RunEntry): Promis
   };
 }
 
-/** Load a sweep directory; `results.json` is required (run the sweep's merge step first). */
+/**
+ * Load a sweep directory; `results.json` is required (run the sweep's merge step first).
+ *
+ * @example Runs, results and manifest of a sweep folder
+ * ```ts
+ * import { loadSweep, writeSyntheticSweep } from "@kd/vision/report";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir, { teachers: ["weak"], temperatures: [2], seeds: [0, 1] });
+ * const sweep = await loadSweep(dir);
+ * assertEquals(sweep.results.rows.map((r) => r.teacher), ["scratch", "weak"]);
+ * ```
+ */
 export async function loadSweep(dir: string): Promise<SweepData> {
   const resultsPath = join(dir, "results.json");
   if (!(await exists(resultsPath))) {

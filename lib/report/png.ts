@@ -35,7 +35,22 @@ export function staticFigurePage(fig: Figure, size = figureSize(fig)): string {
     `</body></html>`;
 }
 
-/** Render figures to PNG bytes with headless Chromium (throws when Chromium is missing/fails). */
+/**
+ * Render figures to PNG bytes with headless Chromium (throws when Chromium is missing/fails).
+ *
+ * @example PNG bytes of a figure, when Chromium is installed
+ * ```ts
+ * import { confusionFigure, renderFiguresPng } from "@kd/vision/report";
+ *
+ * const fig = confusionFigure([[5, 1], [0, 6]], ["healthy", "bean_rust"], "validation");
+ * try {
+ *   const [png] = await renderFiguresPng([fig]);
+ *   console.log(png.length);
+ * } catch (e) {
+ *   console.log((e as Error).message); // no Chromium here: PNG export skipped
+ * }
+ * ```
+ */
 export async function renderFiguresPng(
   figures: Figure[],
   opts: { chromium?: string; timeoutMs?: number } = {},

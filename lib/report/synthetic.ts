@@ -28,7 +28,19 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-/** The experiment name every synthetic sweep carries, so no one mistakes it for results. */
+/**
+ * The experiment name every synthetic sweep carries, so no one mistakes it for results.
+ *
+ * @example Telling a synthetic sweep from a real one
+ * ```ts
+ * import { loadSweep, SYNTHETIC_EXPERIMENT, writeSyntheticSweep } from "@kd/vision/report";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * assertEquals((await loadSweep(dir)).results.experiment, SYNTHETIC_EXPERIMENT);
+ * ```
+ */
 export const SYNTHETIC_EXPERIMENT = "SYNTHETIC-demo (fake numbers, not a real sweep)";
 
 const CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"];
@@ -45,7 +57,17 @@ function fakeConfusion(n: number, correct: number, rng: () => number): number[][
   return m;
 }
 
-/** Write a synthetic sweep (sweep.json, runs/*, results.json) into `dir`; returns its results. */
+/**
+ * Write a synthetic sweep (sweep.json, runs/*, results.json) into `dir`; returns its results.
+ *
+ * @example A fake sweep folder (clearly labelled) to try the reports on
+ * ```ts
+ * import { writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir, { teachers: ["weak", "strong"], confirmSeeds: 3 });
+ * ```
+ */
 export async function writeSyntheticSweep(
   dir: string,
   opts: SyntheticOptions = {},

@@ -158,7 +158,18 @@ function mdCell(s: string): string {
   return s.replaceAll("|", "\\|");
 }
 
-/** `results.md`: a heading, the validation note, the table in percent, pending runs if any. */
+/**
+ * `results.md`: a heading, the validation note, the table in percent, pending runs if any.
+ *
+ * @example The screen table as Markdown
+ * ```ts
+ * import { loadSweep, resultsMarkdown, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * console.log(resultsMarkdown((await loadSweep(dir)).results));
+ * ```
+ */
 export function resultsMarkdown(results: SweepResults): string {
   const { header, rows } = displayRows(results);
   const out = [
@@ -197,7 +208,18 @@ export function escapeHtml(s: string): string {
     .replaceAll('"', "&quot;");
 }
 
-/** The results table as an HTML `<table>` (percentages), preceded by the validation note. */
+/**
+ * The results table as an HTML `<table>` (percentages), preceded by the validation note.
+ *
+ * @example The screen table as an HTML table
+ * ```ts
+ * import { loadSweep, resultsHtmlTable, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * console.log(resultsHtmlTable((await loadSweep(dir)).results).startsWith("<"));
+ * ```
+ */
 export function resultsHtmlTable(results: SweepResults): string {
   const { header, rows } = displayRows(results);
   const note = escapeHtml(VALIDATION_NOTE).replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")

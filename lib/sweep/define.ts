@@ -84,7 +84,29 @@ export interface SweepDefinition {
   profiles: Record<string, SweepProfile>;
 }
 
-/** Identity helper that gives experiment files type checking. */
+/**
+ * Identity helper that gives experiment files type checking.
+ *
+ * @example An experiment module (experiments/YYYY-MM-DD-name.ts)
+ * ```ts
+ * import { defineSweep } from "@kd/vision/sweep";
+ *
+ * export const sweep = defineSweep({
+ *   name: "tiny-vit-sweep",
+ *   description: "scratch vs the tiny ViT fixture at T = 2 and 5",
+ *   teachers: [{ name: "vit-tiny", spec: "hf-dir:tests/fixtures/vit_tiny" }],
+ *   profiles: {
+ *     smoke: {
+ *       preset: "smoke",
+ *       student: "mobilenet_v2@0.35",
+ *       temperatures: [2, 5],
+ *       lambdas: [0.5],
+ *       seeds: [0],
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export function defineSweep(def: SweepDefinition): SweepDefinition {
   return def;
 }

@@ -243,7 +243,37 @@ function pollMs(): number {
   return Number(Deno.env.get("KD_SWEEP_POLL_MS") ?? 10_000);
 }
 
-/** Run (this shard of) a sweep; returns the sweep directory and whether every run is finished. */
+/**
+ * Run (this shard of) a sweep; returns the sweep directory and whether every run is finished.
+ *
+ * @example Run an experiment file on the fixture (what `deno task sweep` does)
+ * ```ts
+ * import { runSweep } from "@kd/vision/sweep";
+ * import { writeSweepReport } from "@kd/vision/report";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const experiment = `${dir}/tiny.ts`;
+ * await Deno.writeTextFile(experiment, `
+ * import { defineSweep } from "@kd/vision/sweep";
+ * export const sweep = defineSweep({
+ *   name: "tiny",
+ *   description: "scratch vs the tiny ViT",
+ *   teachers: [{ name: "vit-tiny", spec: "hf-dir:tests/fixtures/vit_tiny" }],
+ *   profiles: { smoke: { preset: "smoke", overrides: { epochs: 1 }, student: "mobilenet_v2@0.35",
+ *     temperatures: [5], lambdas: [0.5], seeds: [0] } },
+ * });`);
+ * const { complete } = await runSweep({
+ *   experiment,
+ *   profile: "smoke",
+ *   data: "tests/fixtures/beans",
+ *   out: `${dir}/sweep`,
+ *   quiet: true,
+ * });
+ * assertEquals(complete, true);
+ * await writeSweepReport(`${dir}/sweep`, { quiet: true });
+ * ```
+ */
 export async function runSweep(opts: SweepOptions): Promise<{ dir: string; complete: boolean }> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const { file, def } = await loadExperiment(opts.experiment);

@@ -14,7 +14,7 @@
  * @module
  */
 import { join } from "node:path";
-import * as tf from "../tf.ts";
+import type * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
 import { settingDifferences } from "../core/settings.ts";

@@ -1,7 +1,7 @@
 import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
-import { checkCommitted, type NotebookDoc, relativeImports } from "../../lib/notebook/check.ts";
+import { checkCommitted, type NotebookDoc } from "../../lib/notebook/check.ts";
 import { REQUIREMENTS } from "../../lib/notebook/execute.ts";
 
 const DIR = new URL("../../notebooks/", import.meta.url).pathname;
@@ -29,21 +29,16 @@ for (const name of files) {
     assertEquals(checkCommitted(load(name)), []);
   });
 
-  test(`${name}: every name it imports from lib/ is exported there`, async () => {
-    const nb = load(name);
-    const source = nb.cells.filter((c) => c.cell_type === "code")
+  test(`${name}: every name it imports from the toolkit is exported there`, async () => {
+    const source = load(name).cells.filter((c) => c.cell_type === "code")
       .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
-    const paths = relativeImports(nb);
-    assert(paths.length > 0);
-    for (const rel of paths) {
-      const url = new URL(rel, `file://${DIR}`);
-      const mod = await import(url.href);
-      const m = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"${rel.replace(/[.]/g, "\\.")}"`)
-        .exec(source);
-      if (!m) continue;
-      const names = m[1].split(",").map((s) => s.trim()).filter((s) => s && !s.startsWith("type "))
+    const imports = [...source.matchAll(/import\s*\{([^}]*)\}\s*from\s*"(@kd\/vision[^"]*)"/g)];
+    assert(imports.length > 0, `${name} imports nothing from @kd/vision`);
+    for (const [, list, specifier] of imports) {
+      const mod = await import(specifier);
+      const names = list.split(",").map((s) => s.trim()).filter((s) => s && !s.startsWith("type "))
         .map((s) => s.split(/\s+as\s+/)[0]);
-      for (const n of names) assert(n in mod, `${name}: ${rel} does not export ${n}`);
+      for (const n of names) assert(n in mod, `${name}: ${specifier} does not export ${n}`);
     }
   });
 }

@@ -1,0 +1,147 @@
+/**
+ * The public API is what the entry points (`deno.json` `exports`) export: each of those symbols
+ * documents itself with an `@example` (which `deno task test:doc` runs), and the README's
+ * library script is run there too.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { join } from "node:path";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+const entries = Object.values(config.exports as Record<string, string>);
+
+interface DocNode {
+  name: string;
+  declarations: { jsDoc?: { tags?: { kind: string }[] } }[];
+}
+
+/** Each entry point's exported symbols, from `deno doc --json`. */
+async function exportedSymbols(): Promise<Map<string, DocNode[]>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", ...entries],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  const doc = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    nodes: Record<string, { symbols: DocNode[] }>;
+  };
+  return new Map(
+    Object.entries(doc.nodes).map(([url, m]) => [url.slice(`file://${ROOT}`.length), m.symbols]),
+  );
+}
+
+Deno.test("the package has a name, a version and an entry point per area", () => {
+  assert(/^@[a-z0-9-]+\/[a-z0-9-]+$/.test(config.name), config.name);
+  assert(/^\d+\.\d+\.\d+/.test(config.version), config.version);
+  assertEquals(Object.keys(config.exports).sort(), [
+    ".",
+    "./data",
+    "./export",
+    "./hub",
+    "./loss",
+    "./metrics",
+    "./models",
+    "./notebook",
+    "./report",
+    "./sweep",
+    "./train",
+  ]);
+});
+
+/**
+ * Exported types (interfaces and aliases) that still lack an example. Every function, class and
+ * constant has one; this list may only shrink: give a type an example, then delete it here.
+ */
+const TYPES_WITHOUT_EXAMPLE = [
+  "ArmStats",
+  "BackendChoice",
+  "BuildTeacherOptions",
+  "Classifier",
+  "ConfirmPick",
+  "ConfirmPlan",
+  "ConfirmResult",
+  "CreateOptions",
+  "CurveRun",
+  "DistillationOptions",
+  "EpochRecord",
+  "EvalMetrics",
+  "Evaluation",
+  "ExportFormat",
+  "ExportOptions",
+  "ExportResult",
+  "Figure",
+  "FinalSummary",
+  "GridOptions",
+  "HubModel",
+  "ImageSplit",
+  "InputSpec",
+  "LoadSplitOptions",
+  "LossParts",
+  "McNemar",
+  "MimeBundle",
+  "MobileNetV2Options",
+  "ModelConfig",
+  "NamedFigure",
+  "NotebookTeacher",
+  "OptimizerName",
+  "OptimizerOptions",
+  "PairedImageTest",
+  "PreprocessOptions",
+  "Recipe",
+  "ReportFiles",
+  "ResultRow",
+  "RgbImage",
+  "RunData",
+  "RunEntry",
+  "RunStage",
+  "ScheduleName",
+  "ShowFigureOptions",
+  "SplitInfo",
+  "SplitSource",
+  "Stat",
+  "StudentTeacherComparison",
+  "SweepData",
+  "SweepDefinition",
+  "SweepManifest",
+  "SweepOptions",
+  "SweepProfile",
+  "SweepResults",
+  "SyntheticOptions",
+  "TeacherEntry",
+  "TeacherResult",
+  "TeacherSettings",
+  "TeacherSource",
+  "TestEval",
+  "Trace",
+  "TrainConfig",
+  "TrainOptions",
+];
+
+// `export *` leaves a symbol's JSDoc on the area's entry point only, so a symbol counts as
+// documented when any entry point that exports it carries its example.
+Deno.test("every symbol an entry point exports has an @example", async () => {
+  const symbols = await exportedSymbols();
+  assertEquals(symbols.size, entries.length);
+  const all = new Set<string>(), documented = new Set<string>();
+  for (const nodes of symbols.values()) {
+    for (const n of nodes) {
+      all.add(n.name);
+      if (n.declarations.some((d) => d.jsDoc?.tags?.some((t) => t.kind === "example"))) {
+        documented.add(n.name);
+      }
+    }
+  }
+  assertEquals([...all].filter((n) => !documented.has(n)).sort(), TYPES_WITHOUT_EXAMPLE);
+});
+
+Deno.test("the root entry point exports every area's API", async () => {
+  const root = await import("@kd/vision");
+  for (const [key, path] of Object.entries(config.exports as Record<string, string>)) {
+    if (key === ".") continue;
+    const area = await import(`@kd/vision/${key.slice(2)}`);
+    const absent = Object.keys(area).filter((k) => !(k in root));
+    assertEquals(absent, [], `${path}: not re-exported by ${config.exports["."]}`);
+  }
+});
