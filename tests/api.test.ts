@@ -5,9 +5,15 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
+import { test } from "./permissions.ts";
+import denoJson from "../deno.json" with { type: "json" };
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+const config = denoJson as unknown as {
+  name: string;
+  version: string;
+  exports: Record<string, string>;
+};
 const entries = Object.values(config.exports as Record<string, string>);
 
 interface DocNode {
@@ -121,7 +127,7 @@ const TYPES_WITHOUT_EXAMPLE = [
 
 // `export *` leaves a symbol's JSDoc on the area's entry point only, so a symbol counts as
 // documented when any entry point that exports it carries its example.
-Deno.test("every symbol an entry point exports has an @example", async () => {
+test("every symbol an entry point exports has an @example", async () => {
   const symbols = await exportedSymbols();
   assertEquals(symbols.size, entries.length);
   const all = new Set<string>(), documented = new Set<string>();
@@ -136,7 +142,7 @@ Deno.test("every symbol an entry point exports has an @example", async () => {
   assertEquals([...all].filter((n) => !documented.has(n)).sort(), TYPES_WITHOUT_EXAMPLE);
 });
 
-Deno.test("the root entry point exports every area's API", async () => {
+test("the root entry point exports every area's API", async () => {
   const root = await import("@kd/vision");
   for (const [key, path] of Object.entries(config.exports as Record<string, string>)) {
     if (key === ".") continue;

@@ -9,7 +9,16 @@
  */
 import * as tf from "../tf.ts";
 
-/** Settings of {@linkcode distLoss}. */
+/**
+ * Settings of {@linkcode distLoss}.
+ *
+ * @example DIST's defaults (β = γ = 1) at τ = 1
+ * ```ts
+ * import type { DistOptions } from "@kd/vision/loss";
+ *
+ * const opts: DistOptions = { temperature: 1, beta: 1, gamma: 1 };
+ * ```
+ */
 export interface DistOptions {
   /** Softmax temperature τ. */
   temperature: number;

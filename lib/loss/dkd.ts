@@ -10,7 +10,16 @@
  */
 import * as tf from "../tf.ts";
 
-/** Settings of {@linkcode dkdLoss}. */
+/**
+ * Settings of {@linkcode dkdLoss}.
+ *
+ * @example DKD's defaults from the paper (α 1, β 8) at T = 4
+ * ```ts
+ * import type { DkdOptions } from "@kd/vision/loss";
+ *
+ * const opts: DkdOptions = { temperature: 4, alpha: 1, beta: 8 };
+ * ```
+ */
 export interface DkdOptions {
   temperature: number;
   /** Weight α of the target-class term. */

@@ -34,6 +34,17 @@ export interface TeacherSource {
  * One recipe arm of a profile: what it changes in the profile's recipe. Each arm has its own
  * scratch baseline trained with the same recipe (augmentation, schedule, views), so its Δ
  * measures the teaching, not the recipe.
+ *
+ * @example Consistent teaching: mixup on shared views, KL term alone (λ = 1), a longer schedule
+ * ```ts
+ * import type { SweepArm } from "@kd/vision/sweep";
+ *
+ * const consistent: SweepArm = {
+ *   name: "consistent",
+ *   overrides: { augment: "crop,flip,mixup=0.2", epochs: 40 },
+ *   lambdas: [1],
+ * };
+ * ```
  */
 export interface SweepArm {
   /** Short name for run ids and tables (letters, digits, `-`). */
