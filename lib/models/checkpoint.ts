@@ -14,6 +14,7 @@ import {
   readSafetensors,
 } from "./safetensors.ts";
 import { UserError } from "../core/errors.ts";
+import { replaceDir } from "../core/fs.ts";
 
 /** What `config.json` of a saved model holds. */
 export interface SavedConfig {
@@ -39,14 +40,7 @@ export async function saveModel(
       `${tmp}/model.safetensors`,
       encodeSafetensors(model.stateVariables(), { format: "kd-toolkit", kind: model.config.kind }),
     );
-    const old = `${tmp}.old`;
-    let hadOld = false;
-    try {
-      await Deno.rename(dir, old);
-      hadOld = true;
-    } catch { /* no previous model */ }
-    await Deno.rename(tmp, dir);
-    if (hadOld) await Deno.remove(old, { recursive: true });
+    await replaceDir(tmp, dir);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;

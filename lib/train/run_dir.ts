@@ -16,7 +16,7 @@
 import { join } from "node:path";
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { exists, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
+import { exists, oldPrefix, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
 import { settingDifferences } from "../core/settings.ts";
 import type { EpochRecord } from "../core/run_files.ts";
 import type { Classifier } from "../models/model.ts";
@@ -80,7 +80,7 @@ export async function inspectRunDir(
 ): Promise<RunDirPlan> {
   await removeStaleTemporaries(out);
   const ckpt = join(out, "checkpoint");
-  if (!(await exists(ckpt)) && await exists(`${ckpt}.old`)) await Deno.rename(`${ckpt}.old`, ckpt);
+  await recoverCheckpointSwap(out);
   const finished = await exists(join(out, "final.json"));
   const interrupted = !finished && await exists(join(ckpt, "trainer.json"));
   const anything = finished || interrupted || await exists(join(out, "config.json"));
@@ -105,6 +105,30 @@ export async function inspectRunDir(
     }
   }
   return { out, resuming: interrupted, replacing: false };
+}
+
+/**
+ * Finish a checkpoint swap a crash interrupted: the previous checkpoint sits in
+ * `.checkpoint.old-XXXX/` (see `replaceDir`); put it back when `checkpoint/` is missing, else it
+ * is an outdated copy. `checkpoint.old` is where versions before the unique names kept it.
+ */
+async function recoverCheckpointSwap(out: string): Promise<void> {
+  const ckpt = join(out, "checkpoint");
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(out)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory || !e.name.startsWith(oldPrefix("checkpoint"))) continue;
+    const aside = join(out, e.name);
+    if (!(await exists(ckpt)) && await exists(join(aside, "checkpoint"))) {
+      await Deno.rename(join(aside, "checkpoint"), ckpt);
+    }
+    await Deno.remove(aside, { recursive: true }).catch(() => {});
+  }
+  if (!(await exists(ckpt)) && await exists(`${ckpt}.old`)) await Deno.rename(`${ckpt}.old`, ckpt);
 }
 
 /** Temporary files of writes that never finished (a crash, a full disk): safe to delete. */
