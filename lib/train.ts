@@ -36,6 +36,7 @@ import { metricsJson } from "./metrics.ts";
 import {
   initialState,
   inspectRunDir,
+  lockRunDir,
   restoreCheckpoint,
   saveCheckpoint,
   type SetAside,
@@ -67,6 +68,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   validateConfig(config);
   // Library callers need not pick a backend first: the one in effect, else the default choice.
   await ensureBackend();
+  const lock = await lockRunDir(opts.out);
+  try {
+    return await trainLocked(config, opts);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** {@linkcode train} while holding the run folder's lock. */
+async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<FinalSummary> {
   const { out, quiet } = opts;
   const log = (msg: string) => quiet || console.error(msg);
   const plan = await inspectRunDir(out, config, opts);

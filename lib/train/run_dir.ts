@@ -10,6 +10,7 @@
  * RUN/checkpoint/     state.safetensors (model/ + optimizer/ variables) + trainer.json
  * RUN/best/           the selected model (loadable with dir:RUN/best)
  * RUN/final.json      FinalSummary, written last: its presence means "finished"
+ * RUN/.lock           held while a process trains in RUN (see lib/core/lock.ts)
  * ```
  * @module
  */
@@ -18,6 +19,7 @@ import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
 import { exists, oldPrefix, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
 import { settingDifferences } from "../core/settings.ts";
+import { lockHolder, tryLock } from "../core/lock.ts";
 import type { EpochRecord } from "../core/run_files.ts";
 import type { Classifier } from "../models/model.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "../models/safetensors.ts";
@@ -57,6 +59,35 @@ export function initialState(): TrainerState {
     sinceBest: 0,
     trainTime: 0,
     trainImages: 0,
+  };
+}
+
+/** The lock file of a run folder. */
+export const RUN_LOCK = ".lock";
+
+/**
+ * Take the run folder's lock, so that two processes never train into one folder (each would
+ * overwrite the other's config, metrics and checkpoint, and both would report success). A lock
+ * left by a killed process is taken over (see `tryLock`). Release it when the run ends; a folder
+ * this call had to create is removed again if the run left nothing in it.
+ */
+export async function lockRunDir(out: string): Promise<{ release(): Promise<void> }> {
+  const existed = await exists(out);
+  const path = join(out, RUN_LOCK);
+  const lock = await tryLock(path);
+  if (!lock) {
+    const h = await lockHolder(path);
+    const who = h ? `process ${h.pid} on ${h.host} since ${h.started}` : "another process";
+    throw new UserError(
+      `${out} is in use: ${who} is training there (lock ${path}); wait for it to finish or ` +
+        "choose another --out",
+    );
+  }
+  return {
+    async release() {
+      await lock.release();
+      if (!existed) await Deno.remove(out).catch(() => {}); // only succeeds when empty
+    },
   };
 }
 
