@@ -34,6 +34,7 @@ import { evaluateStudent } from "./train/evaluate.ts";
 import { WeightEma } from "./train/ema.ts";
 import { metricsJson } from "./metrics.ts";
 import {
+  checkResumeData,
   initialState,
   inspectRunDir,
   lockRunDir,
@@ -92,6 +93,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Fin
   let data: RunData;
   try {
     data = await loadRunData(config, { quiet });
+    checkResumeData(plan, [data.trainFull, data.valFull]);
     if (config.teacher) {
       targets = await makeTargets(config, data, { online: augmentEnabled(augment), quiet });
     }

@@ -98,6 +98,8 @@ export interface RunDirPlan {
   resuming: boolean;
   /** A previous run is there and will be replaced (`--force`). */
   replacing: boolean;
+  /** When resuming: the data checksums the run recorded (`environment.datasets`). */
+  recordedData?: Record<string, { source: string; sha256: string }>;
 }
 
 /**
@@ -125,17 +127,61 @@ export async function inspectRunDir(
     );
   }
   if (interrupted) {
-    const saved = await readJson<{ train: unknown }>(join(out, "config.json")).catch(() => null);
-    if (saved) {
-      const diff = settingDifferences(trainConfigFromJson(saved.train), config);
-      if (diff.length) {
-        throw new UserError(
-          `cannot resume ${out}: settings differ from the saved run (${diff.join("; ")})`,
-        );
-      }
+    const path = join(out, "config.json");
+    const saved = await readJson<{ train?: unknown; environment?: { datasets?: unknown } }>(path)
+      .catch(() => null);
+    const datasets = saved?.environment?.datasets;
+    if (!saved?.train || !datasets || typeof datasets !== "object") {
+      throw new UserError(
+        `cannot resume ${out}: ${path} is missing, unreadable or lacks the run's settings and ` +
+          "data checksums, so the checkpoint cannot be matched to them; pass --force to start over",
+      );
     }
+    const diff = settingDifferences(trainConfigFromJson(saved.train), config);
+    if (diff.length) {
+      throw new UserError(
+        `cannot resume ${out}: settings differ from the saved run (${diff.join("; ")})`,
+      );
+    }
+    return {
+      out,
+      resuming: true,
+      replacing: false,
+      recordedData: datasets as RunDirPlan["recordedData"],
+    };
   }
   return { out, resuming: interrupted, replacing: false };
+}
+
+/**
+ * Refuse to resume on data other than the run started with: the same `--data` path can hold
+ * other files now, and a resumed run would mix two datasets under one record.
+ */
+export function checkResumeData(
+  plan: RunDirPlan,
+  splits: { name: string; source: string; checksum: string }[],
+): void {
+  if (!plan.resuming || !plan.recordedData) return;
+  const recorded = plan.recordedData;
+  const diffs: string[] = [];
+  for (const s of splits) {
+    const r = recorded[s.name];
+    if (!r) diffs.push(`${s.name} split: not recorded → ${s.source}`);
+    else if (r.sha256 !== s.checksum) {
+      diffs.push(
+        `${s.name} split ${s.source}: sha256 ${r.sha256.slice(0, 12)}… → ${
+          s.checksum.slice(0, 12)
+        }…`,
+      );
+    }
+  }
+  if (diffs.length) {
+    throw new UserError(
+      `cannot resume ${plan.out}: the data changed since the run started (${
+        diffs.join("; ")
+      }); pass --force to start over on the new data`,
+    );
+  }
 }
 
 /**
