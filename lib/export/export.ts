@@ -11,6 +11,7 @@ import { canonicalPath, isSameOrInside, replaceDir } from "../core/fs.ts";
 import { createModel, parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { openHFWeights } from "../models/hf_checkpoint.ts";
+import { assertDtype } from "../models/safetensors.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import { modelCost } from "../models/cost.ts";
 import { type ExportSource, resolveExportSource } from "./source.ts";
@@ -122,6 +123,7 @@ async function batchesTracked(source: ExportSource): Promise<(prefix: string) =>
     const m = /^(.*)\.num_batches_tracked$/.exec(name);
     if (!m) continue;
     const raw = store.get(name);
+    assertDtype(raw, ["I64"], `${store.path}: tensor "${name}"`);
     if (raw.data.length !== 1) continue;
     carried.set(m[1], { value: BigInt(raw.data[0]), shape: raw.shape });
   }

@@ -8,7 +8,9 @@ import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import {
   assertAllUsed,
+  assertDtype,
   assertFinite,
+  dtypesFor,
   encodeSafetensors,
   getRaw,
   readSafetensors,
@@ -64,7 +66,7 @@ export async function readSavedConfig(dir: string): Promise<SavedConfig> {
 
 /**
  * Assign every state variable of `model` from `dir/model.safetensors`; all tensors are checked
- * (presence, shape, finite values, none left unused) before any is assigned.
+ * (presence, shape, element type, finite values, none left unused) before any is assigned.
  */
 export async function loadStateInto(model: Classifier, dir: string): Promise<void> {
   const file = await readSafetensors(`${dir}/model.safetensors`);
@@ -73,6 +75,7 @@ export async function loadStateInto(model: Classifier, dir: string): Promise<voi
   try {
     for (const [name, v] of model.stateVariables()) {
       const raw = getRaw(file, name, v.shape);
+      assertDtype(raw, dtypesFor(v.dtype), `${dir}/model.safetensors: tensor "${name}"`);
       const data = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);

@@ -16,7 +16,7 @@ import {
   linear,
   ParamStore,
 } from "./layers.ts";
-import { assertAllUsed } from "./safetensors.ts";
+import { assertAllUsed, assertDtype } from "./safetensors.ts";
 import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import type { TensorStore } from "./tensor_store.ts";
 import { UserError } from "../core/errors.ts";
@@ -545,6 +545,12 @@ export function loadHFMobileNetV2(
       k.endsWith("num_batches_tracked") || (opts.skip?.(k) ?? false) ||
       (cut && stageOfVariable(k) !== "" && !built.has(stageOfVariable(k))),
   );
+  // PyTorch's step counters are int64; any other type means the file is not what it claims.
+  for (const k of file.names()) {
+    if (k.endsWith("num_batches_tracked")) {
+      assertDtype(file.get(k), ["I64"], `${file.path}: tensor "${k}"`);
+    }
+  }
   assignAll(model.stateVariables(), loadTorchTensors(file, model.stateVariables(), layouts));
 }
 

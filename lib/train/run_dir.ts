@@ -22,7 +22,13 @@ import { settingDifferences } from "../core/settings.ts";
 import { lockHolder, tryLock } from "../core/lock.ts";
 import type { EpochRecord } from "../core/run_files.ts";
 import type { Classifier } from "../models/model.ts";
-import { getTensor, readSafetensors, writeSafetensors } from "../models/safetensors.ts";
+import {
+  assertDtype,
+  dtypesFor,
+  getTensor,
+  readSafetensors,
+  writeSafetensors,
+} from "../models/safetensors.ts";
 import { type TrainConfig, trainConfigFromJson } from "./config.ts";
 
 /** Files and folders of a run directory (everything `--force` replaces). */
@@ -296,6 +302,8 @@ export async function restoreCheckpoint(
   const dir = join(out, "checkpoint");
   const file = await readSafetensors(join(dir, "state.safetensors"));
   for (const [name, v] of checkpointTensors(model, optimizerState)) {
+    const info = file.tensors.get(name);
+    if (info) assertDtype(info, dtypesFor(v.dtype), `${file.path}: tensor "${name}"`);
     const t = getTensor(file, name, v.shape);
     (v as tf.Variable).assign(t);
     t.dispose();
