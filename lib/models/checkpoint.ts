@@ -17,6 +17,14 @@ import {
 } from "./safetensors.ts";
 import { UserError } from "../core/errors.ts";
 import { replaceDir } from "../core/fs.ts";
+import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
+import {
+  checkBounds,
+  checkViTParameters,
+  MAX_LABELS,
+  MOBILENET_V2_SAVED_BOUNDS,
+  VIT_SAVED_BOUNDS,
+} from "./config_bounds.ts";
 
 /** What `config.json` of a saved model holds. */
 export interface SavedConfig {
@@ -60,6 +68,17 @@ export async function readSavedConfig(dir: string): Promise<SavedConfig> {
   }
   if (typeof saved?.config?.kind !== "string" || typeof saved?.input?.size !== "number") {
     throw new UserError(`${path}: not a saved model config (needs config.kind and input.size)`);
+  }
+  // Every size is bounded before anything is built from it (see config_bounds.ts).
+  checkBounds(path, saved.input as unknown as Record<string, unknown>, {
+    size: { min: 1, max: MAX_IMAGE_SIZE, integer: true },
+  });
+  const config = saved.config as unknown as Record<string, unknown>;
+  checkBounds(path, config, { numLabels: { min: 1, max: MAX_LABELS, integer: true } });
+  if (saved.config.kind === "mobilenet_v2") checkBounds(path, config, MOBILENET_V2_SAVED_BOUNDS);
+  if (saved.config.kind === "vit") {
+    checkBounds(path, config, VIT_SAVED_BOUNDS);
+    checkViTParameters(path, config as unknown as Parameters<typeof checkViTParameters>[1]);
   }
   return saved;
 }

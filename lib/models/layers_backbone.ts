@@ -11,6 +11,7 @@ import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { UserError } from "../core/errors.ts";
 import { assertFinite } from "./safetensors.ts";
+import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import {
   type Activation,
   type ConvNode,
@@ -699,6 +700,12 @@ export async function loadTfjsLayersDir(
   const topology = truncateTopology(full, featureLayer);
   const inShape = full.config.layers[0].config.batch_input_shape as (number | null)[] | undefined;
   const size = inShape?.[1] ?? 224;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_IMAGE_SIZE) {
+    throw new UserError(
+      `${path}: the input layer's "batch_input_shape" size must be an integer in [1, ` +
+        `${MAX_IMAGE_SIZE}], got ${JSON.stringify(size)}`,
+    );
+  }
   const meta = mj.userDefinedMetadata;
   let head: HeadLayer | null = null;
   let numLabels = opts.numLabels, labels = opts.labels;

@@ -19,6 +19,7 @@ import { loadStateInto, readSavedConfig } from "./checkpoint.ts";
 import { fetchHFModel } from "./hub.ts";
 import { openHFWeights } from "./hf_checkpoint.ts";
 import { UserError } from "../core/errors.ts";
+import { MOBILENET_V2_HF_BOUNDS } from "./config_bounds.ts";
 
 /** Options for {@linkcode createModel}. */
 export interface CreateOptions {
@@ -135,7 +136,9 @@ export function parseSpec(spec: string): ParsedSpec {
   const m = /^mobilenet_v2(?:@(.+))?$/.exec(spec);
   if (m) {
     const width = m[1] === undefined ? 1.0 : Number(m[1]);
-    if (!(width > 0) || !Number.isFinite(width)) throw unknownSpec(spec, "bad width in");
+    // The same bound as a config's depth_multiplier (see config_bounds.ts).
+    const max = MOBILENET_V2_HF_BOUNDS.depth_multiplier.max;
+    if (!(width > 0) || !(width <= max)) throw unknownSpec(spec, `bad width (0 < W <= ${max}) in`);
     return { kind: "mobilenet_v2", width };
   }
   const colon = spec.indexOf(":");
