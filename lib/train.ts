@@ -41,8 +41,10 @@ import { WeightEma } from "./train/ema.ts";
 import { metricsJson } from "./metrics.ts";
 import { kdWarmupWeight } from "./loss.ts";
 import {
+  checkResumeData,
   initialState,
   inspectRunDir,
+  lockRunDir,
   restoreCheckpoint,
   saveCheckpoint,
   type SetAside,
@@ -105,6 +107,16 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   validateConfig(config);
   // Library callers need not pick a backend first: the one in effect, else the default choice.
   await ensureBackend();
+  const lock = await lockRunDir(opts.out);
+  try {
+    return await trainLocked(config, opts);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** {@linkcode train} while holding the run folder's lock. */
+async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<FinalSummary> {
   const { out, quiet } = opts;
   const log = (msg: string) => quiet || console.error(msg);
   const plan = await inspectRunDir(out, config, opts);
@@ -119,6 +131,7 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
   let data: RunData;
   try {
     data = await loadRunData(config, { quiet });
+    checkResumeData(plan, [data.trainFull, data.valFull]);
     if (config.teacher) {
       const online = opts.teacherOnline || (augmentEnabled(augment) && !config.teacherViews);
       targets = await makeTargets(config, data, { online, quiet });

@@ -2,7 +2,7 @@
  * The one contract every `deno task` command keeps, implemented once:
  *
  * - `--help`/`-h` prints the usage to stdout and exits 0;
- * - an unknown flag, a missing or bad value, or any other bad input ({@linkcode UserError}, or a
+ * - an unknown flag, a missing, empty or bad value, or any other bad input ({@linkcode UserError}, or a
  *   file-system fault naming its path) prints one line `error: …` to stderr and exits 2;
  * - `--json` (where a command has a result) prints only that JSON on stdout: everything the
  *   command and the library say goes to stderr;
@@ -82,6 +82,14 @@ export function parseCommandArgs(spec: CommandSpec<unknown>, args: string[]): Ar
     throw new UserError(`${(e as Error).message} (see --help)`);
   }
   if (flags.help) return flags;
+  // An empty value (`--epochs ''`, `--lr=`) is a mistake, e.g. an unset shell variable: never
+  // let it fall back to the preset's value as if the flag had not been given.
+  for (const name of string) {
+    const v = flags[name];
+    if (v === "" || (Array.isArray(v) && v.includes(""))) {
+      throw new UserError(`--${name} needs a value, got an empty one (see --help)`);
+    }
+  }
   const [min, max] = spec.positionals ?? [0, 0];
   if (flags._.length > max) {
     throw new UserError(`unexpected argument "${flags._[max]}" (see --help)`);

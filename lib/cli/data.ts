@@ -10,6 +10,7 @@ import { intFlag } from "./flags.ts";
 import { UserError } from "../core/errors.ts";
 import { datasetInfo, type SplitInfo } from "../data/info.ts";
 import { loadSplit } from "../data/dataset.ts";
+import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import { parseLabelList } from "../data/source.ts";
 import { availableSplits, dataDir } from "../data/resolve.ts";
 
@@ -60,8 +61,8 @@ const prepare: CommandSpec<Prepared[]> = {
   async run(f) {
     const { data, labels, splits } = common(f);
     const size = intFlag("image-size", f["image-size"]);
-    if (size !== undefined && size < 1) {
-      throw new UserError(`--image-size must be a positive integer, got ${size}`);
+    if (size !== undefined && (size < 1 || size > MAX_IMAGE_SIZE)) {
+      throw new UserError(`--image-size must be an integer in [1, ${MAX_IMAGE_SIZE}], got ${size}`);
     }
     const todo = splits ?? availableSplits(dataDir(data).dir);
     const out: Prepared[] = [];

@@ -5,9 +5,17 @@
  */
 import { UserError } from "../core/errors.ts";
 
-/** Parse a numeric flag; undefined stays undefined. */
+/** An empty value is refused, not read as "flag not given" (see `parseCommandArgs`). */
+function refuseEmpty(name: string, value: unknown): void {
+  if (typeof value === "string" && value.trim() === "") {
+    throw new UserError(`--${name} needs a value, got an empty one`);
+  }
+}
+
+/** Parse a numeric flag; undefined stays undefined, an empty value is refused. */
 export function numberFlag(name: string, value: unknown): number | undefined {
-  if (value === undefined || value === null || value === "") return undefined;
+  if (value === undefined || value === null) return undefined;
+  refuseEmpty(name, value);
   const n = Number(value);
   if (!Number.isFinite(n)) throw new UserError(`--${name} must be a number, got "${value}"`);
   return n;
@@ -24,17 +32,18 @@ export function intFlag(name: string, value: unknown): number | undefined {
 
 /** Parse a comma-separated list of numbers (`--temperatures 1,2,5`). */
 export function numberListFlag(name: string, value: unknown): number[] | undefined {
-  if (value === undefined || value === "") return undefined;
+  if (value === undefined) return undefined;
+  refuseEmpty(name, value);
   return String(value).split(",").map((v) => {
-    const n = numberFlag(name, v.trim());
-    if (n === undefined) throw new UserError(`--${name} has an empty item in "${value}"`);
-    return n;
+    if (v.trim() === "") throw new UserError(`--${name} has an empty item in "${value}"`);
+    return numberFlag(name, v.trim())!;
   });
 }
 
 /** Parse `a=b,c=d` into a record. */
 export function mapFlag(name: string, value: unknown): Record<string, string> | undefined {
-  if (value === undefined || value === "") return undefined;
+  if (value === undefined) return undefined;
+  refuseEmpty(name, value);
   const out: Record<string, string> = {};
   for (const pair of String(value).split(",")) {
     const [k, v] = pair.split("=");

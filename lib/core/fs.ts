@@ -3,7 +3,7 @@
  * half-written checkpoint, cache or results file.
  * @module
  */
-import { dirname } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 
 /** Write `data` to `path` atomically (temp file in the same folder + rename). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
@@ -24,14 +24,68 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
 
-/** Replace directory `dest` by `src` (built elsewhere in the same folder) with at most a brief window. */
+/**
+ * Replace directory `dest` by `src` (built elsewhere in the same folder) with at most a brief
+ * window. The previous `dest` is moved into a uniquely named hidden folder beside it
+ * (`.NAME.old-XXXX`) before it is deleted: a fixed name such as `NAME.old` could be a folder of
+ * the user's, and deleting it to make room would lose their files.
+ */
 export async function replaceDir(src: string, dest: string): Promise<void> {
-  const old = `${dest}.old`;
-  await Deno.remove(old, { recursive: true }).catch(() => {});
-  const hadDest = await exists(dest);
-  if (hadDest) await Deno.rename(dest, old);
-  await Deno.rename(src, dest);
-  if (hadDest) await Deno.remove(old, { recursive: true });
+  if (!(await exists(dest))) {
+    await Deno.rename(src, dest);
+    return;
+  }
+  const aside = await Deno.makeTempDir({
+    dir: dirname(resolve(dest)),
+    prefix: oldPrefix(basename(resolve(dest))),
+  });
+  const moved = join(aside, basename(resolve(dest)));
+  await Deno.rename(dest, moved);
+  try {
+    await Deno.rename(src, dest);
+  } catch (e) {
+    try {
+      await Deno.rename(moved, dest);
+      await Deno.remove(aside, { recursive: true });
+    } catch { /* the previous version stays in `aside`, where a crash would also leave it */ }
+    throw e;
+  }
+  await Deno.remove(aside, { recursive: true });
+}
+
+/**
+ * Prefix of the hidden folder {@linkcode replaceDir} keeps a replaced `name` in until the swap is
+ * done; after a crash in that window the previous version is at `.NAME.old-XXXX/NAME`.
+ */
+export function oldPrefix(name: string): string {
+  return `.${name}.old-`;
+}
+
+/**
+ * The absolute path of `path` with symbolic links of its existing part resolved, so two spellings
+ * of one folder (`runs/a`, `./runs/../runs/a`, a link) compare equal; the part that does not
+ * exist yet is appended as written.
+ */
+export async function canonicalPath(path: string): Promise<string> {
+  const abs = resolve(path);
+  let head = abs;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await Deno.realPath(head), ...rest.reverse());
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      const up = dirname(head);
+      if (up === head) return abs;
+      rest.push(basename(head));
+      head = up;
+    }
+  }
+}
+
+/** Whether canonical path `inner` is `outer` or lies inside it. */
+export function isSameOrInside(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 }
 
 /** Whether `path` exists. */

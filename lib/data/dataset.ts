@@ -186,6 +186,14 @@ export async function loadSplit(opts: LoadSplitOptions): Promise<ImageSplit> {
           `(use --skip-bad-images to leave such rows out)`,
       );
     }
+    if (cached.rows.length === 0) {
+      // Leaving every row out is not "skipping bad images": no number computed on 0 images means
+      // anything, and the common cause is a setting (e.g. the image size), not the data.
+      throw new UserError(
+        `--skip-bad-images left no usable image: all ${cached.skipped.length} row(s) of the ` +
+          `${src.name} split failed (first: ${describeRow(src, first.row)}: ${first.reason})`,
+      );
+    }
     if (!opts.quiet) {
       console.error(
         `warning: ${src.name}: skipped ${cached.skipped.length} row(s) whose image does not decode ` +

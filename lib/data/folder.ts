@@ -1,6 +1,8 @@
 /**
- * Image folders: `DIR/<split>/<class>/*.{jpg,jpeg,png}`, classes sorted by name (as
- * torchvision's ImageFolder and HF's imagefolder loader do).
+ * Image folders: `DIR/<split>/<class>/[...]/<image>.{jpg,jpeg,png}`, classes sorted by name (as
+ * torchvision's ImageFolder and HF's imagefolder loader do). Images in nested folders
+ * (`healthy/batch2/x.jpg`) belong to the top-level class folder, as in both of those loaders;
+ * hidden entries (`.ipynb_checkpoints/`, `.DS_Store`) are skipped, as HF's loader does.
  * @module
  */
 import { UserError } from "../core/errors.ts";
@@ -22,6 +24,30 @@ function sortedDirEntries(dir: string): Deno.DirEntry[] {
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * Image paths under `root/rel`, relative to `root`, depth first in name order (deterministic, so
+ * row order and ids do not depend on the file system). A folder reached twice (a symlink loop)
+ * is read once.
+ */
+function imagesUnder(root: string, rel: string, seen = new Set<string>()): string[] {
+  const dir = `${root}/${rel}`;
+  let real: string;
+  try {
+    real = Deno.realPathSync(dir);
+  } catch (e) {
+    throw new UserError(`cannot read image folder ${dir}: ${(e as Error).message}`);
+  }
+  if (seen.has(real)) return [];
+  seen.add(real);
+  const out: string[] = [];
+  for (const e of sortedDirEntries(dir)) {
+    if (e.name.startsWith(".")) continue;
+    if (e.isDirectory) out.push(...imagesUnder(root, `${rel}/${e.name}`, seen));
+    else if (e.isFile && IMAGE_EXT.test(e.name)) out.push(`${rel}/${e.name}`);
+  }
+  return out;
+}
+
 /** True when `dir/<split>` exists and has at least one class subfolder. */
 export function hasFolderSplit(dir: string, split: string): boolean {
   try {
@@ -31,7 +57,10 @@ export function hasFolderSplit(dir: string, split: string): boolean {
   }
 }
 
-/** Index `dir/<split>/<class>/*` (ids are `<split>/<class>/<file>`, like beans' image_file_path). */
+/**
+ * Index `dir/<split>/<class>/` and its subfolders (ids are `<split>/<class>/[<sub>/]<file>`, like beans'
+ * image_file_path).
+ */
 export function openFolderSplit(
   dir: string,
   split: string,
@@ -55,10 +84,9 @@ export function openFolderSplit(
         `${root}/${cls}: class folder "${cls}" is not in the class list [${classNames.join(", ")}]`,
       );
     }
-    for (const e of sortedDirEntries(`${root}/${cls}`)) {
-      if (!e.isFile || !IMAGE_EXT.test(e.name)) continue;
-      files.push(`${root}/${cls}/${e.name}`);
-      ids.push(`${split}/${cls}/${e.name}`);
+    for (const rel of imagesUnder(root, cls)) {
+      files.push(`${root}/${rel}`);
+      ids.push(`${split}/${rel}`);
       labels.push(label);
     }
   }

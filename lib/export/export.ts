@@ -5,12 +5,13 @@
  * a half-written export nor a damaged previous one.
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { replaceDir } from "../core/fs.ts";
+import { canonicalPath, isSameOrInside, replaceDir } from "../core/fs.ts";
 import { createModel, parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { openHFWeights } from "../models/hf_checkpoint.ts";
+import { assertDtype } from "../models/safetensors.ts";
 import { MobileNetV2 } from "../models/mobilenet_v2.ts";
 import { modelCost } from "../models/cost.ts";
 import { type ExportSource, resolveExportSource } from "./source.ts";
@@ -83,6 +84,33 @@ export async function checkOut(out: string, force = false): Promise<void> {
   }
 }
 
+/** The folders a source is read from: its run, else the folder its spec names (if any). */
+function sourceFolders(source: ExportSource): string[] {
+  const dirs: string[] = [];
+  if (source.run) dirs.push(source.run.dir);
+  const p = parseSpec(source.modelSpec);
+  if (p.kind === "dir" || p.kind === "hf-dir" || p.kind === "tfjs-dir") dirs.push(p.target);
+  return dirs;
+}
+
+/**
+ * Refuse an `--out` that is the source, lies inside it or contains it: `--force` would replace
+ * the folder the model (and its run's records) is read from with the export.
+ */
+export async function checkOutApart(out: string, source: ExportSource): Promise<void> {
+  const o = await canonicalPath(out);
+  for (const dir of sourceFolders(source)) {
+    const d = await canonicalPath(dir);
+    if (isSameOrInside(o, d) || isSameOrInside(d, o)) {
+      const how = o === d ? "is" : isSameOrInside(o, d) ? "is inside" : "contains";
+      throw new UserError(
+        `--out ${out} ${how} the source ${dir}; exporting there would replace what it is made ` +
+          "from, so choose a folder outside it",
+      );
+    }
+  }
+}
+
 /** The folder of an HF checkpoint spec (`hf-dir:` or a cached `hf:`), else null. */
 async function sourceCheckpoint(modelSpec: string): Promise<string | null> {
   const p = parseSpec(modelSpec);
@@ -105,6 +133,7 @@ async function batchesTracked(source: ExportSource): Promise<(prefix: string) =>
     const m = /^(.*)\.num_batches_tracked$/.exec(name);
     if (!m) continue;
     const raw = store.get(name);
+    assertDtype(raw, ["I64"], `${store.path}: tensor "${name}"`);
     if (raw.data.length !== 1) continue;
     carried.set(m[1], { value: BigInt(raw.data[0]), shape: raw.shape });
   }
@@ -141,8 +170,9 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
       `--format must be one of ${EXPORT_FORMATS.join(", ")}, got "${opts.format}"`,
     );
   }
-  await checkOut(opts.out, opts.force);
   const source = await resolveExportSource(opts.model);
+  await checkOutApart(opts.out, source);
+  await checkOut(opts.out, opts.force);
   const log = (m: string) => opts.quiet || console.error(m);
   const model = await createModel(source.modelSpec, { quiet: opts.quiet });
   try {
@@ -162,7 +192,11 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
     const cost = await modelCost(model);
     const parent = dirname(resolve(opts.out));
     await Deno.mkdir(parent, { recursive: true });
-    const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".export-" });
+    // A unique hidden sibling: no folder of the user's can be in the way or be replaced.
+    const tmp = await Deno.makeTempDir({
+      dir: parent,
+      prefix: `.${basename(resolve(opts.out))}.tmp-`,
+    });
     try {
       if (opts.format === "hf") {
         const weights = hfSafetensors(model, await batchesTracked(source));

@@ -8,12 +8,23 @@ import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import {
   assertAllUsed,
+  assertDtype,
   assertFinite,
+  dtypesFor,
   encodeSafetensors,
   getRaw,
   readSafetensors,
 } from "./safetensors.ts";
 import { UserError } from "../core/errors.ts";
+import { replaceDir } from "../core/fs.ts";
+import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
+import {
+  checkBounds,
+  checkViTParameters,
+  MAX_LABELS,
+  MOBILENET_V2_SAVED_BOUNDS,
+  VIT_SAVED_BOUNDS,
+} from "./config_bounds.ts";
 
 /** What `config.json` of a saved model holds. */
 export interface SavedConfig {
@@ -39,14 +50,7 @@ export async function saveModel(
       `${tmp}/model.safetensors`,
       encodeSafetensors(model.stateVariables(), { format: "kd-toolkit", kind: model.config.kind }),
     );
-    const old = `${tmp}.old`;
-    let hadOld = false;
-    try {
-      await Deno.rename(dir, old);
-      hadOld = true;
-    } catch { /* no previous model */ }
-    await Deno.rename(tmp, dir);
-    if (hadOld) await Deno.remove(old, { recursive: true });
+    await replaceDir(tmp, dir);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
@@ -65,12 +69,23 @@ export async function readSavedConfig(dir: string): Promise<SavedConfig> {
   if (typeof saved?.config?.kind !== "string" || typeof saved?.input?.size !== "number") {
     throw new UserError(`${path}: not a saved model config (needs config.kind and input.size)`);
   }
+  // Every size is bounded before anything is built from it (see config_bounds.ts).
+  checkBounds(path, saved.input as unknown as Record<string, unknown>, {
+    size: { min: 1, max: MAX_IMAGE_SIZE, integer: true },
+  });
+  const config = saved.config as unknown as Record<string, unknown>;
+  checkBounds(path, config, { numLabels: { min: 1, max: MAX_LABELS, integer: true } });
+  if (saved.config.kind === "mobilenet_v2") checkBounds(path, config, MOBILENET_V2_SAVED_BOUNDS);
+  if (saved.config.kind === "vit") {
+    checkBounds(path, config, VIT_SAVED_BOUNDS);
+    checkViTParameters(path, config as unknown as Parameters<typeof checkViTParameters>[1]);
+  }
   return saved;
 }
 
 /**
  * Assign every state variable of `model` from `dir/model.safetensors`; all tensors are checked
- * (presence, shape, finite values, none left unused) before any is assigned.
+ * (presence, shape, element type, finite values, none left unused) before any is assigned.
  */
 export async function loadStateInto(model: Classifier, dir: string): Promise<void> {
   const file = await readSafetensors(`${dir}/model.safetensors`);
@@ -79,6 +94,7 @@ export async function loadStateInto(model: Classifier, dir: string): Promise<voi
   try {
     for (const [name, v] of model.stateVariables()) {
       const raw = getRaw(file, name, v.shape);
+      assertDtype(raw, dtypesFor(v.dtype), `${dir}/model.safetensors: tensor "${name}"`);
       const data = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);

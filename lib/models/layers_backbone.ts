@@ -10,6 +10,8 @@
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { UserError } from "../core/errors.ts";
+import { assertFinite } from "./safetensors.ts";
+import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import {
   type Activation,
   type ConvNode,
@@ -605,19 +607,70 @@ export class LayersBackbone implements Classifier {
 
 /** Options for {@linkcode loadTfjsLayersDir}. */
 export interface LoadBackboneOptions {
-  numLabels: number;
+  /** Labels of a new head (with `head: "new"`; a loaded head has its own). */
+  numLabels?: number;
   labels?: string[];
   /** Layer to take features from: a name or `block:K` (default: the last average-pooling layer). */
   featureLayer?: string;
   /** Where the model came from, recorded in its config (default: the folder). */
   source?: string;
   seed?: number;
+  /**
+   * `new` (default): attach a fresh `numLabels` head, as a backbone for a teacher or a student.
+   * `load`: the model is a classifier (an exported student, an ImageNet model): its own head is
+   * loaded and a model without one is refused, so it is never silently replaced by random weights.
+   */
+  head?: "new" | "load";
+}
+
+/** The classifier head after `featureLayer`: a Dense, or a 1×1 Conv2D + Flatten/Reshape. */
+interface HeadLayer {
+  name: string;
+  units: number;
+}
+
+/**
+ * The head that maps the pooled features to the model's output, or null when the layers after
+ * `featureLayer` are not exactly a linear classifier (dropout aside).
+ */
+export function findHead(t: KerasTopology, featureLayer: string): HeadLayer | null {
+  const layers = t.config.layers;
+  const inputsOf = (l: KerasLayer) => l.inbound_nodes.flatMap((n) => n.map((i) => i[0]));
+  const chain: KerasLayer[] = [];
+  let at = featureLayer;
+  for (;;) {
+    const next = layers.filter((l) => inputsOf(l).includes(at));
+    if (next.length === 0) break;
+    if (next.length > 1 || inputsOf(next[0]).length !== 1) return null;
+    if (next[0].class_name !== "Dropout") chain.push(next[0]);
+    at = next[0].name;
+  }
+  const output = t.config.output_layers?.[0]?.[0];
+  if (output !== at) return null;
+  const c = (l: KerasLayer) => l.config as Record<string, unknown>;
+  const linear = (l: KerasLayer) => (c(l).activation ?? "linear") === "linear";
+  const units = (v: unknown) => (typeof v === "number" && v > 0 ? v : null);
+  if (chain.length === 1 && chain[0].class_name === "Dense" && linear(chain[0])) {
+    const k = units(c(chain[0]).units);
+    return k === null ? null : { name: chain[0].name, units: k };
+  }
+  const ones = (v: unknown) => Array.isArray(v) && v.every((x) => x === 1);
+  if (
+    chain.length === 2 && chain[0].class_name === "Conv2D" && linear(chain[0]) &&
+    ones(c(chain[0]).kernel_size) && ["Flatten", "Reshape"].includes(chain[1].class_name)
+  ) {
+    const k = units(c(chain[0]).filters);
+    return k === null ? null : { name: chain[0].name, units: k };
+  }
+  return null;
 }
 
 /**
  * Load a tfjs LayersModel directory (`model.json` + weight files) from disk (a custom IO handler:
- * Deno has no file:// loader), cut it at the feature layer and attach a new `numLabels` head.
- * Input preparation is `x/127.5 - 1` (mean = std = 0.5) at the model's input size.
+ * Deno has no file:// loader), cut it at the feature layer and attach a head: a new `numLabels`
+ * one, or with `head: "load"` its own. Input preparation is the export's metadata when it has
+ * one, else `x/127.5 - 1` (mean = std = 0.5) at the model's input size. Every weight must be
+ * float32 and finite.
  */
 export async function loadTfjsLayersDir(
   dir: string,
@@ -627,6 +680,10 @@ export async function loadTfjsLayersDir(
   let mj: {
     modelTopology: KerasTopology;
     weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    userDefinedMetadata?: {
+      class_names?: unknown;
+      preprocessing?: { size?: unknown; mean?: unknown; std?: unknown };
+    };
   };
   try {
     mj = JSON.parse(await Deno.readTextFile(path));
@@ -643,23 +700,64 @@ export async function loadTfjsLayersDir(
   const topology = truncateTopology(full, featureLayer);
   const inShape = full.config.layers[0].config.batch_input_shape as (number | null)[] | undefined;
   const size = inShape?.[1] ?? 224;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_IMAGE_SIZE) {
+    throw new UserError(
+      `${path}: the input layer's "batch_input_shape" size must be an integer in [1, ` +
+        `${MAX_IMAGE_SIZE}], got ${JSON.stringify(size)}`,
+    );
+  }
+  const meta = mj.userDefinedMetadata;
+  let head: HeadLayer | null = null;
+  let numLabels = opts.numLabels, labels = opts.labels;
+  if (opts.head === "load") {
+    head = findHead(full, featureLayer);
+    if (!head) {
+      throw new UserError(
+        `${path}: no classifier head after layer "${featureLayer}" to load (a feature ` +
+          "extractor); pass --reinit-head to train a new head on it",
+      );
+    }
+    numLabels = head.units;
+    const names = meta?.class_names;
+    labels = Array.isArray(names) && names.length === head.units &&
+        names.every((n) => typeof n === "string")
+      ? names as string[]
+      : opts.labels?.length === head.units
+      ? opts.labels
+      : undefined;
+  }
+  if (numLabels === undefined) throw new UserError(`${path}: the number of labels is needed`);
+  const pre = meta?.preprocessing;
+  const triple = (v: unknown) =>
+    Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && x > 0)
+      ? v as [number, number, number]
+      : undefined;
   const model = await LayersBackbone.build(
     {
       kind: "layers_backbone",
-      numLabels: opts.numLabels,
-      labels: opts.labels,
+      numLabels,
+      labels,
       topology,
       featureLayer,
       featureSize: 0,
       trainableFrom: null,
       source: opts.source ?? dir,
     },
-    { size, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    {
+      size,
+      mean: triple(pre?.mean) ?? [0.5, 0.5, 0.5],
+      std: triple(pre?.std) ?? [0.5, 0.5, 0.5],
+    },
     opts.seed,
   );
   try {
     const vars = model.stateVariables();
     const assigned = new Set<string>();
+    const assign = (v: tf.Variable, data: Float32Array, shape: number[]) => {
+      const t = tf.tensor(data, shape);
+      v.assign(t);
+      t.dispose();
+    };
     for (const group of mj.weightsManifest) {
       const buffers = await Promise.all(group.paths.map(async (p) => {
         try {
@@ -685,23 +783,41 @@ export async function loadTfjsLayersDir(
           throw new UserError(`${dir}: weight "${w.name}" runs past the end of the weight files`);
         }
         const v = vars.get(`backbone.${w.name}`);
-        if (v) {
-          if (v.shape.join() !== w.shape.join()) {
-            throw new UserError(
-              `${path}: weight "${w.name}" is [${w.shape}], model expects [${v.shape}]`,
-            );
+        const layer = w.name.split("/")[0];
+        if (v || layer === head?.name) {
+          const data = new Float32Array(all.slice(off, off + count * 4).buffer);
+          assertFinite(data, `${dir}/${group.paths.join(",")}: weight "${w.name}"`);
+          if (v) {
+            if (v.shape.join() !== w.shape.join()) {
+              throw new UserError(
+                `${path}: weight "${w.name}" is [${w.shape}], model expects [${v.shape}]`,
+              );
+            }
+            assign(v, data, w.shape);
+            assigned.add(`backbone.${w.name}`);
+          } else {
+            // The head as [features, labels] (a 1×1 conv kernel is [1, 1, features, labels]).
+            const bias = w.shape.length === 1;
+            const target = vars.get(bias ? "classifier.bias" : "classifier.weight")!;
+            if (count !== target.size) {
+              throw new UserError(
+                `${path}: weight "${w.name}" is [${w.shape}], the head expects [${target.shape}]`,
+              );
+            }
+            assign(target, data, target.shape);
+            assigned.add(bias ? "classifier.bias" : "classifier.weight");
           }
-          const t = tf.tensor(new Float32Array(all.slice(off, off + count * 4).buffer), w.shape);
-          v.assign(t);
-          t.dispose();
-          assigned.add(`backbone.${w.name}`);
         }
         off += count * 4;
       }
     }
-    const missing = [...vars.keys()].filter((k) => k.startsWith("backbone.") && !assigned.has(k));
+    const missing = [...vars.keys()].filter((k) =>
+      (k.startsWith("backbone.") || head) && !assigned.has(k)
+    );
     if (missing.length) {
-      throw new UserError(`${path}: no weights for ${missing.map((m) => m.slice(9)).join(", ")}`);
+      throw new UserError(
+        `${path}: no weights for ${missing.map((m) => m.replace(/^backbone\./, "")).join(", ")}`,
+      );
     }
   } catch (e) {
     model.dispose();

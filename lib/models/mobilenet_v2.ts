@@ -16,10 +16,11 @@ import {
   linear,
   ParamStore,
 } from "./layers.ts";
-import { assertAllUsed } from "./safetensors.ts";
+import { assertAllUsed, assertDtype } from "./safetensors.ts";
 import { assignAll, layoutOf, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import type { TensorStore } from "./tensor_store.ts";
 import { UserError } from "../core/errors.ts";
+import { checkBounds, MAX_LABELS, MOBILENET_V2_HF_BOUNDS } from "./config_bounds.ts";
 import {
   type ConvNode,
   foldBatchNorm,
@@ -545,6 +546,12 @@ export function loadHFMobileNetV2(
       k.endsWith("num_batches_tracked") || (opts.skip?.(k) ?? false) ||
       (cut && stageOfVariable(k) !== "" && !built.has(stageOfVariable(k))),
   );
+  // PyTorch's step counters are int64; any other type means the file is not what it claims.
+  for (const k of file.names()) {
+    if (k.endsWith("num_batches_tracked")) {
+      assertDtype(file.get(k), ["I64"], `${file.path}: tensor "${k}"`);
+    }
+  }
   assignAll(model.stateVariables(), loadTorchTensors(file, model.stateVariables(), layouts));
 }
 
@@ -559,8 +566,12 @@ export function mobileNetV2OptionsFromHF(
   if ((hf.hidden_act ?? "relu6") !== "relu6") {
     throw new UserError(`${path}: unsupported hidden_act ${JSON.stringify(hf.hidden_act)} (relu6)`);
   }
+  checkBounds(path, hf, MOBILENET_V2_HF_BOUNDS);
   const id2label = (hf.id2label ?? {}) as Record<string, string>;
   const numLabels = (hf.num_labels as number | undefined) ?? Object.keys(id2label).length;
+  if (numLabels > MAX_LABELS) {
+    throw new UserError(`${path}: "id2label" has more than ${MAX_LABELS} labels`);
+  }
   if (!Number.isInteger(numLabels) || numLabels < 1) {
     throw new UserError(`${path}: "num_labels" must be a positive integer, got ${numLabels}`);
   }

@@ -1,7 +1,7 @@
 /**
  * Model specs → models. Specs: `mobilenet_v2`, `mobilenet_v2@WIDTH` (a fresh student),
  * `hf:ORG/NAME` (fetched from the hub), `hf-dir:PATH` (a local HF checkpoint folder),
- * `tfjs-dir:PATH` (a tfjs LayersModel folder with a new head), `dir:PATH` (a model saved by this
+ * `tfjs-dir:PATH` (a tfjs LayersModel folder: its classifier head, or a new one with `reinitHead`), `dir:PATH` (a model saved by this
  * toolkit, any kind). Saved kinds map to builders in {@linkcode KINDS}, the one place a new
  * architecture registers.
  * @module
@@ -19,6 +19,7 @@ import { loadStateInto, readSavedConfig } from "./checkpoint.ts";
 import { fetchHFModel } from "./hub.ts";
 import { openHFWeights } from "./hf_checkpoint.ts";
 import { UserError } from "../core/errors.ts";
+import { MOBILENET_V2_HF_BOUNDS } from "./config_bounds.ts";
 
 /** Options for {@linkcode createModel}. */
 export interface CreateOptions {
@@ -152,7 +153,9 @@ export function parseSpec(spec: string): ParsedSpec {
   const m = /^mobilenet_v2(?:@(.+))?$/.exec(spec);
   if (m) {
     const width = m[1] === undefined ? 1.0 : Number(m[1]);
-    if (!(width > 0) || !Number.isFinite(width)) throw unknownSpec(spec, "bad width in");
+    // The same bound as a config's depth_multiplier (see config_bounds.ts).
+    const max = MOBILENET_V2_HF_BOUNDS.depth_multiplier.max;
+    if (!(width > 0) || !(width <= max)) throw unknownSpec(spec, `bad width (0 < W <= ${max}) in`);
     return { kind: "mobilenet_v2", width };
   }
   const colon = spec.indexOf(":");
@@ -210,15 +213,23 @@ export async function createModel(spec: string, opts: CreateOptions = {}): Promi
       return hfDir((await fetchHFModel(rest, { quiet: opts.quiet })).dir, spec, opts);
     case "hf-dir":
       return hfDir(rest, spec, opts);
-    case "tfjs-dir":
-      if (opts.numLabels === undefined) {
-        throw new UserError(`${spec}: the number of labels is needed`);
-      }
-      return loadTfjsLayersDir(rest, {
+    case "tfjs-dir": {
+      // A classifier keeps its head; a new one only when asked (--reinit-head), as for hf-dir.
+      const model = await loadTfjsLayersDir(rest, {
         numLabels: opts.numLabels,
         labels: opts.labels,
         seed: opts.seed,
+        head: opts.reinitHead ? "new" : "load",
       });
+      if (opts.numLabels !== undefined && model.config.numLabels !== opts.numLabels) {
+        model.dispose();
+        throw new UserError(
+          `${spec}: the model's head has ${model.config.numLabels} labels but the dataset has ` +
+            `${opts.numLabels}; pass --reinit-head to train a new head`,
+        );
+      }
+      return model;
+    }
     case "dir":
       return checkLabels(await loadModel(rest), spec, opts);
   }

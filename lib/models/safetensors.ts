@@ -13,6 +13,30 @@ export type DType = "F32" | "F16" | "BF16" | "I64" | "I32";
 
 const BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
 
+/** The element types a float parameter may be stored in (decoded to float32). */
+export const FLOAT_DTYPES: readonly DType[] = ["F32", "F16", "BF16"];
+
+/** The element types an integer state tensor (a step counter) may be stored in. */
+export const INT_DTYPES: readonly DType[] = ["I64", "I32"];
+
+/** What a variable of tf dtype `dtype` may be read from: floats from floats, ints from ints. */
+export function dtypesFor(dtype: string): readonly DType[] {
+  return dtype === "float32" ? FLOAT_DTYPES : INT_DTYPES;
+}
+
+/**
+ * Throw a UserError naming `what` when a stored tensor's element type is not one of `allowed`:
+ * the bytes of an I32 tensor read as a weight are valid numbers, just wrong ones (logits off by
+ * 1e11 and no error), so the type is checked, not only the shape.
+ */
+export function assertDtype(info: { dtype: DType }, allowed: readonly DType[], what: string): void {
+  if (!allowed.includes(info.dtype)) {
+    throw new UserError(
+      `${what} has dtype ${info.dtype}; the model expects ${allowed.join(", ")} there`,
+    );
+  }
+}
+
 /** Header entry for one tensor; `offsets` are relative to the start of the data section. */
 export interface TensorInfo {
   dtype: DType;

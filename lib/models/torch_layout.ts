@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { assertFinite } from "./safetensors.ts";
+import { assertDtype, assertFinite, FLOAT_DTYPES } from "./safetensors.ts";
 import type { TensorStore } from "./tensor_store.ts";
 
 /** How a variable is laid out in PyTorch relative to tfjs. */
@@ -41,7 +41,8 @@ export function toTorch(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
 
 /**
  * Decode `names` (name → layout) from `file`, checking each PyTorch shape against the variable's;
- * missing tensors, shape mismatches and non-finite values throw a UserError naming the tensor.
+ * missing tensors, shape mismatches, non-float element types and non-finite values throw a
+ * UserError naming the tensor.
  * Nothing leaks on error.
  */
 export function loadTorchTensors(
@@ -55,6 +56,7 @@ export function loadTorchTensors(
     for (const [name, layout] of names) {
       const v = vars.get(name)!;
       const raw = file.get(rename(name), torchShape(v.shape, layout));
+      assertDtype(raw, FLOAT_DTYPES, `${file.path}: tensor "${rename(name)}"`);
       const floats = raw.data instanceof Float32Array
         ? raw.data
         : Float32Array.from(raw.data, Number);

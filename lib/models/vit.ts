@@ -12,6 +12,7 @@ import { openHFWeights } from "./hf_checkpoint.ts";
 import { assertAllUsed } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
+import { checkBounds, checkViTParameters, MAX_LABELS, VIT_HF_BOUNDS } from "./config_bounds.ts";
 import {
   type EncoderWeights,
   InferenceHandle,
@@ -68,7 +69,11 @@ export function vitConfigFromHF(hf: Record<string, unknown>, path = "config.json
   if ((hf.hidden_act ?? "gelu") !== "gelu") {
     throw new UserError(`${path}: unsupported hidden_act ${JSON.stringify(hf.hidden_act)} (gelu)`);
   }
+  checkBounds(path, hf, VIT_HF_BOUNDS);
   const id2label = (hf.id2label ?? {}) as Record<string, string>;
+  if (hf.num_labels === undefined && Object.keys(id2label).length > MAX_LABELS) {
+    throw new UserError(`${path}: "id2label" has more than ${MAX_LABELS} labels`);
+  }
   const numLabels = count(hf, "num_labels", path, Object.keys(id2label).length || undefined);
   const labels = Object.keys(id2label).length === numLabels
     ? Array.from({ length: numLabels }, (_, i) => String(id2label[String(i)] ?? `LABEL_${i}`))
@@ -84,7 +89,7 @@ export function vitConfigFromHF(hf: Record<string, unknown>, path = "config.json
     throw new UserError(`${path}: hidden_size ${hidden} not divisible by ${heads} heads`);
   }
   const archs = (hf.architectures ?? []) as string[];
-  return {
+  const config: ViTConfig = {
     kind: "vit",
     prefix: type,
     numLabels,
@@ -102,6 +107,8 @@ export function vitConfigFromHF(hf: Record<string, unknown>, path = "config.json
     distillationToken: type === "deit",
     head: archs.some((a) => a.endsWith("WithTeacher")) ? "cls+dist" : "cls",
   };
+  checkViTParameters(path, config);
+  return config;
 }
 
 interface LayerParams {

@@ -7,7 +7,7 @@ import { UserError } from "../core/errors.ts";
 import { presetRecipe } from "../presets.ts";
 import type { TrainConfig } from "../train.ts";
 import type { SweepArm, SweepProfile } from "./define.ts";
-import type { ConfirmPick, RunEntry, RunStage, TeacherEntry } from "./types.ts";
+import type { ConfirmPick, ConfirmPlan, RunEntry, RunStage, TeacherEntry } from "./types.ts";
 
 /**
  * Id of one run: `scratch-s0` or `kd-<teacher>-T5-l0.5-s0`; in a recipe arm
@@ -173,6 +173,74 @@ export function selectForConfirm(
   // Teachers (and arms) in screen order.
   const order = [...new Set(screen.filter((r) => r.teacher).map(slot))];
   return order.map((t) => best.get(t)!).filter(Boolean);
+}
+
+/**
+ * Check a recorded confirm plan against the screen results it claims to come from: every pick
+ * must be a configuration of the screen grid and exactly what {@linkcode selectForConfirm} gives
+ * on the finished screen runs. A hand-edited or stale `sweep.json` would otherwise train and
+ * report a configuration as "picked on the screen stage" that never was. `path` names the file
+ * in the error; `valAccuracy` holds the finished runs' validation accuracy by id.
+ */
+export function checkConfirmPlan(
+  path: string,
+  plan: ConfirmPlan,
+  screen: RunEntry[],
+  valAccuracy: Map<string, number>,
+): void {
+  const bad = (field: string, why: string): never => {
+    throw new UserError(
+      `${path}: confirm.${field} ${why}; the confirm stage must be what the screen results ` +
+        "give (restore the file, or use a new --out folder)",
+    );
+  };
+  if (!plan || !Array.isArray(plan.picks) || !Array.isArray(plan.fromRuns)) {
+    bad("picks", "is missing or not a list");
+  }
+  const ids = screen.map((r) => r.id);
+  const from = [...plan.fromRuns].sort(), want = [...ids].sort();
+  if (JSON.stringify(from) !== JSON.stringify(want)) {
+    bad("fromRuns", `lists other runs than the screen stage's ${ids.length}`);
+  }
+  const unfinished = ids.filter((id) => !valAccuracy.has(id));
+  if (unfinished.length) {
+    bad("picks", `were made before screen run(s) ${unfinished.join(", ")} finished`);
+  }
+  const expected = selectForConfirm(screen, valAccuracy);
+  const distill = screen.filter((r) => r.kind === "distill");
+  // A pick is one teacher's (and, with recipe arms, one arm's) best screen configuration.
+  const slot = (x: { teacher: string | null; recipe?: string }) =>
+    JSON.stringify([x.teacher, x.recipe ?? null]);
+  const label = (x: { teacher: string | null; recipe?: string }) =>
+    x.recipe ? `${x.teacher} (${x.recipe})` : `${x.teacher}`;
+  plan.picks.forEach((p, i) => {
+    const at = `picks[${i}]`;
+    const grid = distill.filter((r) => slot(r) === slot(p ?? { teacher: null }));
+    if (!grid.length) {
+      bad(`${at}.teacher`, `"${p ? label(p) : p}" is not a teacher of the screen grid`);
+    }
+    for (const key of ["temperature", "lambda"] as const) {
+      const values = [...new Set(grid.map((r) => r[key]))];
+      if (!values.includes(p[key])) {
+        bad(`${at}.${key}`, `${p[key]} is not in the screen grid of ${label(p)} (${values})`);
+      }
+    }
+    const e = expected.find((x) => slot(x) === slot(p));
+    for (const key of ["temperature", "lambda", "screenAccuracy", "screenSeeds"] as const) {
+      if (JSON.stringify(p[key]) !== JSON.stringify(e?.[key])) {
+        bad(
+          `${at}.${key}`,
+          `is ${JSON.stringify(p[key])} but the screen results give ${JSON.stringify(e?.[key])}` +
+            ` for ${label(p)}`,
+        );
+      }
+    }
+  });
+  const picked = plan.picks.map(slot);
+  const missing = expected.filter((e) => !picked.includes(slot(e)));
+  if (missing.length || new Set(picked).size !== picked.length) {
+    bad("picks", `must name each teacher once (${expected.map(label).join(", ")})`);
+  }
 }
 
 /**

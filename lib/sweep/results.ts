@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
+import { checkConfirmPlan } from "./grid.ts";
 import {
   describeProportion,
   detectableDifference,
@@ -303,9 +304,15 @@ export async function mergeResults(
 ): Promise<SweepResults> {
   const manifest = await readManifest(dir);
   const hasTestSplit = opts.hasTestSplit ?? (manifest.data?.test !== undefined);
+  const finished = await readFinished(dir, manifest.runs);
+  if (manifest.confirm) {
+    const screen = manifest.runs.filter((r) => stageOf(r) === "screen");
+    const acc = new Map([...finished].map(([id, f]) => [id, f.validation.accuracy]));
+    checkConfirmPlan(join(dir, "sweep.json"), manifest.confirm, screen, acc);
+  }
   const results = aggregate(
     manifest,
-    await readFinished(dir, manifest.runs),
+    finished,
     await readTestEvals(dir, manifest.runs.filter((r) => stageOf(r) === "confirm")),
     hasTestSplit,
   );

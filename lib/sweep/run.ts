@@ -13,6 +13,7 @@ import { train } from "../train.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import {
+  checkConfirmPlan,
   confirmRuns,
   confirmSeedList,
   expandGrid,
@@ -450,12 +451,13 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   const plan = await withLock(lockPath("sweep.json"), async () => {
     const saved = await readJson<SweepManifest>(manifestPath);
     let plan = saved.confirm ?? null;
-    if (!plan) {
-      const acc = new Map<string, number>();
-      for (const r of screen) {
-        const f = await readJson<FinalSummary>(join(dir, "runs", r.id, "final.json"));
-        acc.set(r.id, f.validation.accuracy);
-      }
+    const acc = new Map<string, number>();
+    for (const r of screen) {
+      const f = await readJson<FinalSummary>(join(dir, "runs", r.id, "final.json"));
+      acc.set(r.id, f.validation.accuracy);
+    }
+    if (plan) checkConfirmPlan(manifestPath, plan, screen, acc);
+    else {
       plan = {
         picks: selectForConfirm(screen, acc),
         seeds: [],

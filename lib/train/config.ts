@@ -8,6 +8,7 @@ import { UserError } from "../core/errors.ts";
 import { camelKeys, snakeKeys } from "../core/settings.ts";
 import { validateDistillationOptions } from "../loss.ts";
 import { parseAugment } from "../data/augment.ts";
+import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import { parseSpec } from "../models/registry.ts";
 import type { Recipe } from "../presets.ts";
 
@@ -60,7 +61,12 @@ export function validateConfig(c: TrainConfig): void {
     [c.epochs, (v) => int(v) && v > 0, "--epochs", "a positive integer"],
     [c.batchSize, (v) => int(v) && v > 0, "--batch-size", "a positive integer"],
     // MobileNetV2 halves the resolution five times: smaller inputs leave no pixels to pool.
-    [c.imageSize, (v) => int(v) && v >= 32, "--image-size", "an integer >= 32"],
+    [
+      c.imageSize,
+      (v) => int(v) && v >= 32 && v <= MAX_IMAGE_SIZE,
+      "--image-size",
+      `an integer in [32, ${MAX_IMAGE_SIZE}]`,
+    ],
     [c.lr, (v) => Number.isFinite(v) && v > 0, "--lr", "a number > 0"],
     [dropout, (v) => v >= 0 && v < 1, "--dropout", "a probability in [0, 1)"],
     [c.warmupRatio, (v) => v >= 0 && v <= 1, "--warmup-ratio", "a fraction in [0, 1]"],

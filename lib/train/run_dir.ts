@@ -10,17 +10,25 @@
  * RUN/checkpoint/     state.safetensors (model/ + optimizer/ variables) + trainer.json
  * RUN/best/           the selected model (loadable with dir:RUN/best)
  * RUN/final.json      FinalSummary, written last: its presence means "finished"
+ * RUN/.lock           held while a process trains in RUN (see lib/core/lock.ts)
  * ```
  * @module
  */
 import { join } from "node:path";
 import type * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { exists, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
+import { exists, oldPrefix, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
 import { settingDifferences } from "../core/settings.ts";
+import { lockHolder, tryLock } from "../core/lock.ts";
 import type { EpochRecord } from "../core/run_files.ts";
 import type { Classifier } from "../models/model.ts";
-import { getTensor, readSafetensors, writeSafetensors } from "../models/safetensors.ts";
+import {
+  assertDtype,
+  dtypesFor,
+  getTensor,
+  readSafetensors,
+  writeSafetensors,
+} from "../models/safetensors.ts";
 import { type TrainConfig, trainConfigFromJson } from "./config.ts";
 
 /** Files and folders of a run directory (everything `--force` replaces). */
@@ -60,6 +68,35 @@ export function initialState(): TrainerState {
   };
 }
 
+/** The lock file of a run folder. */
+export const RUN_LOCK = ".lock";
+
+/**
+ * Take the run folder's lock, so that two processes never train into one folder (each would
+ * overwrite the other's config, metrics and checkpoint, and both would report success). A lock
+ * left by a killed process is taken over (see `tryLock`). Release it when the run ends; a folder
+ * this call had to create is removed again if the run left nothing in it.
+ */
+export async function lockRunDir(out: string): Promise<{ release(): Promise<void> }> {
+  const existed = await exists(out);
+  const path = join(out, RUN_LOCK);
+  const lock = await tryLock(path);
+  if (!lock) {
+    const h = await lockHolder(path);
+    const who = h ? `process ${h.pid} on ${h.host} since ${h.started}` : "another process";
+    throw new UserError(
+      `${out} is in use: ${who} is training there (lock ${path}); wait for it to finish or ` +
+        "choose another --out",
+    );
+  }
+  return {
+    async release() {
+      await lock.release();
+      if (!existed) await Deno.remove(out).catch(() => {}); // only succeeds when empty
+    },
+  };
+}
+
 /** What {@linkcode inspectRunDir} decided. */
 export interface RunDirPlan {
   out: string;
@@ -67,6 +104,8 @@ export interface RunDirPlan {
   resuming: boolean;
   /** A previous run is there and will be replaced (`--force`). */
   replacing: boolean;
+  /** When resuming: the data checksums the run recorded (`environment.datasets`). */
+  recordedData?: Record<string, { source: string; sha256: string }>;
 }
 
 /**
@@ -80,7 +119,7 @@ export async function inspectRunDir(
 ): Promise<RunDirPlan> {
   await removeStaleTemporaries(out);
   const ckpt = join(out, "checkpoint");
-  if (!(await exists(ckpt)) && await exists(`${ckpt}.old`)) await Deno.rename(`${ckpt}.old`, ckpt);
+  await recoverCheckpointSwap(out);
   const finished = await exists(join(out, "final.json"));
   const interrupted = !finished && await exists(join(ckpt, "trainer.json"));
   const anything = finished || interrupted || await exists(join(out, "config.json"));
@@ -94,17 +133,85 @@ export async function inspectRunDir(
     );
   }
   if (interrupted) {
-    const saved = await readJson<{ train: unknown }>(join(out, "config.json")).catch(() => null);
-    if (saved) {
-      const diff = settingDifferences(trainConfigFromJson(saved.train), config);
-      if (diff.length) {
-        throw new UserError(
-          `cannot resume ${out}: settings differ from the saved run (${diff.join("; ")})`,
-        );
-      }
+    const path = join(out, "config.json");
+    const saved = await readJson<{ train?: unknown; environment?: { datasets?: unknown } }>(path)
+      .catch(() => null);
+    const datasets = saved?.environment?.datasets;
+    if (!saved?.train || !datasets || typeof datasets !== "object") {
+      throw new UserError(
+        `cannot resume ${out}: ${path} is missing, unreadable or lacks the run's settings and ` +
+          "data checksums, so the checkpoint cannot be matched to them; pass --force to start over",
+      );
     }
+    const diff = settingDifferences(trainConfigFromJson(saved.train), config);
+    if (diff.length) {
+      throw new UserError(
+        `cannot resume ${out}: settings differ from the saved run (${diff.join("; ")})`,
+      );
+    }
+    return {
+      out,
+      resuming: true,
+      replacing: false,
+      recordedData: datasets as RunDirPlan["recordedData"],
+    };
   }
   return { out, resuming: interrupted, replacing: false };
+}
+
+/**
+ * Refuse to resume on data other than the run started with: the same `--data` path can hold
+ * other files now, and a resumed run would mix two datasets under one record.
+ */
+export function checkResumeData(
+  plan: RunDirPlan,
+  splits: { name: string; source: string; checksum: string }[],
+): void {
+  if (!plan.resuming || !plan.recordedData) return;
+  const recorded = plan.recordedData;
+  const diffs: string[] = [];
+  for (const s of splits) {
+    const r = recorded[s.name];
+    if (!r) diffs.push(`${s.name} split: not recorded → ${s.source}`);
+    else if (r.sha256 !== s.checksum) {
+      diffs.push(
+        `${s.name} split ${s.source}: sha256 ${r.sha256.slice(0, 12)}… → ${
+          s.checksum.slice(0, 12)
+        }…`,
+      );
+    }
+  }
+  if (diffs.length) {
+    throw new UserError(
+      `cannot resume ${plan.out}: the data changed since the run started (${
+        diffs.join("; ")
+      }); pass --force to start over on the new data`,
+    );
+  }
+}
+
+/**
+ * Finish a checkpoint swap a crash interrupted: the previous checkpoint sits in
+ * `.checkpoint.old-XXXX/` (see `replaceDir`); put it back when `checkpoint/` is missing, else it
+ * is an outdated copy. `checkpoint.old` is where versions before the unique names kept it.
+ */
+async function recoverCheckpointSwap(out: string): Promise<void> {
+  const ckpt = join(out, "checkpoint");
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(out)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory || !e.name.startsWith(oldPrefix("checkpoint"))) continue;
+    const aside = join(out, e.name);
+    if (!(await exists(ckpt)) && await exists(join(aside, "checkpoint"))) {
+      await Deno.rename(join(aside, "checkpoint"), ckpt);
+    }
+    await Deno.remove(aside, { recursive: true }).catch(() => {});
+  }
+  if (!(await exists(ckpt)) && await exists(`${ckpt}.old`)) await Deno.rename(`${ckpt}.old`, ckpt);
 }
 
 /** Temporary files of writes that never finished (a crash, a full disk): safe to delete. */
@@ -195,6 +302,8 @@ export async function restoreCheckpoint(
   const dir = join(out, "checkpoint");
   const file = await readSafetensors(join(dir, "state.safetensors"));
   for (const [name, v] of checkpointTensors(model, optimizerState)) {
+    const info = file.tensors.get(name);
+    if (info) assertDtype(info, dtypesFor(v.dtype), `${file.path}: tensor "${name}"`);
     const t = getTensor(file, name, v.shape);
     (v as tf.Variable).assign(t);
     t.dispose();

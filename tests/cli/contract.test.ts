@@ -5,11 +5,14 @@
  */
 import { test } from "../permissions.ts";
 import denoJson from "../../deno.json" with { type: "json" };
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
 import { BEANS_DIR } from "../data/helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
+import { parseCommandArgs } from "../../lib/cli/command.ts";
+import { intFlag, mapFlag, numberFlag, numberListFlag } from "../../lib/cli/flags.ts";
+import { UserError } from "../../lib/core/errors.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const VIT_TINY = `${FIXTURES}/vit_tiny`;
@@ -210,5 +213,49 @@ test("the README's logits command works without --backend", async () => {
     assert((await Deno.stat(out)).size > 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an empty flag value is refused naming the flag, never replaced by a default", async () => {
+  const spec = {
+    usage: "usage: x",
+    string: ["epochs", "lr", "out", "split"],
+    collect: ["split"],
+    run: () => {},
+  };
+  for (
+    const args of [
+      ["--epochs", "", "--lr", ""],
+      ["--epochs="],
+      ["--out", "x", "--epochs", ""],
+      ["--split", "train", "--split", ""],
+    ]
+  ) {
+    const e = assertThrows(() => parseCommandArgs(spec, args), UserError);
+    assert(/^--(epochs|split) needs a value, got an empty one/.test(e.message), e.message);
+  }
+  assertEquals(parseCommandArgs(spec, ["--epochs", "3"]).epochs, "3");
+  // Library callers of the flag parsers get the same answer.
+  for (const parse of [numberFlag, intFlag, numberListFlag, mapFlag]) {
+    assertThrows(() => parse("lr", ""), UserError, "--lr needs a value");
+    assertThrows(() => parse("lr", "  "), UserError, "--lr needs a value");
+  }
+  assertThrows(() => numberListFlag("temperatures", "2,,5"), UserError, "empty item");
+
+  // The commands: one line naming the first empty flag, exit 2.
+  const cases: [string[], string][] = [
+    [["train", "--epochs", "", "--lr", "", "--out", "/nonexistent/run"], "--epochs"],
+    [["train", "--lr=", "--out", "/nonexistent/run"], "--lr"],
+    [["eval", "--model", "mobilenet_v2", "--split", ""], "--split"],
+    [["export", "--model", "mobilenet_v2", "--format", "hf", "--out", ""], "--out"],
+    [["teacher", "--train-fraction", ""], "--train-fraction"],
+  ];
+  for (const [args, flag] of cases) {
+    const r = await task(args);
+    assertOneLineError(r, args.join(" "));
+    assertEquals(
+      r.stderr.trim().split("\n").at(-1),
+      `error: ${flag} needs a value, got an empty one (see --help)`,
+    );
   }
 });

@@ -168,6 +168,57 @@ test("undecodable image: UserError names file, row and image_file_path; --skip-b
   });
 });
 
+test("an image size out of range is refused, and zero usable images is an error naming the flag", async () => {
+  await withTemp(async (dir) => {
+    const rows = await validationRows(0, 3);
+    writeImageParquet(`${dir}/train.parquet`, rows, { classNames: BEANS_CLASSES });
+    const opts = { data: dir, split: "train", cacheDir: `${dir}/cache`, quiet: true };
+    for (const size of [100000, 1025, 0, 2.5]) {
+      for (const skipBadImages of [false, true]) {
+        await assertRejects(
+          () => loadSplit({ ...opts, preprocess: { size }, skipBadImages }),
+          UserError,
+          `image size must be an integer in [1, 1024] px, got ${size}`,
+        );
+      }
+    }
+    assertThrows(() => preprocessOptions({ size: 1e7 }), UserError, "[1, 1024]");
+    assertEquals(cacheFiles(`${dir}/cache`), []);
+
+    // Every image bad: --skip-bad-images does not turn that into a run on 0 images.
+    const bad = rows.map((r) => ({ ...r, bytes: r.bytes.subarray(0, 100) }));
+    writeImageParquet(`${dir}/train.parquet`, bad, { classNames: BEANS_CLASSES });
+    await assertRejects(
+      () => loadSplit({ ...opts, preprocess: { size: SIZE }, skipBadImages: true }),
+      UserError,
+      "--skip-bad-images left no usable image: all 3 row(s) of the train split failed (first:",
+    );
+  });
+
+  // The command: one line naming --image-size, exit 2, before any image is decoded.
+  const cli = new URL("../../lib/cli/train.ts", import.meta.url).pathname;
+  for (const extra of [["--skip-bad-images"], []]) {
+    const out = await Deno.makeTempDir({ prefix: "kd-size-cli-" });
+    try {
+      const o = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", cli, "--backend", "cpu", "--data", BEANS_DIR, "--out", `${out}/run`]
+          .concat(["--image-size", "100000", ...extra]),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
+        .filter((l) => !l.startsWith("backend:"));
+      assertEquals([o.code, lines], [
+        2,
+        ["error: --image-size must be an integer in [32, 1024], got 100000"],
+      ]);
+      assertEquals(cacheFiles(out), []);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  }
+});
+
 test("toTensor: NHWC float32 normalised, indices select images, size must match", async () => {
   await withTemp(async (dir) => {
     writeImageParquet(`${dir}/train.parquet`, await validationRows(0, 3), {

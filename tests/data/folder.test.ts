@@ -91,3 +91,43 @@ test("image folder: loads and preprocesses; an undecodable file is named", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("image folder: images in nested folders belong to the top-level class folder", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rows = await validationRows(0, 5);
+    const put = async (rel: string, i: number) => {
+      await Deno.mkdir(`${dir}/train/${rel.split("/").slice(0, -1).join("/")}`, {
+        recursive: true,
+      });
+      await Deno.writeFile(`${dir}/train/${rel}`, rows[i].bytes);
+    };
+    await put("healthy/a.jpg", 0);
+    await put("healthy/batch2/b.jpg", 1);
+    await put("healthy/batch2/deeper/c.png", 2);
+    await put("rust/batch1/d.jpg", 3); // a class whose images are all nested
+    await put("rust/.ipynb_checkpoints/e.jpg", 4); // hidden: skipped
+    await Deno.symlink(`${dir}/train/healthy`, `${dir}/train/healthy/batch2/loop`);
+    const s = openFolderSplit(dir, "train");
+    assertEquals(s.classNames, ["healthy", "rust"]);
+    assertEquals(s.ids, [
+      "train/healthy/a.jpg",
+      "train/healthy/batch2/b.jpg",
+      "train/healthy/batch2/deeper/c.png",
+      "train/rust/batch1/d.jpg",
+    ]);
+    assertEquals([...s.labels], [0, 0, 0, 1]);
+    const images = await s.images();
+    assertEquals(images[2], rows[2].bytes);
+    const loaded = await loadSplit({
+      data: dir,
+      split: "train",
+      preprocess: { size: 16 },
+      cacheDir: `${dir}/cache`,
+      quiet: true,
+    });
+    assertEquals(loaded.n, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -191,3 +191,76 @@ test("a MobileNetV2 cut after a block exports to tfjs (pooling there) but not to
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("tfjs-dir: an exported student keeps its head; non-finite weights are refused", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-tfjs-head-" });
+  try {
+    const out = join(tmp, "web");
+    await exportModel({ model: `hf-dir:${MNV2_FIXTURE}`, format: "tfjs", out, quiet: true });
+    const io = await readSafetensors(join(MNV2_FIXTURE, "io.safetensors"));
+    const x = nchwToNhwc(getTensor(io, "pixel_values") as tf.Tensor4D);
+    const logitsOf = async (spec: string, opts = {}) => {
+      const m = await createModel(spec, { numLabels: 3, ...opts });
+      const y = tf.tidy(() => m.apply(x));
+      const out = { data: y.dataSync().slice(), labels: m.config.labels, size: m.input.size };
+      y.dispose();
+      m.dispose();
+      return out;
+    };
+    const source = await logitsOf(`hf-dir:${MNV2_FIXTURE}`);
+    const a = await logitsOf(`tfjs-dir:${out}`), b = await logitsOf(`tfjs-dir:${out}`);
+    const diff = maxAbsDiff(a.data, source.data);
+    assert(diff <= 1e-4, `tfjs-dir logits differ from the source's by ${diff}`);
+    assertEquals(a.data, b.data); // nothing random: the same logits every time
+    assertEquals([a.labels, a.size], [["class_0", "class_1", "class_2"], 32]);
+    // Another label count is refused unless a new head is asked for.
+    await assertRejects(
+      () => createModel(`tfjs-dir:${out}`, { numLabels: 4 }),
+      UserError,
+      "the model's head has 3 labels but the dataset has 4; pass --reinit-head",
+    );
+
+    // The same folder without its Dense layer is a feature extractor: no head to load.
+    const json = JSON.parse(await Deno.readTextFile(join(out, "model.json")));
+    const headless = structuredClone(json);
+    const layers = headless.modelTopology.config.layers as { name: string; class_name: string }[];
+    const dense = layers.pop()!;
+    assertEquals(dense.class_name, "Dense");
+    headless.modelTopology.config.output_layers = [[layers[layers.length - 1].name, 0, 0]];
+    const group = headless.weightsManifest[0];
+    group.weights = group.weights.filter((w: { name: string }) => !w.name.startsWith(dense.name));
+    const bare = join(tmp, "bare");
+    await Deno.mkdir(bare);
+    await Deno.copyFile(join(out, group.paths[0]), join(bare, group.paths[0]));
+    await Deno.writeTextFile(join(bare, "model.json"), JSON.stringify(headless));
+    await assertRejects(
+      () => createModel(`tfjs-dir:${bare}`, { numLabels: 3 }),
+      UserError,
+      "no classifier head after layer",
+    );
+    const fresh = await logitsOf(`tfjs-dir:${bare}`, { reinitHead: true, seed: 1 });
+    assertEquals(fresh.data.length, source.data.length);
+
+    // NaN or ±Inf anywhere in the weights (first: a conv kernel; last: the head's) is refused.
+    const bin = join(out, json.weightsManifest[0].paths[0]);
+    const good = await Deno.readFile(bin);
+    for (
+      const [at, value, weight] of [[0, NaN, "conv_stem"], [
+        good.length - 4,
+        Infinity,
+        "classifier/bias",
+      ]]
+    ) {
+      const bad = good.slice();
+      new DataView(bad.buffer).setFloat32(at as number, value as number, true);
+      await Deno.writeFile(bin, bad);
+      const e = await assertRejects(() => createModel(`tfjs-dir:${out}`, { numLabels: 3 }));
+      assert(e instanceof UserError, String(e));
+      assert(e.message.includes(bin) && e.message.includes(weight as string), e.message);
+      assert(e.message.includes(`is ${value}`), e.message);
+    }
+    x.dispose();
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -123,7 +123,7 @@ test("registry: hf-dir loads an HF-layout MobileNetV2 checkpoint (PyTorch layout
   const src = new MobileNetV2({ numLabels: 3, depthMultiplier: 0.35, seed: 9 });
   const dir = await Deno.makeTempDir();
   try {
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    const tensors = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
     for (const [name, v] of src.stateVariables()) {
       const layout = src.isDepthwise(name)
         ? "depthwise"
@@ -144,9 +144,10 @@ test("registry: hf-dir loads an HF-layout MobileNetV2 checkpoint (PyTorch layout
       tensors.set(name, { shape: t.shape, data: t.dataSync() as Float32Array });
       t.dispose();
     }
+    // PyTorch's BN step counter (int64): present in HF checkpoints, not a model variable.
     tensors.set("mobilenet_v2.conv_1x1.normalization.num_batches_tracked", {
       shape: [],
-      data: new Float32Array([0]),
+      data: new BigInt64Array([0n]),
     });
     await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(tensors));
     await Deno.writeTextFile(

@@ -9,6 +9,14 @@ import {
   writeSafetensors,
 } from "../../lib/models/safetensors.ts";
 import { UserError } from "../../lib/core/errors.ts";
+import { join } from "node:path";
+import { initBackend } from "../../lib/backend.ts";
+import { createModel, loadModel } from "../../lib/models/registry.ts";
+import { exportModel } from "../../lib/export/export.ts";
+import { saveRandomStudent } from "../helpers.ts";
+import { MNV2_FIXTURE } from "../export/helpers.ts";
+
+await initBackend(undefined, { quiet: true });
 
 /** Build a file from a raw header object and a data section, bypassing the writer's checks. */
 function rawFile(header: unknown, data: Uint8Array, lieLength?: number): Uint8Array {
@@ -152,4 +160,66 @@ test("safetensors: missing tensor and wrong shape name the tensor and expected s
 Deno.test("safetensors: unreadable path is a UserError naming it", async () => {
   const err = await assertRejects(() => readSafetensors("/nonexistent/x.safetensors"), UserError);
   assertStringIncludes(err.message, "/nonexistent/x.safetensors");
+});
+
+/** Copy a safetensors file with tensor `name`'s header entry changed (same data bytes). */
+async function retyped(
+  src: string,
+  dest: string,
+  name: string,
+  change: { dtype: string; shape?: number[] },
+): Promise<void> {
+  const bytes = await Deno.readFile(src);
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  header[name] = { ...header[name], ...change };
+  await Deno.writeFile(dest, rawFile(header, bytes.subarray(8 + n)));
+}
+
+Deno.test("a model's tensors must have the element types it expects (floats, I64 counters)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-dtype-" });
+  try {
+    // HF checkpoint (hf-dir:): a float weight stored as I32, a BN counter stored as F32.
+    const hf = join(tmp, "hf");
+    await Deno.mkdir(hf);
+    await Deno.copyFile(join(MNV2_FIXTURE, "config.json"), join(hf, "config.json"));
+    const weights = join(MNV2_FIXTURE, "model.safetensors");
+    const conv = "mobilenet_v2.conv_stem.first_conv.convolution.weight";
+    const counter = "mobilenet_v2.conv_stem.first_conv.normalization.num_batches_tracked";
+    const head = "classifier.bias";
+    const hfCases: [string, { dtype: string; shape?: number[] }, string][] = [
+      [conv, { dtype: "I32" }, `tensor "${conv}" has dtype I32; the model expects F32, F16, BF16`],
+      [head, { dtype: "I32" }, `tensor "${head}" has dtype I32`],
+      [counter, { dtype: "F32", shape: [2] }, `tensor "${counter}" has dtype F32`],
+    ];
+    for (const [name, change, msg] of hfCases) {
+      await retyped(weights, join(hf, "model.safetensors"), name, change);
+      for (const format of ["hf", "tfjs"] as const) {
+        // The export reads the checkpoint too (its counters are carried over).
+        await assertRejects(
+          () =>
+            exportModel({
+              model: `hf-dir:${hf}`,
+              format,
+              out: join(tmp, `out-${format}`),
+              quiet: true,
+            }),
+          UserError,
+          msg,
+        );
+      }
+      await assertRejects(() => createModel(`hf-dir:${hf}`), UserError, msg);
+    }
+
+    // A model saved by this toolkit (dir:): a float variable stored as I32.
+    const saved = await saveRandomStudent(tmp, "student");
+    const file = join(saved, "model.safetensors");
+    const name = [...(await readSafetensors(file)).tensors.keys()].find((k) => k.endsWith("bias"))!;
+    await retyped(file, file, name, { dtype: "I32" });
+    await assertRejects(() => loadModel(saved), UserError, `tensor "${name}" has dtype I32`);
+    const e = await assertRejects(() => createModel(`dir:${saved}`, { numLabels: 3 }), UserError);
+    assertStringIncludes(e.message, file);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -134,7 +134,9 @@ test("vit: bad checkpoints are clear UserErrors, never partial models", async ()
     ]],
     // A config with fewer layers than the weights must not silently drop the rest.
     [{ config: (c) => (c.num_hidden_layers = 1) }, ["does not use", "vit.encoder.layer.1."]],
-    [{ config: (c) => (c.num_labels = 2.5) }, ['"num_labels" must be a positive integer']],
+    [{ config: (c) => (c.num_labels = 2.5) }, [
+      '"num_labels" must be an integer in [1, 100000], got 2.5',
+    ]],
     [{ poison: "vit.encoder.layer.0.output.dense.bias" }, [
       'tensor "vit.encoder.layer.0.output.dense.bias"',
       "NaN",

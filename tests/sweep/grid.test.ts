@@ -1,5 +1,7 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { join } from "node:path";
 import {
+  checkConfirmPlan,
   CONFIRM_SEED_BASE,
   confirmRuns,
   confirmSeedList,
@@ -8,6 +10,9 @@ import {
 } from "../../lib/sweep/grid.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import type { SweepProfile } from "../../lib/sweep/define.ts";
+import { mergeResults } from "../../lib/sweep/results.ts";
+import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
+import { exists } from "../../lib/core/fs.ts";
 
 const profile: SweepProfile = {
   preset: "smoke",
@@ -87,4 +92,64 @@ Deno.test("confirm runs: scratch and each pick on the same fresh seeds, never a 
     UserError,
     "confirm seeds start",
   );
+});
+
+Deno.test("a recorded pick must be in the grid and be what the screen results give", async () => {
+  const { screen, acc } = accuracies((t, T, _l, s) => (t === "a" && T === 5 ? 0.9 : 0.8) + s / 100);
+  const picks = selectForConfirm(screen, acc);
+  const plan = { picks, seeds: [1000], fromRuns: screen.map((r) => r.id), selectedAt: "then" };
+  const check = (p: typeof plan) => checkConfirmPlan("SWEEP/sweep.json", p, screen, acc);
+  check(plan);
+  const edit = (i: number, change: Record<string, unknown>) => ({
+    ...plan,
+    picks: plan.picks.map((p, j) => (j === i ? { ...p, ...change } : p)),
+  });
+  const cases: [typeof plan, string][] = [
+    [edit(0, { temperature: 7 }), "confirm.picks[0].temperature 7 is not in the screen grid"],
+    [edit(0, { lambda: 0.7 }), "confirm.picks[0].lambda 0.7 is not in the screen grid"],
+    [edit(0, { temperature: 10 }), "confirm.picks[0].temperature is 10 but the screen results"],
+    [edit(1, { lambda: 0.9 }), "confirm.picks[1].lambda is 0.9 but the screen results give 0.5"],
+    [edit(0, { screenAccuracy: 0.99 }), "confirm.picks[0].screenAccuracy is 0.99"],
+    [edit(0, { screenSeeds: [0] }), "confirm.picks[0].screenSeeds"],
+    [edit(1, { teacher: "c" }), 'confirm.picks[1].teacher "c" is not a teacher'],
+    [{ ...plan, picks: [plan.picks[0]] }, "confirm.picks must name each teacher once"],
+    [{ ...plan, fromRuns: plan.fromRuns.slice(1) }, "confirm.fromRuns lists other runs"],
+  ];
+  for (const [p, msg] of cases) {
+    assertThrows(() => check(p), UserError, `SWEEP/sweep.json: ${msg}`);
+  }
+  const partial = new Map(acc);
+  partial.delete(screen[0].id);
+  assertThrows(
+    () => checkConfirmPlan("SWEEP/sweep.json", plan, screen, partial),
+    UserError,
+    `made before screen run(s) ${screen[0].id} finished`,
+  );
+
+  // `deno task report` on a sweep whose sweep.json pick was edited: one line, exit 2.
+  const dir = await Deno.makeTempDir({ prefix: "kd-sweep-pick-" });
+  try {
+    await writeSyntheticSweep(dir, { teachers: ["a"], temperatures: [2, 5], seeds: [0, 1] });
+    const path = join(dir, "sweep.json");
+    const manifest = JSON.parse(await Deno.readTextFile(path));
+    await mergeResults(dir); // as written: consistent
+    manifest.confirm.picks[0].temperature = 3;
+    await Deno.writeTextFile(path, JSON.stringify(manifest));
+    await assertRejects(() => mergeResults(dir), UserError, "temperature 3 is not in the screen");
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../lib/cli/report.ts", import.meta.url).pathname, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const lines = new TextDecoder().decode(o.stderr).trim().split("\n");
+    assertEquals([o.code, lines.length], [2, 1], lines.join("\n"));
+    assertEquals(
+      lines[0].startsWith(`error: ${path}: confirm.picks[0].temperature 3 is not`),
+      true,
+      lines[0],
+    );
+    assertEquals(await exists(join(dir, "results.md")), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

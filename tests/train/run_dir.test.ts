@@ -1,11 +1,16 @@
 /** Nothing finished is lost: --force replaces a run only once the new one has started. */
 import { test } from "../permissions.ts";
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { UserError } from "../../lib/core/errors.ts";
 import { presetRecipe } from "../../lib/presets.ts";
 import { train, type TrainConfig } from "../../lib/train.ts";
+import { tryLock } from "../../lib/core/lock.ts";
+import { RUN_LOCK } from "../../lib/train/run_dir.ts";
 import { TEST_DATA as DATA } from "../helpers.ts";
+import { BEANS_CLASSES, validationRows, writeImageParquet } from "../data/helpers.ts";
+
+const TRAIN_CLI = new URL("../../lib/cli/train.ts", import.meta.url).pathname;
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
@@ -54,5 +59,137 @@ test("--force with a mistyped --data or --teacher keeps the finished run", async
     assertEquals([...Deno.readDirSync(out)].filter((e) => e.name.includes(".tmp")), []);
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("a run folder is locked: a second train on it is refused naming the folder and holder", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-train-lock-" });
+  try {
+    const out = join(tmp, "run");
+    const config: TrainConfig = {
+      ...presetRecipe("smoke"),
+      maxImages: 16,
+      batchSize: 8,
+      epochs: 1,
+      student: "mobilenet_v2@0.35",
+      teacher: null,
+      data: DATA,
+      trainSplit: "train",
+      valSplit: "validation",
+      seed: 0,
+    };
+    // This process holds the lock, as a first `train` would while it runs.
+    const held = await tryLock(join(out, RUN_LOCK));
+    assert(held);
+    for (const opts of [{}, { force: true }, { resume: true }]) {
+      await assertRejects(
+        () => train(config, { out, quiet: true, ...opts }),
+        UserError,
+        `${out} is in use: process ${Deno.pid} on ${Deno.hostname()}`,
+      );
+    }
+    // The command: exit 2, one line naming the folder and the holder; nothing written.
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TRAIN_CLI, "--backend", "cpu", "--preset", "smoke", "--data", DATA]
+        .concat(["--max-images", "16", "--epochs", "1", "--out", out, "--quiet"]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
+      .filter((l) => !l.startsWith("backend:"));
+    assertEquals([o.code, lines.length], [2, 1], lines.join("\n"));
+    assertStringIncludes(lines[0], `error: ${out} is in use: process ${Deno.pid}`);
+    assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name), [RUN_LOCK]);
+    await held.release();
+
+    // A lock left by a process that died (SIGKILL) is taken over; the run releases its own.
+    const dead = new Deno.Command("true").spawn();
+    await dead.status;
+    await Deno.writeTextFile(
+      join(out, RUN_LOCK),
+      JSON.stringify({ pid: dead.pid, host: Deno.hostname(), started: "then" }),
+    );
+    await train(config, { out, quiet: true });
+    assert(await exists(join(out, "final.json")));
+    assert(!(await exists(join(out, RUN_LOCK))));
+
+    // A refused run leaves no folder behind that it had to create.
+    const other = join(tmp, "other");
+    await assertRejects(
+      () => train({ ...config, data: "/nonexistent/beans" }, { out: other, quiet: true }),
+      UserError,
+    );
+    assert(!(await exists(other)));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("--resume refuses changed data or settings, naming what differs, and keeps the record", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-resume-check-" });
+  try {
+    const data = join(tmp, "data"), out = join(tmp, "run");
+    await Deno.mkdir(data);
+    // 12 images per class (validation is sorted by class): 8 to train on, 4 to validate.
+    const perClass = await Promise.all([0, 45, 90].map((s) => validationRows(s, s + 12)));
+    const trainRows = perClass.flatMap((r) => r.slice(0, 8));
+    const valRows = perClass.flatMap((r) => r.slice(8));
+    const writeTrain = (r: typeof trainRows) =>
+      writeImageParquet(join(data, "train.parquet"), r, { classNames: BEANS_CLASSES });
+    writeTrain(trainRows);
+    writeImageParquet(join(data, "validation.parquet"), valRows, { classNames: BEANS_CLASSES });
+    const config: TrainConfig = {
+      ...presetRecipe("smoke"),
+      batchSize: 8,
+      epochs: 2,
+      student: "mobilenet_v2@0.35",
+      teacher: null,
+      data,
+      trainSplit: "train",
+      valSplit: "validation",
+      seed: 0,
+    };
+    // Interrupted after epoch 1 (3 steps per epoch: step 4 is the first of epoch 2).
+    await assertRejects(() => train(config, { out, quiet: true, nanAtStep: 4 }), UserError);
+    const record = await Deno.readTextFile(join(out, "config.json"));
+    const checkpoint = await Deno.readFile(join(out, "checkpoint", "trainer.json"));
+
+    // The training file now holds other images (one row swapped for a validation image).
+    writeTrain([...trainRows.slice(0, 23), valRows[11]]);
+    await assertRejects(
+      () => train(config, { out, resume: true, quiet: true }),
+      UserError,
+      `cannot resume ${out}: the data changed since the run started (train split`,
+    );
+    // Other settings than the run's.
+    writeTrain(trainRows);
+    for (const [change, named] of [[{ lr: 1e-2 }, "lr: "], [{ maxImages: 12 }, "maxImages: "]]) {
+      await assertRejects(
+        () =>
+          train({ ...config, ...(change as Partial<TrainConfig>) }, {
+            out,
+            resume: true,
+            quiet: true,
+          }),
+        UserError,
+        named as string,
+      );
+    }
+    assertEquals(await Deno.readTextFile(join(out, "config.json")), record);
+    assertEquals(await Deno.readFile(join(out, "checkpoint", "trainer.json")), checkpoint);
+    // Without the record there is nothing to match the checkpoint against.
+    await Deno.rename(join(out, "config.json"), join(tmp, "config.json"));
+    await assertRejects(
+      () => train(config, { out, resume: true, quiet: true }),
+      UserError,
+      "config.json is missing",
+    );
+    await Deno.rename(join(tmp, "config.json"), join(out, "config.json"));
+
+    // The same data and settings resume.
+    await train(config, { out, resume: true, quiet: true });
+    assert(await exists(join(out, "final.json")));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
