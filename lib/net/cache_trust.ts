@@ -1,0 +1,194 @@
+/**
+ * The trust boundary of the Hugging Face cache. What the hub sends (`ETag`, `X-Repo-Commit`, file
+ * names from listings and indexes) becomes a path only after it is checked, and what the cache
+ * holds is read only once it is known to be ours: a snapshot entry must resolve into its
+ * repository's `blobs/` folder, and a blob must hash to its own name (sha256 for LFS files, git
+ * sha1 for the others). Hashing a large blob on every read would cost seconds per command, so a
+ * blob verified once is remembered with its size, mtime and ctime and hashed again only when one
+ * of them changes.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { basename, dirname, join, relative } from "node:path";
+import { UserError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/fs.ts";
+import { hubCacheDir, repoFolder } from "./hf_cache.ts";
+import type { RepoRef } from "./hub.ts";
+
+const ETAG_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const COMMIT_RE = /^[0-9a-f]{40}$/;
+
+/**
+ * Where verified (size, mtime) records live: a dot-folder beside `blobs/`, `refs/` and
+ * `snapshots/`. Not inside `blobs/`, whose every file huggingface_hub takes for a blob (its cache
+ * scan and `hf cache delete` would count or remove it), and not at the cache's top level, where
+ * every folder is read as a repository; a repository folder's other entries are ignored by it.
+ */
+const RECORD_DIR = ".kd_verified";
+
+/** Shorten a value the network sent, for an error line (quoted, at most 80 characters). */
+function shown(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/**
+ * The blob name an ETag header gives, after the quotes and `W/` are stripped: a git sha1 (40 hex)
+ * or a sha256 (64 hex); anything else is a UserError naming `header` (it would become a path).
+ */
+export function checkEtag(value: string, header: string, where: string): string {
+  const e = value.replace(/^W\//, "").replaceAll('"', "").trim().toLowerCase();
+  if (!ETAG_RE.test(e)) {
+    throw new UserError(
+      `${where}: the ${header} header ${shown(value)} is not a git sha1 or sha256 ` +
+        `(40 or 64 hex digits); refusing to use it as a cache file name`,
+    );
+  }
+  return e;
+}
+
+/** A commit the server named (`X-Repo-Commit`): 40 hex digits, else a UserError naming `header`. */
+export function checkCommit(value: string, header: string, where: string): string {
+  const c = value.trim();
+  if (!COMMIT_RE.test(c)) {
+    throw new UserError(
+      `${where}: the ${header} header ${shown(value)} is not a commit (40 hex digits); ` +
+        `refusing to use it as a cache folder name`,
+    );
+  }
+  return c;
+}
+
+/**
+ * A file name inside a repository (from a listing, an index or the caller) that is safe to join
+ * under `snapshots/<commit>/`: relative, no empty, `.` or `..` segment, no backslash or NUL.
+ */
+export function checkRepoPath(path: string, where: string): string {
+  const segs = path.split("/");
+  if (!path || /[\\\0]/.test(path) || segs.some((s) => s === "" || s === "." || s === "..")) {
+    throw new UserError(`${where}: the file name ${shown(path)} is not a plain relative path`);
+  }
+  return path;
+}
+
+async function realBlobsDir(ref: RepoRef): Promise<string> {
+  // The cache root may be a symlink (HF_HOME on another disk); below it nothing may be.
+  let root = hubCacheDir();
+  try {
+    root = await Deno.realPath(root);
+  } catch { /* no cache yet: nothing resolves into it either */ }
+  return join(root, basename(repoFolder(ref)), "blobs");
+}
+
+/**
+ * The blob a snapshot entry resolves to. An entry that leads anywhere but a hex-named file
+ * directly in this repository's `blobs/` folder (a link to `/etc/passwd`, a plain file, a
+ * link into another repository) is refused with a UserError naming it, before anything is read.
+ */
+export async function snapshotBlob(
+  ref: RepoRef,
+  pointer: string,
+): Promise<{ blob: string; etag: string }> {
+  let real: string;
+  try {
+    real = await Deno.realPath(pointer);
+  } catch (e) {
+    throw new UserError(`${pointer}: cannot resolve the snapshot entry (${(e as Error).message})`);
+  }
+  const blobs = await realBlobsDir(ref);
+  const etag = basename(real);
+  if (dirname(real) !== blobs || !ETAG_RE.test(etag)) {
+    throw new UserError(
+      `${pointer}: the snapshot entry resolves to ${real}, outside ${blobs}; refusing to read ` +
+        `it (remove the entry and fetch again)`,
+    );
+  }
+  return { blob: real, etag };
+}
+
+/**
+ * Make folder `dir` (inside the cache) and refuse (UserError) to write into it when a symlink
+ * below the cache root leads it elsewhere, so a planted link cannot send a download outside.
+ */
+export async function cacheDirForWriting(dir: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  const root = hubCacheDir();
+  const want = join(await Deno.realPath(root), relative(root, dir));
+  const real = await Deno.realPath(dir);
+  if (real !== want) {
+    throw new UserError(`${dir}: resolves to ${real}, outside the cache; refusing to write there`);
+  }
+  return dir;
+}
+
+/** Refuse (UserError) if any entry under the snapshot folder `dir` resolves outside `blobs/`. */
+export async function checkSnapshotDir(ref: RepoRef, dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) await checkSnapshotDir(ref, p);
+    else await snapshotBlob(ref, p);
+  }
+}
+
+/** Hash of a file as the hub names it: sha256 for a 64-hex name, git's blob sha1 otherwise. */
+async function blobHash(path: string, etag: string, size: number): Promise<string> {
+  const hash = etag.length === 64
+    ? createHash("sha256")
+    : createHash("sha1").update(`blob ${size}\0`);
+  using f = await Deno.open(path);
+  for await (const chunk of f.readable) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+interface Stamp {
+  size: number;
+  mtime: number;
+  /** Also kept because, unlike the mtime, no `touch` can set it back after a rewrite. */
+  ctime: number;
+}
+
+async function stamp(path: string): Promise<Stamp> {
+  const s = await Deno.stat(path);
+  return { size: s.size, mtime: s.mtime?.getTime() ?? 0, ctime: s.ctime?.getTime() ?? 0 };
+}
+
+function same(a: Stamp, b: Stamp): boolean {
+  return a.size === b.size && a.mtime === b.mtime && a.ctime === b.ctime;
+}
+
+function recordPath(ref: RepoRef, etag: string): string {
+  return join(repoFolder(ref), RECORD_DIR, etag);
+}
+
+/** Note that blob `etag` hashed to its name at its current size and mtime. */
+export async function recordVerified(ref: RepoRef, etag: string): Promise<void> {
+  const s = await stamp(join(repoFolder(ref), "blobs", etag));
+  await writeFileAtomic(recordPath(ref, etag), JSON.stringify(s));
+}
+
+/**
+ * Whether blob `etag` of `ref` holds the bytes its name promises. Hashed only when its size or
+ * mtime differ from the last verification (a rewrite in place changes the mtime).
+ */
+export async function blobIsIntact(ref: RepoRef, etag: string): Promise<boolean> {
+  const path = join(repoFolder(ref), "blobs", etag);
+  const before = await stamp(path);
+  try {
+    const known = JSON.parse(await Deno.readTextFile(recordPath(ref, etag))) as Stamp;
+    if (same(known, before)) return true;
+  } catch { /* never verified here */ }
+  if ((await blobHash(path, etag, before.size)) !== etag) return false;
+  const after = await stamp(path);
+  // Only a file that did not change while it was hashed is vouched for.
+  if (same(after, before)) {
+    await writeFileAtomic(recordPath(ref, etag), JSON.stringify(after)).catch(() => {});
+  }
+  return true;
+}
+
+/** The one line for a blob whose bytes no longer match its name. */
+export function alteredBlobError(blob: string, where: string): UserError {
+  return new UserError(
+    `${where}: the cached blob ${blob} does not match its checksum name (altered or corrupted ` +
+      `after download); delete it and fetch again`,
+  );
+}
