@@ -142,7 +142,10 @@ async function blobHash(path: string, etag: string, size: number): Promise<strin
 interface Stamp {
   size: number;
   mtime: number;
-  /** Also kept because, unlike the mtime, no `touch` can set it back after a rewrite. */
+  /**
+   * Also kept because, unlike the mtime, no `touch` can set it back after a rewrite (Deno
+   * reports it in whole seconds only, so it adds to the mtime rather than replacing it).
+   */
   ctime: number;
 }
 
