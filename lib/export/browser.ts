@@ -108,16 +108,18 @@ export async function withHeadlessPage<T>(
   try {
     const browserWs = await devtoolsUrl(chromium, child.stderr, stderrLines);
     const base = browserWs.replace(/^ws:\/\//, "http://").replace(/\/devtools\/.*$/, "");
-    const targets = await (await fetch(`${base}/json/list`)).json() as {
-      type: string;
-      webSocketDebuggerUrl: string;
-    }[];
+    let targets: { type: string; webSocketDebuggerUrl: string }[];
+    try {
+      targets = await (await fetch(`${base}/json/list`)).json();
+    } catch (e) {
+      throw chromiumError(chromium, "stopped answering DevTools", (e as Error).message);
+    }
     const target = targets.find((t) => t.type === "page");
     if (!target) throw chromiumError(chromium, "opened no page", "");
     ws = new WebSocket(target.webSocketDebuggerUrl);
     await new Promise((res, rej) => {
       ws!.onopen = res;
-      ws!.onerror = () => rej(new Error("cannot connect to the DevTools WebSocket"));
+      ws!.onerror = () => rej(chromiumError(chromium, "refused the DevTools WebSocket", ""));
     });
     let nextId = 1;
     const pending = new Map<number, { res: (v: unknown) => void; rej: (e: Error) => void }>();

@@ -9,10 +9,10 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
-import { hubCacheDir, repoFolder } from "./hf_cache.ts";
+import { cacheDirForWriting, hubCacheDir, repoFolder, unlinkedInCache } from "./hf_cache.ts";
 import type { RepoRef } from "./hub.ts";
 
 const ETAG_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -105,21 +105,6 @@ export async function snapshotBlob(
   return { blob: real, etag };
 }
 
-/**
- * Make folder `dir` (inside the cache) and refuse (UserError) to write into it when a symlink
- * below the cache root leads it elsewhere, so a planted link cannot send a download outside.
- */
-export async function cacheDirForWriting(dir: string): Promise<string> {
-  await Deno.mkdir(dir, { recursive: true });
-  const root = hubCacheDir();
-  const want = join(await Deno.realPath(root), relative(root, dir));
-  const real = await Deno.realPath(dir);
-  if (real !== want) {
-    throw new UserError(`${dir}: resolves to ${real}, outside the cache; refusing to write there`);
-  }
-  return dir;
-}
-
 /** Refuse (UserError) if any entry under the snapshot folder `dir` resolves outside `blobs/`. */
 export async function checkSnapshotDir(ref: RepoRef, dir: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) {
@@ -162,10 +147,16 @@ function recordPath(ref: RepoRef, etag: string): string {
   return join(repoFolder(ref), RECORD_DIR, etag);
 }
 
+async function writeRecord(ref: RepoRef, etag: string, s: Stamp): Promise<void> {
+  const file = recordPath(ref, etag);
+  await cacheDirForWriting(dirname(file));
+  await writeFileAtomic(file, JSON.stringify(s));
+}
+
 /** Note that blob `etag` hashed to its name at its current size and mtime. */
 export async function recordVerified(ref: RepoRef, etag: string): Promise<void> {
   const s = await stamp(join(repoFolder(ref), "blobs", etag));
-  await writeFileAtomic(recordPath(ref, etag), JSON.stringify(s));
+  await writeRecord(ref, etag, s);
 }
 
 /**
@@ -176,14 +167,18 @@ export async function blobIsIntact(ref: RepoRef, etag: string): Promise<boolean>
   const path = join(repoFolder(ref), "blobs", etag);
   const before = await stamp(path);
   try {
-    const known = JSON.parse(await Deno.readTextFile(recordPath(ref, etag))) as Stamp;
-    if (same(known, before)) return true;
+    const record = recordPath(ref, etag);
+    // A record is read only from inside the cache (a linked-away file or folder is not).
+    if (await unlinkedInCache(record, await Deno.realPath(record))) {
+      const known = JSON.parse(await Deno.readTextFile(record)) as Stamp;
+      if (same(known, before)) return true;
+    }
   } catch { /* never verified here */ }
   if ((await blobHash(path, etag, before.size)) !== etag) return false;
   const after = await stamp(path);
   // Only a file that did not change while it was hashed is vouched for.
   if (same(after, before)) {
-    await writeFileAtomic(recordPath(ref, etag), JSON.stringify(after)).catch(() => {});
+    await writeRecord(ref, etag, after).catch(() => {});
   }
   return true;
 }

@@ -24,6 +24,7 @@ import {
 import {
   blobPath,
   cachedCommit,
+  cacheDirForWriting,
   hubCacheDir,
   isCommit,
   linkSnapshot,
@@ -31,13 +32,11 @@ import {
   lookupCached,
   markAbsent,
   snapshotFiles,
-  snapshotPath,
   writeRef,
 } from "./hf_cache.ts";
 import {
   alteredBlobError,
   blobIsIntact,
-  cacheDirForWriting,
   checkCommit,
   checkEtag,
   checkRepoPath,
@@ -142,7 +141,7 @@ async function gitBlobSha1(path: string): Promise<string> {
 }
 
 async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  await Deno.mkdir(dirname(file), { recursive: true });
+  await cacheDirForWriting(dirname(file));
   using f = await Deno.open(file, { create: true, write: true });
   // flock, the same lock Python's filelock takes, so the two never write one blob at once.
   await f.lock(true);
@@ -233,7 +232,6 @@ export async function hubFile(
   const blob = blobPath(ref, etag);
   const lfs = sha256FromEtag(etag);
   await cacheDirForWriting(dirname(blob));
-  await cacheDirForWriting(dirname(snapshotPath(ref, commit, path)));
   await withLock(lockPath(ref, etag), async () => {
     try {
       await Deno.stat(blob);
