@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
 import { cacheDirForWriting, hubCacheDir, repoFolder, unlinkedInCache } from "./hf_cache.ts";
@@ -70,39 +70,64 @@ export function checkRepoPath(path: string, where: string): string {
   return path;
 }
 
-async function realBlobsDir(ref: RepoRef): Promise<string> {
+async function realCacheRoot(): Promise<string> {
   // The cache root may be a symlink (HF_HOME on another disk); below it nothing may be.
-  let root = hubCacheDir();
   try {
-    root = await Deno.realPath(root);
-  } catch { /* no cache yet: nothing resolves into it either */ }
-  return join(root, basename(repoFolder(ref)), "blobs");
+    return await Deno.realPath(hubCacheDir());
+  } catch {
+    return hubCacheDir(); // no cache yet: nothing resolves into it either
+  }
 }
 
 /**
- * The blob a snapshot entry resolves to. An entry that leads anywhere but a hex-named file
- * directly in this repository's `blobs/` folder (a link to `/etc/passwd`, a plain file, a
- * link into another repository) is refused with a UserError naming it, before anything is read.
+ * Whether `real` is an entry of huggingface_hub's cache-wide shared blob store
+ * (`<cache>/blobs/<2 hex>/<64 hex>`, marked by `.huggingface-shared-blobs`), which newer versions
+ * link a repository's `blobs/<etag>` to instead of keeping a copy per repository.
+ */
+async function inSharedStore(root: string, real: string): Promise<boolean> {
+  const store = join(root, "blobs");
+  const name = basename(real);
+  if (dirname(dirname(real)) !== store || !/^[0-9a-f]{64}$/.test(name)) return false;
+  if (basename(dirname(real)) !== name.slice(0, 2)) return false;
+  try {
+    return (await Deno.lstat(join(store, ".huggingface-shared-blobs"))).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The blob a snapshot entry stands for. As Python makes them, an entry is a symlink to a
+ * hash-named file in this repository's `blobs/` folder, and that file is a regular file there or
+ * a link into the shared blob store. Anything else (a link to `/etc/passwd` or into another
+ * repository, a plain file, a linked-away `blobs/`) is refused with a UserError naming the entry,
+ * before anything is read.
  */
 export async function snapshotBlob(
   ref: RepoRef,
   pointer: string,
 ): Promise<{ blob: string; etag: string }> {
-  let real: string;
-  try {
-    real = await Deno.realPath(pointer);
-  } catch (e) {
-    throw new UserError(`${pointer}: cannot resolve the snapshot entry (${(e as Error).message})`);
-  }
-  const blobs = await realBlobsDir(ref);
-  const etag = basename(real);
-  if (dirname(real) !== blobs || !ETAG_RE.test(etag)) {
-    throw new UserError(
-      `${pointer}: the snapshot entry resolves to ${real}, outside ${blobs}; refusing to read ` +
+  const root = await realCacheRoot();
+  const blobs = join(root, basename(repoFolder(ref)), "blobs");
+  const refuse = (where: string) =>
+    new UserError(
+      `${pointer}: the snapshot entry resolves to ${where}, outside ${blobs}; refusing to read ` +
         `it (remove the entry and fetch again)`,
     );
+  let hop: string, real: string;
+  try {
+    if (!(await Deno.lstat(pointer)).isSymlink) throw refuse("a plain file in snapshots/");
+    hop = resolve(dirname(pointer), await Deno.readLink(pointer));
+    real = await Deno.realPath(hop);
+    hop = join(await Deno.realPath(dirname(hop)), basename(hop));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${pointer}: cannot resolve the snapshot entry (${(e as Error).message})`);
   }
-  return { blob: real, etag };
+  const etag = basename(hop);
+  if (dirname(hop) !== blobs || !ETAG_RE.test(etag)) throw refuse(real);
+  if (real !== hop && !(await inSharedStore(root, real))) throw refuse(real);
+  return { blob: hop, etag };
 }
 
 /** Refuse (UserError) if any entry under the snapshot folder `dir` resolves outside `blobs/`. */

@@ -239,6 +239,26 @@ Deno.test("hub cache: snapshot entries leading outside blobs/ are refused, never
           });
         }
       }
+      // A plain file in snapshots/ is not a blob either.
+      await Deno.remove(join(snap, "config.json"));
+      await Deno.writeTextFile(join(snap, "config.json"), "{}");
+      await withEnv({ ...env, HF_HUB_OFFLINE: "1" }, async () => {
+        await assertRejects(() => hubFile(ref, "config.json", { quiet: true }), UserError, "plain");
+      });
+      // Newer huggingface_hub links blobs/<etag> into its marked cache-wide store: that is ours.
+      const wBlob = join(cache, "models--org--tiny", "blobs", sha256(WEIGHTS));
+      const xet = sha256(enc.encode("xet hash"));
+      const store = join(cache, "blobs", xet.slice(0, 2));
+      await Deno.mkdir(store, { recursive: true });
+      await Deno.rename(wBlob, join(store, xet));
+      await Deno.symlink(`../../blobs/${xet.slice(0, 2)}/${xet}`, wBlob);
+      const offline = { ...env, HF_HUB_OFFLINE: "1" };
+      await withEnv(offline, async () => {
+        await assertRejects(() => hubFile(ref, "model.safetensors"), UserError, "outside");
+        await Deno.writeTextFile(join(cache, "blobs", ".huggingface-shared-blobs"), "1\n");
+        const w = await hubFile(ref, "model.safetensors", { quiet: true });
+        assertEquals(await Deno.readFile(w!.path), WEIGHTS);
+      });
       // A planted entry beside the fetched ones: loaders that read the folder by name are safe.
       await Deno.remove(join(snap, "config.json"));
       await Deno.symlink(`../../blobs/${gitSha1(CONFIG)}`, join(snap, "config.json"));
@@ -261,4 +281,35 @@ Deno.test("hub cache: snapshot entries leading outside blobs/ are refused, never
       await hub.close();
     }
   });
+});
+
+Deno.test("hub cache: folders of the cache linked elsewhere are never written through", async () => {
+  const links: [string, string][] = [
+    ["blobs", "models--org--tiny/blobs"],
+    [".locks", ".locks"],
+    ["refs", "models--org--tiny/refs"],
+    ["snapshots", "models--org--tiny/snapshots"],
+    ["records", "models--org--tiny/.kd_verified"],
+  ];
+  for (const [what, rel] of links) {
+    await sandbox(async (base, cache) => {
+      const out = join(base, "elsewhere");
+      await Deno.mkdir(out);
+      await Deno.mkdir(join(cache, rel, ".."), { recursive: true });
+      await Deno.symlink(out, join(cache, rel));
+      await withFakeHub([REPO], async (_hub, _cache) => {
+        await withEnv({ HF_HUB_CACHE: cache }, async () => {
+          await assertRejects(
+            async () => {
+              await hubFile(ref, "config.json", { quiet: true });
+              await hubFile(ref, "model.safetensors", { quiet: true });
+            },
+            UserError,
+            "outside the cache",
+          );
+        });
+      });
+      assertEquals(tree(out), [], what);
+    });
+  }
 });
