@@ -45,6 +45,15 @@ export const NO_CHROMIUM_MESSAGE =
   "Chromium not found (install the Debian package `chromium`, or set KD_CHROMIUM to a " +
   "Chromium/Chrome binary)";
 
+/** Why {@linkcode findChromium} found nothing: a wrong `KD_CHROMIUM` is named as such. */
+export function noChromiumMessage(): string {
+  const env = Deno.env.get("KD_CHROMIUM");
+  return env
+    ? `KD_CHROMIUM=${env} is not an executable file (point it at a Chromium/Chrome binary, or ` +
+      `unset it to use the one on PATH)`
+    : NO_CHROMIUM_MESSAGE;
+}
+
 /** Flags for a headless Chromium that talks to nothing but the pages it is given. */
 export function headlessArgs(userDataDir: string): string[] {
   return [

@@ -12,7 +12,7 @@ import {
   chromiumReason,
   findChromium,
   headlessArgs,
-  NO_CHROMIUM_MESSAGE,
+  noChromiumMessage,
   spawnChromium,
 } from "../core/chromium.ts";
 import { UserError } from "../core/errors.ts";
@@ -83,7 +83,7 @@ export async function withHeadlessPage<T>(
   opts: HeadlessOptions = {},
 ): Promise<T> {
   const chromium = opts.chromium ?? findChromium();
-  if (!chromium) throw new UserError(NO_CHROMIUM_MESSAGE);
+  if (!chromium) throw new UserError(noChromiumMessage());
   const home = await chromiumHome();
   let child: Deno.ChildProcess;
   try {

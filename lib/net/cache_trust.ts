@@ -99,14 +99,16 @@ async function inSharedStore(root: string, real: string): Promise<boolean> {
 /**
  * The blob a snapshot entry stands for. As Python makes them, an entry is a symlink to a
  * hash-named file in this repository's `blobs/` folder, and that file is a regular file there or
- * a link into the shared blob store. Anything else (a link to `/etc/passwd` or into another
- * repository, a plain file, a linked-away `blobs/`) is refused with a UserError naming the entry,
- * before anything is read.
+ * a link into the shared blob store. Where symlinks are unavailable (Windows without developer
+ * mode, a cache copied with links dereferenced) Python puts the file itself in the snapshot: such
+ * a plain file is accepted when no link leads to it, with `etag` null (its name says no hash).
+ * Anything else (a link to `/etc/passwd` or into another repository, a linked-away folder) is
+ * refused with a UserError naming the entry, before anything is read.
  */
 export async function snapshotBlob(
   ref: RepoRef,
   pointer: string,
-): Promise<{ blob: string; etag: string }> {
+): Promise<{ blob: string; etag: string | null }> {
   const root = await realCacheRoot();
   const blobs = join(root, basename(repoFolder(ref)), "blobs");
   const refuse = (where: string) =>
@@ -116,7 +118,11 @@ export async function snapshotBlob(
     );
   let hop: string, real: string;
   try {
-    if (!(await Deno.lstat(pointer)).isSymlink) throw refuse("a plain file in snapshots/");
+    if ((await Deno.lstat(pointer)).isFile) {
+      real = await Deno.realPath(pointer);
+      if (!(await unlinkedInCache(pointer, real))) throw refuse(real);
+      return { blob: pointer, etag: null };
+    }
     hop = resolve(dirname(pointer), await Deno.readLink(pointer));
     real = await Deno.realPath(hop);
     hop = join(await Deno.realPath(dirname(hop)), basename(hop));
@@ -137,6 +143,11 @@ export async function checkSnapshotDir(ref: RepoRef, dir: string): Promise<void>
     if (e.isDirectory) await checkSnapshotDir(ref, p);
     else await snapshotBlob(ref, p);
   }
+}
+
+/** Whether the file at `path` hashes to `etag` (sha256 or git sha1, by its length). */
+export async function fileMatchesEtag(path: string, etag: string): Promise<boolean> {
+  return (await blobHash(path, etag, (await Deno.stat(path)).size)) === etag;
 }
 
 /** Hash of a file as the hub names it: sha256 for a 64-hex name, git's blob sha1 otherwise. */

@@ -40,6 +40,7 @@ import {
   checkCommit,
   checkEtag,
   checkRepoPath,
+  fileMatchesEtag,
   recordVerified,
   snapshotBlob,
 } from "./cache_trust.ts";
@@ -157,14 +158,17 @@ interface Checked {
   pointer: string;
   commit: string;
   blob: string;
-  etag: string;
+  /** Null for a plain file in the snapshot (no hash-named blob; see `snapshotBlob`). */
+  etag: string | null;
   intact: boolean;
 }
 
 /** Resolve a present cache entry into `blobs/` (else UserError) and verify its blob. */
 async function checkCached(ref: RepoRef, pointer: string, commit: string): Promise<Checked> {
   const { blob, etag } = await snapshotBlob(ref, pointer);
-  return { pointer, commit, blob, etag, intact: await blobIsIntact(ref, etag) };
+  // A plain file has no name to check offline; online it is checked against the HEAD's ETag.
+  const intact = etag === null || await blobIsIntact(ref, etag);
+  return { pointer, commit, blob, etag, intact };
 }
 
 /**
@@ -227,7 +231,9 @@ export async function hubFile(
   const present = lookupCached(ref, path, commit);
   if (present.state === "present") {
     const c = await checkCached(ref, present.path, commit);
-    if (c.intact && c.etag === etag) return { path: c.pointer, commit };
+    if (c.etag === null ? await fileMatchesEtag(c.blob, etag) : c.intact && c.etag === etag) {
+      return { path: c.pointer, commit };
+    }
   }
   const blob = blobPath(ref, etag);
   const lfs = sha256FromEtag(etag);

@@ -13,7 +13,7 @@ import {
   chromiumReason,
   findChromium,
   headlessArgs,
-  NO_CHROMIUM_MESSAGE as CHROMIUM_MISSING,
+  noChromiumMessage,
   spawnChromium,
 } from "../core/chromium.ts";
 import { UserError } from "../core/errors.ts";
@@ -21,7 +21,9 @@ import { UserError } from "../core/errors.ts";
 export { findChromium } from "../core/chromium.ts";
 
 /** The one line printed when PNG export is skipped. */
-export const NO_CHROMIUM_MESSAGE = `PNG export skipped: ${CHROMIUM_MISSING}`;
+export function noChromiumPngMessage(): string {
+  return `PNG export skipped: ${noChromiumMessage()}`;
+}
 
 /** Pixel size a figure is rendered at: its layout's size, else 900×500. */
 export function figureSize(fig: Figure): { width: number; height: number } {
@@ -47,7 +49,7 @@ export async function renderFiguresPng(
   opts: { chromium?: string; timeoutMs?: number } = {},
 ): Promise<Uint8Array[]> {
   const chromium = opts.chromium ?? findChromium();
-  if (!chromium) throw new UserError(NO_CHROMIUM_MESSAGE);
+  if (!chromium) throw new UserError(noChromiumPngMessage());
   const home = await chromiumHome("kd-png-");
   const tmp = home.dir;
   try {

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
-import { findChromium } from "../../lib/core/chromium.ts";
+import { findChromium, noChromiumMessage } from "../../lib/core/chromium.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { withHeadlessPage } from "../../lib/export/browser.ts";
 import { renderFiguresPng } from "../../lib/report/png.ts";
@@ -68,6 +68,10 @@ Deno.test({
       assertEquals(await found({ KD_CHROMIUM: undefined, PATH: path }), fake);
       // A wrong KD_CHROMIUM is not replaced silently by what PATH has.
       assertEquals(await found({ KD_CHROMIUM: join(tmp, "none"), PATH: path }), null);
+      await withEnv({ KD_CHROMIUM: record }, () => {
+        assertStringIncludes(noChromiumMessage(), `KD_CHROMIUM=${record} is not an executable`);
+        return Promise.resolve();
+      });
       // demo --headless drives the page through withHeadlessPage.
       await withEnv({ KD_CHROMIUM: undefined, PATH: path, HOME: home }, async () => {
         const e = await assertRejects(

@@ -239,11 +239,18 @@ Deno.test("hub cache: snapshot entries leading outside blobs/ are refused, never
           });
         }
       }
-      // A plain file in snapshots/ is not a blob either.
+      // A plain file in snapshots/ is what Python leaves without symlinks (or a dereferencing
+      // copy does): used offline; online it is checked against the ETag and replaced if wrong.
       await Deno.remove(join(snap, "config.json"));
       await Deno.writeTextFile(join(snap, "config.json"), "{}");
       await withEnv({ ...env, HF_HUB_OFFLINE: "1" }, async () => {
-        await assertRejects(() => hubFile(ref, "config.json", { quiet: true }), UserError, "plain");
+        const plain = await hubFile(ref, "config.json", { quiet: true });
+        assertEquals(await Deno.readTextFile(plain!.path), "{}");
+      });
+      await withEnv(env, async () => {
+        const fixed = await hubFile(ref, "config.json", { quiet: true });
+        assertEquals(await Deno.readFile(fixed!.path), CONFIG);
+        assertEquals(await Deno.readLink(fixed!.path), `../../blobs/${gitSha1(CONFIG)}`);
       });
       // Newer huggingface_hub links blobs/<etag> into its marked cache-wide store: that is ours.
       const wBlob = join(cache, "models--org--tiny", "blobs", sha256(WEIGHTS));
