@@ -6,8 +6,13 @@
  * @module
  */
 
-/** Hugging Face user access tokens: `hf_` and a long alphanumeric tail (short names are kept). */
-const HF_TOKEN_RE = /\bhf_[A-Za-z0-9]{20,}/g;
+/**
+ * Hugging Face user access tokens: `hf_` and a random alphanumeric tail (34 characters in real
+ * ones). A long tail, or a shorter one mixing cases, is a token; names such as `hf_checkpoint` or
+ * `hf_hub_download` (one case, short) are kept, so file names in messages survive.
+ */
+const HF_TOKEN_RE =
+  /\bhf_(?:[A-Za-z0-9]{20,}|(?=[a-z0-9]*[A-Z])(?=[A-Z0-9]*[a-z])[A-Za-z0-9]{6,})/g;
 const AUTH_RE = /\b(Bearer|Basic)(\s+|%20)[^\s"'`,;&)}\]]+/gi;
 const JSON_EXCERPT_RE = /Unexpected token '[\s\S]{1,4}', "[\s\S]*?"(?:\.\.\.)? is not valid JSON/g;
 

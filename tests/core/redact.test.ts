@@ -7,7 +7,8 @@ Deno.test("redact: tokens, Bearer credentials and JSON file excerpts never reach
   await withEnv({ HF_TOKEN: "my-own-token-123" }, () => {
     const said = `401: {"authorization":"Bearer ${hf}","echo":"my-own-token-123"} ` +
       `basic=Basic dXNlcjpwYXNz token=${hf}`;
-    const out = redactSecrets(said);
+    const out = redactSecrets(`${said} short=hf_AbC123x`);
+    assert(!out.includes("AbC123x"), out);
     for (const secret of [hf, "my-own-token-123", "dXNlcjpwYXNz", "xY9xY9"]) {
       assert(!out.includes(secret), out);
     }
