@@ -14,6 +14,7 @@
  */
 import { type Args, parseArgs } from "@std/cli";
 import { fileSystemErrorMessage, UserError } from "../core/errors.ts";
+import { printable, scrubError } from "../core/redact.ts";
 import { type BackendChoice, initBackend } from "../backend.ts";
 
 /** What {@linkcode runCommand} needs to know about a command. */
@@ -53,7 +54,8 @@ export const EXIT_USAGE = 2;
 
 function failLine(message: string): never {
   // One line: a multi-line message is folded so scripts can rely on `error: …` being all of it.
-  console.error(`error: ${message.replace(/\s*\n\s*/g, "; ")}`);
+  // Every command's error goes through here, so credentials and file bytes are dropped here once.
+  console.error(`error: ${printable(message).replace(/\s*\n\s*/g, "; ")}`);
   Deno.exit(EXIT_USAGE);
 }
 
@@ -125,7 +127,7 @@ export async function runCommand<R>(spec: CommandSpec<R>, args: string[] = Deno.
     console.log = log;
     const msg = userFacingMessage(e);
     if (msg !== undefined) failLine(msg);
-    throw e;
+    throw scrubError(e);
   }
 }
 
@@ -159,7 +161,7 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
   } catch (e) {
     const msg = userFacingMessage(e);
     if (msg !== undefined) failLine(msg);
-    throw e;
+    throw scrubError(e);
   }
 }
 

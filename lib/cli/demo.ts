@@ -13,7 +13,7 @@ import { runCommand } from "./command.ts";
 import { DEMO_HOST, startDemoServer } from "../export/demo_server.ts";
 import { prepareDemoModel } from "../export/demo_model.ts";
 import { type DemoCheck, runDemoHeadless } from "../export/demo_check.ts";
-import { findChromium, NO_CHROMIUM_MESSAGE } from "../core/chromium.ts";
+import { findChromium, noChromiumMessage } from "../core/chromium.ts";
 
 const USAGE = `usage: deno task demo [--model DIR|RUN_DIR|SPEC] [--port N] [--host ${DEMO_HOST}]
        deno task demo --headless [--model ...] [--web-backend wasm|webgl] [--runs N]
@@ -47,7 +47,7 @@ if (import.meta.main) {
       }
       const runs = intFlag("runs", f.runs);
       if (runs !== undefined && runs < 1) throw new UserError(`--runs must be ≥ 1, got ${runs}`);
-      if (f.headless && !findChromium()) throw new UserError(NO_CHROMIUM_MESSAGE);
+      if (f.headless && !findChromium()) throw new UserError(noChromiumMessage());
       const model = await prepareDemoModel(f.model as string | undefined, {
         quiet: (f.quiet as boolean) || ctx.json,
       });

@@ -84,8 +84,8 @@ if (import.meta.main) {
         );
       }
       const model = await fetchHFModel(p.target, { quiet, hint: FETCH_HINT });
-      const names = [...Deno.readDirSync(model.dir)].map((e) => e.name).sort();
-      const files = names.map((n) => [join(model.dir, n), n] as [string, string]);
+      // Only what was fetched and verified: anything else in the snapshot folder is not ours.
+      const files = [...model.files].sort().map((n) => [join(model.dir, n), n] as [string, string]);
       return {
         repo: p.target,
         commit: model.commit,

@@ -6,8 +6,16 @@
  * WebSocket that Deno has built in.
  * @module
  */
-import { join } from "node:path";
-import { findChromium, headlessArgs, NO_CHROMIUM_MESSAGE } from "../core/chromium.ts";
+import {
+  chromiumError,
+  chromiumHome,
+  chromiumReason,
+  findChromium,
+  headlessArgs,
+  noChromiumMessage,
+  spawnChromium,
+} from "../core/chromium.ts";
+import { UserError } from "../core/errors.ts";
 import { decodeBase64 } from "../core/base64.ts";
 
 /** An open page. */
@@ -33,12 +41,22 @@ export interface HeadlessOptions {
   args?: string[];
 }
 
-async function devtoolsUrl(stderr: ReadableStream<Uint8Array>, seen: string[]): Promise<string> {
+async function devtoolsUrl(
+  chromium: string,
+  stderr: ReadableStream<Uint8Array>,
+  seen: string[],
+): Promise<string> {
   const reader = stderr.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   while (true) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`chromium exited before DevTools started: ${seen.join(" | ")}`);
+    if (done) {
+      throw chromiumError(
+        chromium,
+        "exited before DevTools started",
+        chromiumReason([...seen, buf].join("\n")),
+      );
+    }
     buf += value;
     const lines = buf.split("\n");
     buf = lines.pop()!;
@@ -65,20 +83,21 @@ export async function withHeadlessPage<T>(
   opts: HeadlessOptions = {},
 ): Promise<T> {
   const chromium = opts.chromium ?? findChromium();
-  if (!chromium) throw new Error(NO_CHROMIUM_MESSAGE);
-  const profile = await Deno.makeTempDir({ prefix: "kd-chromium-" });
-  const child = new Deno.Command(chromium, {
-    args: [
-      ...headlessArgs(join(profile, "profile")),
+  if (!chromium) throw new UserError(noChromiumMessage());
+  const home = await chromiumHome();
+  let child: Deno.ChildProcess;
+  try {
+    child = spawnChromium(chromium, [
+      ...headlessArgs(home.profile),
       "--remote-debugging-port=0",
       `--window-size=${opts.width ?? 1000},${opts.height ?? 700}`,
       ...(opts.args ?? []),
       "about:blank",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+    ], home);
+  } catch (e) {
+    await home.remove();
+    throw e;
+  }
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -87,18 +106,20 @@ export async function withHeadlessPage<T>(
   let ws: WebSocket | null = null;
   const stderrLines: string[] = [];
   try {
-    const browserWs = await devtoolsUrl(child.stderr, stderrLines);
+    const browserWs = await devtoolsUrl(chromium, child.stderr, stderrLines);
     const base = browserWs.replace(/^ws:\/\//, "http://").replace(/\/devtools\/.*$/, "");
-    const targets = await (await fetch(`${base}/json/list`)).json() as {
-      type: string;
-      webSocketDebuggerUrl: string;
-    }[];
+    let targets: { type: string; webSocketDebuggerUrl: string }[];
+    try {
+      targets = await (await fetch(`${base}/json/list`)).json();
+    } catch (e) {
+      throw chromiumError(chromium, "stopped answering DevTools", (e as Error).message);
+    }
     const target = targets.find((t) => t.type === "page");
-    if (!target) throw new Error("chromium opened no page");
+    if (!target) throw chromiumError(chromium, "opened no page", "");
     ws = new WebSocket(target.webSocketDebuggerUrl);
     await new Promise((res, rej) => {
       ws!.onopen = res;
-      ws!.onerror = () => rej(new Error("cannot connect to the DevTools WebSocket"));
+      ws!.onerror = () => rej(chromiumError(chromium, "refused the DevTools WebSocket", ""));
     });
     let nextId = 1;
     const pending = new Map<number, { res: (v: unknown) => void; rej: (e: Error) => void }>();
@@ -180,6 +201,6 @@ export async function withHeadlessPage<T>(
       child.kill("SIGTERM");
     } catch { /* gone */ }
     await child.status;
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await home.remove();
   }
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { sha256Hex } from "../core/hash.ts";
 import { encodeBase64 } from "../core/base64.ts";
+import { redactSecrets } from "../core/redact.ts";
 
 /** Options of {@linkcode pushFolder}. */
 export interface PushOptions {
@@ -44,20 +45,44 @@ export function hubEndpoint(): string {
   return (Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/+$/, "");
 }
 
+/**
+ * An error line about a request: the server's words may echo our `Authorization` header (and a
+ * pre-signed URL may carry credentials), so the token is cut out here, where it is known, besides
+ * the generic scrub every command's error line gets.
+ */
+function requestError(text: string, token: string | undefined): UserError {
+  const cut = token && token.length >= 4 ? text.replaceAll(token, "***") : text;
+  return new UserError(redactSecrets(cut));
+}
+
+type Requester = (
+  method: string,
+  url: string,
+  init?: { headers?: Record<string, string>; body?: BodyInit; ok?: number[] },
+) => Promise<Response>;
+
 async function request(
   method: string,
   url: string,
-  init: { headers?: Record<string, string>; body?: BodyInit; ok?: number[] } = {},
+  init: {
+    headers?: Record<string, string>;
+    body?: BodyInit;
+    ok?: number[];
+    token?: string;
+  } = {},
 ): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, { method, headers: init.headers, body: init.body });
   } catch (e) {
-    throw new UserError(`hub: ${method} ${url} failed (${(e as Error).message})`);
+    throw requestError(`hub: ${method} ${url} failed (${(e as Error).message})`, init.token);
   }
   if (!res.ok && !(init.ok ?? []).includes(res.status)) {
     const text = (await res.text().catch(() => "")).replace(/\s+/g, " ").slice(0, 200);
-    throw new UserError(`hub: ${method} ${url} answered ${res.status}${text ? `: ${text}` : ""}`);
+    throw requestError(
+      `hub: ${method} ${url} answered ${res.status}${text ? `: ${text}` : ""}`,
+      init.token,
+    );
   }
   return res;
 }
@@ -80,6 +105,8 @@ export async function pushFolder(opts: PushOptions): Promise<PushResult> {
   const revision = opts.revision ?? "main";
   const rev = encodeURIComponent(revision);
   const auth = { authorization: `Bearer ${opts.token}`, "user-agent": "kd-vision" };
+  const call: Requester = (method, url, init = {}) =>
+    request(method, url, { ...init, token: opts.token });
   const [org, name] = opts.repoId.split("/");
 
   const files: { path: string; bytes: Uint8Array<ArrayBuffer>; sha: string }[] = [];
@@ -92,7 +119,7 @@ export async function pushFolder(opts: PushOptions): Promise<PushResult> {
   if (!files.length) throw new UserError(`${opts.dir}: nothing to push (no files)`);
 
   // 1. The repository (409: it exists already, which is fine).
-  await request("POST", `${endpoint}/api/repos/create`, {
+  await call("POST", `${endpoint}/api/repos/create`, {
     headers: { ...auth, "content-type": "application/json" },
     body: JSON.stringify({ name, organization: org, private: opts.private ?? false }),
     ok: [409],
@@ -102,7 +129,7 @@ export async function pushFolder(opts: PushOptions): Promise<PushResult> {
   const pre = await json<
     { files?: { path: string; uploadMode: string; shouldIgnore?: boolean }[] }
   >(
-    await request("POST", `${endpoint}/api/models/${opts.repoId}/preupload/${rev}`, {
+    await call("POST", `${endpoint}/api/models/${opts.repoId}/preupload/${rev}`, {
       headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify({
         files: files.map((f) => ({
@@ -139,7 +166,7 @@ export async function pushFolder(opts: PushOptions): Promise<PushResult> {
         actions?: { upload?: LfsAction; verify?: LfsAction };
       }[];
     }>(
-      await request("POST", `${endpoint}/${opts.repoId}.git/info/lfs/objects/batch`, {
+      await call("POST", `${endpoint}/${opts.repoId}.git/info/lfs/objects/batch`, {
         headers: lfsHeaders,
         body: JSON.stringify({
           operation: "upload",
@@ -154,14 +181,16 @@ export async function pushFolder(opts: PushOptions): Promise<PushResult> {
     for (const obj of batch.objects ?? []) {
       const f = lfs.find((x) => x.sha === obj.oid);
       if (!f) continue;
-      if (obj.error) throw new UserError(`hub: LFS refused ${f.path}: ${obj.error.message}`);
+      if (obj.error) {
+        throw requestError(`hub: LFS refused ${f.path}: ${obj.error.message}`, opts.token);
+      }
       const upload = obj.actions?.upload;
       if (!upload) continue; // already stored upstream
       log(`uploading ${f.path} (${(f.bytes.length / 1e6).toFixed(1)} MB, LFS)`);
-      await lfsUpload(f.bytes, f.sha, upload);
+      await lfsUpload(f.bytes, f.sha, upload, call);
       const verify = obj.actions?.verify;
       if (verify) {
-        await request("POST", verify.href, {
+        await call("POST", verify.href, {
           headers: { ...lfsHeaders, ...(verify.header ?? {}) },
           body: JSON.stringify({ oid: f.sha, size: f.bytes.length }),
         });
@@ -188,7 +217,7 @@ export async function pushFolder(opts: PushOptions): Promise<PushResult> {
     ),
   ];
   const commit = await json<{ commitOid?: string; commitUrl?: string }>(
-    await request("POST", `${endpoint}/api/models/${opts.repoId}/commit/${rev}`, {
+    await call("POST", `${endpoint}/api/models/${opts.repoId}/commit/${rev}`, {
       headers: { ...auth, "content-type": "application/x-ndjson" },
       body: lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
     }),
@@ -213,6 +242,7 @@ async function lfsUpload(
   bytes: Uint8Array<ArrayBuffer>,
   oid: string,
   action: LfsAction,
+  request: Requester,
 ): Promise<void> {
   const header = action.header ?? {};
   const chunk = Number(header.chunk_size);

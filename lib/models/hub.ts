@@ -10,6 +10,7 @@ import { UserError } from "../core/errors.ts";
 import { hubEndpoint, parseRepo, repoLabel } from "../net/hub.ts";
 import { hubCacheDir } from "../net/hf_cache.ts";
 import { hubFiles, hubRepoFiles } from "../net/hub_files.ts";
+import { checkSnapshotDir } from "../net/cache_trust.ts";
 import { pickWeightFile, readIndex, WEIGHT_FILES } from "./hf_checkpoint.ts";
 
 /** What to tell a user whose model `target` is neither cached nor downloadable. */
@@ -23,6 +24,8 @@ export interface HubModel {
   /** The snapshot folder holding its files. */
   dir: string;
   commit: string;
+  /** The files fetched and verified, relative to `dir` (config, weights, shards). */
+  files: string[];
 }
 
 const fetched = new Map<string, HubModel>();
@@ -78,8 +81,13 @@ export async function fetchHFModel(
       );
     }
     await hubFiles(ref, listing.commit, shards, { quiet: opts.quiet, hint });
+    want.push(...shards);
   }
-  const model = { dir: dirname(join(files[0].path)), commit: listing.commit };
+  const dir = dirname(join(files[0].path));
+  // Loaders read the folder by name (e.g. the preferred weight file that exists): an entry
+  // planted beside the fetched ones must not lead them outside the cache either.
+  await checkSnapshotDir(ref, dir);
+  const model = { dir, commit: listing.commit, files: want };
   fetched.set(key, model);
   return model;
 }

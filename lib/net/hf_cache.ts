@@ -14,6 +14,7 @@
  */
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
+import { UserError } from "../core/errors.ts";
 import type { RepoRef } from "./hub.ts";
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
@@ -107,11 +108,48 @@ export function snapshotFiles(ref: RepoRef, commit: string): string[] | null {
   return out.sort();
 }
 
+/**
+ * Make folder `dir` (inside the cache) and refuse (UserError) to write into it when a symlink
+ * below the cache root leads it elsewhere, so a planted link cannot send a download outside.
+ */
+export async function cacheDirForWriting(dir: string): Promise<string> {
+  const refuse = (real: string) =>
+    new UserError(`${dir}: resolves to ${real}, outside the cache; refusing to write there`);
+  // The cache root itself is the user's to place (a symlink to another disk is fine).
+  const root = hubCacheDir();
+  await Deno.mkdir(root, { recursive: true });
+  // The nearest existing ancestor is checked first, so no folder is made through a link either.
+  let have = dir;
+  while (have !== root && !(await lexists(have)) && dirname(have) !== have) have = dirname(have);
+  const realHave = await Deno.realPath(have);
+  if (!(await unlinkedInCache(have, realHave))) throw refuse(realHave);
+  await Deno.mkdir(dir, { recursive: true });
+  const real = await Deno.realPath(dir);
+  if (!(await unlinkedInCache(dir, real))) throw refuse(real);
+  return dir;
+}
+
+/** Whether `path` exists itself (a dangling or foreign symlink counts: it is what is checked). */
+async function lexists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` (resolving to `real`) is reached from the cache root without a symlink. */
+export async function unlinkedInCache(path: string, real: string): Promise<boolean> {
+  const root = hubCacheDir();
+  return real === join(await Deno.realPath(root), relative(root, path));
+}
+
 /** Remember that `ref.revision` resolved to `commit` (nothing to write for a pinned commit). */
 export async function writeRef(ref: RepoRef, commit: string): Promise<void> {
   if (isCommit(ref.revision) || ref.revision === commit) return;
   const file = join(repoFolder(ref), "refs", ref.revision);
-  await Deno.mkdir(dirname(file), { recursive: true });
+  await cacheDirForWriting(dirname(file));
   let current = "";
   try {
     current = (await Deno.readTextFile(file)).trim();
@@ -135,7 +173,7 @@ export async function linkSnapshot(
   etag: string,
 ): Promise<string> {
   const pointer = snapshotPath(ref, commit, path);
-  await Deno.mkdir(dirname(pointer), { recursive: true });
+  await cacheDirForWriting(dirname(pointer));
   const target = relative(dirname(pointer), blobPath(ref, etag));
   await Deno.remove(pointer).catch(() => {});
   try {
@@ -150,7 +188,7 @@ export async function linkSnapshot(
 /** Record that the hub has no `path` at `commit` (so optional files are not asked for again). */
 export async function markAbsent(ref: RepoRef, commit: string, path: string): Promise<void> {
   const file = join(repoFolder(ref), ".no_exist", commit, path);
-  await Deno.mkdir(dirname(file), { recursive: true });
+  await cacheDirForWriting(dirname(file));
   await Deno.writeFile(file, new Uint8Array());
 }
 

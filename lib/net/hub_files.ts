@@ -24,6 +24,7 @@ import {
 import {
   blobPath,
   cachedCommit,
+  cacheDirForWriting,
   hubCacheDir,
   isCommit,
   linkSnapshot,
@@ -33,6 +34,16 @@ import {
   snapshotFiles,
   writeRef,
 } from "./hf_cache.ts";
+import {
+  alteredBlobError,
+  blobIsIntact,
+  checkCommit,
+  checkEtag,
+  checkRepoPath,
+  fileMatchesEtag,
+  recordVerified,
+  snapshotBlob,
+} from "./cache_trust.ts";
 import { dirname } from "node:path";
 
 /** Options shared by the functions here. */
@@ -82,11 +93,6 @@ interface FileMeta {
   size?: number;
 }
 
-function normalizeEtag(v: string | null): string | undefined {
-  const e = v?.replace(/^W\//, "").replaceAll('"', "").trim();
-  return e || undefined;
-}
-
 async function headFile(url: string, ref: RepoRef, path: string): Promise<FileMeta | number> {
   let target = url;
   for (let hop = 0; hop < 5; hop++) {
@@ -106,14 +112,19 @@ async function headFile(url: string, ref: RepoRef, path: string): Promise<FileMe
       continue;
     }
     if (res.status >= 400) return res.status;
-    const commit = h.get("x-repo-commit") ?? undefined;
-    const etag = normalizeEtag(h.get("x-linked-etag")) ?? normalizeEtag(h.get("etag"));
-    if (!commit || !etag) {
+    const commitText = h.get("x-repo-commit") ?? undefined;
+    const etagHeader = h.get("x-linked-etag") ? "X-Linked-Etag" : "ETag";
+    const etagText = h.get(etagHeader) ?? undefined;
+    if (!commitText || !etagText) {
       throw new UserError(
         `${repoLabel(ref)}/${path}: the server at ${hubEndpoint()} sent no ` +
-          `${!commit ? "X-Repo-Commit" : "ETag"} header (is HF_ENDPOINT a Hugging Face hub?)`,
+          `${!commitText ? "X-Repo-Commit" : "ETag"} header (is HF_ENDPOINT a Hugging Face hub?)`,
       );
     }
+    // Both become names in the cache (blobs/<etag>, snapshots/<commit>/): only hashes may.
+    const where = `${repoLabel(ref)}/${path} from ${hubEndpoint()}`;
+    const commit = checkCommit(commitText, "X-Repo-Commit", where);
+    const etag = checkEtag(etagText, etagHeader, where);
     const sizeText = h.get("x-linked-size") ?? h.get("content-length");
     const size = sizeText ? Number(sizeText) : undefined;
     return { commit, etag, size: Number.isFinite(size) ? size : undefined };
@@ -131,7 +142,7 @@ async function gitBlobSha1(path: string): Promise<string> {
 }
 
 async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  await Deno.mkdir(dirname(file), { recursive: true });
+  await cacheDirForWriting(dirname(file));
   using f = await Deno.open(file, { create: true, write: true });
   // flock, the same lock Python's filelock takes, so the two never write one blob at once.
   await f.lock(true);
@@ -142,30 +153,54 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A cached snapshot entry checked before use: whether its blob still matches its name. */
+interface Checked {
+  pointer: string;
+  commit: string;
+  blob: string;
+  /** Null for a plain file in the snapshot (no hash-named blob; see `snapshotBlob`). */
+  etag: string | null;
+  intact: boolean;
+}
+
+/** Resolve a present cache entry into `blobs/` (else UserError) and verify its blob. */
+async function checkCached(ref: RepoRef, pointer: string, commit: string): Promise<Checked> {
+  const { blob, etag } = await snapshotBlob(ref, pointer);
+  // A plain file has no name to check offline; online it is checked against the HEAD's ETag.
+  const intact = etag === null || await blobIsIntact(ref, etag);
+  return { pointer, commit, blob, etag, intact };
+}
+
 /**
  * The local path of `path` in a hub repository, downloading it into the cache if needed.
  * With `optional`, a file the hub does not have gives null (and is remembered as absent).
+ * Nothing is returned that does not resolve into the repository's `blobs/` and match its
+ * checksum name; online, an altered blob is downloaded again.
  */
 export async function hubFile(
   ref: RepoRef,
   path: string,
   opts: HubOptions & { optional?: boolean; recordAs?: RepoRef } = {},
 ): Promise<HubFile | null> {
+  const label = `${repoLabel(ref)}/${path}`;
+  checkRepoPath(path, repoLabel(ref));
   const record = (commit: string) => recordResolved(opts.recordAs ?? ref, commit);
-  const cached = lookupCached(ref, path);
+  const found = lookupCached(ref, path);
+  const cached = found.state === "present"
+    ? await checkCached(ref, found.path, found.commit)
+    : null;
+  const useCached = (c: Checked): HubFile => {
+    if (!c.intact) throw alteredBlobError(c.blob, label);
+    record(c.commit);
+    return { path: c.pointer, commit: c.commit };
+  };
   if (hubOffline()) {
-    if (cached.state === "present") {
-      record(cached.commit);
-      return { path: cached.path, commit: cached.commit };
-    }
-    if (cached.state === "absent-upstream" && opts.optional) return null;
+    if (cached) return useCached(cached);
+    if (found.state === "absent-upstream" && opts.optional) return null;
     throw missingOffline(ref, path, opts.hint);
   }
-  if (isCommit(ref.revision) && cached.state === "present") {
-    // A commit never changes: what the cache holds for it is final (no request, as in Python).
-    record(cached.commit);
-    return { path: cached.path, commit: cached.commit };
-  }
+  // A commit never changes: what the cache holds for it is final (no request, as in Python).
+  if (isCommit(ref.revision) && cached?.intact) return useCached(cached);
   const url = hubFileUrl(ref.repo, path, { type: ref.type, revision: ref.revision });
   let meta: FileMeta | number;
   try {
@@ -173,14 +208,13 @@ export async function hubFile(
   } catch (e) {
     if (e instanceof UserError) throw e;
     // As huggingface_hub does: without a connection, a cached copy of the revision is used.
-    if (cached.state === "present") {
-      if (!opts.quiet) {
-        console.error(`note: the hub is unreachable; using the cached ${repoLabel(ref)}/${path}`);
+    if (cached) {
+      if (cached.intact && !opts.quiet) {
+        console.error(`note: the hub is unreachable; using the cached ${label}`);
       }
-      record(cached.commit);
-      return { path: cached.path, commit: cached.commit };
+      return useCached(cached);
     }
-    if (cached.state === "absent-upstream" && opts.optional) return null;
+    if (found.state === "absent-upstream" && opts.optional) return null;
     throw unreachable(ref, path, errorText(e), opts.hint);
   }
   if (typeof meta === "number") {
@@ -191,29 +225,41 @@ export async function hubFile(
     }
     throw httpError(ref, path, meta, opts.hint);
   }
-  await writeRef(ref, meta.commit);
-  record(meta.commit);
-  const present = lookupCached(ref, path, meta.commit);
-  if (present.state === "present") return { path: present.path, commit: meta.commit };
-  const blob = blobPath(ref, meta.etag);
-  const lfs = sha256FromEtag(meta.etag);
-  await withLock(lockPath(ref, meta.etag), async () => {
+  const { commit, etag } = meta;
+  await writeRef(ref, commit);
+  record(commit);
+  const present = lookupCached(ref, path, commit);
+  if (present.state === "present") {
+    const c = await checkCached(ref, present.path, commit);
+    if (c.etag === null ? await fileMatchesEtag(c.blob, etag) : c.intact && c.etag === etag) {
+      return { path: c.pointer, commit };
+    }
+  }
+  const blob = blobPath(ref, etag);
+  const lfs = sha256FromEtag(etag);
+  await cacheDirForWriting(dirname(blob));
+  await withLock(lockPath(ref, etag), async () => {
     try {
       await Deno.stat(blob);
-      return; // downloaded before (by us or by Python) under another snapshot
-    } catch { /* download it */ }
+      // Downloaded before (by us or by Python) under another snapshot: used if still intact.
+      if (await blobIsIntact(ref, etag)) return;
+      if (!opts.quiet) console.error(`${blob}: altered or corrupted; downloading it again`);
+      await Deno.remove(blob);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
     try {
       await downloadFile(url, blob, {
         sha256: lfs ?? null,
         partSuffix: ".incomplete",
-        label: `${repoLabel(ref)}/${path}`,
+        label,
         quiet: opts.quiet,
         retries: opts.retries,
         verify: lfs ? undefined : async (part) => {
           const sha1 = await gitBlobSha1(part);
-          if (/^[0-9a-f]{40}$/.test(meta.etag) && sha1 !== meta.etag) {
+          if (sha1 !== etag) {
             throw new DownloadError(
-              `${url}: git sha1 mismatch (expected ${meta.etag}, got ${sha1}); the partial file was removed`,
+              `${url}: git sha1 mismatch (expected ${etag}, got ${sha1}); the partial file was removed`,
               "checksum",
             );
           }
@@ -225,8 +271,9 @@ export async function hubFile(
       }
       throw e;
     }
+    await recordVerified(ref, etag);
   });
-  return { path: await linkSnapshot(ref, meta.commit, path, meta.etag), commit: meta.commit };
+  return { path: await linkSnapshot(ref, commit, path, etag), commit };
 }
 
 /** A repository's file list at a revision, and the commit it resolved to. */

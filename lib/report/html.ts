@@ -16,7 +16,7 @@ import {
 } from "./figures.ts";
 import { bestRun, loadSweep, type RunData, type SweepData } from "./load.ts";
 import { figureHtml, plotlyScriptTag } from "./plotly.ts";
-import { findChromium, NO_CHROMIUM_MESSAGE, writeFigurePngs } from "./png.ts";
+import { findChromium, noChromiumPngMessage, writeFigurePngs } from "./png.ts";
 import { escapeHtml, resultsHtmlTable } from "./table.ts";
 import { readSweepTradeoff, tradeoffSectionHtml } from "./tradeoff.ts";
 import type { TradeoffTable } from "../export/tradeoff.ts";
@@ -213,7 +213,7 @@ export async function writeReport(
   let pngs: string[] | null = null;
   if (opts.png) {
     const chromium = findChromium();
-    if (!chromium) console.error(NO_CHROMIUM_MESSAGE);
+    if (!chromium) console.error(noChromiumPngMessage());
     else {
       const figures = reportFigures(sweep);
       if (!opts.quiet) {

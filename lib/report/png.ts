@@ -1,21 +1,29 @@
 /**
  * PNG export of plotly figures with headless Chromium: each figure is drawn as a static plot in
- * its own small offline page (plotly inlined) and screenshotted with a throwaway profile.
+ * its own small offline page (plotly inlined) and screenshotted with a throwaway profile and home
+ * (`chromiumHome`).
  * @module
  */
 import { join } from "node:path";
 import type { Figure } from "./figures.ts";
 import { figureHtml, plotlyScriptTag } from "./plotly.ts";
 import {
+  chromiumError,
+  chromiumHome,
+  chromiumReason,
   findChromium,
   headlessArgs,
-  NO_CHROMIUM_MESSAGE as CHROMIUM_MISSING,
+  noChromiumMessage,
+  spawnChromium,
 } from "../core/chromium.ts";
+import { UserError } from "../core/errors.ts";
 
 export { findChromium } from "../core/chromium.ts";
 
 /** The one line printed when PNG export is skipped. */
-export const NO_CHROMIUM_MESSAGE = `PNG export skipped: ${CHROMIUM_MISSING}`;
+export function noChromiumPngMessage(): string {
+  return `PNG export skipped: ${noChromiumMessage()}`;
+}
 
 /** Pixel size a figure is rendered at: its layout's size, else 900×500. */
 export function figureSize(fig: Figure): { width: number; height: number } {
@@ -56,8 +64,9 @@ export async function renderFiguresPng(
   opts: { chromium?: string; timeoutMs?: number } = {},
 ): Promise<Uint8Array[]> {
   const chromium = opts.chromium ?? findChromium();
-  if (!chromium) throw new Error(NO_CHROMIUM_MESSAGE);
-  const tmp = await Deno.makeTempDir({ prefix: "kd-png-" });
+  if (!chromium) throw new UserError(noChromiumPngMessage());
+  const home = await chromiumHome("kd-png-");
+  const tmp = home.dir;
   try {
     const out: Uint8Array[] = [];
     for (const [i, fig] of figures.entries()) {
@@ -66,14 +75,14 @@ export async function renderFiguresPng(
       const png = join(tmp, `figure-${i}.png`);
       await Deno.writeTextFile(page, staticFigurePage(fig, size));
       const args = [
-        ...headlessArgs(join(tmp, `profile-${i}`)),
+        ...headlessArgs(`${home.profile}-${i}`),
         `--screenshot=${png}`,
         `--window-size=${size.width},${size.height}`,
         // Virtual time lets the page finish drawing before the screenshot, without a fixed sleep.
         "--virtual-time-budget=10000",
         `file://${page}`,
       ];
-      const child = new Deno.Command(chromium, { args, stdout: "piped", stderr: "piped" }).spawn();
+      const child = spawnChromium(chromium, args, home, { stdout: "piped", stderr: "piped" });
       const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
       const res = await child.output().finally(() => clearTimeout(timer));
       let bytes: Uint8Array | null = null;
@@ -83,15 +92,14 @@ export async function renderFiguresPng(
         // reported below
       }
       if (!res.success || !bytes?.length) {
-        const err = new TextDecoder().decode(res.stderr).split("\n")
-          .filter((l) => l && !l.includes("dbus")).slice(-5).join("\n");
-        throw new Error(`${chromium} could not render figure ${i} (exit ${res.code}): ${err}`);
+        const why = chromiumReason(new TextDecoder().decode(res.stderr));
+        throw chromiumError(chromium, `could not render figure ${i} (exit ${res.code})`, why);
       }
       out.push(bytes);
     }
     return out;
   } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await home.remove();
   }
 }
 

@@ -22,7 +22,7 @@ interface Recorded {
  * when `exists`), preupload (files over 1 MB go to LFS), the LFS batch endpoint (upload and verify
  * actions pointing back here), the LFS PUT and verify, and the NDJSON commit.
  */
-function fakeHub(opts: { exists?: boolean; commitStatus?: number } = {}) {
+function fakeHub(opts: { exists?: boolean; commitStatus?: number; echo?: "commit" | "lfs" } = {}) {
   const log: Recorded[] = [];
   const stored = new Map<string, Uint8Array>();
   const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
@@ -56,8 +56,16 @@ function fakeHub(opts: { exists?: boolean; commitStatus?: number } = {}) {
         })),
       });
     }
+    // A careless server that quotes the credentials it was sent back in its error.
+    const echoed = `bad credentials: authorization=${req.headers.get("authorization")}, token ` +
+      (req.headers.get("authorization") ?? "").replace(/^Bearer /, "");
     if (url.pathname === "/org/student.git/info/lfs/objects/batch") {
       const { objects } = json() as { objects: { oid: string; size: number }[] };
+      if (opts.echo === "lfs") {
+        return Response.json({
+          objects: objects.map((o) => ({ ...o, error: { code: 403, message: echoed } })),
+        });
+      }
       return Response.json({
         transfer: "basic",
         objects: objects.map((o) => ({
@@ -76,6 +84,7 @@ function fakeHub(opts: { exists?: boolean; commitStatus?: number } = {}) {
     }
     if (url.pathname === "/lfs-verify") return Response.json({ ok: true });
     if (url.pathname === "/api/models/org/student/commit/main") {
+      if (opts.echo === "commit") return Response.json({ error: echoed }, { status: 401 });
       if (opts.commitStatus) return new Response("nope", { status: opts.commitStatus });
       return Response.json({ commitOid: "abc123", commitUrl: `${base}/org/student/commit/abc123` });
     }
@@ -231,6 +240,59 @@ test("deno task export --push: HF_ENDPOINT and HF_TOKEN are used; no token is ex
     assertEquals(hub.log.at(-1)!.auth, "Bearer hf_cli");
   } finally {
     await hub.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("push: a server echoing the Authorization header never gets the token printed", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-push-echo-" });
+  const tokens = [`hf_${"Ab3".repeat(12)}`, "plain-secret-token-42"];
+  try {
+    const dir = await exportFixture(tmp);
+    for (const echo of ["commit", "lfs"] as const) {
+      const hub = fakeHub({ echo });
+      try {
+        for (const token of tokens) {
+          const e = await assertRejects(
+            () =>
+              pushFolder({
+                repoId: "org/student",
+                dir,
+                token,
+                endpoint: hub.endpoint,
+                quiet: true,
+              }),
+            UserError,
+            "bad credentials",
+          );
+          assert(!e.message.includes(token), e.message);
+          assert(!e.message.includes(token.slice(3, 20)), e.message);
+        }
+      } finally {
+        await hub.close();
+      }
+    }
+    // The command: the one error line is scrubbed too.
+    const hub = fakeHub({ echo: "commit" });
+    try {
+      const cli = new URL("../../lib/cli/export.ts", import.meta.url).pathname;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", cli, "--backend", "cpu", "--model", `hf-dir:${MNV2_FIXTURE}`],
+          ...["--format", "hf", "--out", join(tmp, "cli"), "--push", "org/student"],
+        ],
+        env: { NO_COLOR: "1", HF_ENDPOINT: hub.endpoint, HF_TOKEN: tokens[1] },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, 2, stderr);
+      assertStringIncludes(stderr, "bad credentials");
+      assert(!stderr.includes(tokens[1]) && !stderr.includes("Bearer plain"), stderr);
+    } finally {
+      await hub.close();
+    }
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -41,8 +41,15 @@ export interface HubRequest {
   auth: string | null;
 }
 
+/** Options of {@linkcode startFakeHub}. */
+export interface FakeHubOptions {
+  dropFirstCdnGetAfter?: number;
+  /** Rewrite the headers of every `/resolve/` answer (to play a hostile or broken hub). */
+  tamper?: (path: string, headers: Headers) => void;
+}
+
 /** Start the fake hub on 127.0.0.1 at a free port. */
-export function startFakeHub(repos: FakeRepo[], opts: { dropFirstCdnGetAfter?: number } = {}) {
+export function startFakeHub(repos: FakeRepo[], opts: FakeHubOptions = {}) {
   const log: HubRequest[] = [];
   let drop = opts.dropFirstCdnGetAfter;
   const byKey = new Map<
@@ -114,9 +121,11 @@ export function startFakeHub(repos: FakeRepo[], opts: { dropFirstCdnGetAfter?: n
       headers.set("x-linked-size", String(body.length));
       headers.set("etag", `"${gitSha1(body)}"`);
       headers.set("location", `${url.origin}/cdn/${sha}`);
+      opts.tamper?.(m[4], headers);
       return new Response(null, { status: 302, headers });
     }
     headers.set("etag", `"${gitSha1(body)}"`);
+    opts.tamper?.(m[4], headers);
     return serveBody(req, body, () => undefined, headers);
   });
   const base = `http://127.0.0.1:${server.addr.port}`;
