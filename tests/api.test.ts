@@ -4,7 +4,6 @@
  * library script is run there too.
  */
 import { assert, assertEquals } from "@std/assert";
-import { join } from "node:path";
 import { test } from "./permissions.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
