@@ -15,8 +15,9 @@ import { benchGpu, type GpuBenchResult } from "../bench/gpu.ts";
 
 const TEACHER_HELP =
   `  --teacher SPEC    online teacher (registry spec; default mobilenet_v2: our HF MobileNetV2,
-                    width 1.0, 1001 labels, random weights, no download). Offline, the shared
-                    ImageNet MobileNetV2: --teacher tfjs-dir:../shared/models/mobilenet_v2_1.0_224_imagenet`;
+                    width 1.0, 1001 labels, random weights, no download). A pretrained one
+                    offline: --teacher tfjs-dir:DIR (the ImageNet MobileNetV2 as a tfjs
+                    LayersModel)`;
 
 const USAGE =
   `usage: deno task bench train [flags]    the trainer's step (MobileNetV2, cpu-fast), img/s
