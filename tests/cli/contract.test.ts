@@ -16,10 +16,9 @@ import { UserError } from "../../lib/core/errors.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const VIT_TINY = `${FIXTURES}/vit_tiny`;
-/** deno.json tasks that are Deno's own tools, not toolkit commands. */
-const NOT_COMMANDS = new Set(["test", "check"]);
-
-const tasks = Object.keys(denoJson.tasks).filter((t) => !NOT_COMMANDS.has(t));
+/** The toolkit's commands: the deno.json tasks that run a `lib/cli/` entry point (not Deno's tools). */
+const tasks = Object.entries(denoJson.tasks as Record<string, string>)
+  .filter(([, cmd]) => /^deno run -A lib\/cli\/\w+\.ts$/.test(cmd)).map(([name]) => name);
 
 interface Result {
   code: number;
