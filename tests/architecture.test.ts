@@ -141,7 +141,7 @@ Deno.test("importSpecifiers finds static, side-effect and dynamic imports", () =
   assertEquals(importSpecifiers(src), ["x", "y", "z", "@kd/vision/data"]);
 });
 
-Deno.test("experiments and notebooks import the toolkit only through its entry points", () => {
+test("experiments and notebooks import the toolkit only through its entry points", () => {
   const allowed = entryPoints();
   const sources: [string, string][] = [
     ...[...Deno.readDirSync(join(ROOT, "experiments"))].filter((e) => e.name.endsWith(".ts"))

@@ -2,6 +2,7 @@
  * Cached views (`--teacher-views K`): the same result as the online teacher on the same views,
  * no teacher during training, and an exact resume after SIGKILL.
  */
+import { test } from "./permissions.ts";
 import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { train, type TrainConfig } from "../lib/train.ts";
@@ -15,7 +16,7 @@ import { saveRandomStudent, TEST_DATA } from "./helpers.ts";
 
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
-Deno.test("a cached-view run equals an online run on the same views, without the teacher while training", async () => {
+test("a cached-view run equals an online run on the same views, without the teacher while training", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kd-views-cache-" });
   Deno.env.set("KD_CACHE_DIR", join(dir, "cache"));
   try {
@@ -110,7 +111,7 @@ async function metrics(dir: string): Promise<unknown[]> {
   });
 }
 
-Deno.test({
+test({
   name: "SIGKILL mid-run with augmentation and cached views, then --resume: the same metrics",
   sanitizeResources: false,
   sanitizeOps: false,

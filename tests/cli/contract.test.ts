@@ -215,7 +215,7 @@ test("the README's logits command works without --backend", async () => {
   }
 });
 
-Deno.test("an empty flag value is refused naming the flag, never replaced by a default", async () => {
+test("an empty flag value is refused naming the flag, never replaced by a default", async () => {
   const spec = {
     usage: "usage: x",
     string: ["epochs", "lr", "out", "split"],

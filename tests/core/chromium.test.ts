@@ -3,6 +3,7 @@
  * run with a throwaway profile and home, and a browser that fails to start is one error line.
  * Fake "browsers" (shell scripts) stand in, so no Chromium is needed.
  */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { findChromium, noChromiumMessage } from "../../lib/core/chromium.ts";
@@ -49,7 +50,7 @@ async function assertGone(paths: string[], tmp: string) {
   }
 }
 
-Deno.test({
+test({
   name: "chromium: PATH is searched, a failed start is one line naming it, its home is temporary",
   sanitizeResources: false,
   sanitizeOps: false,

@@ -1,8 +1,9 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals } from "@std/assert";
 import { printable, redactSecrets, scrubError } from "../../lib/core/redact.ts";
 import { withEnv } from "../net/hub_env.ts";
 
-Deno.test("redact: tokens, Bearer credentials and JSON file excerpts never reach an error line", async () => {
+test("redact: tokens, Bearer credentials and JSON file excerpts never reach an error line", async () => {
   const hf = `hf_${"xY9".repeat(12)}`;
   await withEnv({ HF_TOKEN: "my-own-token-123" }, () => {
     const said = `401: {"authorization":"Bearer ${hf}","echo":"my-own-token-123"} ` +

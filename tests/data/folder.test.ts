@@ -92,7 +92,7 @@ test("image folder: loads and preprocesses; an undecodable file is named", async
   }
 });
 
-Deno.test("image folder: images in nested folders belong to the top-level class folder", async () => {
+test("image folder: images in nested folders belong to the top-level class folder", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const rows = await validationRows(0, 5);

@@ -3,11 +3,12 @@
  * into its own folders are served, and names that are properties of every JavaScript object
  * (`constructor`, `toString`, `__proto__`) are unknown files like any other.
  */
+import { test } from "../permissions.ts";
 import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { startDemoServer } from "../../lib/export/demo_server.ts";
 
-Deno.test({
+test({
   name: "demo server: symlinks out of the model folder and prototype names are 404, never 500",
   sanitizeResources: false,
   sanitizeOps: false,

@@ -1,4 +1,5 @@
 /** The export pipeline never touches a folder the user did not name as --out. */
+import { ALL_GRANTED, test } from "../permissions.ts";
 import { assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend.ts";
@@ -7,7 +8,7 @@ import { UserError } from "../../lib/core/errors.ts";
 import { saveRandomStudent } from "../helpers.ts";
 import { MNV2_FIXTURE } from "./helpers.ts";
 
-await initBackend(undefined, { quiet: true });
+if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
 
 const EXPORT_CLI = new URL("../../lib/cli/export.ts", import.meta.url).pathname;
 
@@ -33,7 +34,7 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-Deno.test("export --out DIR keeps a user's DIR.old, with and without --force", async () => {
+test("export --out DIR keeps a user's DIR.old, with and without --force", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-export-old-" });
   try {
     const out = join(tmp, "out");
@@ -56,7 +57,7 @@ Deno.test("export --out DIR keeps a user's DIR.old, with and without --force", a
   }
 });
 
-Deno.test("export refuses an --out that is, is inside or contains the source run", async () => {
+test("export refuses an --out that is, is inside or contains the source run", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-export-self-" });
   try {
     // A finished run's records: config.json with `train`, best/, final.json, metrics.

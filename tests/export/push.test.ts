@@ -244,7 +244,7 @@ test("deno task export --push: HF_ENDPOINT and HF_TOKEN are used; no token is ex
   }
 });
 
-Deno.test("push: a server echoing the Authorization header never gets the token printed", async () => {
+test("push: a server echoing the Authorization header never gets the token printed", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-push-echo-" });
   const tokens = [`hf_${"Ab3".repeat(12)}`, "plain-secret-token-42"];
   try {

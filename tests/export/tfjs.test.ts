@@ -192,7 +192,7 @@ test("a MobileNetV2 cut after a block exports to tfjs (pooling there) but not to
   }
 });
 
-Deno.test("tfjs-dir: an exported student keeps its head; non-finite weights are refused", async () => {
+test("tfjs-dir: an exported student keeps its head; non-finite weights are refused", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-tfjs-head-" });
   try {
     const out = join(tmp, "web");

@@ -1,4 +1,6 @@
 /** DKD and DIST against PyTorch references, and their numerical safety. */
+import { setting } from "../permissions.ts";
+import reference from "../fixtures/kd_methods_reference.json" with { type: "json" };
 import * as tf from "../../lib/tf.ts";
 import { assert, assertAlmostEquals, assertEquals, assertLess, assertThrows } from "@std/assert";
 import {
@@ -28,9 +30,17 @@ interface Case {
   grad: number[][];
 }
 
-const here = new URL("../fixtures/kd_methods_reference.json", import.meta.url).pathname;
-const extra = (Deno.env.get("KD_METHOD_FIXTURES") ?? "").split(":").filter(Boolean);
-const fixtureFiles = [here, ...extra];
+/**
+ * The committed PyTorch reference, imported as a JSON module so the method math runs under a
+ * plain `deno test`; `KD_METHOD_FIXTURES` (colon-separated, read where env access is granted)
+ * adds more reference files, each checked and named by its own test.
+ */
+const fixtures: [string, { cases: Case[] }][] = [
+  ["tests/fixtures/kd_methods_reference.json", reference as unknown as { cases: Case[] }],
+  ...(setting("KD_METHOD_FIXTURES") ?? "").split(":").filter(Boolean).map((
+    file,
+  ): [string, { cases: Case[] }] => [file, JSON.parse(Deno.readTextFileSync(file))]),
+];
 
 /** Normwise relative error: elementwise relative error is meaningless for entries near 0. */
 function gradRelErr(actual: number[][], expected: number[][]): number {
@@ -57,8 +67,7 @@ function optionsOf(c: Case) {
     : { method: c.method, temperature: c.tau!, lambda: 1, distBeta: c.beta, distGamma: c.gamma };
 }
 
-for (const file of fixtureFiles) {
-  const { cases } = JSON.parse(Deno.readTextFileSync(file)) as { cases: Case[] };
+for (const [file, { cases }] of fixtures) {
   const methods = [...new Set(cases.map((c) => c.method))].join(", ");
   Deno.test(`method fixture ${file}: ${cases.length} ${methods} cases match PyTorch (loss and gradient, rel err <= 1e-4)`, () => {
     assert(cases.length > 0, `${file} holds no cases`);

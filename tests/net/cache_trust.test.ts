@@ -3,6 +3,7 @@
  * hub sends becomes a path only when it is a hash, and what the cache holds is read only when it
  * resolves into `blobs/` and matches its name. Against the loopback fake hub.
  */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { hubFile } from "../../lib/net/hub_files.ts";
@@ -67,7 +68,7 @@ function assertOneLine(r: { code: number; stderr: string }, mention: string) {
   assertStringIncludes(lines[0], mention);
 }
 
-Deno.test("hub cache: an ETag that is not a sha1/sha256 is refused before it names a file", async () => {
+test("hub cache: an ETag that is not a sha1/sha256 is refused before it names a file", async () => {
   const hostile: [string, string][] = [
     ["etag", '"../../../x"'],
     ["etag", 'W/"../../../../tmp/y"'],
@@ -112,7 +113,7 @@ Deno.test("hub cache: an ETag that is not a sha1/sha256 is refused before it nam
   });
 });
 
-Deno.test("hub cache: an X-Repo-Commit that is not 40 hex digits is refused before it names a folder", async () => {
+test("hub cache: an X-Repo-Commit that is not 40 hex digits is refused before it names a folder", async () => {
   for (
     const value of ["../../../dir", "../../../../tmp/kd-dir", "main", "c".repeat(39), "C/../x"]
   ) {
@@ -156,7 +157,7 @@ Deno.test("hub cache: an X-Repo-Commit that is not 40 hex digits is refused befo
   });
 });
 
-Deno.test("hub cache: a blob altered after download is caught by its hash, online and offline", async () => {
+test("hub cache: a blob altered after download is caught by its hash, online and offline", async () => {
   await withFakeHub([REPO], async (hub, cache) => {
     const folder = join(cache, "models--org--tiny");
     const blob = (bytes: Uint8Array, lfs: boolean) =>
@@ -202,7 +203,7 @@ Deno.test("hub cache: a blob altered after download is caught by its hash, onlin
   });
 });
 
-Deno.test("hub cache: snapshot entries leading outside blobs/ are refused, never read or printed", async () => {
+test("hub cache: snapshot entries leading outside blobs/ are refused, never read or printed", async () => {
   await sandbox(async (base, cache) => {
     const secret = join(base, "passwd");
     await Deno.writeTextFile(secret, "root:x:0:0:SECRET-BYTES:/root:/bin/bash\n");
@@ -290,7 +291,7 @@ Deno.test("hub cache: snapshot entries leading outside blobs/ are refused, never
   });
 });
 
-Deno.test("hub cache: folders of the cache linked elsewhere are never written through", async () => {
+test("hub cache: folders of the cache linked elsewhere are never written through", async () => {
   const links: [string, string][] = [
     ["blobs", "models--org--tiny/blobs"],
     [".locks", ".locks"],

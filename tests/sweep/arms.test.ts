@@ -1,4 +1,5 @@
 /** Recipe arms in sweeps: each arm has its own scratch baseline with the same recipe. */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { confirmRuns, expandGrid, selectForConfirm } from "../../lib/sweep/grid.ts";
 import { aggregate } from "../../lib/sweep/results.ts";
@@ -44,7 +45,7 @@ Deno.test("each arm's scratch runs share its augmentation and schedule, without 
   );
 });
 
-Deno.test("Δ and the confirm stage pair each arm with its own scratch; rows show the teacher gap", () => {
+test("Δ and the confirm stage pair each arm with its own scratch; rows show the teacher gap", () => {
   const screen = expandGrid(profile, teachers, {});
   // Scratch of the mix arm is weak, of the others strong: Δ must differ by arm accordingly.
   const acc = (id: string) =>

@@ -1,3 +1,4 @@
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import {
@@ -94,7 +95,7 @@ Deno.test("confirm runs: scratch and each pick on the same fresh seeds, never a 
   );
 });
 
-Deno.test("a recorded pick must be in the grid and be what the screen results give", async () => {
+test("a recorded pick must be in the grid and be what the screen results give", async () => {
   const { screen, acc } = accuracies((t, T, _l, s) => (t === "a" && T === 5 ? 0.9 : 0.8) + s / 100);
   const picks = selectForConfirm(screen, acc);
   const plan = { picks, seeds: [1000], fromRuns: screen.map((r) => r.id), selectedAt: "then" };

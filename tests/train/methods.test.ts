@@ -1,4 +1,5 @@
 /** Runs with DKD and DIST: recorded in config.json, resumed to the same result. */
+import { test } from "../permissions.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { train, type TrainConfig } from "../../lib/train.ts";
@@ -14,7 +15,7 @@ async function metrics(dir: string): Promise<unknown[]> {
   });
 }
 
-Deno.test("DKD (with warm-up) and DIST runs record their method and resume to the same metrics", async () => {
+test("DKD (with warm-up) and DIST runs record their method and resume to the same metrics", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kd-methods-" });
   Deno.env.set("KD_CACHE_DIR", join(dir, "cache"));
   try {

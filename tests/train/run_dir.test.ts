@@ -62,7 +62,7 @@ test("--force with a mistyped --data or --teacher keeps the finished run", async
   }
 });
 
-Deno.test("a run folder is locked: a second train on it is refused naming the folder and holder", async () => {
+test("a run folder is locked: a second train on it is refused naming the folder and holder", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-train-lock-" });
   try {
     const out = join(tmp, "run");
@@ -125,7 +125,7 @@ Deno.test("a run folder is locked: a second train on it is refused naming the fo
   }
 });
 
-Deno.test("--resume refuses changed data or settings, naming what differs, and keeps the record", async () => {
+test("--resume refuses changed data or settings, naming what differs, and keeps the record", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-resume-check-" });
   try {
     const data = join(tmp, "data"), out = join(tmp, "run");

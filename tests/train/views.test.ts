@@ -3,6 +3,7 @@
  * see the same view (crop boxes, flips, mixup partners and weight), and the scratch arm of the
  * seed trains on the same views as the distilled arm.
  */
+import { test } from "../permissions.ts";
 import * as tf from "../../lib/tf.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
@@ -42,7 +43,7 @@ async function withTeacher(fn: (dir: string, base: TrainConfig) => Promise<void>
   }
 }
 
-Deno.test("a seeded batch: the teacher labels, at 64 px, the view the student sees at 32 px", async () => {
+test("a seeded batch: the teacher labels, at 64 px, the view the student sees at 32 px", async () => {
   await withTeacher(async (_dir, config) => {
     const data = await loadRunData(config, { quiet: true });
     const targets = await makeTargets(config, data, { online: true, quiet: true });
@@ -75,7 +76,7 @@ Deno.test("a seeded batch: the teacher labels, at 64 px, the view the student se
   });
 });
 
-Deno.test("distilled and scratch arms of a seed see the same views; a mixup run resumes exactly", async () => {
+test("distilled and scratch arms of a seed see the same views; a mixup run resumes exactly", async () => {
   await withTeacher(async (dir, config) => {
     const record =
       (into: [number, number[], BatchView][]) => (s: number, i: Int32Array, v: BatchView) =>
@@ -114,7 +115,7 @@ Deno.test("distilled and scratch arms of a seed see the same views; a mixup run 
   });
 });
 
-Deno.test("DKD with mixup is refused: it needs one true class per image", async () => {
+test("DKD with mixup is refused: it needs one true class per image", async () => {
   await withTeacher(async (dir, config) => {
     await assertRejects(
       () => train({ ...config, method: "dkd" }, { out: join(dir, "x"), quiet: true }),
