@@ -81,14 +81,19 @@ test("hub cache: an ETag that is not a sha1/sha256 is refused before it names a 
     await sandbox(async (base, cache) => {
       const hub = startFakeHub([REPO], { tamper: (_p, h) => h.set(header, value) });
       try {
-        await withEnv({ HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache }, async () => {
-          // An LFS file's X-Linked-Etag outranks its ETag; it is the header named.
-          const files = header === "etag" ? ["config.json"] : ["config.json", "model.safetensors"];
-          const named = header === "etag" ? "ETag" : "X-Linked-Etag";
-          for (const file of files) {
-            await assertRejects(() => hubFile(ref, file, { quiet: true }), UserError, named);
-          }
-        });
+        await withEnv(
+          { HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+          async () => {
+            // An LFS file's X-Linked-Etag outranks its ETag; it is the header named.
+            const files = header === "etag"
+              ? ["config.json"]
+              : ["config.json", "model.safetensors"];
+            const named = header === "etag" ? "ETag" : "X-Linked-Etag";
+            for (const file of files) {
+              await assertRejects(() => hubFile(ref, file, { quiet: true }), UserError, named);
+            }
+          },
+        );
         assertEquals(tree(base).filter((p) => !p.startsWith("cache")), [], `${header}: ${value}`);
         assert(!tree(cache).some((p) => /(^|\/)x(\.lock)?$/.test(p)), tree(cache).join("\n"));
         assertEquals(hub.log.filter((r) => r.method === "GET").length, 0);
@@ -123,13 +128,16 @@ test("hub cache: an X-Repo-Commit that is not 40 hex digits is refused before it
       await Deno.writeTextFile(join(base, "dir", "config.json"), "planted");
       const hub = startFakeHub([REPO], { tamper: (_p, h) => h.set("x-repo-commit", value) });
       try {
-        await withEnv({ HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache }, async () => {
-          await assertRejects(
-            () => hubFile(ref, "config.json", { quiet: true }),
-            UserError,
-            "X-Repo-Commit",
-          );
-        });
+        await withEnv(
+          { HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+          async () => {
+            await assertRejects(
+              () => hubFile(ref, "config.json", { quiet: true }),
+              UserError,
+              "X-Repo-Commit",
+            );
+          },
+        );
         assertEquals(tree(base).filter((p) => !p.startsWith("cache")), [
           "dir",
           "dir/config.json",
@@ -208,7 +216,7 @@ test("hub cache: snapshot entries leading outside blobs/ are refused, never read
     const secret = join(base, "passwd");
     await Deno.writeTextFile(secret, "root:x:0:0:SECRET-BYTES:/root:/bin/bash\n");
     const hub = startFakeHub([REPO]);
-    const env = { HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache };
+    const env = { HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined };
     try {
       await withEnv(env, async () => {
         await hubFile(ref, "config.json", { quiet: true });
