@@ -107,7 +107,7 @@ function checkLabels(model: Classifier, spec: string, opts: CreateOptions): Clas
  * await train({ ...presetRecipe("smoke"), epochs: 1, student: "mobilenet_v2@0.35", teacher: null, data, trainSplit: "train", valSplit: "validation", seed: 0 }, { out, quiet: true });
  * const model = await loadModel(`${out}/best`);
  * const val = await loadSplit({ data, split: "validation", preprocess: model.input, quiet: true });
- * console.log((await predictLogits(model, val, { quiet: true })).length); // 12 images × 3 classes
+ * console.log((await predictLogits(model, val, { quiet: true })).length); // 15 images × 3 classes
  * model.dispose();
  * ```
  */
