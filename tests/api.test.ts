@@ -56,7 +56,6 @@ Deno.test("the package has a name, a version and an entry point per area", () =>
  */
 const TYPES_WITHOUT_EXAMPLE = [
   "GridOptions",
-  "HubModel",
   "MimeBundle",
   "NotebookTeacher",
   "ShowFigureOptions",
