@@ -11,10 +11,23 @@ import { UserError } from "./core/errors.ts";
 /** Names accepted by `--backend` and `KD_BACKEND`. */
 export const BACKEND_NAMES = ["auto", "native", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 
-/** What {@linkcode initBackend} chose. */
+/**
+ * What {@linkcode initBackend} chose.
+ *
+ * @example Record the backend beside a benchmark's numbers
+ * ```ts
+ * import { type BackendChoice, initBackend } from "@kd/vision/train";
+ *
+ * const backend: BackendChoice = await initBackend("cpu", { quiet: true });
+ * console.log({ backend: backend.name, device: backend.device, why: backend.reason });
+ * ```
+ */
 export interface BackendChoice {
+  /** The backend in effect: one of `BACKEND_NAMES` other than `auto`. */
   name: string;
+  /** What it runs on, for people (e.g. "CPU (pure JS)", "WebGPU NVIDIA …"). */
   device: string;
+  /** Why it was chosen: "requested", or `auto` and the candidates skipped, with their reasons. */
   reason: string;
 }
 

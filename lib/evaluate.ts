@@ -32,14 +32,35 @@ export async function resolveModel(model: string, classNames: string[]): Promise
   return await createModel(model, { numLabels: classNames.length, labels: classNames });
 }
 
-/** The outcome of {@linkcode evaluateModel}. */
+/**
+ * The outcome of {@linkcode evaluateModel}.
+ *
+ * @example The images the tiny ViT fixture gets wrong
+ * ```ts
+ * import { evaluateModel, type Evaluation } from "@kd/vision/metrics";
+ *
+ * const e: Evaluation = await evaluateModel({
+ *   model: "hf-dir:tests/fixtures/vit_tiny",
+ *   data: "tests/fixtures/beans",
+ *   split: "validation",
+ *   quiet: true,
+ * });
+ * const wrong = e.ids.filter((_, i) => e.predictions[i] !== e.labels[i]);
+ * console.log(e.split, e.metrics.accuracy, wrong.length, e.classNames[e.predictions[0]]);
+ * ```
+ */
 export interface Evaluation {
+  /** The split evaluated, e.g. "validation". */
   split: string;
+  /** Accuracy, macro-F1, calibration and the confusion matrix on it. */
   metrics: EvalMetrics;
   /** Class names in the model's label order (the data was aligned to them). */
   classNames: string[];
+  /** Stable id of each image (`image_file_path`, or `row:<i>`), in split order. */
   ids: string[];
+  /** True class of each image, in the model's label order. */
   labels: Int32Array;
+  /** Predicted class (argmax of the logits) of each image. */
   predictions: Int32Array;
 }
 
@@ -57,7 +78,7 @@ export interface Evaluation {
  *   split: "validation",
  *   quiet: true,
  * });
- * assertEquals(e.predictions.length, 12);
+ * assertEquals(e.predictions.length, 15);
  * console.log(e.metrics.accuracy, e.metrics.macroF1);
  * ```
  */

@@ -13,25 +13,55 @@
  */
 import * as tf from "./tf.ts";
 import { UserError } from "./core/errors.ts";
+import type { Scalar, Tensor1D, Tensor2D } from "./core/tf_types.ts";
 import { dkdLoss, dkdWarmupWeight } from "./loss/dkd.ts";
 import { distLoss } from "./loss/dist.ts";
 
-/** The distillation terms {@linkcode distillationLoss} can use. */
+/**
+ * The distillation terms {@linkcode distillationLoss} can use, in the order the CLI lists them.
+ *
+ * @example Validate a method name read from user input
+ * ```ts
+ * import { KD_METHODS, type KdMethod } from "@kd/vision/loss";
+ *
+ * const input: string = "dkd";
+ * const isMethod = (s: string): s is KdMethod => (KD_METHODS as readonly string[]).includes(s);
+ * console.log(isMethod(input), KD_METHODS); // true [ "kd", "dkd", "dist" ]
+ * ```
+ */
 export const KD_METHODS = ["kd", "dkd", "dist"] as const;
 /**
- * One of {@linkcode KD_METHODS}: Hinton's KL term, DKD or DIST.
+ * One of {@linkcode KD_METHODS}: `kd` (Hinton et al.'s KL), `dkd` (Decoupled KD) or `dist` (DIST).
  *
- * @example Pick DKD in the loss options
+ * @example Pick the distillation term of the loss
  * ```ts
- * import type { DistillationOptions, KdMethod } from "@kd/vision/loss";
+ * import { distillationLoss, type KdMethod } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
  *
- * const method: KdMethod = "dkd";
- * const opts: DistillationOptions = { temperature: 4, lambda: 0.5, method, dkdBeta: 8 };
+ * const s = tf.tensor2d([[2, 0, 0]]), t = tf.tensor2d([[3, 1, 0]]);
+ * for (const method of ["kd", "dkd", "dist"] satisfies KdMethod[]) {
+ *   const { kd } = distillationLoss(s, t, Int32Array.from([0]), {
+ *     temperature: 4,
+ *     lambda: 0.5,
+ *     method,
+ *   });
+ *   console.log(method, kd.dataSync()[0]);
+ * }
  * ```
  */
 export type KdMethod = typeof KD_METHODS[number];
 
-/** Defaults of the method weights: mdistiller's DKD (α 1, β 8) and the DIST paper's (β 1, γ 1). */
+/**
+ * Defaults of the method weights: mdistiller's DKD (α 1, β 8, no warm-up) and the DIST paper's
+ * (β 1, γ 1). {@linkcode distillationLoss} uses them for the weights its options leave out.
+ *
+ * @example The DKD weights a run uses when none are given
+ * ```ts
+ * import { METHOD_DEFAULTS } from "@kd/vision/loss";
+ *
+ * console.log(METHOD_DEFAULTS.dkdAlpha, METHOD_DEFAULTS.dkdBeta); // 1 8
+ * ```
+ */
 export const METHOD_DEFAULTS = {
   dkdAlpha: 1,
   dkdBeta: 8,
@@ -40,7 +70,26 @@ export const METHOD_DEFAULTS = {
   distGamma: 1,
 } as const;
 
-/** Settings of {@linkcode distillationLoss}. */
+/**
+ * Settings of {@linkcode distillationLoss}; the method weights left out take
+ * {@linkcode METHOD_DEFAULTS}.
+ *
+ * @example Decoupled KD with a stronger non-target term and a 5-epoch warm-up
+ * ```ts
+ * import { distillationLoss, type DistillationOptions } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ *
+ * const opts: DistillationOptions = {
+ *   temperature: 4,
+ *   lambda: 0.9,
+ *   method: "dkd",
+ *   dkdBeta: 8,
+ *   dkdWarmup: 5,
+ * };
+ * const s = tf.tensor2d([[2, 0, 0]]), t = tf.tensor2d([[3, 1, 0]]);
+ * console.log(distillationLoss(s, t, Int32Array.from([0]), opts).total.dataSync()[0]);
+ * ```
+ */
 export interface DistillationOptions {
   /** Softmax temperature T (> 0); τ of DIST. */
   temperature: number;
@@ -60,14 +109,47 @@ export interface DistillationOptions {
   distGamma?: number;
 }
 
-/** Integer labels, or soft labels `[n × k]` (rows summing to 1). */
-export type Labels = tf.Tensor1D | tf.Tensor2D | Int32Array;
+/**
+ * Integer labels (an `Int32Array` or an int32 `Tensor1D`), or soft labels: a `Tensor2D`
+ * `[n × k]` whose rows sum to 1, as mixup makes them.
+ *
+ * @example Cross-entropy against hard and against soft labels
+ * ```ts
+ * import { crossEntropy, type Labels } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ *
+ * const logits = tf.tensor2d([[2, 0, 0], [0, 2, 0]]);
+ * const hard: Labels = Int32Array.from([0, 1]);
+ * const soft: Labels = tf.tensor2d([[0.7, 0.3, 0], [0.3, 0.7, 0]]);
+ * console.log(crossEntropy(logits, hard).dataSync()[0], crossEntropy(logits, soft).dataSync()[0]);
+ * ```
+ */
+export type Labels = Tensor1D | Tensor2D | Int32Array;
 
-/** The loss and its two parts, each a scalar tensor. */
+/**
+ * The loss and its two parts, each a scalar tensor the caller disposes.
+ *
+ * @example Log the parts, then free them
+ * ```ts
+ * import { distillationLoss, type LossParts } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
+ *
+ * const s = tf.tensor2d([[2, 0, 0]]), t = tf.tensor2d([[3, 1, 0]]);
+ * const parts: LossParts = distillationLoss(s, t, Int32Array.from([0]), {
+ *   temperature: 5,
+ *   lambda: 0.5,
+ * });
+ * console.log(parts.total.dataSync()[0], parts.ce.dataSync()[0], parts.kd.dataSync()[0]);
+ * tf.dispose([parts.total, parts.ce, parts.kd]);
+ * ```
+ */
 export interface LossParts {
-  total: tf.Scalar;
-  ce: tf.Scalar;
-  kd: tf.Scalar;
+  /** `(1-λ)·ce + λ·w·kd`: what the optimizer minimises (w: the method's warm-up weight). */
+  total: Scalar;
+  /** Mean cross-entropy against the labels (hard or soft). */
+  ce: Scalar;
+  /** The method's distillation term before λ and warm-up; 0 without a teacher. */
+  kd: Scalar;
 }
 
 /** Throw a UserError unless T > 0 and λ ∈ [0, 1] (checked before any work starts). */
@@ -113,10 +195,10 @@ export function validateDistillationOptions(opts: DistillationOptions): void {
  * ```
  */
 export function kdLoss(
-  studentLogits: tf.Tensor2D,
-  teacherLogits: tf.Tensor2D,
+  studentLogits: Tensor2D,
+  teacherLogits: Tensor2D,
   temperature: number,
-): tf.Scalar {
+): Scalar {
   return tf.tidy(() => {
     const logQ = tf.logSoftmax(tf.div(studentLogits, temperature));
     const logP = tf.logSoftmax(tf.div(teacherLogits, temperature));
@@ -141,7 +223,7 @@ export function kdLoss(
  * assertAlmostEquals(ce.dataSync()[0], Math.log(3), 1e-6);
  * ```
  */
-export function crossEntropy(logits: tf.Tensor2D, labels: Labels): tf.Scalar {
+export function crossEntropy(logits: Tensor2D, labels: Labels): Scalar {
   return tf.tidy(() => {
     const target = labels instanceof Int32Array
       ? tf.oneHot(tf.tensor1d(labels, "int32"), logits.shape[1])
@@ -204,8 +286,8 @@ export function methodLoss(
  * ```
  */
 export function distillationLoss(
-  studentLogits: tf.Tensor2D,
-  teacherLogits: tf.Tensor2D | null,
+  studentLogits: Tensor2D,
+  teacherLogits: Tensor2D | null,
   labels: Labels,
   opts: DistillationOptions,
   kdWeight = 1,

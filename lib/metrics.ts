@@ -4,13 +4,31 @@
  * @module
  */
 
-/** Everything the trainer, eval command and reports record about one evaluation. */
+/**
+ * Everything the trainer, eval command and reports record about one evaluation. Rates are
+ * fractions in [0, 1]; per-class arrays are in label order.
+ *
+ * @example The per-class view of an evaluation
+ * ```ts
+ * import { type EvalMetrics, evaluateLogits } from "@kd/vision/metrics";
+ *
+ * const logits = Float32Array.from([2, 0, 0, 0, 2, 0, 0, 2, 0]);
+ * const m: EvalMetrics = evaluateLogits(logits, Int32Array.from([0, 1, 2]), 3);
+ * console.log(m.n, m.accuracy, m.macroF1, m.recall, m.confusion, m.ece);
+ * ```
+ */
 export interface EvalMetrics {
+  /** Number of images evaluated. */
   n: number;
+  /** Fraction of images whose largest logit is the true class. */
   accuracy: number;
+  /** Unweighted mean of the per-class F1 (classes absent from the split count as 0). */
   macroF1: number;
+  /** Per-class precision: right among those predicted as the class (0 when none is). */
   precision: number[];
+  /** Per-class recall: right among those of the class (0 when the split has none). */
   recall: number[];
+  /** Per-class F1, the harmonic mean of precision and recall (0 where both are 0). */
   f1: number[];
   /** `confusion[true][predicted]` counts. */
   confusion: number[][];

@@ -19,15 +19,47 @@ import { UserError } from "./core/errors.ts";
  * ```
  */
 export const OPTIMIZERS = ["adamw", "adam", "sgd"] as const;
-/** One of {@linkcode OPTIMIZERS}. */
+/**
+ * One of {@linkcode OPTIMIZERS}.
+ *
+ * @example Check a name before using it in a recipe
+ * ```ts
+ * import { type OptimizerName, OPTIMIZERS } from "@kd/vision/train";
+ *
+ * const name = "sgd";
+ * if ((OPTIMIZERS as readonly string[]).includes(name)) {
+ *   const optimizer: { name: OptimizerName } = { name: name as OptimizerName };
+ *   console.log(optimizer);
+ * }
+ * ```
+ */
 export type OptimizerName = typeof OPTIMIZERS[number];
 
-/** Optimizer settings. */
+/**
+ * Optimizer settings.
+ *
+ * @example SGD with momentum instead of the preset's AdamW
+ * ```ts
+ * import { type OptimizerOptions, presetRecipe } from "@kd/vision/train";
+ *
+ * const optimizer: OptimizerOptions = { name: "sgd", momentum: 0.9, weightDecay: 5e-4 };
+ * const recipe = { ...presetRecipe("smoke"), optimizer, lr: 0.05 };
+ * console.log(recipe.optimizer);
+ * ```
+ */
 export interface OptimizerOptions {
+  /** Which optimizer. */
   name: OptimizerName;
+  /**
+   * Weight decay (default 0): decoupled from the gradient for `adamw` (as PyTorch), an L2 term
+   * added to the gradient for `adam` and `sgd`.
+   */
   weightDecay?: number;
+  /** Adam's decay of the first-moment average (default 0.9). */
   beta1?: number;
+  /** Adam's decay of the second-moment average (default 0.999). */
   beta2?: number;
+  /** Adam's term added to the denominator for stability (default 1e-8). */
   eps?: number;
   /** SGD momentum. */
   momentum?: number;

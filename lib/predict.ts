@@ -20,7 +20,7 @@ import { Progress } from "./progress.ts";
  * const teacher = await createModel("hf-dir:tests/fixtures/vit_tiny", { numLabels: 3 });
  * const val = await loadSplit({ data: "tests/fixtures/beans", split: "validation", preprocess: teacher.input, quiet: true });
  * const logits = await predictLogits(teacher, val, { quiet: true });
- * assertEquals(argmaxRows(logits, 3).length, 12);
+ * assertEquals(argmaxRows(logits, 3).length, 15);
  * teacher.dispose();
  * ```
  */

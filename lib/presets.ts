@@ -8,27 +8,47 @@ import type { ScheduleName } from "./schedule.ts";
 import { UserError } from "./core/errors.ts";
 import type { KdMethod } from "./loss.ts";
 
-/** Every setting a training run needs besides the models and the data. */
+/**
+ * Every setting a training run needs besides the models and the data.
+ *
+ * @example A preset with a different temperature and a cosine schedule
+ * ```ts
+ * import { presetRecipe, type Recipe } from "@kd/vision/train";
+ *
+ * const recipe: Recipe = { ...presetRecipe("smoke"), temperature: 2, schedule: "cosine" };
+ * console.log(recipe.imageSize, recipe.epochs, recipe.lr, recipe.optimizer);
+ * ```
+ */
 export interface Recipe {
   /** Student input size in pixels. */
   imageSize: number;
   /** Student options passed to the registry (e.g. dropout, BN momentum). */
   studentOptions: { classifierDropoutProb?: number; bnMomentum?: number | "hf" };
+  /** Softmax temperature T (> 0) of the distillation term. */
   temperature: number;
+  /** Weight λ ∈ [0, 1] of the distillation term; with no teacher it is ignored. */
   lambda: number;
   /** The distillation term: `kd` (absent), `dkd` or `dist` (`lib/loss.ts`). */
   method?: KdMethod;
-  /** DKD's weights α (target class) and β (other classes), and its warm-up in epochs. */
+  /** DKD's weight α of the target-class term (default 1). */
   dkdAlpha?: number;
+  /** DKD's weight β of the non-target-class term (default 8). */
   dkdBeta?: number;
+  /** DKD's linear warm-up of its term, in epochs (default 0: none). */
   dkdWarmup?: number;
-  /** DIST's weights β (inter-class, per image) and γ (intra-class, per class). */
+  /** DIST's weight β of the inter-class relation, within each image (default 1). */
   distBeta?: number;
+  /** DIST's weight γ of the intra-class relation, within each class (default 1). */
   distGamma?: number;
+  /** Training epochs (at most: see `earlyStopping`). */
   epochs: number;
+  /** Images per optimizer step. */
   batchSize: number;
+  /** Peak learning rate (after warm-up, before the schedule's decay). */
   lr: number;
+  /** Optimizer and its settings. */
   optimizer: OptimizerOptions;
+  /** How the learning rate decays over the steps after warm-up. */
   schedule: ScheduleName;
   /** Fraction of all steps spent warming up linearly. */
   warmupRatio: number;
@@ -39,6 +59,7 @@ export interface Recipe {
    * of the raw weights (`lib/train/ema.ts`); 0 or absent: off.
    */
   ema?: number;
+  /** The validation metric that picks the epoch kept as `best/` (`val_loss`: the lowest). */
   selectBy: "accuracy" | "macro_f1" | "val_loss";
   /** Stop after this many epochs without improvement; 0 disables. */
   earlyStopping: number;

@@ -17,7 +17,18 @@ import { UserError } from "./core/errors.ts";
  * ```
  */
 export const SCHEDULES = ["constant", "linear", "cosine"] as const;
-/** One of {@linkcode SCHEDULES}. */
+/**
+ * One of {@linkcode SCHEDULES}: after the warm-up, `constant` keeps the peak rate, `linear` and
+ * `cosine` decay it to 0 by the end of training.
+ *
+ * @example A recipe with a cosine decay
+ * ```ts
+ * import { presetRecipe, type ScheduleName } from "@kd/vision/train";
+ *
+ * const schedule: ScheduleName = "cosine";
+ * console.log({ ...presetRecipe("smoke"), schedule }.schedule);
+ * ```
+ */
 export type ScheduleName = typeof SCHEDULES[number];
 
 /** Settings of a schedule. */

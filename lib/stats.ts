@@ -24,11 +24,26 @@ function stdlib() {
   return { tQuantile: dists[0].default, binomialCdf: dists[1].default };
 }
 
-/** Mean, spread and 95% confidence interval of one metric over `n` values (e.g. seeds). */
+/**
+ * Mean, spread and 95% confidence interval of one metric over `n` values (e.g. seeds).
+ *
+ * @example Report a metric as mean ± half-width
+ * ```ts
+ * import { describe, type Stat } from "@kd/vision/metrics";
+ *
+ * const acc: Stat = describe([0.80, 0.84, 0.82]);
+ * const half = (acc.ci95[1] - acc.ci95[0]) / 2;
+ * console.log(`${(100 * acc.mean).toFixed(1)} ± ${(100 * half).toFixed(1)} % (n=${acc.n})`);
+ * ```
+ */
 export interface Stat {
+  /** Arithmetic mean of the values (NaN when there are none). */
   mean: number;
+  /** Sample standard deviation (n − 1 denominator; 0 for a single value). */
   std: number;
+  /** Two-sided 95% confidence interval of the mean, `[low, high]` (NaN for n < 2). */
   ci95: [number, number];
+  /** Number of values. */
   n: number;
 }
 
@@ -112,7 +127,19 @@ export function pairedDifference(a: Map<number, number>, b: Map<number, number>)
   return { ...s, ci95: [clip(s.ci95[0]), clip(s.ci95[1])] };
 }
 
-/** The outcome of {@linkcode mcnemarExact}. */
+/**
+ * The outcome of {@linkcode mcnemarExact}.
+ *
+ * @example Which model wins the discordant pairs, and whether it is significant
+ * ```ts
+ * import { type McNemar, mcnemarExact } from "@kd/vision/metrics";
+ *
+ * const distilled = [true, true, true, true, true, false];
+ * const scratch = [false, false, false, true, true, true];
+ * const t: McNemar = mcnemarExact(distilled, scratch);
+ * console.log(t.onlyA, t.onlyB, t.n, t.p < 0.05 ? "significant" : "not significant");
+ * ```
+ */
 export interface McNemar {
   /** Pairs where only `a` is right. */
   onlyA: number;

@@ -54,9 +54,35 @@ import {
 } from "./train/run_dir.ts";
 
 export type { EpochRecord, FinalSummary } from "./core/run_files.ts";
+export type { StepLosses } from "./train/step.ts";
 export { type TrainConfig, validateConfig } from "./train/config.ts";
 
-/** Options of {@linkcode train} that do not change the result. */
+/**
+ * Options of {@linkcode train} that do not change the result.
+ *
+ * @example Resume a run, logging the loss of every optimizer step
+ * ```ts
+ * import { presetRecipe, train, type TrainOptions } from "@kd/vision/train";
+ *
+ * const config = {
+ *   ...presetRecipe("smoke"),
+ *   epochs: 1,
+ *   student: "mobilenet_v2@0.35",
+ *   teacher: null,
+ *   data: "tests/fixtures/beans",
+ *   trainSplit: "train",
+ *   valSplit: "validation",
+ *   seed: 0,
+ * };
+ * const opts: TrainOptions = {
+ *   out: await Deno.makeTempDir(),
+ *   resume: true, // nothing to resume yet: starts afresh
+ *   quiet: true,
+ *   onStep: (step, losses) => console.log(step, losses.total),
+ * };
+ * await train(config, opts);
+ * ```
+ */
 export interface TrainOptions {
   /** Run directory. */
   out: string;
@@ -64,6 +90,7 @@ export interface TrainOptions {
   resume?: boolean;
   /** Replace a finished or interrupted run (only once the new one has started). */
   force?: boolean;
+  /** Print no progress or per-epoch lines. */
   quiet?: boolean;
   /** Called after each epoch (live plots in notebooks). */
   onEpoch?: (record: EpochRecord) => void;
@@ -71,9 +98,14 @@ export interface TrainOptions {
   nanAtStep?: number;
   /** Run the teacher on every batch even with cached views (a check: same views, same result). */
   teacherOnline?: boolean;
-  /** Test hook: the rows and view of each batch, before its step (`step` is 0-based). */
+  /**
+   * Test hook: the rows and view of each batch, before its step (`step` is 0-based).
+   *
+   * Internal because a batch's view is the augmentation's and mixup's own types, not an API.
+   * @internal
+   */
   onBatch?: (step: number, idx: Int32Array, view: BatchView) => void;
-  /** Test hook: the losses of each step (`step` is 1-based). */
+  /** Called with the losses of each optimizer step (`step` is 1-based), e.g. for a live plot. */
   onStep?: (step: number, losses: StepLosses) => void;
 }
 

@@ -16,6 +16,7 @@
  * ```
  */
 export class UserError extends Error {
+  /** Always "UserError": what `String(err)` shows, and a check that holds where `instanceof` cannot. */
   override name = "UserError";
 }
 

@@ -4,11 +4,25 @@
  */
 import { availableSplits, dataDir, resolveSplit } from "./resolve.ts";
 
-/** Counts for one split. */
+/**
+ * Counts for one split.
+ *
+ * @example Each split's size and source
+ * ```ts
+ * import { datasetInfo, type SplitInfo } from "@kd/vision/data";
+ *
+ * const { splits } = await datasetInfo({ data: "tests/fixtures/beans", quiet: true });
+ * for (const [name, info] of Object.entries(splits) as [string, SplitInfo][]) {
+ *   console.log(name, info.rows, info.classes, info.source);
+ * }
+ * ```
+ */
 export interface SplitInfo {
+  /** Rows in the split (images, decodable or not). */
   rows: number;
   /** Rows per class name, in label order. */
   classes: Record<string, number>;
+  /** The Parquet file(s) or folder the split is read from. */
   source: string;
 }
 

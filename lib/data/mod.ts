@@ -12,7 +12,7 @@
  *   preprocess: { size: 32 },
  *   quiet: true,
  * });
- * console.log(val.n, val.classNames); // 12 [ "angular_leaf_spot", "bean_rust", "healthy" ]
+ * console.log(val.n, val.classNames); // 15 [ "angular_leaf_spot", "bean_rust", "healthy" ]
  * ```
  * @module
  */

@@ -9,13 +9,29 @@ import { UserError } from "../core/errors.ts";
 
 export { normalizeInto } from "./normalize.ts";
 
-/** How images become model input; structurally the same as a Classifier's `InputSpec`. */
+/**
+ * How images become model input; structurally the same as a Classifier's `InputSpec`.
+ *
+ * @example ImageNet statistics instead of the ViT processor's 0.5
+ * ```ts
+ * import { normalizeInto, type PreprocessOptions, preprocessOptions } from "@kd/vision/data";
+ *
+ * const imagenet: PreprocessOptions = preprocessOptions({
+ *   size: 32,
+ *   mean: [0.485, 0.456, 0.406],
+ *   std: [0.229, 0.224, 0.225],
+ * });
+ * const out = new Float32Array(3);
+ * normalizeInto(Uint8Array.from([255, 255, 255]), out, 0, imagenet);
+ * console.log(out); // (1 - mean) / std per channel
+ * ```
+ */
 export interface PreprocessOptions {
-  /** Square side after resizing. */
+  /** Square side in pixels after resizing. */
   size: number;
-  /** Per-channel mean applied after scaling to [0, 1]. */
+  /** Per-channel (RGB) mean subtracted after scaling to [0, 1]. */
   mean: [number, number, number];
-  /** Per-channel std applied after scaling to [0, 1]. */
+  /** Per-channel (RGB) standard deviation the centred values are divided by. */
   std: [number, number, number];
 }
 
@@ -75,10 +91,24 @@ export function preprocessOptions(p: Partial<PreprocessOptions> = {}): Preproces
   return out;
 }
 
-/** Decoded interleaved RGB uint8 pixels. */
+/**
+ * Decoded interleaved RGB uint8 pixels.
+ *
+ * @example A 2×1 image made by hand, resized to 4×4
+ * ```ts
+ * import { resizeRGB, type RgbImage } from "@kd/vision/data";
+ *
+ * const img: RgbImage = { data: Uint8Array.from([255, 0, 0, 0, 0, 255]), width: 2, height: 1 };
+ * const resized = resizeRGB(img, 4);
+ * console.log(resized.length); // 4·4·3
+ * ```
+ */
 export interface RgbImage {
+  /** `width·height·3` bytes, row-major, RGB per pixel. */
   data: Uint8Array;
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
 }
 

@@ -7,7 +7,22 @@ import { createHash } from "node:crypto";
 import { sha256File } from "../core/hash.ts";
 import { UserError } from "../core/errors.ts";
 
-/** One split of a dataset, indexed but not decoded. */
+/**
+ * One split of a dataset, indexed but not decoded.
+ *
+ * @example Labels and encoded bytes of a split, without decoding anything
+ * ```ts
+ * import { resolveSplit, type SplitSource } from "@kd/vision/data";
+ *
+ * const src: SplitSource = await resolveSplit({
+ *   data: "tests/fixtures/beans",
+ *   split: "train",
+ *   quiet: true,
+ * });
+ * const bytes = await src.images();
+ * console.log(src.classNames, src.labels.length, src.files, bytes[0]?.length);
+ * ```
+ */
 export interface SplitSource {
   /** Split name, e.g. "train". */
   name: string;
@@ -15,9 +30,11 @@ export interface SplitSource {
   source: string;
   /** Files whose bytes define the split (checksummed for the cache key). */
   files: string[];
+  /** Class names in label order: label `i` is `classNames[i]`. */
   classNames: string[];
   /** Stable sample ids: `image_file_path`, the file's relative path, or `row:<i>`. */
   ids: string[];
+  /** Label (class index) of each row, in row order. */
   labels: Int32Array;
   /** Encoded image bytes of every row, in row order; `undefined` where a row has none. */
   images(): Promise<(Uint8Array | undefined)[]>;

@@ -38,33 +38,99 @@ import { webMetadata, writeWebModel } from "./tfjs.ts";
  */
 export const EXPORT_FORMATS = ["hf", "tfjs"] as const;
 
-/** One of {@linkcode EXPORT_FORMATS}. */
+/**
+ * One of {@linkcode EXPORT_FORMATS}: `hf` (a folder transformers and the hub load:
+ * `config.json`, `model.safetensors`, `preprocessor_config.json`, a model card) or `tfjs` (a
+ * TensorFlow.js web model: `model.json` and weight shards).
+ *
+ * @example Export one model in every format
+ * ```ts
+ * import { EXPORT_FORMATS, type ExportFormat, exportModel } from "@kd/vision/export";
+ *
+ * const dir = await Deno.makeTempDir();
+ * for (const format of EXPORT_FORMATS satisfies readonly ExportFormat[]) {
+ *   const r = await exportModel({
+ *     model: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *     format,
+ *     out: `${dir}/${format}`,
+ *     quiet: true,
+ *   });
+ *   console.log(format, r.files.map((f) => f.name));
+ * }
+ * ```
+ */
 export type ExportFormat = typeof EXPORT_FORMATS[number];
 
-/** Options of {@linkcode exportModel}. */
+/**
+ * Options of {@linkcode exportModel}.
+ *
+ * @example A folder meant for a hub repository, replacing an earlier export
+ * ```ts
+ * import { exportModel, type ExportOptions } from "@kd/vision/export";
+ *
+ * const opts: ExportOptions = {
+ *   model: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *   format: "hf",
+ *   out: await Deno.makeTempDir(),
+ *   force: true,
+ *   repoId: "my-org/beans-mobilenet-v2-distilled",
+ *   quiet: true,
+ * };
+ * await exportModel(opts);
+ * console.log(await Deno.readTextFile(`${opts.out}/README.md`));
+ * ```
+ */
 export interface ExportOptions {
   /** Registry spec or run directory. */
   model: string;
+  /** What to write (see {@linkcode ExportFormat}). */
   format: ExportFormat;
+  /** Folder to write; it is replaced only once the export is complete. */
   out: string;
   /** Replace a non-empty `out`. */
   force?: boolean;
   /** Hub repo the folder is meant for (used in the model card's usage snippet). */
   repoId?: string | null;
+  /** Print nothing (no summary line). */
   quiet?: boolean;
 }
 
-/** What an export wrote. */
+/**
+ * What an export wrote (snake_case: it is printed by `--json`).
+ *
+ * @example The size and cost of the exported model
+ * ```ts
+ * import { exportModel, type ExportResult } from "@kd/vision/export";
+ *
+ * const r: ExportResult = await exportModel({
+ *   model: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *   format: "tfjs",
+ *   out: await Deno.makeTempDir(),
+ *   force: true,
+ *   quiet: true,
+ * });
+ * const bytes = r.files.reduce((sum, f) => sum + f.bytes, 0);
+ * console.log(`${r.params} parameters, ${r.macs} MACs at ${r.image_size} px, ${bytes} bytes`);
+ * ```
+ */
 export interface ExportResult {
+  /** The format written. */
   format: ExportFormat;
+  /** The folder written. */
   out: string;
+  /** The `model` option as given (spec or run directory). */
   source: string;
   /** The run folder the model came from, when known. */
   run: string | null;
+  /** Every file written, by name within `out`, with its size in bytes, sorted by name. */
   files: { name: string; bytes: number }[];
+  /** Learnable parameters (batch-norm running statistics excluded). */
   params: number;
+  /** Multiply-accumulates per image, or null for an architecture that cannot be counted. */
   macs: number | null;
+  /** Class names in label order. */
   class_names: string[];
+  /** Input side in pixels the model expects. */
   image_size: number;
 }
 

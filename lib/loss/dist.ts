@@ -8,15 +8,19 @@
  * @module
  */
 import * as tf from "../tf.ts";
+import type { Scalar, Tensor2D } from "../core/tf_types.ts";
 
 /**
- * Settings of {@linkcode distLoss}.
+ * Settings of {@linkcode distLoss}; the DIST paper's defaults are β 1, γ 1.
  *
- * @example DIST's defaults (β = γ = 1) at τ = 1
+ * @example Only the inter-class relation (γ 0)
  * ```ts
- * import type { DistOptions } from "@kd/vision/loss";
+ * import { distLoss, type DistOptions } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
  *
- * const opts: DistOptions = { temperature: 1, beta: 1, gamma: 1 };
+ * const opts: DistOptions = { temperature: 1, beta: 1, gamma: 0 };
+ * const s = tf.tensor2d([[2, 0, -1]]), t = tf.tensor2d([[3, 1, 0]]);
+ * console.log(distLoss(s, t, opts).dataSync()[0]);
  * ```
  */
 export interface DistOptions {
@@ -63,10 +67,10 @@ function meanPearson(a: tf.Tensor2D, b: tf.Tensor2D, axis: 0 | 1): tf.Scalar {
  * ```
  */
 export function distLoss(
-  studentLogits: tf.Tensor2D,
-  teacherLogits: tf.Tensor2D,
+  studentLogits: Tensor2D,
+  teacherLogits: Tensor2D,
   opts: DistOptions,
-): tf.Scalar {
+): Scalar {
   return tf.tidy(() => {
     const tau = opts.temperature;
     // softmax via exp(log-softmax): finite for logits of ±1e3.

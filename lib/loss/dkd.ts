@@ -9,18 +9,23 @@
  * @module
  */
 import * as tf from "../tf.ts";
+import type { Scalar, Tensor1D, Tensor2D } from "../core/tf_types.ts";
 
 /**
- * Settings of {@linkcode dkdLoss}.
+ * Settings of {@linkcode dkdLoss}; mdistiller's defaults are α 1, β 8.
  *
- * @example DKD's defaults from the paper (α 1, β 8) at T = 4
+ * @example The two DKD terms weighted separately
  * ```ts
- * import type { DkdOptions } from "@kd/vision/loss";
+ * import { dkdLoss, type DkdOptions } from "@kd/vision/loss";
+ * import * as tf from "@tensorflow/tfjs";
  *
  * const opts: DkdOptions = { temperature: 4, alpha: 1, beta: 8 };
+ * const s = tf.tensor2d([[2, 0, -1]]), t = tf.tensor2d([[3, 1, 0]]);
+ * console.log(dkdLoss(s, t, Int32Array.from([0]), opts).dataSync()[0]);
  * ```
  */
 export interface DkdOptions {
+  /** Softmax temperature T (> 0); both terms are scaled by T². */
   temperature: number;
   /** Weight α of the target-class term. */
   alpha: number;
@@ -63,11 +68,11 @@ function klSum(logP: tf.Tensor, logQ: tf.Tensor): tf.Scalar {
  * ```
  */
 export function dkdLoss(
-  studentLogits: tf.Tensor2D,
-  teacherLogits: tf.Tensor2D,
-  labels: tf.Tensor1D | Int32Array,
+  studentLogits: Tensor2D,
+  teacherLogits: Tensor2D,
+  labels: Tensor1D | Int32Array,
   opts: DkdOptions,
-): tf.Scalar {
+): Scalar {
   return tf.tidy(() => {
     const T = opts.temperature;
     const y = labels instanceof Int32Array ? tf.tensor1d(labels, "int32") : labels;

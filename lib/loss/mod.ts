@@ -22,9 +22,12 @@ export {
   crossEntropy,
   distillationLoss,
   type DistillationOptions,
+  KD_METHODS,
   kdLoss,
   type KdMethod,
+  type Labels,
   type LossParts,
+  METHOD_DEFAULTS,
 } from "../loss.ts";
 export { dkdLoss, type DkdOptions } from "./dkd.ts";
 export { distLoss, type DistOptions } from "./dist.ts";

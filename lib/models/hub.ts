@@ -19,10 +19,25 @@ export function modelHint(target: string): string {
     `huggingface_hub) or point HF_HOME/HF_HUB_CACHE at a cache that has it`;
 }
 
-/** A hub model in the local cache. */
+/**
+ * A hub model in the local cache.
+ *
+ * @example Load a model from its snapshot folder once it is cached
+ * ```ts
+ * import { type HubModel } from "@kd/vision/hub";
+ * import { createModel } from "@kd/vision/models";
+ *
+ * // What fetchHFModel returns; a fixture folder stands in for the cache's snapshot here.
+ * const cached: HubModel = { dir: "tests/fixtures/vit_tiny", commit: "0".repeat(40) };
+ * const model = await createModel(`hf-dir:${cached.dir}`, { numLabels: 3 });
+ * console.log(cached.commit, model.config.kind);
+ * model.dispose();
+ * ```
+ */
 export interface HubModel {
   /** The snapshot folder holding its files. */
   dir: string;
+  /** The commit (40 hex digits) of the repository the snapshot is at. */
   commit: string;
   /** The files fetched and verified, relative to `dir` (config, weights, shards). */
   files: string[];

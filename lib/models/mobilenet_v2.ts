@@ -33,28 +33,62 @@ import {
 
 /**
  * Architecture options mirroring HF `MobileNetV2Config` (camelCase), with the HF defaults.
+ * `createModel` takes them as `student` for fresh students.
  *
  * `bnMomentum` is PyTorch-style (weight of the current batch in the running-stat update).
  * HF hard-codes `momentum=0.997`, a value copied from TF where it means the opposite: in PyTorch
  * it makes the running stats ≈ the last batch, so eval-mode outputs are noisy. Pass `"hf"` (0.997)
  * to reproduce HF exactly; the default 0.1 is PyTorch's own default.
+ *
+ * @example A narrower student without the 1280-channel final layer
+ * ```ts
+ * import { countParams, createModel, type MobileNetV2Options } from "@kd/vision/models";
+ *
+ * const student: Partial<MobileNetV2Options> = {
+ *   finegrainedOutput: false,
+ *   classifierDropoutProb: 0.2,
+ *   bnMomentum: 0.1,
+ * };
+ * const model = await createModel("mobilenet_v2@0.35", { numLabels: 3, imageSize: 32, student });
+ * console.log(countParams(model));
+ * model.dispose();
+ * ```
  */
 export interface MobileNetV2Options {
+  /** Number of classes of the head. */
   numLabels: number;
+  /** Class names in label order (HF's `id2label`). */
   labels?: string[];
+  /** Input channels (default 3, RGB). */
   numChannels?: number;
+  /** Input side in pixels (default 224); inputs are square. */
   imageSize?: number;
+  /** Width multiplier of every layer's channel count (default 1.0; `mobilenet_v2@0.35` sets it). */
   depthMultiplier?: number;
+  /** Channel counts are rounded to a multiple of this (default 8). */
   depthDivisibleBy?: number;
+  /** Least channel count of any layer after the multiplier (default 8). */
   minDepth?: number;
+  /** Expansion factor of the inverted-residual blocks' 1×1 expansion (default 6). */
   expandRatio?: number;
+  /**
+   * Input side over feature-map side (default 32); below 32 the later blocks dilate instead of
+   * striding.
+   */
   outputStride?: number;
+  /** The stem's 3×3 convolution doubles as the first block's expansion (default true). */
   firstLayerIsExpansion?: boolean;
+  /** Keep the final 1×1 convolution at 1280 channels whatever the multiplier (default true). */
   finegrainedOutput?: boolean;
+  /** TensorFlow's asymmetric "SAME" padding, as the original checkpoints need (default true). */
   tfPadding?: boolean;
+  /** Dropout probability before the classifier, in training only (default 0.8, HF's). */
   classifierDropoutProb?: number;
+  /** Standard deviation of the truncated-normal weight initialisation (default 0.02). */
   initializerRange?: number;
+  /** Epsilon of the batch normalisations (default 1e-3). */
   layerNormEps?: number;
+  /** Batch-norm running-stat momentum, PyTorch-style (see above; default 0.1, `"hf"` 0.997). */
   bnMomentum?: number | "hf";
   /**
    * Cut the network after this point (`conv_stem`, `layer.0` … `layer.15`): features are pooled

@@ -21,16 +21,40 @@ import { openHFWeights } from "./hf_checkpoint.ts";
 import { UserError } from "../core/errors.ts";
 import { MOBILENET_V2_HF_BOUNDS } from "./config_bounds.ts";
 
-/** Options for {@linkcode createModel}. */
+/**
+ * Options for {@linkcode createModel}.
+ *
+ * @example The tiny MobileNetV2 checkpoint with a freshly initialised two-class head
+ * ```ts
+ * import { createModel, type CreateOptions } from "@kd/vision/models";
+ *
+ * const opts: CreateOptions = {
+ *   numLabels: 2,
+ *   labels: ["diseased", "healthy"],
+ *   reinitHead: true,
+ *   seed: 0,
+ *   quiet: true,
+ * };
+ * const model = await createModel("hf-dir:tests/fixtures/mobilenet_v2_tiny", opts);
+ * console.log(model.config.numLabels, model.config.labels); // 2 [ "diseased", "healthy" ]
+ * model.dispose();
+ * ```
+ */
 export interface CreateOptions {
-  /** Label count of the dataset the model is for (checked against loaded models). */
+  /**
+   * Label count of the dataset the model is for: required for fresh students and `tfjs-dir:`,
+   * checked against loaded models (see `reinitHead`).
+   */
   numLabels?: number;
+  /** Class names in label order, saved in the config of a new or re-initialised head. */
   labels?: string[];
   /** Input side for fresh students (default 224). */
   imageSize?: number;
   /** Replace a pretrained head whose label count differs (warns loudly). */
   reinitHead?: boolean;
+  /** Seed of the initialisation of new weights (a fresh student, a new head); default random. */
   seed?: number;
+  /** Print nothing (e.g. no download progress for `hf:` specs). */
   quiet?: boolean;
   /** Extra MobileNetV2 options for fresh students (e.g. bnMomentum, classifierDropoutProb). */
   student?: Partial<MobileNetV2Options>;
@@ -84,7 +108,7 @@ function checkLabels(model: Classifier, spec: string, opts: CreateOptions): Clas
  * await train({ ...presetRecipe("smoke"), epochs: 1, student: "mobilenet_v2@0.35", teacher: null, data, trainSplit: "train", valSplit: "validation", seed: 0 }, { out, quiet: true });
  * const model = await loadModel(`${out}/best`);
  * const val = await loadSplit({ data, split: "validation", preprocess: model.input, quiet: true });
- * console.log((await predictLogits(model, val, { quiet: true })).length); // 12 images × 3 classes
+ * console.log((await predictLogits(model, val, { quiet: true })).length); // 15 images × 3 classes
  * model.dispose();
  * ```
  */

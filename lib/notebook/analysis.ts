@@ -12,13 +12,43 @@ import type { TrainConfig } from "../train.ts";
 import { loadRunData } from "../train/data.ts";
 import { makeTargets } from "../train/targets.ts";
 
-/** Predictions of a run's best student and its teacher on the run's validation images. */
+/**
+ * Predictions of a run's best student and its teacher on the run's validation images.
+ *
+ * @example Who is right where they disagree
+ * ```ts
+ * import { compareWithTeacher, type StudentTeacherComparison } from "@kd/vision/notebook";
+ * import { presetRecipe, train, type TrainConfig } from "@kd/vision/train";
+ *
+ * const config: TrainConfig = {
+ *   ...presetRecipe("smoke"),
+ *   epochs: 1,
+ *   student: "mobilenet_v2@0.35",
+ *   teacher: "hf-dir:tests/fixtures/vit_tiny",
+ *   data: "tests/fixtures/beans",
+ *   trainSplit: "train",
+ *   valSplit: "validation",
+ *   seed: 0,
+ * };
+ * const out = await Deno.makeTempDir();
+ * await train(config, { out, quiet: true });
+ * const c: StudentTeacherComparison = await compareWithTeacher(out, config);
+ * for (const i of c.disagree) {
+ *   const name = (k: number) => c.classNames[k];
+ *   console.log(c.val.ids[i], name(c.labels[i]), name(c.student[i]), name(c.teacher[i]));
+ * }
+ * ```
+ */
 export interface StudentTeacherComparison {
+  /** Class names in label order. */
   classNames: string[];
   /** Validation images at the student's input size (the subset the run used). */
   val: ImageSplit;
+  /** True class of each image of `val`. */
   labels: Int32Array;
+  /** The best student's predicted class of each image. */
   student: Int32Array;
+  /** The teacher's predicted class of each image (from the run's cached logits). */
   teacher: Int32Array;
   /** Row indices (into `val`) where student and teacher predict different classes. */
   disagree: number[];

@@ -11,7 +11,17 @@ import { figureHtml, plotlyScriptTag } from "../report/plotly.ts";
 import { findChromium, renderFiguresPng } from "../report/png.ts";
 import { escapeHtml } from "../report/table.ts";
 
-/** A Jupyter MIME bundle: mime type → data (images base64-encoded). */
+/**
+ * A Jupyter MIME bundle: mime type → data (images base64-encoded).
+ *
+ * @example A table as HTML for Jupyter and as text for everything else
+ * ```ts
+ * import { type MimeBundle, tableBundle } from "@kd/vision/notebook";
+ *
+ * const bundle: MimeBundle = tableBundle(["run", "accuracy %"], [["scratch", 80.5]]);
+ * console.log(Object.keys(bundle), bundle["text/plain"]);
+ * ```
+ */
 export type MimeBundle = Record<string, string | object>;
 
 /** Options of `Deno.jupyter.display`. */
@@ -100,7 +110,18 @@ export async function loadPlotly(opts: { force?: boolean } = {}): Promise<void> 
   plotlyLoaded = true;
 }
 
-/** Options of {@linkcode showFigure}. */
+/**
+ * Options of {@linkcode showFigure}.
+ *
+ * @example A figure without the PNG fallback, in an element of its own
+ * ```ts
+ * import { type ShowFigureOptions, showFigure } from "@kd/vision/notebook";
+ * import { confusionFigure } from "@kd/vision/report";
+ *
+ * const opts: ShowFigureOptions = { png: false, id: "confusion-validation" };
+ * await showFigure(confusionFigure([[5, 0], [1, 4]], ["healthy", "sick"], "validation"), opts);
+ * ```
+ */
 export interface ShowFigureOptions {
   /** Add an `image/png` rendering (headless Chromium; default: when Chromium is installed). */
   png?: boolean;

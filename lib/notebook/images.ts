@@ -31,13 +31,39 @@ export async function rgbToPng(
   return new Uint8Array(await img.png().toBuffer());
 }
 
-/** Options of {@linkcode imageGridPng}. */
+/**
+ * Options of {@linkcode imageGridPng}.
+ *
+ * @example Three validation images per class, one row per class, captioned with their ids
+ * ```ts
+ * import { type GridOptions, imageGridPng, showPng } from "@kd/vision/notebook";
+ * import { imagePixels, loadSplit } from "@kd/vision/data";
+ *
+ * const val = await loadSplit({
+ *   data: "tests/fixtures/beans",
+ *   split: "validation",
+ *   preprocess: { size: 32 },
+ *   quiet: true,
+ * });
+ * const rows = val.classNames.map((_, c) =>
+ *   [...val.labels.keys()].filter((i) => val.labels[i] === c).slice(0, 3)
+ * );
+ * const opts: GridOptions = {
+ *   pad: 2,
+ *   rowLabels: val.classNames,
+ *   captions: rows.flat().map((i) => val.ids[i].split("/").pop()!),
+ *   labelWidth: 120,
+ * };
+ * const png = await imageGridPng(rows.map((r) => r.map((i) => imagePixels(val, i))), 32, opts);
+ * await showPng(png, { caption: "validation images by class" });
+ * ```
+ */
 export interface GridOptions {
   /** Gap between tiles in pixels. */
   pad?: number;
   /** One label per row, drawn in a strip on the left. */
   rowLabels?: string[];
-  /** One caption per tile, drawn under it (e.g. predictions). */
+  /** One caption per tile in row-major order, drawn under it (e.g. predictions). */
   captions?: string[];
   /** Width of the label strip in pixels. */
   labelWidth?: number;

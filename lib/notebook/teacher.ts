@@ -13,8 +13,20 @@ import { notebookDataDir, REPO_ROOT } from "./paths.ts";
 import { resolveSplit } from "../data/resolve.ts";
 import { ensureModelFiles } from "../models/registry.ts";
 
-/** A chosen teacher and why. */
+/**
+ * A chosen teacher and why.
+ *
+ * @example Show the reader which teacher the notebook distils from
+ * ```ts
+ * import { type NotebookTeacher, notebookTeacher } from "@kd/vision/notebook";
+ *
+ * Deno.env.set("KD_TEACHER", "hf-dir:tests/fixtures/vit_tiny");
+ * const teacher: NotebookTeacher = await notebookTeacher("smoke");
+ * console.log(`teacher ${teacher.spec}: ${teacher.note}`);
+ * ```
+ */
 export interface NotebookTeacher {
+  /** Registry spec of the teacher, e.g. `hf:merve/beans-vit-224` or `dir:PATH`. */
   spec: string;
   /** One sentence for the notebook reader. */
   note: string;

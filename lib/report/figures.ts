@@ -7,19 +7,67 @@
 import type { EpochRecord } from "../core/run_files.ts";
 import type { ResultRow, Stat, SweepResults } from "../sweep/types.ts";
 
-/** One plotly trace (a plain JSON object). */
+/**
+ * One plotly trace (a plain JSON object).
+ *
+ * @example A bar trace added to a figure of the report
+ * ```ts
+ * import { classBalanceFigure, type Trace } from "@kd/vision/report";
+ *
+ * const classNames = ["a", "b", "c"];
+ * const fig = classBalanceFigure([{ name: "train", classNames, counts: [8, 8, 8] }]);
+ * const extra: Trace = { type: "bar", name: "validation", x: classNames, y: [5, 5, 5] };
+ * fig.data.push(extra);
+ * console.log(fig.data.length);
+ * ```
+ */
 export type Trace = Record<string, unknown>;
 
-/** A plotly figure: what `Plotly.newPlot(div, data, layout)` takes. */
+/**
+ * A plotly figure: what `Plotly.newPlot(div, data, layout)` takes.
+ *
+ * @example A confusion matrix as a figure, saved as JSON for any plotly front end
+ * ```ts
+ * import { confusionFigure, type Figure } from "@kd/vision/report";
+ *
+ * const fig: Figure = confusionFigure([[5, 0], [1, 4]], ["healthy", "sick"], "validation");
+ * await Deno.writeTextFile(`${await Deno.makeTempDir()}/confusion.json`, JSON.stringify(fig));
+ * console.log(fig.layout.title);
+ * ```
+ */
 export interface Figure {
+  /** The traces, drawn in order. */
   data: Trace[];
+  /** Plotly's layout: titles, axes, size, legend. */
   layout: Record<string, unknown>;
 }
 
-/** A run's learning curve input: its per-epoch records. */
+/**
+ * A run's learning curve input: its per-epoch records.
+ *
+ * @example Learning curves of two hand-made runs
+ * ```ts
+ * import { type CurveRun, learningCurvesFigure } from "@kd/vision/report";
+ * import type { EpochRecord } from "@kd/vision/train";
+ *
+ * const epoch = (epoch: number, accuracy: number, val_loss: number): EpochRecord => ({
+ *   epoch, step: 10 * epoch, lr: 1e-3, train_loss: val_loss, train_ce: val_loss, train_kd: 0,
+ *   val_loss, accuracy, macro_f1: accuracy, ece: 0.05, agreement: null, kl_to_teacher: null,
+ *   epoch_time_s: 1, img_per_s: 100,
+ * });
+ * const runs: CurveRun[] = [
+ *   { id: "scratch-s0", kind: "scratch", metrics: [epoch(1, 0.6, 0.9), epoch(2, 0.7, 0.7)] },
+ *   { id: "kd-vit-T5-l0.5-s0", kind: "distill", metrics: [epoch(1, 0.65, 0.8), epoch(2, 0.8, 0.5)] },
+ * ];
+ * console.log(learningCurvesFigure(runs).data.length);
+ * ```
+ */
 export interface CurveRun {
+  /** Run id, e.g. `kd-vit-T5-l0.5-s0`. */
   id: string;
+  /** `scratch` runs are drawn grey, distilled ones in colour. */
   kind: "scratch" | "distill";
+  /** Its per-epoch records, in epoch order. */
   metrics: EpochRecord[];
   /** Legend entry shared by runs of one configuration (default: the id without `-s<seed>`). */
   group?: string;

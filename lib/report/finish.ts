@@ -24,9 +24,23 @@ export async function finishSweep(
   return results;
 }
 
-/** Files written by {@linkcode writeSweepReport}. */
+/**
+ * Files written by {@linkcode writeSweepReport}.
+ *
+ * @example Where the report went
+ * ```ts
+ * import { type ReportFiles, writeSweepReport, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * const files: ReportFiles = await writeSweepReport(dir, { quiet: true });
+ * console.log(files.html, files.pngs); // …/report.html [] (PNGs only with `png: true`)
+ * ```
+ */
 export interface ReportFiles {
+  /** Path of `report.html`. */
   html: string;
+  /** Paths of the PNG exports (`figures/*.png`; empty unless asked for with `png`). */
   pngs: string[];
 }
 

@@ -22,10 +22,28 @@ import { readSweepTradeoff, tradeoffSectionHtml } from "./tradeoff.ts";
 import type { TradeoffTable } from "../export/tradeoff.ts";
 import { confirmHtml } from "./confirm.ts";
 
-/** A figure of the report with its file name (for PNG export) and a caption. */
+/**
+ * A figure of the report with its file name (for PNG export) and a caption.
+ *
+ * @example The report's figures as plotly JSON files
+ * ```ts
+ * import { loadSweep, type NamedFigure, reportFigures, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * const figures: NamedFigure[] = reportFigures(await loadSweep(dir));
+ * for (const f of figures) {
+ *   await Deno.writeTextFile(`${dir}/${f.name}.json`, JSON.stringify(f.figure));
+ * }
+ * console.log(figures.map((f) => f.name));
+ * ```
+ */
 export interface NamedFigure {
+  /** File-name stem, e.g. `accuracy_vs_temperature` (`figures/<name>.png`). */
   name: string;
+  /** One or two sentences under the figure: what it shows and how to read it. */
   caption: string;
+  /** The plotly figure. */
   figure: Figure;
 }
 

@@ -11,36 +11,94 @@ import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
 import type { TrainConfig } from "../train.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
 
-/** A test-split evaluation stored beside a run (`test_eval.json`), kept apart from validation. */
+/**
+ * A test-split evaluation stored beside a run (`test_eval.json`), kept apart from validation.
+ *
+ * @example The test accuracy of every run that has one
+ * ```ts
+ * import { loadSweep, type TestEval, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir, { confirmSeeds: 2 });
+ * for (const run of (await loadSweep(dir)).runs) {
+ *   const test: TestEval | null = run.testEval;
+ *   if (test) console.log(run.id, test.split, test.accuracy, test.n);
+ * }
+ * ```
+ */
 export interface TestEval {
+  /** The split evaluated (normally "test"). */
   split: string;
+  /** Accuracy in [0, 1]. */
   accuracy: number;
+  /** Macro-F1 in [0, 1]. */
   macro_f1: number;
+  /** Images evaluated. */
   n: number;
+  /** `confusion[true][predicted]` counts, when recorded. */
   confusion?: number[][];
 }
 
-/** One run folder as the report sees it. */
+/**
+ * One run folder as the report sees it.
+ *
+ * @example Final validation accuracy of every finished distilled run
+ * ```ts
+ * import { loadSweep, type RunData, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir, { unfinished: ["scratch-s0"] });
+ * const runs: RunData[] = (await loadSweep(dir)).runs;
+ * for (const r of runs.filter((r) => r.kind === "distill" && r.final)) {
+ *   console.log(r.id, r.teacher, r.temperature, r.seed, r.final!.validation.accuracy);
+ * }
+ * console.log(runs.filter((r) => !r.final).map((r) => r.id)); // [ "scratch-s0" ]
+ * ```
+ */
 export interface RunData {
+  /** The run id: its folder's name, e.g. `kd-mnv2-probe-T5-l0.5-s0`. */
   id: string;
+  /** The run folder. */
   dir: string;
+  /** `scratch` (no teacher) or `distill`. */
   kind: "scratch" | "distill";
+  /** Teacher name (null for scratch). */
   teacher: string | null;
+  /** Softmax temperature T (null for scratch). */
   temperature: number | null;
+  /** Weight λ of the distillation term (null for scratch). */
   lambda: number | null;
+  /** The run's seed (null when neither the manifest nor its config says). */
   seed: number | null;
   /** Per-epoch records (empty before the first epoch ends). */
   metrics: EpochRecord[];
   /** Null while the run is unfinished. */
   final: FinalSummary | null;
+  /** Its test-split evaluation, when one was run (null otherwise). */
   testEval: TestEval | null;
 }
 
-/** A sweep directory loaded for reporting. */
+/**
+ * A sweep directory loaded for reporting.
+ *
+ * @example What a sweep folder holds
+ * ```ts
+ * import { loadSweep, type SweepData, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSyntheticSweep(dir);
+ * const sweep: SweepData = await loadSweep(dir);
+ * console.log(sweep.manifest?.profile, sweep.results.rows.length, sweep.runs.length);
+ * ```
+ */
 export interface SweepData {
+  /** The sweep directory. */
   dir: string;
+  /** `sweep.json` (null for a results-only folder). */
   manifest: SweepManifest | null;
+  /** `results.json`. */
   results: SweepResults;
+  /** Every run folder: the manifest's order, then any other by name. */
   runs: RunData[];
 }
 

@@ -12,12 +12,38 @@ import { confirmRuns, confirmSeedList, expandGrid, selectForConfirm } from "../s
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
 import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
 
-/** Shape of the synthetic grid. */
+/**
+ * Shape of the synthetic grid.
+ *
+ * @example A small fake sweep without a confirm stage, one run left unfinished
+ * ```ts
+ * import { type SyntheticOptions, writeSyntheticSweep } from "@kd/vision/report";
+ *
+ * const opts: SyntheticOptions = {
+ *   teachers: ["vit"],
+ *   temperatures: [2, 5],
+ *   lambdas: [0.5, 0.9],
+ *   seeds: [0, 1],
+ *   epochs: 3,
+ *   valN: 30,
+ *   confirmSeeds: 0,
+ *   unfinished: ["scratch-s1"],
+ *   seed: 7,
+ * };
+ * const results = await writeSyntheticSweep(await Deno.makeTempDir(), opts);
+ * console.log(results.rows.length, results.pending); // 5 [ "scratch-s1" ]
+ * ```
+ */
 export interface SyntheticOptions {
+  /** Teacher names of the fake teacher axis (default `teacher-a`, `teacher-b`). */
   teachers?: string[];
+  /** Temperatures of the grid (default 1, 2, 5, 10). */
   temperatures?: number[];
+  /** λ values of the grid (default 0.5). */
   lambdas?: number[];
+  /** Screen seeds (default 0, 1, 2). */
   seeds?: number[];
+  /** Epochs of every fake run's learning curve (default 5). */
   epochs?: number;
   /** Validation images per run (confusion matrices sum to this). */
   valN?: number;
@@ -25,6 +51,7 @@ export interface SyntheticOptions {
   unfinished?: string[];
   /** Confirm seeds per arm (0: no confirm stage; default 5), with a fake test split. */
   confirmSeeds?: number;
+  /** Seed of the fake numbers (default 7): the same seed writes the same sweep. */
   seed?: number;
 }
 

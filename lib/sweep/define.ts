@@ -7,7 +7,37 @@
 import type { Recipe } from "../presets.ts";
 import type { TeacherSettings } from "../teacher/build.ts";
 
-/** How to obtain one teacher of the teacher axis. */
+/**
+ * How to obtain one teacher of the teacher axis: a spec to load, or a recipe to build one.
+ *
+ * @example A ready teacher and one the sweep builds (a weaker probe, on a tenth of train)
+ * ```ts
+ * import { defineSweep, type TeacherSource } from "@kd/vision/sweep";
+ *
+ * const teachers: TeacherSource[] = [
+ *   { name: "vit-tiny", spec: "hf-dir:tests/fixtures/vit_tiny" },
+ *   {
+ *     name: "probe-f0.1",
+ *     build: { from: "hf-dir:tests/fixtures/mobilenet_v2_tiny", settings: { trainFraction: 0.1 } },
+ *     note: "linear probe on 10% of train",
+ *   },
+ * ];
+ * export const sweep = defineSweep({
+ *   name: "teacher-strength",
+ *   description: "does a weaker teacher still help?",
+ *   teachers,
+ *   profiles: {
+ *     smoke: {
+ *       preset: "smoke",
+ *       student: "mobilenet_v2@0.35",
+ *       temperatures: [5],
+ *       lambdas: [0.5],
+ *       seeds: [0],
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export interface TeacherSource {
   /** Short name for run ids and tables. */
   name: string;
@@ -35,15 +65,15 @@ export interface TeacherSource {
  * scratch baseline trained with the same recipe (augmentation, schedule, views), so its Δ
  * measures the teaching, not the recipe.
  *
- * @example Consistent teaching: mixup on shared views, KL term alone (λ = 1), a longer schedule
+ * @example Plain KD against DKD with its own temperatures
  * ```ts
  * import type { SweepArm } from "@kd/vision/sweep";
  *
- * const consistent: SweepArm = {
- *   name: "consistent",
- *   overrides: { augment: "crop,flip,mixup=0.2", epochs: 40 },
- *   lambdas: [1],
- * };
+ * const arms: SweepArm[] = [
+ *   { name: "kd" },
+ *   { name: "dkd", overrides: { method: "dkd" }, temperatures: [1, 4], note: "Decoupled KD" },
+ * ];
+ * console.log(arms.map((a) => a.name));
  * ```
  */
 export interface SweepArm {
@@ -53,14 +83,35 @@ export interface SweepArm {
   preset?: string;
   /** Changes on top of the profile's recipe, e.g. `{ method: "dkd" }`, `{ augment: "flip" }`. */
   overrides?: Partial<Recipe>;
-  /** This arm's temperatures and λ values (default: the profile's). */
+  /** This arm's temperatures (default: the profile's). */
   temperatures?: number[];
+  /** This arm's λ values (default: the profile's). */
   lambdas?: number[];
   /** One line on what the arm tests (shown in reports). */
   note?: string;
 }
 
-/** The grid and recipe of one profile (`full`, `cpu`, `smoke`, ...). */
+/**
+ * The grid and recipe of one profile (`full`, `cpu`, `smoke`, ...).
+ *
+ * @example A screen of 2 temperatures × 2 λ on 2 seeds, then 3 fresh seeds to confirm the best
+ * ```ts
+ * import type { SweepProfile } from "@kd/vision/sweep";
+ *
+ * const cpu: SweepProfile = {
+ *   preset: "cpu-fast",
+ *   overrides: { epochs: 10 },
+ *   student: "mobilenet_v2@0.35",
+ *   temperatures: [2, 5],
+ *   lambdas: [0.5, 0.9],
+ *   seeds: [0, 1],
+ *   confirmSeeds: 3,
+ *   budget: "≈ 1 h on 8 CPU cores",
+ * };
+ * const screenRuns = (1 + 2 * 2) * cpu.seeds.length; // scratch + T × λ per seed, one teacher
+ * console.log(screenRuns);
+ * ```
+ */
 export interface SweepProfile {
   /** Base recipe (a preset name from `lib/presets.ts`) ... */
   preset: string;
@@ -70,7 +121,9 @@ export interface SweepProfile {
   student: string;
   /** Recipe arms crossed with the teachers (absent: one arm, the profile's recipe). */
   arms?: SweepArm[];
+  /** Softmax temperatures T of the screen grid. */
   temperatures: number[];
+  /** Weights λ of the distillation term in the screen grid. */
   lambdas: number[];
   /** Seeds of the screen stage. */
   seeds: number[];
@@ -87,11 +140,26 @@ export interface SweepProfile {
   budget?: string;
 }
 
-/** What an experiment module exports as `sweep`. */
+/**
+ * What an experiment module exports as `sweep`.
+ *
+ * @example Check a loaded experiment's profiles before running it
+ * ```ts
+ * import type { SweepDefinition } from "@kd/vision/sweep";
+ *
+ * const file = `file://${Deno.cwd()}/tests/fixtures/tiny-sweep.ts`;
+ * const { sweep } = await import(file) as { sweep: SweepDefinition };
+ * console.log(sweep.name, Object.keys(sweep.profiles), sweep.teachers.map((t) => t.name));
+ * ```
+ */
 export interface SweepDefinition {
+  /** The experiment's name: the default sweep directory is `runs/sweeps/<name>-<profile>`. */
   name: string;
+  /** One line on the question the experiment answers (shown in reports). */
   description: string;
+  /** The teacher axis: every profile uses these unless it names a subset. */
   teachers: TeacherSource[];
+  /** The profiles by name (`deno task sweep --profile NAME`). */
   profiles: Record<string, SweepProfile>;
 }
 

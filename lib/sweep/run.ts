@@ -81,10 +81,47 @@ export function defaultExperiment(): string {
   return join(ROOT, "experiments", names[names.length - 1]);
 }
 
-/** Options of {@linkcode runSweep}. */
+/**
+ * Options of {@linkcode runSweep}.
+ *
+ * @example One shard of a two-teacher experiment, one teacher only, progress lines collected
+ * ```ts
+ * import { runSweep, type SweepOptions } from "@kd/vision/sweep";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/two.ts`, `
+ * import { defineSweep } from "@kd/vision/sweep";
+ * export const sweep = defineSweep({
+ *   name: "two",
+ *   description: "two teachers; this example runs one",
+ *   teachers: [
+ *     { name: "vit-tiny", spec: "hf-dir:tests/fixtures/vit_tiny" },
+ *     { name: "hub", spec: "hf:google/vit-base-patch16-224" },
+ *   ],
+ *   profiles: { smoke: { preset: "smoke", overrides: { epochs: 1, maxImages: 12 },
+ *     student: "mobilenet_v2@0.35", temperatures: [5], lambdas: [0.5], seeds: [0] } },
+ * });`);
+ * const lines: string[] = [];
+ * const opts: SweepOptions = {
+ *   experiment: `${dir}/two.ts`,
+ *   profile: "smoke",
+ *   data: "tests/fixtures/beans",
+ *   teachers: ["vit-tiny"], // offline: the hub teacher is left out
+ *   out: `${dir}/sweep`,
+ *   shard: "1/1",
+ *   quiet: true,
+ *   log: (line) => lines.push(line),
+ * };
+ * const { complete } = await runSweep(opts);
+ * console.log(complete, lines.length);
+ * ```
+ */
 export interface SweepOptions {
+  /** The experiment: a path to its module, or a name matched against `experiments/*.ts`. */
   experiment: string;
+  /** Which of the experiment's profiles to run. */
   profile: string;
+  /** Dataset folder (default env `KD_DATA`, else beans from the Hugging Face cache). */
   data?: string;
   /** Backbone of every built teacher (default env `KD_BACKBONE`, else each source's own). */
   backbone?: string;
@@ -92,10 +129,16 @@ export interface SweepOptions {
   teachers?: string[];
   /** Sweep directory (default `runs/sweeps/<experiment>-<profile>`). */
   out?: string;
+  /**
+   * `i/n`: this process trains the i-th of n shares of the runs first (default from Slurm's
+   * `SLURM_ARRAY_TASK_*`, else `1/1`); any share no live process holds is taken next.
+   */
   shard?: string;
+  /** Print no training progress (the sweep's own lines still go to `log`). */
   quiet?: boolean;
   /** Test hook: stop (throw) after this many runs finished in this invocation. */
   stopAfterRuns?: number;
+  /** Where the sweep's progress lines go (default stderr). */
   log?: (line: string) => void;
 }
 

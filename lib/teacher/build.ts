@@ -27,7 +27,29 @@ import {
 import { type SplitFeatures, splitFeatures } from "./features.ts";
 import { finetuneTail } from "./finetune.ts";
 
-/** How a teacher is built (everything but where from and where to). */
+/**
+ * How a teacher is built (everything but where from and where to).
+ *
+ * @example A weaker teacher: the probe sees a stratified half of train, one grid point
+ * ```ts
+ * import { buildTeacher, type TeacherSettings } from "@kd/vision/models";
+ *
+ * const settings: Partial<TeacherSettings> = {
+ *   trainFraction: 0.5,
+ *   weightDecays: [1e-2],
+ *   epochs: [10],
+ *   seed: 1,
+ * };
+ * const teacher = await buildTeacher({
+ *   ...settings,
+ *   from: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *   data: "tests/fixtures/beans",
+ *   out: await Deno.makeTempDir(),
+ *   quiet: true,
+ * });
+ * console.log(teacher.train_images); // 12 of the 24
+ * ```
+ */
 export interface TeacherSettings {
   /** Point to pool features at: a backbone point name or `block:K` (default: the full network). */
   featuresFrom?: string;
@@ -35,13 +57,19 @@ export interface TeacherSettings {
   trainFraction: number;
   /** Blocks at the end to fine-tune after the probe (default 0: probe only). */
   finetuneBlocks: number;
+  /** Epochs of fine-tuning; the best epoch on validation is kept (default 5). */
   finetuneEpochs: number;
+  /** Adam learning rate of the fine-tuning (default 1e-4). */
   finetuneLr: number;
+  /** L2 penalties `wd/2·‖W‖²` of the probe's grid (default 0, 1e-3, 1e-2, 1e-1). */
   weightDecays: number[];
-  /** Probe epoch counts evaluated. */
+  /** Probe epoch counts evaluated (default 10, 30, 100). */
   epochs: number[];
+  /** Adam learning rate of the probe (default 1e-2). */
   lr: number;
+  /** Images per batch when computing features and fine-tuning (default 32). */
   batchSize: number;
+  /** Seed of the probe's shuffling, the train subset and any new weights (default 0). */
   seed: number;
   /** Evenly spaced subset of at most this many images per split (0: all). */
   maxImages: number;
@@ -61,7 +89,27 @@ export const TEACHER_DEFAULTS: TeacherSettings = {
   maxImages: 0,
 };
 
-/** Options of {@linkcode buildTeacher}. */
+/**
+ * Options of {@linkcode buildTeacher}: where from and where to, and any
+ * {@linkcode TeacherSettings} to change.
+ *
+ * @example Build into a folder, with progress lines collected rather than printed
+ * ```ts
+ * import { buildTeacher, type BuildTeacherOptions } from "@kd/vision/models";
+ *
+ * const lines: string[] = [];
+ * const opts: BuildTeacherOptions = {
+ *   from: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *   data: "tests/fixtures/beans",
+ *   out: await Deno.makeTempDir(),
+ *   weightDecays: [0],
+ *   epochs: [10],
+ *   log: (line) => lines.push(line),
+ * };
+ * await buildTeacher(opts);
+ * console.log(lines.join("\n"));
+ * ```
+ */
 export interface BuildTeacherOptions extends Partial<TeacherSettings> {
   /** Backbone spec (default: `KD_BACKBONE`, else the hub's ImageNet MobileNetV2). */
   from?: string;
@@ -71,23 +119,51 @@ export interface BuildTeacherOptions extends Partial<TeacherSettings> {
   out?: string;
   /** Name for the default output folder (default from the settings, e.g. `mnv2-probe`). */
   name?: string;
+  /** Print no progress lines (unless `log` is given). */
   quiet?: boolean;
   /** Where progress lines go (default stderr unless quiet). */
   log?: (line: string) => void;
 }
 
-/** What {@linkcode buildTeacher} made (snake_case: it is printed by `--json`). */
+/**
+ * What {@linkcode buildTeacher} made (snake_case: it is printed by `--json`).
+ *
+ * @example Use the teacher just built as the teacher of a distillation
+ * ```ts
+ * import { buildTeacher, type TeacherResult } from "@kd/vision/models";
+ *
+ * const teacher: TeacherResult = await buildTeacher({
+ *   from: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+ *   data: "tests/fixtures/beans",
+ *   out: await Deno.makeTempDir(),
+ *   weightDecays: [0],
+ *   epochs: [10],
+ *   quiet: true,
+ * });
+ * const spec = `dir:${teacher.out}`; // what `train({ teacher })` takes
+ * console.log(spec, teacher.feature_point, teacher.feature_size, teacher.val_accuracy);
+ * ```
+ */
 export interface TeacherResult {
+  /** The folder the teacher was saved to (a model folder: use it as `dir:<out>`). */
   out: string;
+  /** The teacher's name (the default folder's name, e.g. `mnv2-probe`). */
   name: string;
+  /** The backbone spec it was built from. */
   from: string;
   /** Commit of the backbone's hub repository, when it came from the hub. */
   backbone_commit: string | null;
+  /** The backbone point the features are pooled at (e.g. `conv_1x1`, `layer.3`). */
   feature_point: string;
+  /** Length of the pooled feature vector the head reads. */
   feature_size: number;
+  /** Training images the probe was fitted on (after `trainFraction` and `maxImages`). */
   train_images: number;
+  /** Validation images it was selected and scored on. */
   val_images: number;
+  /** Accuracy in [0, 1] of the saved model on those validation images. */
   val_accuracy: number;
+  /** Mean cross-entropy of the saved model on those validation images. */
   val_loss: number;
 }
 

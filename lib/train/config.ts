@@ -12,7 +12,26 @@ import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import { parseSpec } from "../models/registry.ts";
 import type { Recipe } from "../presets.ts";
 
-/** Everything that defines a training run (saved as `config.json`). */
+/**
+ * Everything that defines a training run (saved as `config.json`).
+ *
+ * @example A scratch baseline and its distilled arm: the same recipe and seed
+ * ```ts
+ * import { presetRecipe, type TrainConfig } from "@kd/vision/train";
+ *
+ * const scratch: TrainConfig = {
+ *   ...presetRecipe("smoke"),
+ *   student: "mobilenet_v2@0.35",
+ *   teacher: null,
+ *   data: "tests/fixtures/beans",
+ *   trainSplit: "train",
+ *   valSplit: "validation",
+ *   seed: 0,
+ * };
+ * const distilled: TrainConfig = { ...scratch, teacher: "hf-dir:tests/fixtures/vit_tiny" };
+ * console.log(scratch.teacher, distilled.teacher, distilled.temperature, distilled.lambda);
+ * ```
+ */
 export interface TrainConfig extends Recipe {
   /** Student registry spec, e.g. `mobilenet_v2` or `mobilenet_v2@0.5`. */
   student: string;
@@ -20,8 +39,11 @@ export interface TrainConfig extends Recipe {
   teacher: string | null;
   /** Dataset folder (undefined: the default beans location). */
   data?: string;
+  /** Split trained on, e.g. "train". */
   trainSplit: string;
+  /** Split validated on every epoch and used to pick the best epoch, e.g. "validation". */
   valSplit: string;
+  /** Seed of the initialisation, shuffling, dropout and augmentation: a run is reproducible from it. */
   seed: number;
   /** Map teacher class names to dataset class names when they differ (`teacher=dataset`). */
   labelMap?: Record<string, string>;

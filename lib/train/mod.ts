@@ -24,6 +24,7 @@
 export {
   type EpochRecord,
   type FinalSummary,
+  type StepLosses,
   train,
   type TrainConfig,
   type TrainOptions,

@@ -18,10 +18,33 @@ export interface StepBatch {
   teacher: tf.Tensor2D | null;
 }
 
-/** Loss values of one step (the update was applied only when `total` is finite). */
+/**
+ * Loss values of one step (the update was applied only when `total` is finite).
+ *
+ * @example Watch a run's per-step loss for divergence
+ * ```ts
+ * import { presetRecipe, type StepLosses, train } from "@kd/vision/train";
+ *
+ * const steps: StepLosses[] = [];
+ * await train({
+ *   ...presetRecipe("smoke"),
+ *   epochs: 1,
+ *   student: "mobilenet_v2@0.35",
+ *   teacher: "hf-dir:tests/fixtures/vit_tiny",
+ *   data: "tests/fixtures/beans",
+ *   trainSplit: "train",
+ *   valSplit: "validation",
+ *   seed: 0,
+ * }, { out: await Deno.makeTempDir(), quiet: true, onStep: (_, l) => steps.push(l) });
+ * console.log(steps.every((l) => Number.isFinite(l.total)), steps.map((l) => l.kd));
+ * ```
+ */
 export interface StepLosses {
+  /** The batch's loss `(1-λ)·ce + λ·w·kd` that was minimised (w: the method's warm-up weight). */
   total: number;
+  /** The batch's mean cross-entropy. */
   ce: number;
+  /** The batch's distillation term before λ and warm-up; 0 without a teacher. */
   kd: number;
 }
 
