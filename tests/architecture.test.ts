@@ -56,9 +56,13 @@ test("no module outside lib/cli/ imports lib/cli/", () => {
 });
 
 test("lib/core/ imports nothing above it", () => {
+  // `tf.ts` is TensorFlow.js re-exported, a leaf below every layer (it imports only npm), so core
+  // may name its types.
+  const below = (d: string) => d.startsWith("core/") || d === "tf.ts";
+  assertEquals(graph.get("tf.ts"), [], "tf.ts must stay a leaf");
   const bad = [...graph].flatMap(([m, deps]) =>
     m.startsWith("core/")
-      ? deps.filter((d) => !d.startsWith("core/")).map((d) => `${m} → ${d}`)
+      ? deps.filter((d) => !below(d)).map((d) => `${m} → ${d}`)
       : []
   );
   assertEquals(bad, []);
