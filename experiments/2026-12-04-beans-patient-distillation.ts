@@ -95,9 +95,11 @@ export const sweep = defineSweep({
       temperatures: [5],
       lambdas: [0.5],
       seeds: [0],
+      // Two confirm seeds so the smoke run goes through every stage with every arm.
+      confirmSeeds: 2,
       teachers: ["mnv2-weak"],
       teacherSettings: { maxImages: 48 },
-      budget: "a few minutes (first run: plus downloads)",
+      budget: "a minute (first run: plus downloads)",
     },
   },
 });

@@ -25,6 +25,8 @@ export interface RunData {
   id: string;
   dir: string;
   kind: "scratch" | "distill";
+  /** Recipe arm (absent: the sweep's only recipe). */
+  recipe?: string;
   teacher: string | null;
   temperature: number | null;
   lambda: number | null;
@@ -81,6 +83,7 @@ export async function loadRun(dir: string, id: string, entry?: RunEntry): Promis
     id,
     dir,
     kind,
+    ...(entry?.recipe ? { recipe: entry.recipe } : {}),
     teacher,
     temperature: kind === "distill" ? entry?.temperature ?? cfg?.temperature ?? null : null,
     lambda: kind === "distill" ? entry?.lambda ?? cfg?.lambda ?? null : null,
