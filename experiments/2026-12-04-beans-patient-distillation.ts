@@ -20,6 +20,8 @@ import type { Recipe } from "../lib/presets.ts";
 
 const IMAGENET = "hf:google/mobilenet_v2_1.0_224";
 const CROP_FLIP = "crop=0.35-1,flip";
+/** Epochs of the whole-network teacher fine-tune (each one is kept only if validation improves). */
+const FT_ALL_EPOCHS = 10;
 
 /** The arms at one budget: `patient` is the epoch count of the augmented arms. */
 function arms(budget: Partial<Recipe>, patient: number): SweepArm[] {
@@ -62,6 +64,21 @@ export const sweep = defineSweep({
       build: { from: IMAGENET, settings: { finetuneBlocks: 1 } },
       note: "linear probe on pooled ImageNet features + last block fine-tuned",
     },
+    {
+      // Issue #20 item 4: a CNN teacher as strong as the guide's ViT (aim: ≥ 97% validation).
+      name: "mnv2-ft-all",
+      build: {
+        from: IMAGENET,
+        settings: {
+          finetuneBlocks: "all",
+          augment: CROP_FLIP,
+          finetuneEpochs: FT_ALL_EPOCHS,
+          finetuneLr: 1e-4,
+        },
+      },
+      note: "ImageNet MobileNetV2 fine-tuned whole (after the stem) at 224 px with crop + flip, " +
+        "epoch selected on validation",
+    },
     { name: "vit-guide", spec: "hf:merve/beans-vit-224", note: "the guide's ViT-B/16" },
   ],
   profiles: {
@@ -74,7 +91,7 @@ export const sweep = defineSweep({
       lambdas: [0.5],
       seeds: [0, 1, 2],
       confirmSeeds: 10,
-      teachers: ["mnv2-strong", "vit-guide"],
+      teachers: ["mnv2-strong", "mnv2-ft-all", "vit-guide"],
       budget: "GPU days (224 px, 300 epochs for the augmented arms)",
     },
     cpu: {
