@@ -235,7 +235,12 @@ export function armsFigure(results: SweepResults): Figure {
     for (const c of confirm) {
       if (!scratchDone.has(c.recipe!)) {
         scratchDone.add(c.recipe!);
-        bars.push({ arm: c.recipe!, who: "scratch", acc: c.scratch.validation.accuracy, label: "" });
+        bars.push({
+          arm: c.recipe!,
+          who: "scratch",
+          acc: c.scratch.validation.accuracy,
+          label: "",
+        });
       }
       bars.push({
         arm: c.recipe!,

@@ -177,7 +177,9 @@ export async function finetuneFromImages(
       for (let s = 0; s < n; s += bs, step++) {
         const idx = order.subarray(s, Math.min(n, s + bs));
         const view = sampleBatchView(idx, augment, { seed, epoch, step, size: pre.size });
-        const front = tf.tidy(() => model.runFrom(null, viewInput(train, idx, pre, view), { to: from }));
+        const front = tf.tidy(() =>
+          model.runFrom(null, viewInput(train, idx, pre, view), { to: from })
+        );
         const labels = viewLabels(Int32Array.from(idx, (i) => train.labels[i]), k, view);
         const loss = opt.minimize(
           () =>
