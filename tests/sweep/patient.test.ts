@@ -9,6 +9,7 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { TEST_DATA } from "../helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
+import { initBackend } from "../../lib/backend.ts";
 import { runSweep } from "../../lib/sweep/run.ts";
 import { writeSweepReport } from "../../lib/report/finish.ts";
 import { loadSweep } from "../../lib/report/load.ts";
@@ -25,6 +26,7 @@ test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    await initBackend(undefined, { quiet: true });
     const tmp = await Deno.makeTempDir({ prefix: "kd-patient-" });
     Deno.env.set("KD_CACHE_DIR", join(tmp, "cache"));
     try {
