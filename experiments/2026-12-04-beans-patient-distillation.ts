@@ -15,8 +15,8 @@
  * Run: `deno task sweep 2026-12-04-beans-patient-distillation --profile smoke|cpu|full`.
  * @module
  */
-import { defineSweep, type SweepArm } from "../lib/sweep/define.ts";
-import type { Recipe } from "../lib/presets.ts";
+import { defineSweep, type SweepArm } from "@kd/vision/sweep";
+import type { Recipe } from "@kd/vision/train";
 
 const IMAGENET = "hf:google/mobilenet_v2_1.0_224";
 const CROP_FLIP = "crop=0.35-1,flip";

@@ -18,7 +18,17 @@ import { distLoss } from "./loss/dist.ts";
 
 /** The distillation terms {@linkcode distillationLoss} can use. */
 export const KD_METHODS = ["kd", "dkd", "dist"] as const;
-/** One of {@linkcode KD_METHODS}. */
+/**
+ * One of {@linkcode KD_METHODS}.
+ *
+ * @example Choosing the distillation term of a run
+ * ```ts
+ * import type { KdMethod } from "@kd/vision/loss";
+ *
+ * const method: KdMethod = "dkd"; // "kd" (Hinton, the default), "dkd" or "dist"
+ * console.log(method);
+ * ```
+ */
 export type KdMethod = typeof KD_METHODS[number];
 
 /** Defaults of the method weights: mdistiller's DKD (α 1, β 8) and the DIST paper's (β 1, γ 1). */

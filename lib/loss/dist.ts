@@ -9,7 +9,17 @@
  */
 import * as tf from "../tf.ts";
 
-/** Settings of {@linkcode distLoss}. */
+/**
+ * Settings of {@linkcode distLoss}.
+ *
+ * @example The authors' defaults (β = γ = τ = 1)
+ * ```ts
+ * import type { DistOptions } from "@kd/vision/loss";
+ *
+ * const opts: DistOptions = { temperature: 1, beta: 1, gamma: 1 };
+ * console.log(opts);
+ * ```
+ */
 export interface DistOptions {
   /** Softmax temperature τ. */
   temperature: number;

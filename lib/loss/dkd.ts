@@ -10,7 +10,17 @@
  */
 import * as tf from "../tf.ts";
 
-/** Settings of {@linkcode dkdLoss}. */
+/**
+ * Settings of {@linkcode dkdLoss}.
+ *
+ * @example mdistiller's defaults for CIFAR-100 (α = 1, β = 8, τ = 4)
+ * ```ts
+ * import type { DkdOptions } from "@kd/vision/loss";
+ *
+ * const opts: DkdOptions = { temperature: 4, alpha: 1, beta: 8 };
+ * console.log(opts.beta / opts.alpha); // the non-target classes weigh 8× the target class
+ * ```
+ */
 export interface DkdOptions {
   temperature: number;
   /** Weight α of the target-class term. */

@@ -34,6 +34,31 @@ export interface TeacherSource {
  * One recipe arm of a profile: what it changes in the profile's recipe. Each arm has its own
  * scratch baseline trained with the same recipe (augmentation, schedule, views), so its Δ
  * measures the teaching, not the recipe.
+ *
+ * @example Two arms crossed with the teachers: today's recipe and DKD
+ * ```ts
+ * import { defineSweep, type SweepArm } from "@kd/vision/sweep";
+ *
+ * const arms: SweepArm[] = [
+ *   { name: "today", note: "the profile's recipe" },
+ *   { name: "dkd", overrides: { method: "dkd", dkdBeta: 8 }, note: "decoupled KD" },
+ * ];
+ * export const sweep = defineSweep({
+ *   name: "tiny-arms",
+ *   description: "Hinton KD vs DKD from the tiny ViT, each against its own scratch",
+ *   teachers: [{ name: "vit-tiny", spec: "hf-dir:tests/fixtures/vit_tiny" }],
+ *   profiles: {
+ *     smoke: {
+ *       preset: "smoke",
+ *       student: "mobilenet_v2@0.35",
+ *       arms,
+ *       temperatures: [5],
+ *       lambdas: [0.5],
+ *       seeds: [0],
+ *     },
+ *   },
+ * });
+ * ```
  */
 export interface SweepArm {
   /** Short name for run ids and tables (letters, digits, `-`). */

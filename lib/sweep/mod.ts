@@ -25,6 +25,7 @@
  */
 export {
   defineSweep,
+  type SweepArm,
   type SweepDefinition,
   type SweepProfile,
   type TeacherSource,

@@ -14,7 +14,7 @@ import { FIXTURES } from "../fixture_paths.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const VIT_TINY = `${FIXTURES}/vit_tiny`;
 /** deno.json tasks that are Deno's own tools, not toolkit commands. */
-const NOT_COMMANDS = new Set(["test", "check"]);
+const NOT_COMMANDS = new Set(["test", "test:doc", "check", "check:doc", "doc"]);
 
 const tasks = Object.keys(denoJson.tasks).filter((t) => !NOT_COMMANDS.has(t));
 
