@@ -61,9 +61,7 @@ test("lib/core/ imports nothing above it", () => {
   const below = (d: string) => d.startsWith("core/") || d === "tf.ts";
   assertEquals(graph.get("tf.ts"), [], "tf.ts must stay a leaf");
   const bad = [...graph].flatMap(([m, deps]) =>
-    m.startsWith("core/")
-      ? deps.filter((d) => !below(d)).map((d) => `${m} → ${d}`)
-      : []
+    m.startsWith("core/") ? deps.filter((d) => !below(d)).map((d) => `${m} → ${d}`) : []
   );
   assertEquals(bad, []);
 });

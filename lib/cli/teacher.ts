@@ -12,8 +12,9 @@ import { buildTeacher, type BuildTeacherOptions, type TeacherResult } from "../t
 import { initBackend } from "../backend.ts";
 
 const USAGE = `usage: deno task teacher [--from SPEC] [--data DIR] [--out DIR] [--name NAME]
-  [--features-from POINT|block:K] [--train-fraction F] [--finetune-blocks K]
-  [--finetune-epochs E] [--finetune-lr LR] [--weight-decays 0,1e-3,1e-2,1e-1]
+  [--features-from POINT|block:K] [--train-fraction F] [--finetune-blocks K|all]
+  [--augment crop[=MIN-MAX],flip,mixup=ALPHA] [--finetune-epochs E] [--finetune-lr LR]
+  [--weight-decays 0,1e-3,1e-2,1e-1]
   [--epochs 10,30,100] [--lr 1e-2] [--batch-size 32] [--seed 0] [--max-images N]
   [--backend NAME] [--json] [--quiet]
 
@@ -25,6 +26,10 @@ validation, optionally with the last K blocks fine-tuned; saved as a folder usab
                        (default: env KD_BACKBONE, else ${DEFAULT_BACKBONE})
   --features-from P    pool features at an earlier point (a backbone layer name, or block:K,
                        the end of block K) for a weaker teacher
+  --finetune-blocks K  then fine-tune the last K blocks (+ head) from cached activations;
+                       all: every block after the stem, from the images (each step runs the
+                       whole network; minutes per epoch at 224 px on a CPU)
+  --augment SPEC       augment the images while fine-tuning (needs --finetune-blocks all)
   --max-images N       an evenly spaced subset of at most N images per split
   --out DIR            default data/teachers/<name>/`;
 
@@ -37,7 +42,10 @@ export function teacherOptions(f: Args): BuildTeacherOptions {
     name: f.name as string | undefined,
     featuresFrom: f["features-from"] as string | undefined,
     trainFraction: numberFlag("train-fraction", f["train-fraction"]),
-    finetuneBlocks: intFlag("finetune-blocks", f["finetune-blocks"]),
+    finetuneBlocks: f["finetune-blocks"] === "all"
+      ? "all"
+      : intFlag("finetune-blocks", f["finetune-blocks"]),
+    augment: f.augment as string | undefined,
     finetuneEpochs: intFlag("finetune-epochs", f["finetune-epochs"]),
     finetuneLr: numberFlag("finetune-lr", f["finetune-lr"]),
     weightDecays: numberListFlag("weight-decays", f["weight-decays"]),
@@ -61,6 +69,7 @@ export const teacherCommand: CommandSpec<TeacherResult> = {
     "features-from",
     "train-fraction",
     "finetune-blocks",
+    "augment",
     "finetune-epochs",
     "finetune-lr",
     "weight-decays",

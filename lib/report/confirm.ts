@@ -24,16 +24,15 @@ export function confirmTable(c: ConfirmResult): { header: string[]; rows: string
     s
       ? [arm, split, String(s.accuracy.n), pctStat(s.accuracy, signed), pctStat(s.macroF1, signed)]
       : [];
+  const arm = c.recipe ? `, arm ${c.recipe}` : "";
+  const scratch = c.recipe ? `scratch (arm ${c.recipe})` : "scratch";
+  const distilled = `distilled (${c.teacher}, T=${c.temperature}, λ=${c.lambda}${arm})`;
   const rows = [
-    row("scratch", "validation", c.scratch.validation),
-    row(
-      `distilled (${c.teacher}, T=${c.temperature}, λ=${c.lambda})`,
-      "validation",
-      c.distilled.validation,
-    ),
+    row(scratch, "validation", c.scratch.validation),
+    row(distilled, "validation", c.distilled.validation),
     row("Δ distilled − scratch (paired by seed), pp", "validation", c.delta.validation, true),
-    row("scratch", "TEST", c.scratch.test),
-    row(`distilled (${c.teacher}, T=${c.temperature}, λ=${c.lambda})`, "TEST", c.distilled.test),
+    row(scratch, "TEST", c.scratch.test),
+    row(distilled, "TEST", c.distilled.test),
     row("Δ distilled − scratch (paired by seed), pp", "TEST", c.delta.test, true),
   ].filter((r) => r.length);
   return { header, rows };
@@ -68,6 +67,45 @@ export function teacherLine(c: ConfirmResult): string {
     `student is ${Math.abs(g * 100).toFixed(1)} pp ${g < 0 ? "below" : "above"} it.`;
 }
 
+const signedPp = (v: number) => `${v > 0 ? "+" : v < 0 ? "−" : ""}${Math.abs(v * 100).toFixed(1)}`;
+
+/**
+ * One row per CONFIRM pick when the sweep has recipe arms (else none): the arm, the teacher and
+ * its own validation accuracy, scratch and distilled of that arm, the paired Δ and the student's
+ * gap to its teacher, so the arms compare at a glance.
+ */
+export function armsSummary(results: SweepResults): { header: string[]; rows: string[][] } {
+  const header = [
+    "arm",
+    "teacher",
+    "teacher acc %",
+    "T, λ",
+    "scratch %",
+    "distilled %",
+    "Δ vs scratch, pp [95% CI]",
+    "student − teacher, pp",
+  ];
+  const picks = (results.confirm ?? []).filter((c) => c.recipe);
+  const rows = picks.map((c) => {
+    const d = c.delta.validation.accuracy;
+    const t = c.teacherValAccuracy, g = c.teacherGap;
+    const ci = d.n > 1 && finite(d.ci95[0])
+      ? ` [${signedPp(d.ci95[0])}, ${signedPp(d.ci95[1])}]`
+      : "";
+    return [
+      c.recipe!,
+      c.teacher,
+      finite(t) ? (t * 100).toFixed(1) : "–",
+      `${c.temperature}, ${c.lambda}`,
+      (c.scratch.validation.accuracy.mean * 100).toFixed(1),
+      (c.distilled.validation.accuracy.mean * 100).toFixed(1),
+      `${signedPp(d.mean)}${ci}`,
+      finite(g) ? signedPp(g) : "–",
+    ];
+  });
+  return { header, rows };
+}
+
 /**
  * The CONFIRM sections as Markdown (empty string when the profile has no confirm stage).
  *
@@ -86,6 +124,18 @@ export function confirmMarkdown(results: SweepResults): string {
   if (!results.confirm.length) {
     out.push("The confirm stage has no finished pairs yet.", "");
     return out.join("\n");
+  }
+  const summary = armsSummary(results);
+  if (summary.rows.length) {
+    out.push(
+      "Recipe arms (validation, confirm seeds; each arm against scratch trained with the same " +
+        "recipe):",
+      "",
+      `| ${summary.header.map(md).join(" | ")} |`,
+      `|${summary.header.map(() => "---").join("|")}|`,
+      ...summary.rows.map((r) => `| ${r.map(md).join(" | ")} |`),
+      "",
+    );
   }
   for (const c of results.confirm) {
     const { header, rows } = confirmTable(c);
@@ -131,10 +181,24 @@ export function confirmHtml(results: SweepResults): string {
   if (results.confirm === null || results.confirm === undefined) return "";
   const parts = [`<h2>CONFIRM: picked configurations vs scratch on fresh seeds</h2>`];
   if (!results.confirm.length) parts.push(`<p>The confirm stage has no finished pairs yet.</p>`);
+  const summary = armsSummary(results);
+  if (summary.rows.length) {
+    parts.push(
+      `<p>Recipe arms (validation, confirm seeds; each arm against scratch trained with the ` +
+        `same recipe):</p>`,
+      `<table class="results" data-split="confirm-arms"><thead><tr>${
+        summary.header.map((h) => `<th>${esc(h)}</th>`).join("")
+      }</tr></thead><tbody>`,
+      ...summary.rows.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join("")}</tr>`),
+      `</tbody></table>`,
+    );
+  }
   for (const c of results.confirm) {
     const { header, rows } = confirmTable(c);
     parts.push(
-      `<section class="confirm" data-teacher="${esc(c.teacher)}">`,
+      `<section class="confirm" data-teacher="${esc(c.teacher)}"${
+        c.recipe ? ` data-recipe="${esc(c.recipe)}"` : ""
+      }>`,
       `<h3>CONFIRM ${esc(sectionName(c))}</h3>`,
       `<p class="note"><strong>Verdict:</strong> ${esc(c.verdict)}.</p>`,
       teacherLine(c) ? `<p>${esc(teacherLine(c))}</p>` : "",
@@ -166,6 +230,9 @@ export function confirmCsvRecords(results: SweepResults): Record<string, unknown
           split,
           teacher: kind === "scratch" ? "scratch" : c.teacher,
           kind,
+          recipe: c.recipe,
+          teacher_val_acc: kind === "distill" ? c.teacherValAccuracy : null,
+          teacher_gap_acc: kind === "distill" && split === "validation" ? c.teacherGap : null,
           temperature: kind === "distill" ? c.temperature : null,
           lambda: kind === "distill" ? c.lambda : null,
           n_seeds: s.accuracy.n,

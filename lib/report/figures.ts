@@ -67,6 +67,10 @@ export interface CurveRun {
   id: string;
   /** `scratch` runs are drawn grey, distilled ones in colour. */
   kind: "scratch" | "distill";
+  /** Recipe arm: with several, runs are coloured by arm (scratch dashed). */
+  recipe?: string;
+  /** Teacher name (distinguishes teachers within an arm by line style). */
+  teacher?: string | null;
   /** Its per-epoch records, in epoch order. */
   metrics: EpochRecord[];
   /** Legend entry shared by runs of one configuration (default: the id without `-s<seed>`). */
@@ -126,42 +130,79 @@ function teacherColors(rows: ResultRow[]): Map<string, string> {
 }
 
 /**
+ * The recipe arms of a sweep in table order (empty when it has one recipe): with arms, every
+ * figure colours by arm, because Δ is only meaningful against the scratch of the same arm.
+ */
+export function recipeArms(rows: { recipe?: string }[]): string[] {
+  return [...new Set(rows.flatMap((r) => r.recipe ? [r.recipe] : []))];
+}
+
+function armColors(arms: string[]): Map<string, string> {
+  return new Map(arms.map((a, i) => [a, PALETTE[i % PALETTE.length]]));
+}
+
+const DASHES = ["solid", "dot", "dash", "longdash", "dashdot"];
+
+/**
  * Validation accuracy against temperature, one line per (teacher, λ) with 95% CI error bars,
- * over the scratch baseline drawn as a shaded band (mean ± 95% CI).
+ * over the scratch baseline drawn as a shaded band (mean ± 95% CI). With recipe arms, one line
+ * per (arm, teacher, λ) coloured by arm (teachers by line style) and each arm's scratch mean as
+ * a dashed line in its colour; the teachers' own accuracy is a thin dotted line either way.
  */
 export function accuracyVsTemperatureFigure(results: SweepResults): Figure {
   const distill = results.rows.filter((r) => r.kind === "distill" && r.temperature !== null);
-  const colors = teacherColors(results.rows);
+  const arms = recipeArms(results.rows);
+  const colors = arms.length ? armColors(arms) : teacherColors(results.rows);
+  const teacherNames = [...new Set(distill.map((r) => r.teacher))];
   const groups = new Map<string, ResultRow[]>();
   for (const r of distill) {
-    const key = `${r.teacher}\u0000${r.lambda}`;
+    const key = `${r.recipe ?? ""}\u0000${r.teacher}\u0000${r.lambda}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const lambdas = [...new Set(distill.map((r) => r.lambda))].sort((a, b) => a! - b!);
-  const dashes = ["solid", "dot", "dash", "longdash", "dashdot"];
   const data: Trace[] = [];
   for (const rows of groups.values()) {
     rows.sort((a, b) => a.temperature! - b.temperature!);
-    const { teacher, lambda } = rows[0];
+    const { teacher, lambda, recipe } = rows[0];
+    const name = recipe ? `${recipe}: ${teacher} λ=${lambda}` : `${teacher} λ=${lambda}`;
     data.push({
       type: "scatter",
       mode: "lines+markers",
-      name: `${teacher} λ=${lambda}`,
+      name,
+      ...(recipe ? { legendgroup: recipe } : {}),
       x: rows.map((r) => r.temperature),
       y: rows.map((r) => r.accuracy.mean * 100),
       error_y: errorY(rows.map((r) => r.accuracy)),
       line: {
-        color: colors.get(teacher),
-        dash: dashes[lambdas.indexOf(lambda) % dashes.length],
+        color: colors.get(recipe ?? teacher),
+        dash: recipe
+          ? DASHES[teacherNames.indexOf(teacher) % DASHES.length]
+          : DASHES[lambdas.indexOf(lambda) % DASHES.length],
       },
-      hovertemplate: `${teacher} λ=${lambda} T=%{x}: %{y:.2f}%<extra></extra>`,
+      hovertemplate: `${name} T=%{x}: %{y:.2f}%<extra></extra>`,
     });
   }
   const temps = distill.map((r) => r.temperature!);
   const x0 = temps.length ? Math.min(...temps) : 1;
   const x1 = temps.length ? Math.max(...temps) : 10;
   const logX = x0 > 0 && x1 / x0 >= 4;
-  const scratch = results.rows.find((r) => r.kind === "scratch");
+  const scratchRows = results.rows.filter((r) => r.kind === "scratch");
+  if (arms.length) {
+    for (const s of scratchRows) {
+      const m = s.accuracy.mean * 100;
+      data.unshift({
+        type: "scatter",
+        mode: "lines",
+        name: `${s.recipe}: scratch (n=${s.accuracy.n})`,
+        legendgroup: s.recipe,
+        x: [x0, x1],
+        y: [m, m],
+        line: { color: colors.get(s.recipe!), dash: "dash", width: 1.5 },
+        hovertemplate: `${s.recipe} scratch: ${m.toFixed(2)}%<extra></extra>`,
+      });
+    }
+  }
+  const scratch = arms.length ? undefined : scratchRows[0];
   if (scratch) {
     const m = scratch.accuracy.mean * 100;
     const e = ciErrors(scratch.accuracy);
@@ -199,7 +240,11 @@ export function accuracyVsTemperatureFigure(results: SweepResults): Figure {
       name: `teacher ${name}`,
       x: [x0, x1],
       y: [acc, acc],
-      line: { color: colors.get(name), dash: "dot", width: 1 },
+      line: {
+        color: arms.length ? SCRATCH_COLOR : colors.get(name),
+        dash: arms.length ? DASHES[teacherNames.indexOf(name) % DASHES.length] : "dot",
+        width: 1,
+      },
       hovertemplate: `teacher ${name}: ${acc.toFixed(2)}%<extra></extra>`,
     });
   }
@@ -214,35 +259,157 @@ export function accuracyVsTemperatureFigure(results: SweepResults): Figure {
       },
       yaxis: { title: title("validation accuracy (%)") },
       legend: { orientation: "h", y: -0.25 },
-      height: 480,
-      margin: { t: 60, b: 120 },
+      height: arms.length ? 560 : 480,
+      margin: { t: 60, b: arms.length ? 200 : 120 },
     },
   };
 }
 
-/** Δ validation accuracy vs scratch per distilled configuration, paired by seed, with 95% CI. */
+/**
+ * Recipe arms side by side: per arm, scratch and each teacher's distilled student (validation
+ * accuracy with 95% CI), and each teacher's own accuracy as a horizontal line, so the gap to the
+ * teacher and the gain over the arm's own scratch read off one figure. From the CONFIRM stage
+ * (fresh seeds) when it has results, else from the screen rows (each arm's best configuration
+ * per teacher: optimistic, picked on these numbers).
+ */
+export function armsFigure(results: SweepResults): Figure {
+  const arms = recipeArms(results.rows);
+  type Bar = { arm: string; who: string; acc: Stat; label: string };
+  const bars: Bar[] = [];
+  const confirm = (results.confirm ?? []).filter((c) => c.recipe);
+  const fromConfirm = confirm.length > 0;
+  if (fromConfirm) {
+    const scratchDone = new Set<string>();
+    for (const c of confirm) {
+      if (!scratchDone.has(c.recipe!)) {
+        scratchDone.add(c.recipe!);
+        bars.push({
+          arm: c.recipe!,
+          who: "scratch",
+          acc: c.scratch.validation.accuracy,
+          label: "",
+        });
+      }
+      bars.push({
+        arm: c.recipe!,
+        who: c.teacher,
+        acc: c.distilled.validation.accuracy,
+        label: `T=${c.temperature} λ=${c.lambda}`,
+      });
+    }
+  } else {
+    for (const arm of arms) {
+      const rows = results.rows.filter((r) => r.recipe === arm);
+      const s = rows.find((r) => r.kind === "scratch");
+      if (s) bars.push({ arm, who: "scratch", acc: s.accuracy, label: "" });
+      const best = new Map<string, ResultRow>();
+      for (const r of rows.filter((r) => r.kind === "distill")) {
+        const cur = best.get(r.teacher);
+        if (!cur || r.accuracy.mean > cur.accuracy.mean) best.set(r.teacher, r);
+      }
+      for (const [t, r] of best) {
+        bars.push({ arm, who: t, acc: r.accuracy, label: `T=${r.temperature} λ=${r.lambda}` });
+      }
+    }
+  }
+  const colors = teacherColors(results.rows);
+  const whos = [...new Set(bars.map((b) => b.who))];
+  const data: Trace[] = whos.map((who) => {
+    const bs = bars.filter((b) => b.who === who);
+    return {
+      type: "bar",
+      name: who === "scratch" ? "scratch (same arm)" : `distilled from ${who}`,
+      x: bs.map((b) => b.arm),
+      y: bs.map((b) => b.acc.mean * 100),
+      error_y: errorY(bs.map((b) => b.acc)),
+      text: bs.map((b) => b.label),
+      marker: { color: who === "scratch" ? SCRATCH_COLOR : colors.get(who) },
+      hovertemplate: `%{x} ${who} %{text}: %{y:.1f}%<extra></extra>`,
+    };
+  });
+  const teachers = new Map<string, number>();
+  for (const r of results.rows) {
+    if (r.kind === "distill" && finite(r.teacherValAccuracy)) {
+      teachers.set(r.teacher, r.teacherValAccuracy * 100);
+    }
+  }
+  const shapes = [...teachers].map(([name, acc]) => ({
+    type: "line",
+    xref: "paper",
+    x0: 0,
+    x1: 1,
+    y0: acc,
+    y1: acc,
+    line: { color: colors.get(name), dash: "dot", width: 1.5 },
+  }));
+  for (const [name, acc] of teachers) {
+    // An invisible trace gives each teacher line a legend entry.
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      name: `teacher ${name} itself (${acc.toFixed(1)}%)`,
+      x: [arms[0], arms[arms.length - 1]],
+      y: [acc, acc],
+      line: { color: colors.get(name), dash: "dot", width: 1.5 },
+      hovertemplate: `teacher ${name}: ${acc.toFixed(2)}%<extra></extra>`,
+    });
+  }
+  return {
+    data,
+    layout: {
+      title: title(
+        `Recipe arms: scratch, distilled and the teacher itself (${
+          fromConfirm ? "CONFIRM, fresh seeds" : "screen, best per arm"
+        }; error bars: 95% CI)`,
+      ),
+      xaxis: { title: title("recipe arm"), categoryorder: "array", categoryarray: arms },
+      yaxis: { title: title("validation accuracy (%)") },
+      barmode: "group",
+      shapes,
+      legend: { orientation: "h", y: -0.22 },
+      height: 500,
+      margin: { t: 60, b: 150 },
+    },
+  };
+}
+
+/**
+ * Δ validation accuracy vs scratch per distilled configuration, paired by seed, with 95% CI;
+ * with recipe arms, one bar colour per arm (each against its own arm's scratch).
+ */
 export function deltaVsScratchFigure(results: SweepResults): Figure {
   const rows = results.rows.filter((r) => r.kind === "distill" && r.deltaAccuracy);
-  const colors = teacherColors(results.rows);
-  const byTeacher = new Map<string, ResultRow[]>();
-  for (const r of rows) byTeacher.set(r.teacher, [...(byTeacher.get(r.teacher) ?? []), r]);
-  const data: Trace[] = [...byTeacher].map(([teacher, rs]) => ({
+  const arms = recipeArms(results.rows);
+  const colors = arms.length ? armColors(arms) : teacherColors(results.rows);
+  const byTrace = new Map<string, ResultRow[]>();
+  for (const r of rows) {
+    const key = r.recipe ?? r.teacher;
+    byTrace.set(key, [...(byTrace.get(key) ?? []), r]);
+  }
+  // With arms, bars of one teacher line up across arms; T and λ (which differ by arm) hover.
+  const perArm = (r: ResultRow) =>
+    rows.filter((x) => x.recipe === r.recipe && x.teacher === r.teacher).length;
+  const x = (r: ResultRow) => arms.length && perArm(r) === 1 ? r.teacher : rowLabel(r);
+  const data: Trace[] = [...byTrace].map(([key, rs]) => ({
     type: "bar",
-    name: teacher,
-    x: rs.map(rowLabel),
+    name: key,
+    x: rs.map(x),
     y: rs.map((r) => r.deltaAccuracy!.mean * 100),
     error_y: errorY(rs.map((r) => r.deltaAccuracy!)),
-    marker: { color: colors.get(teacher) },
-    hovertemplate: "%{x}: %{y:+.2f} pp<extra></extra>",
+    text: rs.map((r) => arms.length ? `${key}: ${rowLabel(r)}` : rowLabel(r)),
+    textposition: "none",
+    marker: { color: colors.get(key) },
+    hovertemplate: "%{text}: %{y:+.2f} pp<extra></extra>",
   }));
   return {
     data,
     layout: {
       title: title("Δ validation accuracy vs scratch (paired by seed; error bars: 95% CI)"),
-      xaxis: { title: title("configuration"), automargin: true },
+      xaxis: { title: title(arms.length ? "teacher" : "configuration"), automargin: true },
       yaxis: DELTA_AXIS,
       shapes: [ZERO_LINE],
       barmode: "group",
+      ...(arms.length ? { legend: { title: title("recipe arm") } } : {}),
       height: 460,
       margin: { t: 60, b: 140 },
     },
@@ -254,11 +421,13 @@ export function deltaVsScratchFigure(results: SweepResults): Figure {
  * scratch) as a dot and the mean with its 95% interval as a diamond with error bars, against 0.
  */
 export function confirmDeltaFigure(results: SweepResults): Figure {
-  const colors = teacherColors(results.rows);
+  const arms = recipeArms(results.rows);
+  const colors = arms.length ? armColors(arms) : teacherColors(results.rows);
   const data: Trace[] = [];
   for (const c of results.confirm ?? []) {
-    const color = colors.get(c.teacher);
-    const label = (split: string) => `${c.teacher} T=${c.temperature} (${split})`;
+    const color = colors.get(c.recipe ?? c.teacher);
+    const who = c.recipe ? `${c.recipe}: ${c.teacher}` : c.teacher;
+    const label = (split: string) => `${who} T=${c.temperature} (${split})`;
     const perSeed = (split: "validation" | "test") =>
       c.perSeed.flatMap((s) =>
         s.distilled[split] !== null && s.scratch[split] !== null
@@ -295,7 +464,10 @@ export function confirmDeltaFigure(results: SweepResults): Figure {
     data,
     layout: {
       title: title("CONFIRM: Δ accuracy vs scratch on fresh seeds (dots: seeds; ◆: mean, 95% CI)"),
-      xaxis: { title: title("teacher (its screen pick) and split"), automargin: true },
+      xaxis: {
+        title: title(`${arms.length ? "arm: " : ""}teacher (its screen pick) and split`),
+        automargin: true,
+      },
       yaxis: DELTA_AXIS,
       shapes: [ZERO_LINE],
       height: 460,
@@ -321,12 +493,14 @@ const ZERO_LINE = {
 /** Configuration label of a run for grouping curves: `scratch` or `teacher T=.. λ=..`. */
 export function curveGroup(run: CurveRun): string {
   if (run.group) return run.group;
-  return run.kind === "scratch" ? "scratch" : run.id.replace(/-s\d+$/, "");
+  if (run.kind === "scratch") return run.recipe ? `scratch-${run.recipe}` : "scratch";
+  return run.id.replace(/-s\d+$/, "");
 }
 
 /**
  * Validation accuracy and train loss per epoch, one pair of lines per run; runs of the same
- * configuration (seeds) share a colour and a legend entry, scratch is dashed grey.
+ * configuration (seeds) share a colour and a legend entry, scratch is dashed grey. With recipe
+ * arms the colour is the arm: its scratch dashed, its teachers by line style.
  *
  * @example Validation accuracy and training loss per epoch of runs
  * ```ts
@@ -342,6 +516,9 @@ export function curveGroup(run: CurveRun): string {
 export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure {
   const data: Trace[] = [];
   const groups = new Map<string, string>();
+  // With recipe arms a colour is an arm (scratch dashed, teachers by line style).
+  const arms = armColors(recipeArms(runs));
+  const teachers = [...new Set(runs.flatMap((r) => r.teacher ? [r.teacher] : []))];
   for (const run of runs) {
     if (!run.metrics.length) continue;
     const group = curveGroup(run);
@@ -350,10 +527,19 @@ export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure
       const distill = [...groups.keys()].filter((g) => g !== "scratch").length;
       groups.set(
         group,
-        run.kind === "scratch" ? SCRATCH_COLOR : PALETTE[distill % PALETTE.length],
+        run.recipe && arms.has(run.recipe)
+          ? arms.get(run.recipe)!
+          : run.kind === "scratch"
+          ? SCRATCH_COLOR
+          : PALETTE[distill % PALETTE.length],
       );
     }
-    const line = { color: groups.get(group), dash: run.kind === "scratch" ? "dash" : "solid" };
+    const dash = run.kind === "scratch"
+      ? "dash"
+      : arms.size && run.teacher
+      ? [DASHES[0], ...DASHES.slice(2)][teachers.indexOf(run.teacher) % (DASHES.length - 1)]
+      : "solid";
+    const line = { color: groups.get(group), dash };
     const epochs = run.metrics.map((m) => m.epoch);
     data.push({
       type: "scatter",

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
 import {
   accuracyVsTemperatureFigure,
+  armsFigure,
   confirmDeltaFigure,
   confusionFigure,
   deltaVsScratchFigure,
@@ -66,35 +67,53 @@ function runLabel(r: RunData): string {
 export function reportFigures(sweep: SweepData): NamedFigure[] {
   const out: NamedFigure[] = [];
   const { results, runs } = sweep;
+  const arms = results.rows.some((r) => r.recipe);
   if (results.confirm?.length) {
     out.push({
       name: "confirm_delta",
-      caption: "CONFIRM: each teacher's screen pick against scratch on fresh seeds, paired by " +
-        "seed; dots are single seeds, diamonds the mean with its 95% t interval.",
+      caption: `CONFIRM: each ${arms ? "arm's and " : ""}teacher's screen pick against ` +
+        `scratch${arms ? " of the same arm" : ""} on fresh seeds, paired by seed; dots are ` +
+        "single seeds, diamonds the mean with its 95% t interval.",
       figure: confirmDeltaFigure(results),
+    });
+  }
+  if (arms && results.rows.some((r) => r.kind === "distill")) {
+    out.push({
+      name: "arms",
+      caption: "Each recipe arm's scratch and distilled students (validation accuracy, 95% CI) " +
+        "beside each teacher's own accuracy (dotted lines): the gain over the arm's scratch and " +
+        "the remaining gap to the teacher.",
+      figure: armsFigure(results),
     });
   }
   if (results.rows.some((r) => r.kind === "distill")) {
     out.push({
       name: "accuracy_vs_temperature",
-      caption: "Validation accuracy of each (teacher, λ) against the temperature; the grey band " +
-        "is the scratch baseline (mean ± 95% CI over seeds).",
+      caption: arms
+        ? "Validation accuracy of each (arm, teacher, λ) against the temperature, one colour " +
+          "per arm (teachers by line style); dashed lines are each arm's scratch mean."
+        : "Validation accuracy of each (teacher, λ) against the temperature; the grey band " +
+          "is the scratch baseline (mean ± 95% CI over seeds).",
       figure: accuracyVsTemperatureFigure(results),
     });
   }
   if (results.rows.some((r) => r.deltaAccuracy)) {
     out.push({
       name: "delta_vs_scratch",
-      caption: "Gain of each distilled configuration over scratch, paired by seed (same init and " +
-        "data order); error bars are the 95% CI of the paired difference.",
+      caption: "Gain of each distilled configuration over scratch" +
+        (arms ? " of the same recipe arm (one colour per arm)" : "") +
+        ", paired by seed (same init and data order); error bars are the 95% CI of the " +
+        "paired difference.",
       figure: deltaVsScratchFigure(results),
     });
   }
   if (runs.some((r) => r.metrics.length)) {
     out.push({
       name: "learning_curves",
-      caption: "Per-run validation accuracy and training loss per epoch (metrics.jsonl); scratch " +
-        "runs dashed grey.",
+      caption: "Per-run validation accuracy and training loss per epoch (metrics.jsonl); " +
+        (arms
+          ? "one colour per recipe arm, its scratch runs dashed."
+          : "scratch runs dashed grey."),
       figure: learningCurvesFigure(runs),
     });
   }

@@ -62,6 +62,8 @@ export interface RunData {
   dir: string;
   /** `scratch` (no teacher) or `distill`. */
   kind: "scratch" | "distill";
+  /** Recipe arm (absent: the sweep's only recipe). */
+  recipe?: string;
   /** Teacher name (null for scratch). */
   teacher: string | null;
   /** Softmax temperature T (null for scratch). */
@@ -139,6 +141,7 @@ export async function loadRun(dir: string, id: string, entry?: RunEntry): Promis
     id,
     dir,
     kind,
+    ...(entry?.recipe ? { recipe: entry.recipe } : {}),
     teacher,
     temperature: kind === "distill" ? entry?.temperature ?? cfg?.temperature ?? null : null,
     lambda: kind === "distill" ? entry?.lambda ?? cfg?.lambda ?? null : null,

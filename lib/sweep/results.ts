@@ -152,7 +152,9 @@ const interval = (s: { ci95: [number, number] }) => `[${pp(s.ci95[0])}, ${pp(s.c
 /** The one-sentence answer for a teacher from its paired validation (and test) differences. */
 export function verdict(c: Omit<ConfirmResult, "verdict">, hasTestSplit: boolean): string {
   const d = c.delta.validation.accuracy;
-  const who = `${c.teacher} (T=${c.temperature}, λ=${c.lambda})`;
+  // With recipe arms the arm is part of the answer: each is paired with its own scratch.
+  const arm = c.recipe ? `, arm ${c.recipe}` : "";
+  const who = `${c.teacher} (T=${c.temperature}, λ=${c.lambda}${arm})`;
   if (d.n < 2) return `${who}: too few confirm seeds finished for an interval (${d.n})`;
   // A zero spread (e.g. identical smoke runs) detects nothing meaningful: say nothing then.
   const power = Number.isFinite(c.detectable80) && c.detectable80 > 0

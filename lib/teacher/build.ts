@@ -3,8 +3,10 @@
  * default the hub's ImageNet MobileNetV2): a linear probe on frozen, disk-cached features is
  * fitted over a weight-decay × epochs grid and selected on the validation split (the test split
  * is never read); `finetuneBlocks: K` then fine-tunes the last K blocks (+ head) from cached
- * activations, kept only if validation improves. The result is saved as a model folder usable
- * as `dir:PATH`; its `config.json` `info` records how (snake_case, `val_accuracy` included).
+ * activations, or `finetuneBlocks: "all"` every block after the stem from the images, under
+ * `augment` (crop, flip, mixup) when given; each epoch is kept only if validation improves. The
+ * result is saved as a model folder usable as `dir:PATH`; its `config.json` `info` records how
+ * (snake_case, `val_accuracy` included).
  *
  * Weaker teachers for strength sweeps: `trainFraction: 0.1` (probe on a stratified 10%) or
  * `featuresFrom: "block:1"` (features pooled at the end of an early block).
@@ -25,7 +27,8 @@ import {
   subsetFeatures,
 } from "./probe.ts";
 import { type SplitFeatures, splitFeatures } from "./features.ts";
-import { finetuneTail } from "./finetune.ts";
+import { finetuneFromImages, finetuneTail } from "./finetune.ts";
+import { augmentEnabled, parseAugment } from "../data/augment.ts";
 
 /**
  * How a teacher is built (everything but where from and where to).
@@ -55,8 +58,18 @@ export interface TeacherSettings {
   featuresFrom?: string;
   /** Fraction of the training images the probe sees (stratified; default 1). */
   trainFraction: number;
-  /** Blocks at the end to fine-tune after the probe (default 0: probe only). */
-  finetuneBlocks: number;
+  /**
+   * Blocks at the end to fine-tune after the probe (default 0: probe only), from cached
+   * activations; `"all"`: every block after the stem, from the images (slower: the whole
+   * network runs forward and backward each step, which is what lets it see augmented views).
+   */
+  finetuneBlocks: number | "all";
+  /**
+   * Augmentation of the images while fine-tuning with `finetuneBlocks: "all"` (an `--augment`
+   * spec, e.g. `crop=0.35-1,flip`; default none). Cached activations cannot show augmented
+   * views, so any other fine-tuning refuses it.
+   */
+  augment?: string;
   /** Epochs of fine-tuning; the best epoch on validation is kept (default 5). */
   finetuneEpochs: number;
   /** Adam learning rate of the fine-tuning (default 1e-4). */
@@ -176,7 +189,17 @@ export function validateTeacherSettings(s: TeacherSettings): void {
   if (!(s.trainFraction > 0 && s.trainFraction <= 1)) {
     bad("train-fraction", "in (0, 1]", s.trainFraction);
   }
-  if (!int(s.finetuneBlocks, 0)) bad("finetune-blocks", "an integer >= 0", s.finetuneBlocks);
+  if (s.finetuneBlocks !== "all" && !int(s.finetuneBlocks, 0)) {
+    bad("finetune-blocks", "an integer >= 0 or all", s.finetuneBlocks);
+  }
+  if (s.augment !== undefined && augmentEnabled(parseAugment(s.augment))) {
+    if (s.finetuneBlocks !== "all") {
+      throw new UserError(
+        "--augment needs --finetune-blocks all: the probe and tail fine-tuning learn from " +
+          "cached features, which cannot be augmented",
+      );
+    }
+  }
   if (!int(s.finetuneEpochs, 1)) bad("finetune-epochs", "an integer >= 1", s.finetuneEpochs);
   if (!(s.finetuneLr > 0)) bad("finetune-lr", "> 0", s.finetuneLr);
   if (!(s.lr > 0)) bad("lr", "> 0", s.lr);
@@ -198,6 +221,7 @@ export function teacherName(s: Partial<TeacherSettings>): string {
     s.featuresFrom ? `at-${s.featuresFrom}` : "probe",
     s.trainFraction !== undefined && s.trainFraction < 1 ? `f${s.trainFraction}` : "",
     s.finetuneBlocks ? `ft${s.finetuneBlocks}` : "",
+    s.augment && s.finetuneBlocks === "all" ? "aug" : "",
   ].filter(Boolean).join("-").replace(/[^\w.-]+/g, "-");
 }
 
@@ -239,7 +263,7 @@ const snakeProbe = (r: ProbeResult) => ({
 export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<TeacherResult> {
   const s: TeacherSettings = { ...TEACHER_DEFAULTS };
   for (const [k, v] of Object.entries(opts)) {
-    if (v !== undefined && (k in TEACHER_DEFAULTS || k === "featuresFrom")) {
+    if (v !== undefined && (k in TEACHER_DEFAULTS || k === "featuresFrom" || k === "augment")) {
       (s as unknown as Record<string, unknown>)[k] = v;
     }
   }
@@ -313,31 +337,41 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       head.get("classifier.bias")!.assign(tf.tensor1d(probe.head.bias));
     });
     let finetune: Record<string, unknown> | undefined;
-    const K = s.finetuneBlocks;
+    const bounds = model.boundaries();
+    // "all" trains from the first boundary: the stem (one 3×3 conv) stays as pretrained.
+    const K = s.finetuneBlocks === "all" ? bounds.length : s.finetuneBlocks;
     if (K > 0) {
-      const bounds = model.boundaries();
       if (K > bounds.length) {
         throw new UserError(
           `--finetune-blocks ${K}: the model has only ${bounds.length} blocks before ${point}`,
         );
       }
       const boundary = bounds[bounds.length - K];
+      const fromImages = s.finetuneBlocks === "all";
       log(
-        `fine-tuning the last ${K} block(s) after ${boundary} (+ head), ${s.finetuneEpochs} epoch(s)`,
+        `fine-tuning ${
+          fromImages ? "every block after the stem" : `the last ${K} block(s)`
+        } after ${boundary} (+ head), ${s.finetuneEpochs} epoch(s)` +
+          (fromImages ? ` from the images${s.augment ? `, augment ${s.augment}` : ""}` : ""),
       );
-      const aOpts = { layer: boundary, batchSize: s.batchSize, quiet };
-      let aTrain = await splitFeatures(model, train, aOpts);
-      const aVal = await splitFeatures(model, val, aOpts);
-      if (subset) {
-        const per = aTrain.data.length / aTrain.shape[0];
-        const d = new Float32Array(subset.length * per);
-        subset.forEach((i, k) => d.set(aTrain.data.subarray(i * per, (i + 1) * per), k * per));
-        aTrain = {
-          ...aTrain,
-          shape: [subset.length, ...aTrain.shape.slice(1)],
-          data: d,
-          labels: Int32Array.from(subset, (i) => train.labels[i]),
-        };
+      // Cached activations are read before any fallback to the cpu backend (features only).
+      let aTrain: SplitFeatures | undefined, aVal: SplitFeatures | undefined;
+      if (!fromImages) {
+        const aOpts = { layer: boundary, batchSize: s.batchSize, quiet };
+        aTrain = await splitFeatures(model, train, aOpts);
+        aVal = await splitFeatures(model, val, aOpts);
+        if (subset) {
+          const per = aTrain.data.length / aTrain.shape[0];
+          const d = new Float32Array(subset.length * per);
+          const all = aTrain.data;
+          subset.forEach((i, k) => d.set(all.subarray(i * per, (i + 1) * per), k * per));
+          aTrain = {
+            ...aTrain,
+            shape: [subset.length, ...aTrain.shape.slice(1)],
+            data: d,
+            labels: Int32Array.from(subset, (i) => train.labels[i]),
+          };
+        }
       }
       const missing = model.missingKernels(boundary);
       const backend = tf.getBackend();
@@ -345,22 +379,33 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
         log(`note: backend ${backend} lacks ${missing.join(", ")}; fine-tuning on cpu`);
         await tf.setBackend("cpu");
       }
+      const fOpts = {
+        epochs: s.finetuneEpochs,
+        lr: s.finetuneLr,
+        batchSize: s.batchSize,
+        seed: s.seed,
+        quiet,
+        onEpoch: (e: { epoch: number; valAcc: number; valLoss: number }) =>
+          log(`  epoch ${e.epoch}: validation ${pct(e.valAcc)} (loss ${e.valLoss.toFixed(4)})`),
+      };
       try {
-        const r = await finetuneTail(model, boundary, aTrain, aVal, {
-          epochs: s.finetuneEpochs,
-          lr: s.finetuneLr,
-          batchSize: s.batchSize,
-          seed: s.seed,
-          quiet,
-          onEpoch: (e) =>
-            log(`  epoch ${e.epoch}: validation ${pct(e.valAcc)} (loss ${e.valLoss.toFixed(4)})`),
-        });
+        let r;
+        if (fromImages) {
+          const images = subset ? subsetSplit(train, subset) : train;
+          r = await finetuneFromImages(model, boundary, images, val, {
+            ...fOpts,
+            augment: s.augment,
+          });
+        } else {
+          r = await finetuneTail(model, boundary, aTrain!, aVal!, fOpts);
+        }
         log(`kept epoch ${r.best.epoch} (${r.best.epoch === 0 ? "probe only" : "fine-tuned"})`);
         finetune = {
-          blocks: K,
+          blocks: s.finetuneBlocks,
           boundary,
           epochs: s.finetuneEpochs,
           lr: s.finetuneLr,
+          augment: fromImages ? s.augment ?? null : null,
           history: r.history.map((h) => ({
             epoch: h.epoch,
             train_loss: h.trainLoss,

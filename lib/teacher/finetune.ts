@@ -1,8 +1,10 @@
 /**
  * Fine-tuning the last blocks of a cut backbone (plus its head) from cached activations at a
- * block boundary: the frozen front is never re-run, so each epoch costs only the tail. The best
- * epoch by validation accuracy (ties: validation loss) is kept, starting from the probe's own
- * score, so fine-tuning can only be selected when validation says it helps.
+ * block boundary: the frozen front is never re-run, so each epoch costs only the tail. Or, for
+ * the whole network after its stem ({@linkcode finetuneFromImages}), from the images themselves
+ * under a seeded augmentation, which cached activations cannot show. The best epoch by
+ * validation accuracy (ties: validation loss) is kept, starting from the probe's own score, so
+ * fine-tuning can only be selected when validation says it helps.
  * @module
  */
 import * as tf from "../tf.ts";
@@ -11,6 +13,9 @@ import { mixSeed, mulberry32, shuffleInPlace } from "../core/rng.ts";
 import { Progress } from "../progress.ts";
 import { scoreLogits } from "./probe.ts";
 import type { SplitFeatures } from "./features.ts";
+import { type ImageSplit, toTensor } from "../data/dataset.ts";
+import { parseAugment } from "../data/augment.ts";
+import { sampleBatchView, viewInput, viewLabels } from "../train/views.ts";
 
 /** One epoch's validation scores (epoch 0 = before fine-tuning). */
 export interface EpochScore {
@@ -117,6 +122,95 @@ export async function finetuneTail(
   } finally {
     vars.forEach((v, i) => v.assign(bestWeights[i]));
     tf.dispose([...bestWeights, yAll]);
+    opt.dispose();
+  }
+  return { history, best };
+}
+
+/** Validation scores of the whole model on the images of `val` (no augmentation). */
+function evaluateImages(model: TeacherBackbone, val: ImageSplit, bs: number) {
+  const parts: tf.Tensor2D[] = [];
+  for (let s = 0; s < val.n; s += bs) {
+    const idx = Int32Array.from({ length: Math.min(bs, val.n - s) }, (_, i) => s + i);
+    parts.push(tf.tidy(() => model.apply(toTensor(val, idx, model.input))));
+  }
+  const logits = tf.concat(parts) as tf.Tensor2D;
+  const r = scoreLogits(logits, val.labels);
+  tf.dispose([...parts, logits]);
+  return r;
+}
+
+/**
+ * Train everything after boundary `from` (in practice the stem) and the head on the images of
+ * `train`, each batch under a view sampled from (seed, epoch, step) with `opts.augment` (an
+ * `--augment` spec: crop, flip, mixup), scoring on the plain images of `val` each epoch; the
+ * front up to `from` runs frozen, in inference mode. Restores the best epoch's weights.
+ */
+export async function finetuneFromImages(
+  model: TeacherBackbone,
+  from: string,
+  train: ImageSplit,
+  val: ImageSplit,
+  opts: FinetuneOptions & { augment?: string } = {},
+): Promise<{ history: EpochScore[]; best: EpochScore }> {
+  const epochs = opts.epochs ?? 5, bs = opts.batchSize ?? 32, n = train.n;
+  const augment = parseAugment(opts.augment);
+  const pre = model.input, k = model.config.numLabels, seed = opts.seed ?? 0;
+  model.setTrainableFrom(from);
+  const vars = [...model.trainableVariables().values()];
+  const snapshot = () => vars.map((v) => tf.clone(v));
+  const v0 = evaluateImages(model, val, bs);
+  let best = { epoch: 0, trainLoss: NaN, valAcc: v0.acc, valLoss: v0.loss };
+  let bestWeights = snapshot();
+  const history: EpochScore[] = [best];
+  opts.onEpoch?.(best);
+  const opt = tf.train.adam(opts.lr ?? 1e-4);
+  let step = 0;
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = shuffleInPlace(
+        Int32Array.from({ length: n }, (_, i) => i),
+        mulberry32(mixSeed(seed, epoch)),
+      );
+      const progress = new Progress(`fine-tune epoch ${epoch}/${epochs}`, n, { quiet: opts.quiet });
+      let lossSum = 0;
+      for (let s = 0; s < n; s += bs, step++) {
+        const idx = order.subarray(s, Math.min(n, s + bs));
+        const view = sampleBatchView(idx, augment, { seed, epoch, step, size: pre.size });
+        const front = tf.tidy(() =>
+          model.runFrom(null, viewInput(train, idx, pre, view), { to: from })
+        );
+        const labels = viewLabels(Int32Array.from(idx, (i) => train.labels[i]), k, view);
+        const loss = opt.minimize(
+          () =>
+            tf.tidy(() => {
+              const y = labels.rank === 1 ? tf.oneHot(labels as tf.Tensor1D, k) : labels;
+              const logits = model.head(model.featuresFrom(from, front, { training: true }));
+              return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+            }),
+          true,
+          vars,
+        )!;
+        lossSum += (await loss.data())[0] * idx.length;
+        tf.dispose([loss, front, labels]);
+        progress.tick(idx.length);
+      }
+      progress.finish();
+      const v = evaluateImages(model, val, bs);
+      const score = { epoch, trainLoss: lossSum / n, valAcc: v.acc, valLoss: v.loss };
+      history.push(score);
+      opts.onEpoch?.(score);
+      if (
+        score.valAcc > best.valAcc || (score.valAcc === best.valAcc && score.valLoss < best.valLoss)
+      ) {
+        best = score;
+        tf.dispose(bestWeights);
+        bestWeights = snapshot();
+      }
+    }
+  } finally {
+    vars.forEach((v, i) => v.assign(bestWeights[i]));
+    tf.dispose(bestWeights);
     opt.dispose();
   }
   return { history, best };

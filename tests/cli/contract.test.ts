@@ -258,3 +258,46 @@ test("an empty flag value is refused naming the flag, never replaced by a defaul
     );
   }
 });
+
+/**
+ * `--flags` the README gives each command: on a `deno task NAME [SUB]` line (code spans, table
+ * rows, `\`-continued code blocks; a `#` comment ends the command), and the flags of the
+ * distillation methods table, which are `deno task train`'s.
+ */
+function readmeFlags(readme: string, tasks: string[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (cmd: string, text: string) => {
+    const flags = [...text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((f) => f[1]);
+    out.set(cmd, new Set([...(out.get(cmd) ?? []), ...flags]));
+  };
+  for (const line of readme.replace(/\\\n/g, " ").split("\n")) {
+    // `deno task bench data\|models [--vs-torch]`: a flag of any of the alternatives.
+    const re = /deno task ([a-z][\w:-]*)((?: [a-z][\w-]*(?:\\\|[a-z][\w-]*)*)?)([^`#]*)/g;
+    for (const m of line.matchAll(re)) {
+      if (!tasks.includes(m[1])) continue;
+      // A table row ends at the next unescaped cell border.
+      add(`${m[1]}${m[2]}`, m[3].split(/(?<!\\)\|/)[0]);
+    }
+  }
+  const methods = /\*\*Distillation methods and views\*\*[\s\S]*?\n\n([\s\S]*?)\n\n/.exec(readme);
+  if (!methods) throw new Error("README: the distillation methods table is missing");
+  add("train", methods[1]);
+  return out;
+}
+
+test("every --flag the README gives a command exists in that command's --help", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const missing: string[] = [];
+  for (const [cmd, flags] of readmeFlags(readme, tasks)) {
+    const [name, alternatives] = cmd.split(" ");
+    let help = (await task([name, "--help"])).stdout;
+    // `deno task bench train ...`: the sub-commands' own help, where they have one.
+    const subs = (alternatives ?? "").split("\\|").filter((a) =>
+      subcommands(name, help).includes(a)
+    );
+    for (const sub of subs) help += (await task([name, sub, "--help"])).stdout;
+    const given = new Set([...help.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
+    for (const f of flags) if (!given.has(f)) missing.push(`${cmd} --${f}`);
+  }
+  assertEquals(missing, []);
+});

@@ -104,6 +104,46 @@ test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives M
   });
 });
 
+test("teacher: --finetune-blocks all trains every block after the stem on augmented images", async () => {
+  await withTemp(async (dir) => {
+    const build = (name: string, augment?: string) =>
+      buildTeacher({
+        from: `hf-dir:${HF_MNV2}`,
+        data: TEST_DATA,
+        out: `${dir}/${name}`,
+        finetuneBlocks: "all",
+        finetuneEpochs: 2,
+        augment,
+        maxImages: 12,
+        epochs: [3],
+        weightDecays: [0],
+        quiet: true,
+      });
+    await build("plain");
+    const aug = await build("aug", "crop=0.35-1,flip,mixup=0.2");
+    const info = async (name: string) =>
+      JSON.parse(await Deno.readTextFile(`${dir}/${name}/config.json`)).info;
+    const [plain, augmented] = [await info("plain"), await info("aug")];
+    // From the first boundary (after the stem), over the images: every epoch scored.
+    assertEquals(augmented.finetune.blocks, "all");
+    assertEquals(augmented.finetune.boundary, "conv_stem");
+    assertEquals(augmented.finetune.augment, "crop=0.35-1,flip,mixup=0.2");
+    assertEquals(augmented.finetune.history.length, 3);
+    // Same seed, same images: only the augmentation differs, so the training loss does.
+    const loss = (i: { finetune: { history: { train_loss: number }[] } }) =>
+      i.finetune.history[1].train_loss;
+    assert(Number.isFinite(loss(plain)) && loss(plain) !== loss(augmented));
+    assertEquals(await recordedValAccuracy(`${dir}/aug`), aug.val_accuracy);
+    assertEquals(teacherName({ finetuneBlocks: "all", augment: "flip" }), "mnv2-probe-ftall-aug");
+    // Cached activations cannot be augmented: refused with the flag that fixes it.
+    await assertRejects(
+      () => runTeacher(["--augment", "flip", "--finetune-blocks", "1", "--data", TEST_DATA]),
+      UserError,
+      "--finetune-blocks all",
+    );
+  });
+});
+
 test("teacher: the backbone's weights are the checkpoint's, only the head is new", async () => {
   const { model } = await openBackbone(`hf-dir:${HF_MNV2}`, {
     numLabels: 3,

@@ -1,0 +1,103 @@
+/**
+ * The patient-distillation experiment's smoke profile end to end, as `deno task sweep
+ * 2026-12-04-beans-patient-distillation --profile smoke` runs it offline, with the tiny
+ * MobileNetV2 fixture as the teachers' backbone: every recipe arm through screen and confirm,
+ * then the results and the report, which must keep the arms apart.
+ */
+import { test } from "../permissions.ts";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { TEST_DATA } from "../helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
+import { initBackend } from "../../lib/backend.ts";
+import { runSweep } from "../../lib/sweep/run.ts";
+import { writeSweepReport } from "../../lib/report/finish.ts";
+import { loadSweep } from "../../lib/report/load.ts";
+import { reportFigures } from "../../lib/report/html.ts";
+import { sweep as patient } from "../../experiments/2026-12-04-beans-patient-distillation.ts";
+
+const EXPERIMENT = new URL(
+  "../../experiments/2026-12-04-beans-patient-distillation.ts",
+  import.meta.url,
+).pathname;
+
+test({
+  name: "patient distillation, smoke: every arm screened and confirmed; results and report by arm",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await initBackend(undefined, { quiet: true });
+    const tmp = await Deno.makeTempDir({ prefix: "kd-patient-" });
+    Deno.env.set("KD_CACHE_DIR", join(tmp, "cache"));
+    try {
+      const out = join(tmp, "sweep");
+      const r = await runSweep({
+        experiment: EXPERIMENT,
+        profile: "smoke",
+        data: TEST_DATA,
+        backbone: `hf-dir:${FIXTURES}/mobilenet_v2_tiny`,
+        out,
+        quiet: true,
+        log: () => {},
+      });
+      assert(r.complete);
+      await writeSweepReport(out, { quiet: true });
+      const sweep = await loadSweep(out);
+      const arms = patient.profiles.smoke.arms!.map((a) => a.name);
+      const { manifest } = sweep;
+      assertEquals(manifest!.confirm!.picks.map((p) => p.recipe), arms);
+      // Every run finished, and every arm has its own scratch on the screen and confirm seeds.
+      assertEquals(sweep.results.pending, []);
+      for (const arm of arms) {
+        for (const seed of [0, 1000, 1001]) {
+          assert(manifest!.runs.some((x) => x.id === `scratch-${arm}-s${seed}`), `${arm} ${seed}`);
+        }
+      }
+      // The arms' recipes reached the runs: views cached, mixup online, DKD, the guide's lr.
+      const config = (id: string) => manifest!.runs.find((x) => x.id === id)!.config;
+      assertEquals(config("kd-mnv2-weak-views-T5-l0.5-s0").teacherViews, 8);
+      assertStringIncludes(config("kd-mnv2-weak-consistent-T5-l1-s0").augment!, "mixup=0.2");
+      assertEquals(config("kd-mnv2-weak-dkd-T5-l0.5-s0").method, "dkd");
+      assertEquals(config("scratch-hf-guide-s0").lr, 5e-5);
+
+      // Each CONFIRM pick shows its teacher's own accuracy and the student's gap to it.
+      const confirm = sweep.results.confirm!;
+      assertEquals(confirm.map((c) => c.recipe), arms);
+      const teacherAcc = sweep.results.rows.find((x) => x.kind === "distill")!
+        .teacherValAccuracy!;
+      for (const c of confirm) {
+        assertEquals(c.teacherValAccuracy, teacherAcc);
+        const mean = c.distilled.validation.accuracy.mean;
+        assert(Math.abs(c.teacherGap! - (mean - teacherAcc)) < 1e-9);
+      }
+      const md = await Deno.readTextFile(join(out, "results.md"));
+      for (const arm of arms) assertStringIncludes(md, `### CONFIRM mnv2-weak (${arm})`);
+      assertStringIncludes(md, "| arm | teacher | teacher acc % |");
+      assertStringIncludes(md, `| views | mnv2-weak | ${(teacherAcc * 100).toFixed(1)} |`);
+      const csv = (await Deno.readTextFile(join(out, "results.csv"))).trim().split("\n");
+      const cols = csv[0].split(",");
+      const confirmRows = csv.slice(1).map((l) => l.split(",")).filter((c) => c[0] === "confirm");
+      const recipes = new Set(confirmRows.map((c) => c[cols.indexOf("recipe")]));
+      assertEquals([...recipes].sort(), [...arms].sort());
+
+      // The figures keep the arms apart: one colour per arm, each arm's own scratch.
+      const figures = new Map(reportFigures(sweep).map((f) => [f.name, f.figure]));
+      const delta = figures.get("delta_vs_scratch")!;
+      assertEquals(delta.data.map((t) => t.name), arms);
+      assertEquals(new Set(delta.data.map((t) => (t.marker as { color: string }).color)).size, 6);
+      const byArm = figures.get("arms")!;
+      assertEquals(byArm.data[0].x, arms);
+      assertEquals(byArm.data[0].name, "scratch (same arm)");
+      const scratchLines = figures.get("accuracy_vs_temperature")!.data.filter((t) =>
+        String(t.name).includes(": scratch")
+      );
+      assertEquals(scratchLines.length, arms.length);
+      const curves = figures.get("learning_curves")!.data.filter((t) => t.showlegend);
+      assert(curves.some((t) => t.name === "scratch-views"), "each arm's scratch is its own curve");
+      assertStringIncludes(await Deno.readTextFile(join(out, "report.html")), 'id="plot-arms"');
+    } finally {
+      Deno.env.delete("KD_CACHE_DIR");
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
