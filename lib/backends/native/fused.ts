@@ -8,17 +8,7 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import {
-  cached,
-  checkInit,
-  ctx,
-  D,
-  md,
-  opDesc,
-  postOpSrc1,
-  Primitive,
-  primitiveAttr,
-} from "./dnnl.ts";
+import { cached, D, type Md, md, type PostOp, postOpSrc1, Primitive } from "./dnnl.ts";
 import { alloc, output, valuesOf } from "./kernels.ts";
 import type { NativeKernel } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
@@ -45,160 +35,68 @@ function bnDims(shape: number[]): number[] {
   return [shape.slice(0, -1).reduce((a, b) => a * b, 1), c, 1, 1];
 }
 
-const FLAGS = D.bn.useScale | D.bn.useShift;
-
-function bnForward(d: number[], eps: number): Primitive {
-  return cached(`bn_fwd|${d}|${eps}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([d[1]], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_batch_normalization_forward_desc_init(
-        op,
-        D.prop.fwdTraining,
-        data,
-        eps,
-        FLAGS,
-      ),
-      "batch_normalization_forward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, data],
-        [D.arg.scale, ch],
-        [D.arg.shift, ch],
-        [D.arg.dst, data],
-        [D.arg.mean, ch],
-        [D.arg.variance, ch],
-      ]),
-      new Set([D.arg.dst, D.arg.mean, D.arg.variance]),
-    );
-  });
+function bnSpec(d: number[], eps: number, op: "bnorm" | "bnormBwd") {
+  const prop = op === "bnorm" ? D.prop.fwdTraining : D.prop.bwd;
+  return { op, prop, data: md(d, D.tag.nhwc), channels: md([d[1]], D.tag.a), eps };
 }
 
+function bnForward(d: number[], eps: number): Primitive {
+  return cached(`bn_fwd|${d}|${eps}`, () => new Primitive(bnSpec(d, eps, "bnorm")));
+}
+
+/** oneDNN's batch-norm backward over NHWC dims `d` (`[N, C, H, W]`): dx, dγ and dβ. */
 export function bnBackward(d: number[], eps: number): Primitive {
-  return cached(`bn_bwd|${d}|${eps}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([d[1]], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_batch_normalization_backward_desc_init(op, D.prop.bwd, data, data, eps, FLAGS),
-      "batch_normalization_backward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, data],
-        [D.arg.mean, ch],
-        [D.arg.variance, ch],
-        [D.arg.diffDst, data],
-        [D.arg.scale, ch],
-        [D.arg.shift, ch],
-        [D.arg.diffSrc, data],
-        [D.arg.diffScale, ch],
-        [D.arg.diffShift, ch],
-      ]),
-      new Set([D.arg.diffSrc, D.arg.diffScale, D.arg.diffShift]),
-      bnForward(d, eps),
-    );
-  });
+  return cached(
+    `bn_bwd|${d}|${eps}`,
+    () => new Primitive(bnSpec(d, eps, "bnormBwd"), { hint: bnForward(d, eps) }),
+  );
+}
+
+function clipSpec(size: number, op: "eltwise" | "eltwiseBwd") {
+  const data = md([size], D.tag.a);
+  return { op, prop: D.prop.fwdTraining, alg: D.alg.clipV2UseDst, data, alpha: 0, beta: 6 };
 }
 
 function clipForward(size: number): Primitive {
-  return cached(`clip_fwd|${size}`, () => {
-    const data = md([size], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_eltwise_forward_desc_init(
-        op,
-        D.prop.fwdTraining,
-        D.alg.clipV2UseDst,
-        data,
-        0,
-        6,
-      ),
-      "eltwise_forward_desc_init",
-    );
-    return new Primitive(op, new Map([[D.arg.src, data], [D.arg.dst, data]]), new Set([D.arg.dst]));
-  });
+  return cached(`clip_fwd|${size}`, () => new Primitive(clipSpec(size, "eltwise")));
 }
 
 /** `dx = dy·[0 < y < 6]` (ReLU6 backward from its output) over `size` elements. */
 export function clipBackward(size: number): Primitive {
-  return cached(`clip_bwd|${size}`, () => {
-    const data = md([size], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_eltwise_backward_desc_init(op, D.alg.clipV2UseDst, data, data, 0, 6),
-      "eltwise_backward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([[D.arg.dst, data], [D.arg.diffDst, data], [D.arg.diffSrc, data]]),
-      new Set([D.arg.diffSrc]),
-      clipForward(size),
-    );
-  });
+  return cached(
+    `clip_bwd|${size}`,
+    () => new Primitive(clipSpec(size, "eltwiseBwd"), { hint: clipForward(size) }),
+  );
 }
 
 /** Tensors at least this large run their per-element passes as oneDNN binary primitives. */
 export const ONEDNN_APPLY_MIN = 1 << 16;
 
+/** A per-channel binary `mul` over NHWC dims `d` followed by `post`. */
+function channelAffine(d: number[], post: (data: Md, ch: Md) => PostOp[]): Primitive {
+  const data = md(d, D.tag.nhwc), ch = md([1, d[1], 1, 1], D.tag.nhwc);
+  return new Primitive({ op: "binary", alg: D.alg.mul, src: data, src1: ch, dst: data }, {
+    post: post(data, ch),
+  });
+}
+
 /** `y = [clip₀⁶](x·a + b)`, a and b per channel: binary mul + post-ops add (+ clip). */
 export function affineForward(d: number[], relu6: boolean): Primitive {
-  return cached(`bn_apply_fwd|${d}|${relu6}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([1, d[1], 1, 1], D.tag.nhwc);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_binary_desc_init(op, D.alg.mul, data, ch, data),
-      "binary_desc_init",
-    );
-    const attr = primitiveAttr([
+  return cached(`bn_apply_fwd|${d}|${relu6}`, () =>
+    channelAffine(d, (_, ch) => [
       { kind: "binary", alg: D.alg.add, src1: ch },
       ...(relu6 ? [{ kind: "eltwise" as const, alg: D.alg.clip, alpha: 0, beta: 6 }] : []),
-    ]);
-    return new Primitive(
-      op,
-      new Map([[D.arg.src, data], [D.arg.src1, ch], [postOpSrc1(0), ch], [D.arg.dst, data]]),
-      new Set([D.arg.dst]),
-      null,
-      attr,
-    );
-  });
+    ]));
 }
 
 /** `dx = ((x·r) + g)·k1 + k3`, r/k1/k3 per channel: binary mul + three post-ops. */
 function affineBackward(d: number[]): Primitive {
-  return cached(`bn_apply_bwd|${d}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([1, d[1], 1, 1], D.tag.nhwc);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_binary_desc_init(op, D.alg.mul, data, ch, data),
-      "binary_desc_init",
-    );
-    const attr = primitiveAttr([
+  return cached(`bn_apply_bwd|${d}`, () =>
+    channelAffine(d, (data, ch) => [
       { kind: "binary", alg: D.alg.add, src1: data },
       { kind: "binary", alg: D.alg.mul, src1: ch },
       { kind: "binary", alg: D.alg.add, src1: ch },
-    ]);
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, data],
-        [D.arg.src1, ch],
-        [postOpSrc1(0), data],
-        [postOpSrc1(1), ch],
-        [postOpSrc1(2), ch],
-        [D.arg.dst, data],
-      ]),
-      new Set([D.arg.dst]),
-      null,
-      attr,
-    );
-  });
+    ]));
 }
 
 function bnTrain(
@@ -222,12 +120,7 @@ function bnTrain(
     );
     if (xv.length >= ONEDNN_APPLY_MIN) {
       affineForward(d, relu6).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.src, xv],
-          [D.arg.src1, a],
-          [postOpSrc1(0), b],
-          [D.arg.dst, y],
-        ]),
+        { [D.arg.src]: xv, [D.arg.src1]: a, [postOpSrc1(0)]: b, [D.arg.dst]: y },
       );
     } else {
       loops.bnApply(xv, a, b, relu6, y);
@@ -239,16 +132,16 @@ function bnTrain(
     ];
   }
   bnForward(d, eps).run(
-    new Map<number, ArrayBufferView>([
-      [D.arg.src, valuesOf(args.backend, x)],
-      [D.arg.scale, valuesOf(args.backend, scale)],
-      [D.arg.shift, valuesOf(args.backend, shift)],
-      [D.arg.dst, y],
-      [D.arg.mean, mean],
-      [D.arg.variance, variance],
-    ]),
+    {
+      [D.arg.src]: valuesOf(args.backend, x),
+      [D.arg.scale]: valuesOf(args.backend, scale),
+      [D.arg.shift]: valuesOf(args.backend, shift),
+      [D.arg.dst]: y,
+      [D.arg.mean]: mean,
+      [D.arg.variance]: variance,
+    },
   );
-  if (relu6) clipForward(y.length).run(new Map([[D.arg.src, y], [D.arg.dst, y]]));
+  if (relu6) clipForward(y.length).run({ [D.arg.src]: y, [D.arg.dst]: y });
   return [
     output(args.backend, x.shape, y),
     output(args.backend, [c], mean),
@@ -275,11 +168,7 @@ function bnTrainGrad(
       // The ReLU6 mask from the saved output (0 < y < 6; differs from tfjs's 0 < pre ≤ 6 only
       // where pre is exactly 6) as a multi-threaded oneDNN pass, parked in dx.
       clipBackward(dyv.length).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.dst, valuesOf(args.backend, y)],
-          [D.arg.diffDst, dyv],
-          [D.arg.diffSrc, dx],
-        ]),
+        { [D.arg.dst]: valuesOf(args.backend, y), [D.arg.diffDst]: dyv, [D.arg.diffSrc]: dx },
       );
       sums = loops.bnBackwardReduce(xv, a, b, mv, false, dx, dx);
     } else {
@@ -295,14 +184,14 @@ function bnTrainGrad(
       const ratio = k.k2.map((v, i) => v / k.k1[i]);
       if (relu6) result = alloc(args.backend, dx.length); // dx holds g, an input of this pass
       affineBackward(d).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.src, xv],
-          [D.arg.src1, ratio],
-          [postOpSrc1(0), g],
-          [postOpSrc1(1), k.k1],
-          [postOpSrc1(2), k.k3],
-          [D.arg.dst, result],
-        ]),
+        {
+          [D.arg.src]: xv,
+          [D.arg.src1]: ratio,
+          [postOpSrc1(0)]: g,
+          [postOpSrc1(1)]: k.k1,
+          [postOpSrc1(2)]: k.k3,
+          [D.arg.dst]: result,
+        },
       );
     } else {
       loops.bnBackwardApply(xv, g, k, dx);
@@ -316,28 +205,23 @@ function bnTrainGrad(
   if (relu6) {
     // The pre-ReLU6 gradient goes into dx, and batch-norm backward then runs in place on it.
     clipBackward(dyv.length).run(
-      new Map<number, ArrayBufferView>([
-        [D.arg.dst, valuesOf(args.backend, y)],
-        [D.arg.diffDst, dyv],
-        [D.arg.diffSrc, dx],
-      ]),
+      { [D.arg.dst]: valuesOf(args.backend, y), [D.arg.diffDst]: dyv, [D.arg.diffSrc]: dx },
     );
     dyv = dx;
   }
   const dscale = new Float32Array(c), dshift = new Float32Array(c);
   bnBackward(d, eps).run(
-    new Map<number, ArrayBufferView>([
-      [D.arg.src, valuesOf(args.backend, x)],
-      [D.arg.mean, valuesOf(args.backend, mean)],
-      [D.arg.variance, valuesOf(args.backend, variance)],
-      [D.arg.diffDst, dyv],
-      [D.arg.scale, valuesOf(args.backend, scale)],
-      // oneDNN 2.x validates that SHIFT is bound for use_shift backward but never reads it.
-      [D.arg.shift, valuesOf(args.backend, scale)],
-      [D.arg.diffSrc, dx],
-      [D.arg.diffScale, dscale],
-      [D.arg.diffShift, dshift],
-    ]),
+    {
+      [D.arg.src]: valuesOf(args.backend, x),
+      [D.arg.mean]: valuesOf(args.backend, mean),
+      [D.arg.variance]: valuesOf(args.backend, variance),
+      [D.arg.diffDst]: dyv,
+      [D.arg.scale]: valuesOf(args.backend, scale),
+      [D.arg.shift]: valuesOf(args.backend, scale),
+      [D.arg.diffSrc]: dx,
+      [D.arg.diffScale]: dscale,
+      [D.arg.diffShift]: dshift,
+    },
   );
   return [
     output(args.backend, x.shape, dx),
@@ -346,28 +230,22 @@ function bnTrainGrad(
   ];
 }
 
-let gradRegistered = false;
-
-/** Register the gradient of {@linkcode BN_TRAIN} (global, once; it only runs on `native`). */
-export function registerFusedGradients(): void {
-  if (gradRegistered) return;
-  gradRegistered = true;
-  tf.registerGradient({
-    kernelName: BN_TRAIN,
-    inputsToSave: ["x", "scale", "shift"],
-    outputsToSave: [true, true, true],
-    gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
-      const [x, scale, shift, y, mean, variance] = saved;
-      const dy = Array.isArray(dys) ? dys[0] : dys;
-      const [dx, dscale, dshift] = tf.engine().runKernel(
-        BN_TRAIN_GRAD,
-        { x, scale, shift, mean, variance, dy, y },
-        attrs ?? {},
-      ) as tf.Tensor[];
-      return { x: () => dx, scale: () => dscale, shift: () => dshift };
-    },
-  });
-}
+/** The gradient of {@linkcode BN_TRAIN} (registered with the native backend's kernels). */
+export const bnTrainGradient: tf.GradConfig = {
+  kernelName: BN_TRAIN,
+  inputsToSave: ["x", "scale", "shift"],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+    const [x, scale, shift, y, mean, variance] = saved;
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const [dx, dscale, dshift] = tf.engine().runKernel(
+      BN_TRAIN_GRAD,
+      { x, scale, shift, mean, variance, dy, y },
+      attrs ?? {},
+    ) as tf.Tensor[];
+    return { x: () => dx, scale: () => dscale, shift: () => dshift };
+  },
+};
 
 /** One Adam/AdamW step in one pass (same formula and order as `lib/optim.ts`). */
 function adamUpdateKernel(
@@ -431,12 +309,7 @@ function makeInferenceBatchNorm(): NativeKernel {
       const y = alloc(args.backend, xv.length);
       if (xv.length >= ONEDNN_APPLY_MIN) {
         affineForward(bnDims(x!.shape), false).run(
-          new Map<number, ArrayBufferView>([
-            [D.arg.src, xv],
-            [D.arg.src1, a],
-            [postOpSrc1(0), b],
-            [D.arg.dst, y],
-          ]),
+          { [D.arg.src]: xv, [D.arg.src1]: a, [postOpSrc1(0)]: b, [D.arg.dst]: y },
         );
       } else {
         loops.bnApply(xv, a, b, false, y);
@@ -468,7 +341,6 @@ function sumOfSquaresKernel(
 
 /** The fused kernels registered on the native backend. */
 export function fusedKernels(): NativeKernel[] {
-  registerFusedGradients();
   return [
     { name: BN_TRAIN, fn: bnTrain },
     { name: BN_TRAIN_GRAD, fn: bnTrainGrad },
