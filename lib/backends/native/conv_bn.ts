@@ -11,18 +11,12 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { D, postOpSrc1 } from "./dnnl.ts";
-import { alloc, type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { D } from "./dnnl.ts";
+import { alloc, type KernelArgs, type NativeKernel, output, valuesOf } from "./kernels.ts";
 import { channelSums, type ConvGeometry, convInfo, convPrimitive, geometry } from "./conv.ts";
-import { affineForward, bnBackward, clipBackward, ONEDNN_APPLY_MIN } from "./fused.ts";
+import { applyAffine, bnBackwardPass, clipMask, ONEDNN_APPLY_MIN } from "./fused.ts";
 import * as loops from "./bn_loops.ts";
 import { CONV_BN_TRAIN, CONV_BN_TRAIN_GRAD, type ConvBNTrainAttrs } from "./kernel_names.ts";
-
-type KernelArgs = {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-};
 
 function convAttrs(a: ConvBNTrainAttrs) {
   return { strides: a.strides, pad: "same", dilations: a.dilations, dataFormat: "NHWC" };
@@ -96,11 +90,7 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
     a.eps,
   );
   const y = alloc(args.backend, size);
-  if (size >= ONEDNN_APPLY_MIN) {
-    affineForward(d, a.relu6).run(
-      { [D.arg.src]: z, [D.arg.src1]: mul, [postOpSrc1(0)]: add, [D.arg.dst]: y },
-    );
-  } else loops.bnApply(z, mul, add, a.relu6, y);
+  applyAffine(d, z, [mul, add], a.relu6, y);
   const yInfo = output(args.backend, [g.n, g.oh, g.ow, c], y);
   forwardState.set(yInfo.dataId, { z, zMean, variance });
   return [yInfo, output(args.backend, [c], newMean), output(args.backend, [c], newVar)];
@@ -125,52 +115,25 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
   const gBuffer = relu6 ? alloc(args.backend, size) : null;
   const g = gBuffer ?? dyv;
   const dz = gBuffer ?? alloc(args.backend, size);
-  const dscale = new Float32Array(c), doffset = new Float32Array(c);
+  let dscale: Float32Array = new Float32Array(c), doffset: Float32Array = new Float32Array(c);
   if (size >= ONEDNN_APPLY_MIN) {
-    if (gBuffer) {
-      clipBackward(size).run(
-        { [D.arg.dst]: valuesOf(args.backend, y), [D.arg.diffDst]: dyv, [D.arg.diffSrc]: gBuffer },
-      );
-    }
+    if (gBuffer) clipMask(valuesOf(args.backend, y), dyv, gBuffer);
     // oneDNN's batch-norm backward: the sums and dz in one primitive (measured faster than the
     // sums as a 1x1 depthwise backward-weights pass plus a binary pass).
-    bnBackward(d, eps).run(
-      {
-        [D.arg.src]: zv,
-        [D.arg.mean]: zMean,
-        [D.arg.variance]: vv,
-        [D.arg.diffDst]: g,
-        [D.arg.scale]: gamma,
-        [D.arg.shift]: gamma,
-        [D.arg.diffSrc]: dz,
-        [D.arg.diffScale]: dscale,
-        [D.arg.diffShift]: doffset,
-      },
-    );
+    [dscale, doffset] = bnBackwardPass(d, eps, [zv, zMean, vv, gamma], g, dz);
   } else {
     if (gBuffer) {
       // The same mask as the large path: 0 < y < 6.
       const yv = valuesOf(args.backend, y);
       for (let i = 0; i < size; i++) gBuffer[i] = yv[i] > 0 && yv[i] < 6 ? dyv[i] : 0;
     }
-    const sg = new Float64Array(c), sgx = new Float64Array(c);
-    for (let o = 0; o < size; o += c) {
-      for (let j = 0; j < c; j++) {
-        const v = g[o + j];
-        sg[j] += v;
-        sgx[j] += v * (zv[o + j] - zMean[j]);
-      }
-    }
-    const sums = { sg, sgx };
+    const sums = loops.bnBackwardReduce(zv, gamma, gamma, zMean, false, g, dz);
     const k = loops.bnBackwardCoefficients(gamma, zMean, vv, eps, rows, sums, dscale, doffset);
     loops.bnBackwardApply(zv, g, k, dz);
   }
   pool?.release(zv);
-  return [
-    output(args.backend, shape, dz),
-    output(args.backend, [c], dscale),
-    output(args.backend, [c], doffset),
-  ];
+  const b = args.backend;
+  return [output(b, shape, dz), output(b, [c], dscale), output(b, [c], doffset)];
 }
 
 /** The gradient of {@linkcode CONV_BN_TRAIN} (registered with the native backend's kernels). */

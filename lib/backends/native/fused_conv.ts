@@ -7,13 +7,8 @@
  */
 import * as tf from "../../tf.ts";
 import { convKernels } from "./conv.ts";
-import { type NativeKernel, valuesOf } from "./kernels.ts";
+import { type KernelArgs, type NativeKernel, valuesOf } from "./kernels.ts";
 
-type KernelArgs = {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-};
 type KernelFn = (args: KernelArgs) => tf.TensorInfo;
 
 const SUPPORTED = new Set(["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu"]);
