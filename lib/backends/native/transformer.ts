@@ -16,96 +16,107 @@ import { compiledKernel, INPUT, Program } from "./program.ts";
 import { ENCODER } from "./kernel_names.ts";
 
 type Pair = [Float32Array, Float32Array];
+type Pick = (lw: EncoderLayerWeights) => Pair;
+
+const { src, dst, weights, bias } = D.arg;
+const ab = (rows: number, cols: number) => md([rows, cols], D.tag.ab);
+const f32 = (n: number) => new Float32Array(n);
 
 /** The encoder `w` compiled for NHWC input `shape` `[batch, size, size, C]` (see the module doc). */
 export function compileEncoder(w: EncoderWeights, shape: number[]): Program<EncoderWeights> {
-  const [B, size] = shape;
-  const H = w.hidden, nh = w.heads, dh = H / nh, I = w.intermediate, P = w.prefix.length;
-  const grid = size / w.patchSize, T = grid * grid + P, M = B * T;
-  const f32 = (n: number) => new Float32Array(n);
-  // Activations; `hp` is the residual stream of the prefix tokens only, `[batch·prefix, hidden]`.
-  const h = f32(M * H), hp = f32(B * P * H), a = f32(M * H), qkv = f32(M * 3 * H);
-  const [q, k, v, c, merged] = [0, 0, 0, 0, 0].map(() => f32(M * H));
-  const s = f32(B * nh * T * T), f = f32(M * I), patches = f32(B * grid * grid * H);
-  const p = new Program<EncoderWeights>();
-  const { src, dst, weights, bias } = D.arg;
-  const ab = (rows: number, cols: number) => md([rows, cols], D.tag.ab);
+  const e = new EncoderBuilder(w, shape);
+  e.patchEmbedding();
+  for (let l = 0; l < w.layers.length; l++) e.layer(l);
+  if (!w.layers.length) e.p.js(() => e.gather());
+  return e.p.finish([e.B, w.classifiers[0][1].length], (w) => classify(w, e.hp, e.B));
+}
 
-  // Patch embedding: a p×p stride-p convolution with its bias.
-  const ps = w.patchSize, patchDims = [H, w.channels, ps, ps];
-  const patch = p.op({
-    op: "conv",
-    prop: D.prop.fwdInference,
-    src: md([B, w.channels, size, size], D.tag.nhwc),
-    weights: md(patchDims, D.tag.any),
-    bias: md([H], D.tag.a),
-    dst: md([B, H, grid, grid], D.tag.nhwc),
-    strides: [ps, ps],
-    padL: [0, 0],
-    padR: [0, 0],
-  }, { [src]: INPUT, [dst]: patches });
-  p.param(patch, weights, (w) => w.patch[0], md(patchDims, D.tag.hwio));
-  p.param(patch, bias, (w) => w.patch[1]);
-  p.js((_, w) => embed(w, patches, h, B, T));
+/** The sizes, activation buffers and program of one compiled encoder, built step by step. */
+class EncoderBuilder {
+  readonly p = new Program<EncoderWeights>();
+  readonly B: number;
+  readonly T: number;
+  readonly H: number;
+  /** The residual stream, `[batch·tokens, hidden]`. */
+  readonly h: Float32Array;
+  /** The residual stream of the prefix tokens only (the last layer's), `[batch·prefix, hidden]`. */
+  readonly hp: Float32Array;
+  /** Layer-norm output, Q·K·V, each head's Q, K, V and context, scores, merged heads, MLP. */
+  readonly a: Float32Array;
+  readonly qkv: Float32Array;
+  readonly heads: Float32Array[];
+  readonly s: Float32Array;
+  readonly merged: Float32Array;
+  readonly f: Float32Array;
 
-  /** `to[rows, n] (+)= from[rows, kk]·W + b` with the layer's weights `pick`. */
-  const linear = (
-    rows: number,
-    kk: number,
-    n: number,
-    [from, to]: Float32Array[],
-    pick: (lw: EncoderLayerWeights) => Pair,
-    l: number,
-    post: PostOp[] = [],
-  ) => {
-    const spec = { src: ab(rows, kk), weights: md([kk, n], D.tag.any), bias: ab(1, n) };
-    const e = p.op({ op: "matmul", ...spec, dst: ab(rows, n) }, { [src]: from, [dst]: to }, post);
-    p.param(e, weights, (w) => pick(w.layers[l])[0], ab(kk, n));
-    p.param(e, bias, (w) => pick(w.layers[l])[1]);
-  };
-  const layerNorm = (
-    rows: number,
-    from: Float32Array,
-    pick: (lw: EncoderLayerWeights) => Pair,
-    l: number,
-  ) => {
-    const e = p.op(
-      {
-        op: "lnorm",
-        prop: D.prop.fwdInference,
-        data: ab(rows, H),
-        channels: md([H], D.tag.a),
-        eps: w.eps,
-      },
-      { [src]: from, [dst]: a },
-    );
-    p.param(e, D.arg.scale, (w) => pick(w.layers[l])[0]);
-    p.param(e, D.arg.shift, (w) => pick(w.layers[l])[1]);
-  };
-  const reorder = (from: Md, to: Md, x: Float32Array, y: Float32Array) =>
-    p.op({ op: "reorder", src: from, dst: to }, { [src]: x, [dst]: y });
+  constructor(readonly w: EncoderWeights, readonly shape: number[]) {
+    const B = this.B = shape[0], H = this.H = w.hidden;
+    const T = this.T = (shape[1] / w.patchSize) ** 2 + w.prefix.length;
+    [this.h, this.a, this.merged, ...this.heads] = [0, 0, 0, 0, 0, 0, 0].map(() => f32(B * T * H));
+    this.hp = f32(B * w.prefix.length * H);
+    this.qkv = f32(B * T * 3 * H);
+    this.s = f32(B * w.heads * T * T);
+    this.f = f32(B * T * w.intermediate);
+  }
 
-  // [B, T, 3, nh, dh] → three dense [B, nh, T, dh] (the Q, K, V of each head contiguous).
-  const heads4 = [B, nh, T, dh];
-  const dense4 = mdStrides(heads4, denseStrides(heads4));
-  const fromQkv = mdStrides(heads4, [T * 3 * H, dh, 3 * H, 1]);
-  const batched = (r: number, cols: number, strides = [r * cols, cols, 1]) =>
-    mdStrides([B * nh, r, cols], strides);
-  const gather = () => {
-    for (let b = 0; b < B; b++) hp.set(h.subarray(b * T * H, (b * T + P) * H), b * P * H);
-  };
-  const scale: PostOp = { kind: "eltwise", alg: D.alg.linear, alpha: 1 / Math.sqrt(dh), beta: 0 };
-  const gelu: PostOp = { kind: "eltwise", alg: D.alg.geluErf, alpha: 0, beta: 0 };
-  for (let l = 0; l < w.layers.length; l++) {
-    // The last layer feeds only the prefix tokens to the heads: its queries, output
-    // projection and MLP run on those rows alone (keys and values still cover every token).
-    const last = l === w.layers.length - 1;
-    const Tq = last ? P : T, R = B * Tq, out = last ? hp : h;
-    layerNorm(M, h, (lw) => lw.ln1, l);
-    linear(M, H, 3 * H, [a, qkv], (lw) => lw.qkv, l);
-    [q, k, v].forEach((buf, i) => reorder(fromQkv, dense4, qkv.subarray(i * H), buf));
-    // S = Q·Kᵀ·scale, batched over (batch, head); Kᵀ is K read with swapped strides.
+  /** A p×p stride-p convolution with its bias, then the tokens (JS: a few hundred kB). */
+  patchEmbedding(): void {
+    const { w, B, H, T, p } = this, size = this.shape[1], ps = w.patchSize, grid = size / ps;
+    const dims = [H, w.channels, ps, ps], patches = f32(B * grid * grid * H);
+    const e = p.op({
+      op: "conv",
+      prop: D.prop.fwdInference,
+      src: md([B, w.channels, size, size], D.tag.nhwc),
+      weights: md(dims, D.tag.any),
+      bias: md([H], D.tag.a),
+      dst: md([B, H, grid, grid], D.tag.nhwc),
+      strides: [ps, ps],
+      padL: [0, 0],
+      padR: [0, 0],
+    }, { [src]: INPUT, [dst]: patches });
+    p.param(e, weights, (w) => w.patch[0], md(dims, D.tag.hwio));
+    p.param(e, bias, (w) => w.patch[1]);
+    p.js((_, w) => embed(w, patches, this.h, B, T));
+  }
+
+  /**
+   * Encoder layer `l`. The last layer feeds only the prefix tokens to the heads: its queries,
+   * output projection and MLP run on those rows alone (keys and values still cover every token).
+   */
+  layer(l: number): void {
+    const { B, T, H, h, a, qkv, merged, f } = this,
+      M = B * T,
+      last = l === this.w.layers.length - 1;
+    const R = B * (last ? this.w.prefix.length : T), out = last ? this.hp : h;
+    this.layerNorm(l, M, h, (lw) => lw.ln1);
+    this.linear(l, M, H, 3 * H, [a, qkv], (lw) => lw.qkv);
+    this.attention(last, qkv, merged);
+    if (last) this.p.js(() => this.gather());
+    this.linear(l, R, H, H, [merged, out], (lw) => lw.out, [{ kind: "sum" }]);
+    this.layerNorm(l, R, out, (lw) => lw.ln2);
+    const gelu: PostOp = { kind: "eltwise", alg: D.alg.geluErf, alpha: 0, beta: 0 };
+    this.linear(l, R, H, this.w.intermediate, [a, f], (lw) => lw.fc1, [gelu]);
+    this.linear(l, R, this.w.intermediate, H, [f, out], (lw) => lw.fc2, [{ kind: "sum" }]);
+  }
+
+  /**
+   * Multi-head attention from `qkv` `[B, T, 3, heads, dh]` into `merged` `[B, Tq, H]`: two
+   * reorders move heads in and out, the rest are batched matmuls and an in-place softmax.
+   */
+  attention(last: boolean, qkv: Float32Array, merged: Float32Array): void {
+    const { B, T, H, p } = this, nh = this.w.heads, dh = H / nh;
+    const Tq = last ? this.w.prefix.length : T;
+    const [q, k, v, c] = this.heads, s = this.s;
+    const batched = (r: number, cols: number, strides = [r * cols, cols, 1]) =>
+      mdStrides([B * nh, r, cols], strides);
+    // Q, K, V each into dense [B, nh, T, dh] (every head contiguous).
+    const heads = (t: number) => [B, nh, t, dh];
+    const dense = (t: number) => mdStrides(heads(t), denseStrides(heads(t)));
+    const fromQkv = mdStrides(heads(T), [T * 3 * H, dh, 3 * H, 1]);
+    [q, k, v].forEach((buf, i) => this.reorder(fromQkv, dense(T), qkv.subarray(i * H), buf));
+    // S = Q·Kᵀ/√dh; Kᵀ is K read with swapped strides.
     const sMd = batched(Tq, T);
+    const scale: PostOp = { kind: "eltwise", alg: D.alg.linear, alpha: 1 / Math.sqrt(dh), beta: 0 };
     p.op(
       {
         op: "matmul",
@@ -117,21 +128,60 @@ export function compileEncoder(w: EncoderWeights, shape: number[]): Program<Enco
       [scale],
     );
     p.op({ op: "softmax", prop: D.prop.fwdInference, data: sMd, axis: 2 }, { [src]: s, [dst]: s });
-    p.op({ op: "matmul", src: sMd, weights: batched(T, dh), dst: batched(Tq, dh) }, {
-      [src]: s,
-      [weights]: v,
-      [dst]: c,
-    });
-    const heads = [B, nh, Tq, dh];
-    reorder(mdStrides(heads, denseStrides(heads)), mdStrides(heads, [Tq * H, dh, H, 1]), c, merged);
-    if (last) p.js(gather);
-    linear(R, H, H, [merged, out], (lw) => lw.out, l, [{ kind: "sum" }]);
-    layerNorm(R, out, (lw) => lw.ln2, l);
-    linear(R, H, I, [a, f], (lw) => lw.fc1, l, [gelu]);
-    linear(R, I, H, [f, out], (lw) => lw.fc2, l, [{ kind: "sum" }]);
+    p.op(
+      { op: "matmul", src: sMd, weights: batched(T, dh), dst: batched(Tq, dh) },
+      { [src]: s, [weights]: v, [dst]: c },
+    );
+    this.reorder(dense(Tq), mdStrides(heads(Tq), [Tq * H, dh, H, 1]), c, merged);
   }
-  if (!w.layers.length) p.js(gather);
-  return p.finish([B, w.classifiers[0][1].length], (w) => classify(w, hp, B));
+
+  /** `to[rows, n] (+)= from[rows, k]·W + b` with layer `l`'s weights `pick`, `post` fused. */
+  linear(
+    l: number,
+    rows: number,
+    k: number,
+    n: number,
+    [from, to]: Float32Array[],
+    pick: Pick,
+    post: PostOp[] = [],
+  ) {
+    const e = this.p.op(
+      {
+        op: "matmul",
+        src: ab(rows, k),
+        weights: md([k, n], D.tag.any),
+        bias: ab(1, n),
+        dst: ab(rows, n),
+      },
+      { [src]: from, [dst]: to },
+      post,
+    );
+    this.p.param(e, weights, (w) => pick(w.layers[l])[0], ab(k, n));
+    this.p.param(e, bias, (w) => pick(w.layers[l])[1]);
+  }
+
+  /** `a[rows] = LayerNorm(from[rows])` with layer `l`'s scale and shift `pick`. */
+  layerNorm(l: number, rows: number, from: Float32Array, pick: Pick): void {
+    const e = this.p.op({
+      op: "lnorm",
+      prop: D.prop.fwdInference,
+      data: ab(rows, this.H),
+      channels: md([this.H], D.tag.a),
+      eps: this.w.eps,
+    }, { [src]: from, [dst]: this.a });
+    this.p.param(e, D.arg.scale, (w) => pick(w.layers[l])[0]);
+    this.p.param(e, D.arg.shift, (w) => pick(w.layers[l])[1]);
+  }
+
+  reorder(from: Md, to: Md, x: Float32Array, y: Float32Array): void {
+    this.p.op({ op: "reorder", src: from, dst: to }, { [src]: x, [dst]: y });
+  }
+
+  /** `hp` ← the prefix-token rows of `h`. */
+  gather(): void {
+    const { B, T, H, h, hp } = this, P = this.w.prefix.length;
+    for (let b = 0; b < B; b++) hp.set(h.subarray(b * T * H, (b * T + P) * H), b * P * H);
+  }
 }
 
 /** `h` ← the prefix tokens, then the patches, plus position embeddings. */
