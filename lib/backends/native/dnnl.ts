@@ -12,8 +12,8 @@
 /** oneDNN enum values (from `dnnl_types.h` of 2.6). */
 export const D = {
   f32: 3,
-  tag: { any: 1, a: 2, ab: 3, abc: 4, abcd: 5, nhwc: 20, hwio: 30, hwigo: 33 },
-  prop: { fwdTraining: 64, fwdInference: 96, bwd: 128, bwdData: 160, bwdWeights: 192 },
+  tag: { any: 1, a: 2, ab: 3, nhwc: 20, hwio: 30, hwigo: 33 },
+  prop: { fwdTraining: 64, fwdInference: 96, bwd: 128 },
   alg: {
     convDirect: 1,
     clip: 255,
