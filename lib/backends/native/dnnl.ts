@@ -4,7 +4,8 @@
  * ({@linkcode OpSpec}: the operation and its memory descriptors, plus post-ops and the
  * scratchpad mode) and owns every native object: primitive descriptors, primitives and memory
  * objects live inside {@linkcode Executable} (freed by its `destroy`) or a cached
- * {@linkcode Primitive} (kept for the process); attributes and descriptors never leave here.
+ * {@linkcode Primitive} (kept for the process); primitive attributes and descriptors never leave
+ * here (memory descriptors are plain bytes, {@linkcode Md}).
  * Tensors stay in JS typed arrays: each execution points oneDNN's memory objects at them.
  * @module
  */
