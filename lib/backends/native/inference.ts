@@ -113,62 +113,39 @@ function planBuffers(graph: InferenceGraph, shapes: Shape[]) {
   return { slotOf, slotSize, inPlace };
 }
 
+const nhwc = (s: Shape) => md([s.n, s.c, s.h, s.w], D.tag.nhwc);
+const activation = (a: Activation): PostOp[] => ACT[a] ? [ACT[a]!] : [];
+
+/** What every node's step needs: shapes, the buffer (or the input) of each node, the program. */
+interface Compilation {
+  p: Program<InferenceGraph>;
+  shapes: Shape[];
+  buf: (node: number) => Float32Array | typeof INPUT;
+  inPlace: Set<number>;
+}
+
 /** The CNN `graph` compiled for NHWC input `shape` (see the module doc). */
 export function compileGraph(graph: InferenceGraph, shape: number[]): Program<InferenceGraph> {
   const shapes = nodeShapes(graph, shape);
   const { slotOf, slotSize, inPlace } = planBuffers(graph, shapes);
   const buffers = slotSize.map((size) => new Float32Array(size));
-  const buf = (j: number) => j === 0 ? INPUT : buffers[slotOf[j]];
-  const nhwc = (s: Shape) => md([s.n, s.c, s.h, s.w], D.tag.nhwc);
-  const p = new Program<InferenceGraph>();
+  const c: Compilation = {
+    p: new Program<InferenceGraph>(),
+    shapes,
+    buf: (j) => j === 0 ? INPUT : buffers[slotOf[j]],
+    inPlace,
+  };
   graph.nodes.forEach((node, i) => {
-    const dst = nhwc(shapes[i]), out = { [D.arg.dst]: buffers[slotOf[i]] };
-    const act = node.op === "input" || node.op === "avgpool" ? [] : [ACT[node.activation]];
-    if (node.op === "conv") {
-      const x = shapes[node.input], g = convGeometry(node, x);
-      const groups = node.depthwise ? x.c : 1;
-      const [kh, kw] = node.kernel;
-      const wDims = groups === 1
-        ? [node.outChannels, x.c, kh, kw]
-        : [groups, node.outChannels / groups, 1, kh, kw];
-      const r = node.residual;
-      const residual: PostOp[] = r === undefined ? [] : [
-        inPlace.has(i)
-          ? { kind: "sum" }
-          : { kind: "binary", alg: D.alg.add, src1: nhwc(shapes[r]) },
-      ];
-      const e = p.op(
-        {
-          op: "conv",
-          prop: D.prop.fwdInference,
-          src: nhwc(x),
-          weights: md(wDims, D.tag.any),
-          bias: md([node.outChannels], D.tag.a),
-          dst,
-          strides: node.strides,
-          dilations: node.dilations.map((d) => d - 1),
-          padL: [g.pt, g.pl],
-          padR: [g.pb, g.pr],
-        },
-        {
-          [D.arg.src]: buf(node.input),
-          ...out,
-          ...(residual[0]?.kind === "binary" ? { [postOpSrc1(0)]: buf(r!) } : {}),
-        },
-        [...residual, ...act].filter((a): a is PostOp => a !== null),
-      );
-      const conv = (gr: InferenceGraph) => gr.nodes[i] as ConvNode;
-      const userW = md(wDims, groups === 1 ? D.tag.hwio : D.tag.hwigo);
-      p.param(e, D.arg.weights, (gr) => conv(gr).weights, userW);
-      p.param(e, D.arg.bias, (gr) => conv(gr).bias);
-    } else if (node.op === "avgpool") {
+    const bind = { [D.arg.dst]: buffers[slotOf[i]] }, dst = nhwc(shapes[i]);
+    if (node.op === "conv") convStep(c, node, i);
+    else if (node.op === "avgpool") {
       const x = shapes[node.input];
       const kernel = node.global ? [x.h, x.w] : node.kernel!;
       const strides = node.global ? [1, 1] : node.strides!;
       const same = !node.global && node.padding === "same";
       const [pt, pb] = same ? padAxis(x.h, kernel[0], strides[0], 1, "same") : [0, 0];
       const [pl, pr] = same ? padAxis(x.w, kernel[1], strides[1], 1, "same") : [0, 0];
-      p.op({
+      c.p.op({
         op: "pool",
         prop: D.prop.fwdInference,
         alg: D.alg.poolingAvg,
@@ -178,19 +155,57 @@ export function compileGraph(graph: InferenceGraph, shape: number[]): Program<In
         kernel,
         padL: [pt, pl],
         padR: [pb, pr],
-      }, { [D.arg.src]: buf(node.input), ...out });
+      }, { [D.arg.src]: c.buf(node.input), ...bind });
     } else if (node.op === "add") {
       const [a, b] = node.inputs;
-      p.op(
+      c.p.op(
         { op: "binary", alg: D.alg.add, src: nhwc(shapes[a]), src1: nhwc(shapes[b]), dst },
-        { [D.arg.src]: buf(a), [D.arg.src1]: buf(b), ...out },
-        act.filter((a): a is PostOp => a !== null),
+        { [D.arg.src]: c.buf(a), [D.arg.src1]: c.buf(b), ...bind },
+        activation(node.activation),
       );
     }
   });
   const o = shapes[graph.output], result = buffers[slotOf[graph.output]];
   const size = o.n * o.h * o.w * o.c;
-  return p.finish([o.n, o.h, o.w, o.c], () => result.slice(0, size));
+  return c.p.finish([o.n, o.h, o.w, o.c], () => result.slice(0, size));
+}
+
+/** Conv node `i`: one primitive with its bias, residual add and activation fused. */
+function convStep({ p, shapes, buf, inPlace }: Compilation, node: ConvNode, i: number): void {
+  const x = shapes[node.input], g = convGeometry(node, x);
+  const groups = node.depthwise ? x.c : 1;
+  const [kh, kw] = node.kernel;
+  const wDims = groups === 1
+    ? [node.outChannels, x.c, kh, kw]
+    : [groups, node.outChannels / groups, 1, kh, kw];
+  const r = node.residual;
+  const residual: PostOp[] = r === undefined ? [] : [
+    inPlace.has(i) ? { kind: "sum" } : { kind: "binary", alg: D.alg.add, src1: nhwc(shapes[r]) },
+  ];
+  const e = p.op(
+    {
+      op: "conv",
+      prop: D.prop.fwdInference,
+      src: nhwc(x),
+      weights: md(wDims, D.tag.any),
+      bias: md([node.outChannels], D.tag.a),
+      dst: nhwc(shapes[i]),
+      strides: node.strides,
+      dilations: node.dilations.map((d) => d - 1),
+      padL: [g.pt, g.pl],
+      padR: [g.pb, g.pr],
+    },
+    {
+      [D.arg.src]: buf(node.input),
+      [D.arg.dst]: buf(i),
+      ...(residual[0]?.kind === "binary" ? { [postOpSrc1(0)]: buf(r!) } : {}),
+    },
+    [...residual, ...activation(node.activation)],
+  );
+  const conv = (gr: InferenceGraph) => gr.nodes[i] as ConvNode;
+  const userW = md(wDims, groups === 1 ? D.tag.hwio : D.tag.hwigo);
+  p.param(e, D.arg.weights, (gr) => conv(gr).weights, userW);
+  p.param(e, D.arg.bias, (gr) => conv(gr).bias);
 }
 
 function inputsOf(node: GraphNode): number[] {
