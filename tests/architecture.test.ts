@@ -5,7 +5,7 @@
  */
 import { ALL_GRANTED, test } from "./permissions.ts";
 import { assertEquals } from "@std/assert";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const LIB = `file://${ROOT}lib/`;
@@ -167,4 +167,45 @@ test("experiments and notebooks import the toolkit only through its entry points
     );
   });
   assertEquals(bad, []);
+});
+
+/** The builder: the one module that may call oneDNN (see its module doc). */
+const BUILDER = "lib/backends/native/dnnl.ts";
+
+/** Source code without its comments (string contents are kept). */
+function stripComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
+}
+
+/** The oneDNN C functions (`dnnl_*` FFI symbols) a TypeScript source names in code. */
+function dnnlCalls(source: string): string[] {
+  return [...new Set(stripComments(source).match(/\bdnnl_\w+/g) ?? [])];
+}
+
+Deno.test("dnnlCalls finds oneDNN symbols in code, not in comments", () => {
+  const src = "/** wraps `dnnl_sgemm` */\nconst { lib } = ctx();\n" +
+    "lib.dnnl_primitive_desc_destroy(pd); // dnnl_memory_destroy too\n" +
+    'check(lib.dnnl_stream_wait(s), "x"); const url = "https://x.org/a";';
+  assertEquals(dnnlCalls(src), ["dnnl_primitive_desc_destroy", "dnnl_stream_wait"]);
+});
+
+test("only the builder calls oneDNN or frees native objects", () => {
+  const calls = new Map(
+    [...libFiles(), ...libFiles(join(ROOT, "experiments"))].map((f) => [
+      relative(ROOT, f),
+      dnnlCalls(Deno.readTextFileSync(f)),
+    ]),
+  );
+  const others = [...calls].filter(([f, c]) => f !== BUILDER && c.length > 0);
+  assertEquals(others.map(([f, c]) => `${f}: ${c.join(", ")}`), []);
+  // The scan sees the builder's own calls, so it would see anyone else's.
+  assertEquals((calls.get(BUILDER) ?? []).includes("dnnl_primitive_destroy"), true);
+});
+
+test("only the builder and the allocator tuning open native libraries", () => {
+  const opened = libFiles().filter((f) =>
+    /\bDeno\.dlopen\b/.test(stripComments(Deno.readTextFileSync(f)))
+  )
+    .map((f) => relative(ROOT, f)).sort();
+  assertEquals(opened, [BUILDER, "lib/backends/native/malloc.ts"]);
 });

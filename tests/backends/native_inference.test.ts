@@ -248,3 +248,28 @@ test({
     model.dispose();
   },
 });
+
+test({
+  name: "native compiled models keep the last MAX_SHAPES input shapes and free older ones",
+  ignore,
+  fn: async () => {
+    const { MAX_SHAPES } = await import("../../lib/backends/native/program.ts");
+    const model = calibratedMobileNet({ depthMultiplier: 0.35, initializerRange: 0.2 }, 32);
+    const x = randomValues(32 * 32 * 3 * (MAX_SHAPES + 1), 5);
+    const evaluate = (batch: number) =>
+      logits(model, x.subarray(0, batch * 32 * 32 * 3), [batch, 32, 32, 3], "native");
+    const before = nativeAllocations().primitives;
+    await evaluate(1);
+    const perShape = nativeAllocations().primitives - before;
+    assert(perShape > 0, "compiling a shape built primitives");
+    for (let batch = 2; batch <= MAX_SHAPES; batch++) await evaluate(batch);
+    assertEquals(nativeAllocations().primitives, before + MAX_SHAPES * perShape);
+    // One more shape evicts the least recently used; a cached shape compiles nothing.
+    await evaluate(MAX_SHAPES + 1);
+    assertEquals(nativeAllocations().primitives, before + MAX_SHAPES * perShape);
+    await evaluate(MAX_SHAPES + 1);
+    assertEquals(nativeAllocations().primitives, before + MAX_SHAPES * perShape);
+    model.dispose();
+    assertEquals(nativeAllocations().primitives, before);
+  },
+});

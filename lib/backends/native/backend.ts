@@ -5,14 +5,15 @@
  */
 import * as tf from "../../tf.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { ctx } from "./dnnl.ts";
+import { initDnnl } from "./dnnl.ts";
 import { keepFreedMemory } from "./malloc.ts";
 import { nativeKernels } from "./kernels.ts";
-import { fusedKernels } from "./fused.ts";
+import { convKernels } from "./conv.ts";
+import { bnTrainGradient, fusedKernels } from "./fused.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { fusedConvKernels } from "./fused_conv.ts";
 import { activationKernels } from "./activations.ts";
-import { convBNKernels } from "./conv_bn.ts";
+import { convBNGradient, convBNKernels } from "./conv_bn.ts";
 import { cnnGraphKernel } from "./inference.ts";
 import { encoderKernel } from "./transformer.ts";
 import { BufferPool } from "./pool.ts";
@@ -58,9 +59,12 @@ export function nativeThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : navigator.hardwareConcurrency;
 }
 
-/** Register the `native` backend (loads libdnnl; throws a clear Error when it is absent). Returns a device description. */
+/**
+ * Register the `native` backend with its kernels and gradients (loads libdnnl; throws a clear
+ * Error when it is absent). Returns a device description.
+ */
 export function registerNativeBackend(): string {
-  ctx();
+  initDnnl();
   keepFreedMemory();
   const device = `CPU (oneDNN via FFI, ${nativeThreads()} threads)`;
   if (registered) return device;
@@ -70,9 +74,20 @@ export function registerNativeBackend(): string {
     (b as unknown as { firstUse: boolean }).firstUse = false;
     return b;
   }, 0);
+  registerKernels();
+  registered = true;
+  return device;
+}
+
+/**
+ * Every cpu kernel under the `native` name, with the oneDNN and loop kernels in place of the hot
+ * ones, and the gradients of the fused kernels (global in tfjs; they only run on `native`).
+ */
+function registerKernels(): void {
   const overrides = new Map(
     [
       ...nativeKernels(),
+      ...convKernels(),
       ...fusedKernels(),
       ...elementwiseKernels(),
       ...fusedConvKernels(),
@@ -80,9 +95,7 @@ export function registerNativeBackend(): string {
       ...convBNKernels(),
       cnnGraphKernel(),
       encoderKernel(),
-    ].map((
-      k,
-    ) => [k.name, k.fn]),
+    ].map((k) => [k.name, k.fn]),
   );
   for (const k of tf.getKernelsForBackend("cpu")) {
     if (overrides.has(k.kernelName)) continue;
@@ -91,6 +104,5 @@ export function registerNativeBackend(): string {
   for (const [name, fn] of overrides) {
     tf.registerKernel({ kernelName: name, backendName: NATIVE, kernelFunc: fn as tf.KernelFunc });
   }
-  registered = true;
-  return device;
+  for (const g of [bnTrainGradient, convBNGradient]) tf.registerGradient(g);
 }

@@ -11,28 +11,12 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { cached, checkInit, ctx, D, md, opDesc, postOpSrc1, Primitive } from "./dnnl.ts";
-import {
-  alloc,
-  type ConvGeometry,
-  convInfo,
-  convMds,
-  geometry,
-  geometryKey,
-  type NativeKernel,
-  output,
-  valuesOf,
-} from "./kernels.ts";
-import { channelSums } from "./channel_sums.ts";
-import { affineForward, bnBackward, clipBackward, ONEDNN_APPLY_MIN } from "./fused.ts";
+import { D } from "./dnnl.ts";
+import { alloc, type KernelArgs, type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { channelSums, type ConvGeometry, convInfo, convPrimitive, geometry } from "./conv.ts";
+import { applyAffine, bnBackwardPass, clipMask, ONEDNN_APPLY_MIN } from "./fused.ts";
 import * as loops from "./bn_loops.ts";
 import { CONV_BN_TRAIN, CONV_BN_TRAIN_GRAD, type ConvBNTrainAttrs } from "./kernel_names.ts";
-
-type KernelArgs = {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-};
 
 function convAttrs(a: ConvBNTrainAttrs) {
   return { strides: a.strides, pad: "same", dilations: a.dilations, dataFormat: "NHWC" };
@@ -45,39 +29,6 @@ function convBNGeometry(
   a: ConvBNTrainAttrs,
 ): ConvGeometry | null {
   return geometry(convInfo(xShape, filterShape, convAttrs(a), a.depthwise), a.depthwise);
-}
-
-function convWithBias(g: ConvGeometry): Primitive {
-  return cached(`conv_fwd_bias|${geometryKey(g)}`, () => {
-    const m = convMds(g, D.tag.any);
-    const bias = md([g.oc], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_convolution_forward_desc_init(
-        op,
-        D.prop.fwdTraining,
-        D.alg.convDirect,
-        m.src,
-        m.wAny,
-        Deno.UnsafePointer.of(bias),
-        m.dst,
-        m.strides,
-        m.padL,
-        m.padR,
-      ),
-      "convolution_forward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, m.src],
-        [D.arg.weights, m.wUser],
-        [D.arg.bias, bias],
-        [D.arg.dst, m.dst],
-      ]),
-      new Set([D.arg.dst]),
-    );
-  });
 }
 
 /**
@@ -105,14 +56,12 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
   const negShift = new Float32Array(c);
   for (let k = 0; k < c; k++) negShift[k] = -s[k];
   const z = alloc(args.backend, size);
-  convWithBias(g).run(
-    new Map<number, ArrayBufferView>([
-      [D.arg.src, valuesOf(args.backend, x)],
-      [D.arg.weights, valuesOf(args.backend, filter)],
-      [D.arg.bias, negShift],
-      [D.arg.dst, z],
-    ]),
-  );
+  convPrimitive("conv", g, true).run({
+    [D.arg.src]: valuesOf(args.backend, x),
+    [D.arg.weights]: valuesOf(args.backend, filter),
+    [D.arg.bias]: negShift,
+    [D.arg.dst]: z,
+  });
   const variance = new Float32Array(c);
   const zMean = new Float32Array(c);
   if (size >= ONEDNN_APPLY_MIN) {
@@ -141,16 +90,7 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
     a.eps,
   );
   const y = alloc(args.backend, size);
-  if (size >= ONEDNN_APPLY_MIN) {
-    affineForward(d, a.relu6).run(
-      new Map<number, ArrayBufferView>([
-        [D.arg.src, z],
-        [D.arg.src1, mul],
-        [postOpSrc1(0), add],
-        [D.arg.dst, y],
-      ]),
-    );
-  } else loops.bnApply(z, mul, add, a.relu6, y);
+  applyAffine(d, z, [mul, add], a.relu6, y);
   const yInfo = output(args.backend, [g.n, g.oh, g.ow, c], y);
   forwardState.set(yInfo.dataId, { z, zMean, variance });
   return [yInfo, output(args.backend, [c], newMean), output(args.backend, [c], newVar)];
@@ -175,109 +115,70 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
   const gBuffer = relu6 ? alloc(args.backend, size) : null;
   const g = gBuffer ?? dyv;
   const dz = gBuffer ?? alloc(args.backend, size);
-  const dscale = new Float32Array(c), doffset = new Float32Array(c);
+  let dscale: Float32Array = new Float32Array(c), doffset: Float32Array = new Float32Array(c);
   if (size >= ONEDNN_APPLY_MIN) {
-    if (gBuffer) {
-      clipBackward(size).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.dst, valuesOf(args.backend, y)],
-          [D.arg.diffDst, dyv],
-          [D.arg.diffSrc, gBuffer],
-        ]),
-      );
-    }
+    if (gBuffer) clipMask(valuesOf(args.backend, y), dyv, gBuffer);
     // oneDNN's batch-norm backward: the sums and dz in one primitive (measured faster than the
     // sums as a 1x1 depthwise backward-weights pass plus a binary pass).
-    bnBackward(d, eps).run(
-      new Map<number, ArrayBufferView>([
-        [D.arg.src, zv],
-        [D.arg.mean, zMean],
-        [D.arg.variance, vv],
-        [D.arg.diffDst, g],
-        [D.arg.scale, gamma],
-        // oneDNN 2.x validates that SHIFT is bound for use_shift backward but never reads it.
-        [D.arg.shift, gamma],
-        [D.arg.diffSrc, dz],
-        [D.arg.diffScale, dscale],
-        [D.arg.diffShift, doffset],
-      ]),
-    );
+    [dscale, doffset] = bnBackwardPass(d, eps, [zv, zMean, vv, gamma], g, dz);
   } else {
     if (gBuffer) {
       // The same mask as the large path: 0 < y < 6.
       const yv = valuesOf(args.backend, y);
       for (let i = 0; i < size; i++) gBuffer[i] = yv[i] > 0 && yv[i] < 6 ? dyv[i] : 0;
     }
-    const sg = new Float64Array(c), sgx = new Float64Array(c);
-    for (let o = 0; o < size; o += c) {
-      for (let j = 0; j < c; j++) {
-        const v = g[o + j];
-        sg[j] += v;
-        sgx[j] += v * (zv[o + j] - zMean[j]);
-      }
-    }
-    const sums = { sg, sgx };
+    const sums = loops.bnBackwardReduce(zv, gamma, gamma, zMean, false, g, dz);
     const k = loops.bnBackwardCoefficients(gamma, zMean, vv, eps, rows, sums, dscale, doffset);
     loops.bnBackwardApply(zv, g, k, dz);
   }
   pool?.release(zv);
-  return [
-    output(args.backend, shape, dz),
-    output(args.backend, [c], dscale),
-    output(args.backend, [c], doffset),
-  ];
+  const b = args.backend;
+  return [output(b, shape, dz), output(b, [c], dscale), output(b, [c], doffset)];
 }
 
-let gradRegistered = false;
-
-/** Register the gradient of {@linkcode CONV_BN_TRAIN} (global, once; it only runs on `native`). */
-function registerConvBNGradient(): void {
-  if (gradRegistered) return;
-  gradRegistered = true;
-  tf.registerGradient({
-    kernelName: CONV_BN_TRAIN,
-    inputsToSave: ["x", "filter", "scale"],
-    outputsToSave: [true, false, false],
-    gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
-      // z = conv(x) − running mean, its mean and variance wait in `forwardState` (the running
-      // statistics, variables updated right after the forward, are not read again).
-      const [x, filter, scale, y] = saved;
-      const dy = Array.isArray(dys) ? dys[0] : dys;
-      const a = attrs as unknown as ConvBNTrainAttrs;
-      const [dz, dscale, doffset] = tf.engine().runKernel(
-        CONV_BN_TRAIN_GRAD,
-        { scale, dy, y },
-        attrs ?? {},
-      ) as tf.Tensor[];
-      const conv = { ...convAttrs(a), dimRoundingMode: undefined };
-      const names = a.depthwise
-        ? ["DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter"]
-        : ["Conv2DBackpropInput", "Conv2DBackpropFilter"];
-      return {
-        x: () =>
-          tf.engine().runKernel(
-            names[0],
-            { dy: dz, filter },
-            { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap,
-          ) as tf.Tensor,
-        filter: () =>
-          tf.engine().runKernel(
-            names[1],
-            { x, dy: dz },
-            { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap,
-          ) as tf.Tensor,
-        scale: () => dscale,
-        offset: () => doffset,
-        runningMean: () => tf.zerosLike(scale),
-        runningVar: () => tf.zerosLike(scale),
-      };
-    },
-  });
-}
+/** The gradient of {@linkcode CONV_BN_TRAIN} (registered with the native backend's kernels). */
+export const convBNGradient: tf.GradConfig = {
+  kernelName: CONV_BN_TRAIN,
+  inputsToSave: ["x", "filter", "scale"],
+  outputsToSave: [true, false, false],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+    // z = conv(x) − running mean, its mean and variance wait in `forwardState` (the running
+    // statistics, variables updated right after the forward, are not read again).
+    const [x, filter, scale, y] = saved;
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const a = attrs as unknown as ConvBNTrainAttrs;
+    const [dz, dscale, doffset] = tf.engine().runKernel(
+      CONV_BN_TRAIN_GRAD,
+      { scale, dy, y },
+      attrs ?? {},
+    ) as tf.Tensor[];
+    const conv = { ...convAttrs(a), dimRoundingMode: undefined };
+    const names = a.depthwise
+      ? ["DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter"]
+      : ["Conv2DBackpropInput", "Conv2DBackpropFilter"];
+    return {
+      x: () =>
+        tf.engine().runKernel(
+          names[0],
+          { dy: dz, filter },
+          { ...conv, inputShape: x.shape } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
+      filter: () =>
+        tf.engine().runKernel(
+          names[1],
+          { x, dy: dz },
+          { ...conv, filterShape: filter.shape } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
+      scale: () => dscale,
+      offset: () => doffset,
+      runningMean: () => tf.zerosLike(scale),
+      runningVar: () => tf.zerosLike(scale),
+    };
+  },
+};
 
 /** The fused conv + batch-norm kernels registered on the native backend. */
 export function convBNKernels(): NativeKernel[] {
-  registerConvBNGradient();
   return [
     { name: CONV_BN_TRAIN, fn: convBNTrain },
     { name: CONV_BN_TRAIN_GRAD, fn: convBNTrainGrad },

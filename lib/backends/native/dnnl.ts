@@ -1,19 +1,22 @@
 /**
- * Deno FFI bindings to the oneDNN 2.x C API (`libdnnl.so.2`, Debian `libdnnl2`): engine and
- * stream, memory descriptors, primitive descriptors, primitives with cached memory objects and
- * automatic weight reorders, and `dnnl_sgemm`. Tensors stay in JS typed arrays: each execution
- * points oneDNN's memory objects at them, so nothing is copied.
+ * The one module that talks to oneDNN 2.x (`libdnnl.so.2`, Debian `libdnnl2`) through Deno FFI,
+ * hand-written because no binding exists for Deno. It builds every primitive from a description
+ * ({@linkcode OpSpec}: the operation and its memory descriptors, plus post-ops and the
+ * scratchpad mode) and owns every native object: primitive descriptors, primitives and memory
+ * objects live inside {@linkcode Executable} (freed by its `destroy`) or a cached
+ * {@linkcode Primitive} (kept for the process); primitive attributes and descriptors never leave
+ * here (memory descriptors are plain bytes, {@linkcode Md}).
+ * Tensors stay in JS typed arrays: each execution points oneDNN's memory objects at them.
  * @module
  */
 
 /** oneDNN enum values (from `dnnl_types.h` of 2.6). */
 export const D = {
   f32: 3,
-  tag: { any: 1, a: 2, ab: 3, abc: 4, abcd: 5, nhwc: 20, hwio: 30, hwigo: 33 },
-  prop: { fwdTraining: 64, fwdInference: 96, bwd: 128, bwdData: 160, bwdWeights: 192 },
+  tag: { any: 1, a: 2, ab: 3, nhwc: 20, hwio: 30, hwigo: 33 },
+  prop: { fwdTraining: 64, fwdInference: 96, bwd: 128 },
   alg: {
     convDirect: 1,
-    convAuto: 3,
     clip: 255,
     geluErf: 0x30,
     linear: 0x7f,
@@ -26,7 +29,6 @@ export const D = {
     sub: 131061,
     div: 131060,
   },
-  bn: { useScale: 8, useShift: 16 },
   arg: {
     src: 1,
     src1: 2,
@@ -45,219 +47,119 @@ export const D = {
     diffScale: 255,
     diffShift: 256,
   },
-  query: { implInfoStr: 8, scratchpadMd: 136, execArgMd: 255 },
 } as const;
+
+const QUERY = { implInfoStr: 8, scratchpadMd: 136, execArgMd: 255 };
+const NORM_SCALE_SHIFT = 8 | 16;
+
+/** A `dnnl_memory_desc_t` (opaque bytes; made by {@linkcode md} or {@linkcode mdStrides}). */
+export type Md = Uint8Array<ArrayBuffer>;
 
 /** Execution-argument id of the `src1` of post-op number `index` (binary post-ops). */
 export function postOpSrc1(index: number): number {
   return (16384 * (index + 1)) | D.arg.src1;
 }
 
-/** A post-op for {@linkcode primitiveAttr}: binary with a second tensor, or eltwise. */
+/** A post-op: binary with a second tensor of layout `src1`, eltwise, or accumulate (`sum`). */
 export type PostOp =
-  | { kind: "binary"; alg: number; src1: Uint8Array<ArrayBuffer> }
+  | { kind: "binary"; alg: number; src1: Md }
   | { kind: "eltwise"; alg: number; alpha: number; beta: number }
   | { kind: "sum" };
 
 /**
- * A primitive attribute carrying `postOps` (created once per cached primitive, never freed), and
- * with `userScratchpad` the scratchpad supplied by the caller (`D.arg.scratchpad`) instead of
- * allocated by oneDNN on every execution.
+ * What a primitive computes, on which memory descriptors: oneDNN's op descriptors as data.
+ * Convolution geometry is `[h, w]` pairs; `dilations` are oneDNN's (0: none). Backward specs
+ * take the forward's descriptors (`src`, `weights`, `dst` stand for their diffs where written).
  */
-export function primitiveAttr(postOps: PostOp[], userScratchpad = false): Deno.PointerValue {
-  const { lib } = ctx();
-  const a = ptrOut(), p = ptrOut();
-  check(lib.dnnl_primitive_attr_create(a), "primitive_attr_create");
-  check(lib.dnnl_post_ops_create(p), "post_ops_create");
-  const ops = ptrOf(p);
-  for (const op of postOps) {
-    if (op.kind === "binary") {
-      check(lib.dnnl_post_ops_append_binary(ops, op.alg, op.src1), "post_ops_append_binary");
-    } else if (op.kind === "sum") {
-      check(lib.dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum");
-    } else {
-      check(
-        lib.dnnl_post_ops_append_eltwise(ops, 1, op.alg, op.alpha, op.beta),
-        "post_ops_append_eltwise",
-      );
-    }
+export type OpSpec =
+  | {
+    op: "conv" | "convBwdData" | "convBwdWeights";
+    prop?: number;
+    src: Md;
+    weights: Md;
+    bias?: Md;
+    dst: Md;
+    strides: readonly number[];
+    dilations?: readonly number[];
+    padL: readonly number[];
+    padR: readonly number[];
   }
-  const attr = ptrOf(a);
-  check(lib.dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops");
-  lib.dnnl_post_ops_destroy(ops);
-  if (userScratchpad) {
-    check(lib.dnnl_primitive_attr_set_scratchpad_mode(attr, 1), "set_scratchpad_mode");
+  | { op: "matmul"; src: Md; weights: Md; bias?: Md; dst: Md }
+  | { op: "softmax"; prop: number; data: Md; axis: number }
+  | { op: "binary"; alg: number; src: Md; src1: Md; dst: Md }
+  | {
+    op: "eltwise" | "eltwiseBwd";
+    prop?: number;
+    alg: number;
+    data: Md;
+    alpha: number;
+    beta: number;
   }
-  return attr;
-}
+  | { op: "bnorm" | "bnormBwd" | "lnorm"; prop: number; data: Md; channels: Md; eps: number }
+  | {
+    op: "pool";
+    prop: number;
+    alg: number;
+    src: Md;
+    dst: Md;
+    strides: readonly number[];
+    kernel: readonly number[];
+    padL: readonly number[];
+    padR: readonly number[];
+  }
+  | { op: "reorder"; src: Md; dst: Md };
 
 /** Bytes reserved for a `dnnl_memory_desc_t` (696 in 2.6) and for an op descriptor (≤ 5976). */
 const MD_BYTES = 1024;
 const OP_BYTES = 8192;
 
+const B = "buffer", P = "pointer", I = "i32", F = "f32";
+const fn = <const A extends readonly Deno.NativeType[], R extends Deno.NativeResultType = "i32">(
+  parameters: A,
+  result: R = I as R,
+) => ({ parameters, result });
+
 const SYMBOLS = {
-  dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
-  dnnl_stream_create: { parameters: ["buffer", "pointer", "u32"], result: "i32" },
-  dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
-  dnnl_memory_desc_init_by_tag: {
-    parameters: ["buffer", "i32", "buffer", "i32", "i32"],
-    result: "i32",
-  },
-  dnnl_memory_desc_init_by_strides: {
-    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
-    result: "i32",
-  },
-  dnnl_softmax_forward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "i32"],
-    result: "i32",
-  },
-  dnnl_memory_desc_equal: { parameters: ["pointer", "pointer"], result: "i32" },
-  dnnl_memory_desc_get_size: { parameters: ["pointer"], result: "usize" },
-  dnnl_convolution_forward_desc_init: {
-    parameters: [
-      "buffer",
-      "i32",
-      "i32",
-      "buffer",
-      "buffer",
-      "pointer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
-  dnnl_dilated_convolution_forward_desc_init: {
-    parameters: [
-      "buffer",
-      "i32",
-      "i32",
-      "buffer",
-      "buffer",
-      "pointer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
-  dnnl_convolution_backward_data_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  dnnl_convolution_backward_weights_desc_init: {
-    parameters: [
-      "buffer",
-      "i32",
-      "buffer",
-      "buffer",
-      "pointer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
-  dnnl_batch_normalization_forward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "f32", "u32"],
-    result: "i32",
-  },
-  dnnl_batch_normalization_backward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
-    result: "i32",
-  },
-  dnnl_eltwise_forward_desc_init: {
-    parameters: ["buffer", "i32", "i32", "buffer", "f32", "f32"],
-    result: "i32",
-  },
-  dnnl_eltwise_backward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "f32"],
-    result: "i32",
-  },
-  dnnl_binary_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  dnnl_primitive_desc_create: {
-    parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
-    result: "i32",
-  },
-  dnnl_reorder_primitive_desc_create: {
-    parameters: ["buffer", "pointer", "pointer", "pointer", "pointer", "pointer"],
-    result: "i32",
-  },
-  dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
-  dnnl_primitive_desc_query: {
-    parameters: ["pointer", "i32", "i32", "buffer"],
-    result: "i32",
-  },
-  dnnl_primitive_desc_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
-  dnnl_primitive_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_execute: {
-    parameters: ["pointer", "pointer", "i32", "buffer"],
-    result: "i32",
-  },
-  dnnl_memory_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
-  dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
-  dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
-  dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
-  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
-  dnnl_post_ops_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
-  dnnl_post_ops_append_sum: { parameters: ["pointer", "f32"], result: "i32" },
-  dnnl_primitive_attr_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_attr_set_scratchpad_mode: { parameters: ["pointer", "i32"], result: "i32" },
-  dnnl_pooling_v2_forward_desc_init: {
-    parameters: [
-      "buffer",
-      "i32",
-      "i32",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-  },
-  dnnl_matmul_desc_init: {
-    parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
-    result: "i32",
-  },
-  dnnl_layer_normalization_forward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "pointer", "f32", "u32"],
-    result: "i32",
-  },
-  dnnl_post_ops_append_eltwise: {
-    parameters: ["pointer", "f32", "i32", "f32", "f32"],
-    result: "i32",
-  },
-  dnnl_sgemm: {
-    parameters: [
-      "u8",
-      "u8",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "buffer",
-      "i64",
-      "buffer",
-      "i64",
-      "f32",
-      "buffer",
-      "i64",
-    ],
-    result: "i32",
-  },
+  dnnl_engine_create: fn([B, I, "usize"]),
+  dnnl_stream_create: fn([B, P, "u32"]),
+  dnnl_stream_wait: fn([P]),
+  dnnl_memory_desc_init_by_tag: fn([B, I, B, I, I]),
+  dnnl_memory_desc_init_by_strides: fn([B, I, B, I, B]),
+  dnnl_memory_desc_equal: fn([P, P]),
+  dnnl_memory_desc_get_size: fn([P], "usize"),
+  dnnl_dilated_convolution_forward_desc_init: fn([B, I, I, B, B, P, B, B, B, B, B]),
+  dnnl_convolution_backward_data_desc_init: fn([B, I, B, B, B, B, B, B]),
+  dnnl_convolution_backward_weights_desc_init: fn([B, I, B, B, P, B, B, B, B]),
+  dnnl_matmul_desc_init: fn([B, B, B, P, B]),
+  dnnl_softmax_forward_desc_init: fn([B, I, B, I]),
+  dnnl_binary_desc_init: fn([B, I, B, B, B]),
+  dnnl_eltwise_forward_desc_init: fn([B, I, I, B, F, F]),
+  dnnl_eltwise_backward_desc_init: fn([B, I, B, B, F, F]),
+  dnnl_batch_normalization_forward_desc_init: fn([B, I, B, F, "u32"]),
+  dnnl_batch_normalization_backward_desc_init: fn([B, I, B, B, F, "u32"]),
+  dnnl_layer_normalization_forward_desc_init: fn([B, I, B, P, F, "u32"]),
+  dnnl_pooling_v2_forward_desc_init: fn([B, I, I, B, B, B, B, B, B, B]),
+  dnnl_primitive_desc_create: fn([B, B, P, P, P]),
+  dnnl_reorder_primitive_desc_create: fn([B, P, P, P, P, P]),
+  dnnl_primitive_desc_query_md: fn([P, I, I], P),
+  dnnl_primitive_desc_query: fn([P, I, I, B]),
+  dnnl_primitive_desc_destroy: fn([P]),
+  dnnl_primitive_create: fn([B, P]),
+  dnnl_primitive_destroy: fn([P]),
+  dnnl_primitive_execute: fn([P, P, I, B]),
+  dnnl_memory_create: fn([B, P, P, P]),
+  dnnl_memory_set_data_handle: fn([P, P]),
+  dnnl_memory_destroy: fn([P]),
+  dnnl_primitive_attr_create: fn([B]),
+  dnnl_primitive_attr_destroy: fn([P]),
+  dnnl_primitive_attr_set_post_ops: fn([P, P]),
+  dnnl_primitive_attr_set_scratchpad_mode: fn([P, I]),
+  dnnl_post_ops_create: fn([B]),
+  dnnl_post_ops_destroy: fn([P]),
+  dnnl_post_ops_append_binary: fn([P, I, B]),
+  dnnl_post_ops_append_sum: fn([P, F]),
+  dnnl_post_ops_append_eltwise: fn([P, F, I, F, F]),
+  dnnl_sgemm: fn(["u8", "u8", "i64", "i64", "i64", F, B, "i64", B, "i64", F, B, "i64"]),
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -296,7 +198,7 @@ function isRootDebian(): boolean {
 }
 
 /** Load libdnnl (installing `libdnnl2` with apt when root on Debian); throws a clear Error if absent. */
-export function loadDnnl(opts: { install?: boolean } = {}): Lib {
+function loadDnnl(opts: { install?: boolean } = {}): Lib {
   if (lib) return lib;
   try {
     lib = tryOpen();
@@ -342,9 +244,10 @@ function check(status: number, what: string): void {
 
 const ptrOut = () => new BigUint64Array(1);
 const ptrOf = (cell: BigUint64Array): Deno.PointerValue => Deno.UnsafePointer.create(cell[0]);
+const ptr = (a?: ArrayBufferView | null): Deno.PointerValue =>
+  a ? Deno.UnsafePointer.of(a as Uint8Array<ArrayBuffer>) : null;
 
-/** The library, CPU engine and stream (created once). */
-export function ctx(): { lib: Lib; engine: Deno.PointerValue; stream: Deno.PointerValue } {
+function ctx(): { lib: Lib; engine: Deno.PointerValue; stream: Deno.PointerValue } {
   const l = loadDnnl();
   if (!engine) {
     const e = ptrOut();
@@ -357,25 +260,27 @@ export function ctx(): { lib: Lib; engine: Deno.PointerValue; stream: Deno.Point
   return { lib: l, engine, stream };
 }
 
+/** Load libdnnl and create the CPU engine and stream (once); throws a clear Error if absent. */
+export function initDnnl(): void {
+  ctx();
+}
+
 /** A `dnnl_dims_t` (int64[12]). */
-export function dims(values: readonly number[]): BigInt64Array {
+function dims(values: readonly number[]): BigInt64Array {
   const out = new BigInt64Array(12);
   values.forEach((v, i) => out[i] = BigInt(v));
   return out;
 }
 
 /** A plain f32 memory descriptor with logical `d` (oneDNN order, e.g. NCHW) and layout `tag`. */
-export function md(d: readonly number[], tag: number): Uint8Array<ArrayBuffer> {
+export function md(d: readonly number[], tag: number): Md {
   const buf = new Uint8Array(MD_BYTES);
   check(ctx().lib.dnnl_memory_desc_init_by_tag(buf, d.length, dims(d), D.f32, tag), "md_init");
   return buf;
 }
 
 /** An f32 memory descriptor with logical dims `d` and explicit element `strides`. */
-export function mdStrides(
-  d: readonly number[],
-  strides: readonly number[],
-): Uint8Array<ArrayBuffer> {
+export function mdStrides(d: readonly number[], strides: readonly number[]): Md {
   const buf = new Uint8Array(MD_BYTES);
   check(
     ctx().lib.dnnl_memory_desc_init_by_strides(buf, d.length, dims(d), D.f32, dims(strides)),
@@ -391,60 +296,17 @@ export function denseStrides(shape: readonly number[]): number[] {
   return st;
 }
 
-/** A cached reorder (layout copy, e.g. a transpose) between two descriptors of the same dims. */
-export class Reorder {
-  #prim: Deno.PointerValue;
-  #src: Deno.PointerValue;
-  #dst: Deno.PointerValue;
-  #args: Uint8Array<ArrayBuffer>;
-  #keep: Uint8Array[];
-
-  constructor(src: Uint8Array<ArrayBuffer>, dst: Uint8Array<ArrayBuffer>) {
-    const { lib, engine } = ctx();
-    this.#keep = [src, dst];
-    const cell = ptrOut();
-    check(
-      lib.dnnl_reorder_primitive_desc_create(
-        cell,
-        Deno.UnsafePointer.of(src),
-        engine,
-        Deno.UnsafePointer.of(dst),
-        engine,
-        null,
-      ),
-      "reorder_primitive_desc_create",
-    );
-    const pd = ptrOf(cell);
-    this.#prim = createPrimitive(pd);
-    lib.dnnl_primitive_desc_destroy(pd);
-    this.#src = createMemory(Deno.UnsafePointer.of(src));
-    this.#dst = createMemory(Deno.UnsafePointer.of(dst));
-    this.#args = execArgs([[D.arg.src, this.#src], [D.arg.dst, this.#dst]]);
-  }
-
-  /** Copy `src` into `dst` with the layout change. */
-  run(src: ArrayBufferView, dst: ArrayBufferView): void {
-    const { lib, stream } = ctx();
-    lib.dnnl_memory_set_data_handle(this.#src, ptrOfView(src));
-    lib.dnnl_memory_set_data_handle(this.#dst, ptrOfView(dst));
-    check(lib.dnnl_primitive_execute(this.#prim, stream, 2, this.#args), "reorder");
-    check(lib.dnnl_stream_wait(stream), "stream_wait");
-  }
+function mdSize(m: Md): number {
+  return Number(ctx().lib.dnnl_memory_desc_get_size(ptr(m)));
 }
 
-/** A fresh buffer for an op descriptor (`dnnl_*_desc_t`). */
-export function opDesc(): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(OP_BYTES);
-}
-
-/** Check a `dnnl_*_desc_init` status. */
-export function checkInit(status: number, what: string): void {
-  check(status, what);
+function mdEqual(a: Md, b: Md): boolean {
+  return ctx().lib.dnnl_memory_desc_equal(ptr(a), ptr(b)) === 1;
 }
 
 const live = { primitives: 0, memories: 0, scratchBytes: 0 };
 
-/** Counts of native objects this module holds (primitives, memory objects, internal bytes). */
+/** Counts of native objects alive (primitives, memory objects, bytes of internal buffers). */
 export function nativeAllocations(): {
   primitives: number;
   memories: number;
@@ -453,176 +315,418 @@ export function nativeAllocations(): {
   return { ...live };
 }
 
-function ptrOfView(a: ArrayBufferView): Deno.PointerValue {
-  return Deno.UnsafePointer.of(a as Uint8Array<ArrayBuffer>);
+type Role = [arg: number, md: Md, written: boolean];
+
+/** The arguments of `s`: id, descriptor, and whether the primitive writes it. */
+function roles(s: OpSpec): Role[] {
+  const { arg } = D;
+  const r = (a: number, m: Md | undefined, written = false): Role[] => m ? [[a, m, written]] : [];
+  switch (s.op) {
+    case "conv":
+    case "matmul":
+      return [
+        ...r(arg.src, s.src),
+        ...r(arg.weights, s.weights),
+        ...r(arg.bias, s.bias),
+        ...r(arg.dst, s.dst, true),
+      ];
+    case "convBwdData":
+      return [
+        ...r(arg.diffDst, s.dst),
+        ...r(arg.weights, s.weights),
+        ...r(arg.diffSrc, s.src, true),
+      ];
+    case "convBwdWeights":
+      return [
+        ...r(arg.src, s.src),
+        ...r(arg.diffDst, s.dst),
+        ...r(arg.diffWeights, s.weights, true),
+        ...r(arg.diffBias, s.bias, true),
+      ];
+    case "softmax":
+    case "eltwise":
+      return [...r(arg.src, s.data), ...r(arg.dst, s.data, true)];
+    case "eltwiseBwd":
+      return [...r(arg.dst, s.data), ...r(arg.diffDst, s.data), ...r(arg.diffSrc, s.data, true)];
+    case "binary":
+      return [...r(arg.src, s.src), ...r(arg.src1, s.src1), ...r(arg.dst, s.dst, true)];
+    case "bnorm":
+    case "lnorm": {
+      const stats = s.op === "bnorm" && s.prop === D.prop.fwdTraining ? s.channels : undefined;
+      return [
+        ...r(arg.src, s.data),
+        ...r(arg.scale, s.channels),
+        ...r(arg.shift, s.channels),
+        ...r(arg.dst, s.data, true),
+        ...r(arg.mean, stats, true),
+        ...r(arg.variance, stats, true),
+      ];
+    }
+    case "bnormBwd":
+      return [
+        ...r(arg.src, s.data),
+        ...r(arg.mean, s.channels),
+        ...r(arg.variance, s.channels),
+        ...r(arg.diffDst, s.data),
+        ...r(arg.scale, s.channels),
+        // oneDNN 2.x validates that SHIFT is bound for use_shift backward but never reads it.
+        ...r(arg.shift, s.channels),
+        ...r(arg.diffSrc, s.data, true),
+        ...r(arg.diffScale, s.channels, true),
+        ...r(arg.diffShift, s.channels, true),
+      ];
+    case "pool":
+    case "reorder":
+      return [...r(arg.src, s.src), ...r(arg.dst, s.dst, true)];
+  }
 }
 
-/** One argument of a primitive: the user's layout, and a reorder when oneDNN wants another. */
-interface Slot {
-  arg: number;
-  mem: Deno.PointerValue;
-  /** Present when the primitive wants a different layout than the user's. */
-  reorder?: {
-    prim: Deno.PointerValue;
-    user: Deno.PointerValue;
-    internal: Float32Array;
-    args: Uint8Array<ArrayBuffer>;
-    toUser: boolean;
-  };
+/** oneDNN's op descriptor for `s` (reorders have none). */
+function opDesc(s: Exclude<OpSpec, { op: "reorder" }>): Md {
+  const op = new Uint8Array(OP_BYTES), l = ctx().lib;
+  const status = (() => {
+    switch (s.op) {
+      case "conv":
+        return l.dnnl_dilated_convolution_forward_desc_init(
+          op,
+          s.prop ?? D.prop.fwdTraining,
+          D.alg.convDirect,
+          s.src,
+          s.weights,
+          ptr(s.bias),
+          s.dst,
+          dims(s.strides),
+          dims(s.dilations ?? [0, 0]),
+          dims(s.padL),
+          dims(s.padR),
+        );
+      case "convBwdData":
+        return l.dnnl_convolution_backward_data_desc_init(
+          op,
+          D.alg.convDirect,
+          s.src,
+          s.weights,
+          s.dst,
+          dims(s.strides),
+          dims(s.padL),
+          dims(s.padR),
+        );
+      case "convBwdWeights":
+        return l.dnnl_convolution_backward_weights_desc_init(
+          op,
+          D.alg.convDirect,
+          s.src,
+          s.weights,
+          ptr(s.bias),
+          s.dst,
+          dims(s.strides),
+          dims(s.padL),
+          dims(s.padR),
+        );
+      case "matmul":
+        return l.dnnl_matmul_desc_init(op, s.src, s.weights, ptr(s.bias), s.dst);
+      case "softmax":
+        return l.dnnl_softmax_forward_desc_init(op, s.prop, s.data, s.axis);
+      case "binary":
+        return l.dnnl_binary_desc_init(op, s.alg, s.src, s.src1, s.dst);
+      case "eltwise":
+        return l.dnnl_eltwise_forward_desc_init(op, s.prop!, s.alg, s.data, s.alpha, s.beta);
+      case "eltwiseBwd":
+        return l.dnnl_eltwise_backward_desc_init(op, s.alg, s.data, s.data, s.alpha, s.beta);
+      case "bnorm":
+        return l.dnnl_batch_normalization_forward_desc_init(
+          op,
+          s.prop,
+          s.data,
+          s.eps,
+          NORM_SCALE_SHIFT,
+        );
+      case "bnormBwd":
+        return l.dnnl_batch_normalization_backward_desc_init(
+          op,
+          s.prop,
+          s.data,
+          s.data,
+          s.eps,
+          NORM_SCALE_SHIFT,
+        );
+      case "lnorm":
+        return l.dnnl_layer_normalization_forward_desc_init(
+          op,
+          s.prop,
+          s.data,
+          null,
+          s.eps,
+          NORM_SCALE_SHIFT,
+        );
+      case "pool":
+        return l.dnnl_pooling_v2_forward_desc_init(
+          op,
+          s.prop,
+          s.alg,
+          s.src,
+          s.dst,
+          dims(s.strides),
+          dims(s.kernel),
+          dims([0, 0]),
+          dims(s.padL),
+          dims(s.padR),
+        );
+    }
+  })();
+  check(status, `${s.op} descriptor`);
+  return op;
 }
 
-function createPrimitive(pd: Deno.PointerValue): Deno.PointerValue {
-  const { lib } = ctx();
-  const p = ptrOut();
-  check(lib.dnnl_primitive_create(p, pd), "primitive_create");
-  live.primitives++;
-  return ptrOf(p);
-}
-
-function createMemory(mdPtr: Deno.PointerValue): Deno.PointerValue {
+/** A primitive descriptor for `s`; the attribute (post-ops, scratchpad mode) lives only here. */
+function primitiveDesc(
+  s: OpSpec,
+  post: readonly PostOp[],
+  userScratchpad: boolean,
+  hint: Deno.PointerValue,
+): Deno.PointerValue {
   const { lib, engine } = ctx();
-  const m = ptrOut();
-  check(lib.dnnl_memory_create(m, mdPtr, engine, null), "memory_create");
-  live.memories++;
-  return ptrOf(m);
+  const a = ptrOut(), p = ptrOut();
+  check(lib.dnnl_primitive_attr_create(a), "primitive_attr_create");
+  const attr = ptrOf(a);
+  try {
+    check(lib.dnnl_post_ops_create(p), "post_ops_create");
+    const ops = ptrOf(p);
+    for (const op of post) {
+      if (op.kind === "binary") {
+        check(lib.dnnl_post_ops_append_binary(ops, op.alg, op.src1), "post_ops_append_binary");
+      } else if (op.kind === "sum") {
+        check(lib.dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum");
+      } else {
+        check(
+          lib.dnnl_post_ops_append_eltwise(ops, 1, op.alg, op.alpha, op.beta),
+          "post_ops_append_eltwise",
+        );
+      }
+    }
+    check(lib.dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops");
+    lib.dnnl_post_ops_destroy(ops);
+    if (userScratchpad) {
+      check(lib.dnnl_primitive_attr_set_scratchpad_mode(attr, 1), "set_scratchpad_mode");
+    }
+    const cell = ptrOut();
+    const status = s.op === "reorder"
+      ? lib.dnnl_reorder_primitive_desc_create(cell, ptr(s.src), engine, ptr(s.dst), engine, attr)
+      : lib.dnnl_primitive_desc_create(cell, opDesc(s), attr, engine, hint);
+    check(status, `${s.op} primitive_desc_create`);
+    return ptrOf(cell);
+  } finally {
+    lib.dnnl_primitive_attr_destroy(attr);
+  }
 }
 
-function execArgs(pairs: [number, Deno.PointerValue][]): Uint8Array<ArrayBuffer> {
-  const buf = new Uint8Array(16 * pairs.length);
-  const view = new DataView(buf.buffer);
-  pairs.forEach(([arg, mem], i) => {
-    view.setInt32(16 * i, arg, true);
-    view.setBigUint64(16 * i + 8, BigInt(Deno.UnsafePointer.value(mem)), true);
-  });
-  return buf;
+/** A copy of the descriptor `pd` uses for `arg` (null: none). */
+function queryMd(pd: Deno.PointerValue, arg: number): Md | null {
+  const { lib } = ctx();
+  const want = arg === D.arg.scratchpad
+    ? lib.dnnl_primitive_desc_query_md(pd, QUERY.scratchpadMd, 0)
+    : lib.dnnl_primitive_desc_query_md(pd, QUERY.execArgMd, arg);
+  if (!want) return null;
+  const out = new Uint8Array(MD_BYTES);
+  out.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(want, 696)));
+  return out;
+}
+
+function implName(pd: Deno.PointerValue): string {
+  const cell = ptrOut();
+  ctx().lib.dnnl_primitive_desc_query(pd, QUERY.implInfoStr, 0, new Uint8Array(cell.buffer));
+  return cell[0] ? Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(cell[0])!) : "?";
+}
+
+/** Options of {@linkcode Executable}. */
+export interface BuildOptions {
+  post?: readonly PostOp[];
+  /** The forward primitive a backward one is built against. */
+  hint?: Executable | null;
+  /** Take the scratchpad as an argument (bound by the caller) instead of allocating per run. */
+  userScratchpad?: boolean;
 }
 
 /**
- * A ready-to-run primitive. `userMds` gives, per argument id, the layout the caller's arrays
- * have; arguments whose layout the primitive chose differently (format `any`) get a cached
- * reorder and an internal buffer. `outputs` lists argument ids written by the primitive.
+ * A primitive built from `spec` with one memory object per argument, each pointed at a
+ * caller-owned buffer by {@linkcode Executable.bind}: a compiled graph binds once and then only
+ * executes. Arguments declared with format `any` take the layout oneDNN picks
+ * ({@linkcode Executable.own} fills such a buffer). Owns its native objects until `destroy`.
  */
-export class Primitive {
+export class Executable {
   readonly impl: string;
+  /** Bytes of the user scratchpad this primitive takes (0: none). */
+  readonly scratchBytes: number = 0;
+  #pd: Deno.PointerValue;
   #prim: Deno.PointerValue;
-  #slots: Slot[] = [];
+  #mems = new Map<number, Deno.PointerValue>();
+  #mds = new Map<number, Md>();
   #args: Uint8Array<ArrayBuffer>;
 
-  constructor(
-    op: Uint8Array<ArrayBuffer>,
-    userMds: Map<number, Uint8Array<ArrayBuffer>>,
-    outputs: Set<number>,
-    hint: Primitive | null = null,
-    attr: Deno.PointerValue = null,
-  ) {
+  constructor(readonly spec: OpSpec, opts: BuildOptions = {}) {
     const { lib, engine } = ctx();
-    const pdCell = ptrOut();
-    check(
-      lib.dnnl_primitive_desc_create(pdCell, op, attr, engine, hint ? hint.pd : null),
-      "primitive_desc_create",
+    const post = opts.post ?? [];
+    this.#pd = primitiveDesc(
+      spec,
+      post,
+      opts.userScratchpad ?? false,
+      opts.hint ? opts.hint.#pd : null,
     );
-    const pd = ptrOf(pdCell);
-    this.pd = pd;
-    const implCell = ptrOut();
-    lib.dnnl_primitive_desc_query(pd, D.query.implInfoStr, 0, new Uint8Array(implCell.buffer));
-    this.impl = implCell[0]
-      ? Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(implCell[0])!)
-      : "?";
-    this.#prim = createPrimitive(pd);
-    const pairs: [number, Deno.PointerValue][] = [];
-    for (const [arg, user] of userMds) {
-      const want = lib.dnnl_primitive_desc_query_md(pd, D.query.execArgMd, arg);
-      const userPtr = Deno.UnsafePointer.of(user);
-      if (!want || lib.dnnl_memory_desc_equal(want, userPtr) === 1) {
-        const mem = createMemory(userPtr);
-        this.#slots.push({ arg, mem });
-        pairs.push([arg, mem]);
-        continue;
-      }
-      const wantCopy = new Uint8Array(MD_BYTES);
-      wantCopy.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(want, 696)));
-      const internalMem = createMemory(Deno.UnsafePointer.of(wantCopy));
-      const userMem = createMemory(userPtr);
-      const bytes = Number(lib.dnnl_memory_desc_get_size(Deno.UnsafePointer.of(wantCopy)));
-      const internal = new Float32Array(Math.ceil(bytes / 4));
-      live.scratchBytes += internal.byteLength;
-      lib.dnnl_memory_set_data_handle(internalMem, ptrOfView(internal));
-      const toUser = outputs.has(arg);
-      const rpdCell = ptrOut();
-      check(
-        lib.dnnl_reorder_primitive_desc_create(
-          rpdCell,
-          toUser ? Deno.UnsafePointer.of(wantCopy) : userPtr,
-          engine,
-          toUser ? userPtr : Deno.UnsafePointer.of(wantCopy),
-          engine,
-          null,
-        ),
-        "reorder_primitive_desc_create",
-      );
-      const rpd = ptrOf(rpdCell);
-      const rprim = createPrimitive(rpd);
-      lib.dnnl_primitive_desc_destroy(rpd);
-      const rargs = toUser
-        ? execArgs([[D.arg.src, internalMem], [D.arg.dst, userMem]])
-        : execArgs([[D.arg.src, userMem], [D.arg.dst, internalMem]]);
-      this.#slots.push({
-        arg,
-        mem: internalMem,
-        reorder: { prim: rprim, user: userMem, internal, args: rargs, toUser },
-      });
-      pairs.push([arg, internalMem]);
-      this.#keep.push(wantCopy);
+    this.impl = implName(this.#pd);
+    const cell = ptrOut();
+    check(lib.dnnl_primitive_create(cell, this.#pd), "primitive_create");
+    this.#prim = ptrOf(cell);
+    live.primitives++;
+    for (const [arg, m] of roles(spec)) this.#mds.set(arg, queryMd(this.#pd, arg) ?? m);
+    post.forEach((p, i) => p.kind === "binary" && this.#mds.set(postOpSrc1(i), p.src1));
+    const scratch = opts.userScratchpad && queryMd(this.#pd, D.arg.scratchpad);
+    if (scratch && mdSize(scratch) > 0) {
+      this.#mds.set(D.arg.scratchpad, scratch);
+      this.scratchBytes = mdSize(scratch);
     }
-    this.#args = execArgs(pairs);
+    this.#args = new Uint8Array(16 * this.#mds.size);
+    const view = new DataView(this.#args.buffer);
+    [...this.#mds].forEach(([arg, m], i) => {
+      const mem = ptrOut();
+      check(lib.dnnl_memory_create(mem, ptr(m), engine, null), "memory_create");
+      live.memories++;
+      this.#mems.set(arg, ptrOf(mem));
+      view.setInt32(16 * i, arg, true);
+      view.setBigUint64(16 * i + 8, mem[0], true);
+    });
   }
 
-  /** The primitive descriptor (kept for backward primitives' hints). */
-  readonly pd: Deno.PointerValue;
-  #keep: Uint8Array[] = [];
+  /** The descriptor of argument `arg` as the primitive uses it. */
+  md(arg: number): Md {
+    const m = this.#mds.get(arg);
+    if (!m) throw new Error(`oneDNN ${this.spec.op}: no argument ${arg}`);
+    return m;
+  }
 
-  /** Run with `buffers[arg]` as the data of each argument (same order as `userMds`). */
-  run(buffers: Map<number, ArrayBufferView>): void {
+  /** Point argument `arg` at `data` (the caller keeps `data` alive while bound). */
+  bind(arg: number, data: ArrayBufferView): void {
+    const mem = this.#mems.get(arg);
+    if (!mem) throw new Error(`oneDNN ${this.spec.op}: no argument ${arg}`);
+    ctx().lib.dnnl_memory_set_data_handle(mem, ptr(data));
+  }
+
+  /**
+   * Bind `arg` to a new buffer in the primitive's own layout, and return a loader that fills it
+   * from values in the layout `user` (reordered once per load when the layouts differ; copied
+   * when `user` is omitted; zeroed for null).
+   */
+  own(arg: number, user?: Md): (values: Float32Array | null) => void {
+    const want = this.md(arg);
+    const buffer = new Float32Array(Math.ceil(mdSize(want) / 4));
+    this.bind(arg, buffer);
+    if (!user || mdEqual(user, want)) return (v) => v ? buffer.set(v) : buffer.fill(0);
+    return (v) => {
+      const r = new Executable({ op: "reorder", src: user, dst: want });
+      r.bind(D.arg.src, v ?? new Float32Array(buffer.length));
+      r.bind(D.arg.dst, buffer);
+      r.run();
+      streamWait();
+      r.destroy();
+    };
+  }
+
+  /** Execute on the stream (CPU streams run in order; {@linkcode streamWait} before reading). */
+  run(): void {
     const { lib, stream } = ctx();
-    for (const s of this.#slots) {
-      const data = buffers.get(s.arg);
-      if (!data) throw new Error(`oneDNN primitive: missing argument ${s.arg}`);
-      if (s.reorder) {
-        lib.dnnl_memory_set_data_handle(s.reorder.user, ptrOfView(data));
-        if (!s.reorder.toUser) {
-          check(lib.dnnl_primitive_execute(s.reorder.prim, stream, 2, s.reorder.args), "reorder");
-        }
-      } else {
-        lib.dnnl_memory_set_data_handle(s.mem, ptrOfView(data));
-      }
-    }
-    check(
-      lib.dnnl_primitive_execute(this.#prim, stream, this.#slots.length, this.#args),
-      "execute",
+    check(lib.dnnl_primitive_execute(this.#prim, stream, this.#mems.size, this.#args), "execute");
+  }
+
+  /** Free the primitive, its descriptor and its memory objects. */
+  destroy(): void {
+    if (!this.#prim) return;
+    const { lib } = ctx();
+    lib.dnnl_primitive_destroy(this.#prim);
+    lib.dnnl_primitive_desc_destroy(this.#pd);
+    live.primitives--;
+    for (const m of this.#mems.values()) lib.dnnl_memory_destroy(m);
+    live.memories -= this.#mems.size;
+    this.#mems.clear();
+    this.#prim = this.#pd = null;
+  }
+}
+
+/** Wait for the stream's queued executions. */
+export function streamWait(): void {
+  const { lib, stream } = ctx();
+  check(lib.dnnl_stream_wait(stream), "stream_wait");
+}
+
+/** Options of {@linkcode Primitive}: the caller's layouts where they differ from the spec's. */
+export interface PrimitiveOptions extends Omit<BuildOptions, "hint" | "userScratchpad"> {
+  hint?: Primitive | null;
+  /** Per argument id, the layout of the caller's array (default: the spec's descriptor). */
+  user?: Record<number, Md>;
+}
+
+/**
+ * A ready-to-run primitive for tfjs kernels: each run binds the caller's arrays. Arguments whose
+ * layout the primitive chose differently (format `any`) go through a cached reorder and an
+ * internal buffer, in before the run for inputs and out after it for outputs.
+ */
+export class Primitive {
+  readonly main: Executable;
+  #slots: { arg: number; out: boolean; reorder?: Executable; internal?: Float32Array }[] = [];
+
+  constructor(spec: OpSpec, opts: PrimitiveOptions = {}) {
+    this.main = new Executable(spec, { post: opts.post, hint: opts.hint?.main });
+    const post = (opts.post ?? []).flatMap((p, i): Role[] =>
+      p.kind === "binary" ? [[postOpSrc1(i), p.src1, false]] : []
     );
+    for (const [arg, m, out] of [...roles(spec), ...post]) {
+      const user = opts.user?.[arg] ?? m, want = this.main.md(arg);
+      if (mdEqual(user, want)) {
+        this.#slots.push({ arg, out });
+        continue;
+      }
+      const internal = new Float32Array(Math.ceil(mdSize(want) / 4));
+      live.scratchBytes += internal.byteLength;
+      this.main.bind(arg, internal);
+      const reorder = new Executable({
+        op: "reorder",
+        src: out ? want : user,
+        dst: out ? user : want,
+      });
+      reorder.bind(out ? D.arg.src : D.arg.dst, internal);
+      this.#slots.push({ arg, out, reorder, internal });
+    }
+  }
+
+  /** Run with `buffers[arg]` as the data of each argument. */
+  run(buffers: Record<number, ArrayBufferView>): void {
     for (const s of this.#slots) {
-      if (s.reorder?.toUser) {
-        check(lib.dnnl_primitive_execute(s.reorder.prim, stream, 2, s.reorder.args), "reorder");
+      const data = buffers[s.arg];
+      if (!data) throw new Error(`oneDNN ${this.main.spec.op}: missing argument ${s.arg}`);
+      if (!s.reorder) this.main.bind(s.arg, data);
+      else {
+        s.reorder.bind(s.out ? D.arg.dst : D.arg.src, data);
+        if (!s.out) s.reorder.run();
       }
     }
-    check(lib.dnnl_stream_wait(stream), "stream_wait");
+    this.main.run();
+    for (const s of this.#slots) if (s.out) s.reorder?.run();
+    streamWait();
   }
 }
 
 const cache = new Map<string, Primitive>();
 
-/** The cached primitive for `key`, built by `make` on first use (keys encode shapes and params). */
+/** The process-wide primitive for `key`, built by `make` on first use (keys encode shapes). */
 export function cached(key: string, make: () => Primitive): Primitive {
   let p = cache.get(key);
   if (!p) {
     p = make();
     cache.set(key, p);
-    if (Deno.env.get("KD_NATIVE_VERBOSE")) console.error(`oneDNN ${key}: ${p.impl}`);
+    if (Deno.env.get("KD_NATIVE_VERBOSE")) console.error(`oneDNN ${key}: ${p.main.impl}`);
   }
   return p;
 }
 
-/** Row-major `C = alpha·op(A)·op(B) + beta·C` via `dnnl_sgemm`. */
+/** Row-major `C = op(A)·op(B) + beta·C` via `dnnl_sgemm`. */
 export function sgemm(
   transA: boolean,
   transB: boolean,
@@ -634,8 +738,6 @@ export function sgemm(
   c: Float32Array,
   beta = 0,
 ): void {
-  const lda = transA ? m : k;
-  const ldb = transB ? k : n;
   const status = ctx().lib.dnnl_sgemm(
     transA ? 84 : 78,
     transB ? 84 : 78,
@@ -644,145 +746,12 @@ export function sgemm(
     BigInt(k),
     1,
     a as Float32Array<ArrayBuffer>,
-    BigInt(lda),
+    BigInt(transA ? m : k),
     b as Float32Array<ArrayBuffer>,
-    BigInt(ldb),
+    BigInt(transB ? k : n),
     beta,
     c as Float32Array<ArrayBuffer>,
     BigInt(n),
   );
   check(status, "sgemm");
-}
-
-/** A primitive descriptor for `op` (with `attr`, and a forward `hint` for backward ops). */
-export function primitiveDesc(
-  op: Uint8Array<ArrayBuffer>,
-  attr: Deno.PointerValue = null,
-  hint: Deno.PointerValue = null,
-): Deno.PointerValue {
-  const { lib, engine } = ctx();
-  const cell = ptrOut();
-  check(lib.dnnl_primitive_desc_create(cell, op, attr, engine, hint), "primitive_desc_create");
-  return ptrOf(cell);
-}
-
-/** A copy of the memory descriptor `pd` wants for execution argument `arg` (null: none). */
-export function wantedMd(pd: Deno.PointerValue, arg: number): Uint8Array<ArrayBuffer> | null {
-  const { lib } = ctx();
-  const want = arg === D.arg.scratchpad
-    ? lib.dnnl_primitive_desc_query_md(pd, D.query.scratchpadMd, 0)
-    : lib.dnnl_primitive_desc_query_md(pd, D.query.execArgMd, arg);
-  if (!want) return null;
-  const out = new Uint8Array(MD_BYTES);
-  out.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(want, 696)));
-  return out;
-}
-
-/** Bytes of data a memory descriptor describes (0 for an empty one). */
-export function mdSize(m: Uint8Array<ArrayBuffer>): number {
-  return Number(ctx().lib.dnnl_memory_desc_get_size(Deno.UnsafePointer.of(m)));
-}
-
-/** Whether two memory descriptors are identical. */
-export function mdEqual(a: Uint8Array<ArrayBuffer>, b: Uint8Array<ArrayBuffer>): boolean {
-  return ctx().lib.dnnl_memory_desc_equal(Deno.UnsafePointer.of(a), Deno.UnsafePointer.of(b)) ===
-    1;
-}
-
-/** The implementation a primitive descriptor picked (e.g. `brgconv:avx512_core`). */
-export function implName(pd: Deno.PointerValue): string {
-  const cell = ptrOut();
-  ctx().lib.dnnl_primitive_desc_query(pd, D.query.implInfoStr, 0, new Uint8Array(cell.buffer));
-  return cell[0] ? Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(cell[0])!) : "?";
-}
-
-/**
- * A primitive whose arguments are memory objects created once and pointed at caller-owned
- * buffers with {@linkcode Executable.bind}: a compiled graph binds its buffers once and then
- * only executes. Owns its native objects until {@linkcode Executable.destroy}.
- */
-export class Executable {
-  readonly impl: string;
-  /** Bytes of the user scratchpad this primitive takes (0: none bound). */
-  readonly scratchBytes: number = 0;
-  #prim: Deno.PointerValue;
-  #mems = new Map<number, Deno.PointerValue>();
-  #args: Uint8Array<ArrayBuffer> = new Uint8Array(0);
-  #count = 0;
-  #keep: unknown[] = [];
-
-  /** Build from `pd` (destroyed here) with a memory object per `[arg, md]`. */
-  constructor(pd: Deno.PointerValue, args: [number, Uint8Array<ArrayBuffer>][]) {
-    this.impl = implName(pd);
-    this.#prim = createPrimitive(pd);
-    ctx().lib.dnnl_primitive_desc_destroy(pd);
-    for (const [arg, m] of args) {
-      this.#mems.set(arg, createMemory(Deno.UnsafePointer.of(m)));
-      this.#keep.push(m);
-      if (arg === D.arg.scratchpad) this.scratchBytes = Math.max(mdSize(m), 1);
-    }
-    this.#args = execArgs([...this.#mems]);
-    this.#count = this.#mems.size;
-  }
-
-  /** Point argument `arg` at `data` (kept alive by this object until rebound). */
-  bind(arg: number, data: ArrayBufferView): void {
-    const mem = this.#mems.get(arg);
-    if (!mem) throw new Error(`oneDNN executable: no argument ${arg}`);
-    ctx().lib.dnnl_memory_set_data_handle(mem, ptrOfView(data));
-  }
-
-  /** Execute on the stream (CPU streams run in order; call {@linkcode streamWait} before reading). */
-  run(): void {
-    const { lib, stream } = ctx();
-    check(lib.dnnl_primitive_execute(this.#prim, stream, this.#count, this.#args), "execute");
-  }
-
-  /** Free the primitive and its memory objects. */
-  destroy(): void {
-    const { lib } = ctx();
-    if (!this.#prim) return;
-    lib.dnnl_primitive_destroy(this.#prim);
-    live.primitives--;
-    for (const m of this.#mems.values()) {
-      lib.dnnl_memory_destroy(m);
-      live.memories--;
-    }
-    this.#mems.clear();
-    this.#prim = null;
-  }
-}
-
-/** Wait for the stream's queued executions. */
-export function streamWait(): void {
-  const { lib, stream } = ctx();
-  check(lib.dnnl_stream_wait(stream), "stream_wait");
-}
-
-/** Copy `src` (layout `from`) into `dst` (layout `to`) once, e.g. weights into a blocked layout. */
-export function reorderOnce(
-  from: Uint8Array<ArrayBuffer>,
-  to: Uint8Array<ArrayBuffer>,
-  src: ArrayBufferView,
-  dst: ArrayBufferView,
-): void {
-  const { lib, engine } = ctx();
-  const cell = ptrOut();
-  check(
-    lib.dnnl_reorder_primitive_desc_create(
-      cell,
-      Deno.UnsafePointer.of(from),
-      engine,
-      Deno.UnsafePointer.of(to),
-      engine,
-      null,
-    ),
-    "reorder_primitive_desc_create",
-  );
-  const e = new Executable(ptrOf(cell), [[D.arg.src, from], [D.arg.dst, to]]);
-  e.bind(D.arg.src, src);
-  e.bind(D.arg.dst, dst);
-  e.run();
-  streamWait();
-  e.destroy();
 }

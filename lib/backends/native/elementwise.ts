@@ -7,7 +7,7 @@
  */
 import * as tf from "../../tf.ts";
 import { alloc, output, valuesOf } from "./kernels.ts";
-import { cached, checkInit, ctx, D, md, opDesc, Primitive } from "./dnnl.ts";
+import { cached, D, md, Primitive } from "./dnnl.ts";
 import type { NativeKernel } from "./kernels.ts";
 
 type Op = "add" | "sub" | "mul" | "div";
@@ -47,13 +47,7 @@ const ALG: Record<Op, number> = {
 function binaryPrimitive(op: Op, n: number): Primitive {
   return cached(`binary_${op}|${n}`, () => {
     const data = md([n], D.tag.a);
-    const desc = opDesc();
-    checkInit(ctx().lib.dnnl_binary_desc_init(desc, ALG[op], data, data, data), "binary_desc_init");
-    return new Primitive(
-      desc,
-      new Map([[D.arg.src, data], [D.arg.src1, data], [D.arg.dst, data]]),
-      new Set([D.arg.dst]),
-    );
+    return new Primitive({ op: "binary", alg: ALG[op], src: data, src1: data, dst: data });
   });
 }
 
@@ -140,7 +134,7 @@ function makeBinary(name: string, op: Op): NativeKernel {
       const va = valuesOf(args.backend, a), vb = valuesOf(args.backend, b);
       if (sizeA === sizeB && sizeA >= ONEDNN_MIN) {
         binaryPrimitive(op, sizeA).run(
-          new Map<number, ArrayBufferView>([[D.arg.src, va], [D.arg.src1, vb], [D.arg.dst, out]]),
+          { [D.arg.src]: va, [D.arg.src1]: vb, [D.arg.dst]: out },
         );
         return output(args.backend, shape, out);
       }

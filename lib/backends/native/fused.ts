@@ -8,19 +8,8 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import {
-  cached,
-  checkInit,
-  ctx,
-  D,
-  md,
-  opDesc,
-  postOpSrc1,
-  Primitive,
-  primitiveAttr,
-} from "./dnnl.ts";
-import { alloc, output, valuesOf } from "./kernels.ts";
-import type { NativeKernel } from "./kernels.ts";
+import { cached, D, type Md, md, type PostOp, postOpSrc1, Primitive } from "./dnnl.ts";
+import { alloc, type KernelArgs, type NativeKernel, output, valuesOf } from "./kernels.ts";
 import * as loops from "./bn_loops.ts";
 import {
   ADAM_UPDATE,
@@ -45,334 +34,202 @@ function bnDims(shape: number[]): number[] {
   return [shape.slice(0, -1).reduce((a, b) => a * b, 1), c, 1, 1];
 }
 
-const FLAGS = D.bn.useScale | D.bn.useShift;
-
-function bnForward(d: number[], eps: number): Primitive {
-  return cached(`bn_fwd|${d}|${eps}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([d[1]], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_batch_normalization_forward_desc_init(
-        op,
-        D.prop.fwdTraining,
-        data,
-        eps,
-        FLAGS,
-      ),
-      "batch_normalization_forward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, data],
-        [D.arg.scale, ch],
-        [D.arg.shift, ch],
-        [D.arg.dst, data],
-        [D.arg.mean, ch],
-        [D.arg.variance, ch],
-      ]),
-      new Set([D.arg.dst, D.arg.mean, D.arg.variance]),
-    );
-  });
+function bnSpec(d: number[], eps: number, op: "bnorm" | "bnormBwd") {
+  const prop = op === "bnorm" ? D.prop.fwdTraining : D.prop.bwd;
+  return { op, prop, data: md(d, D.tag.nhwc), channels: md([d[1]], D.tag.a), eps };
 }
 
-export function bnBackward(d: number[], eps: number): Primitive {
-  return cached(`bn_bwd|${d}|${eps}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([d[1]], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_batch_normalization_backward_desc_init(op, D.prop.bwd, data, data, eps, FLAGS),
-      "batch_normalization_backward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, data],
-        [D.arg.mean, ch],
-        [D.arg.variance, ch],
-        [D.arg.diffDst, data],
-        [D.arg.scale, ch],
-        [D.arg.shift, ch],
-        [D.arg.diffSrc, data],
-        [D.arg.diffScale, ch],
-        [D.arg.diffShift, ch],
-      ]),
-      new Set([D.arg.diffSrc, D.arg.diffScale, D.arg.diffShift]),
-      bnForward(d, eps),
-    );
-  });
+function bnForward(d: number[], eps: number): Primitive {
+  return cached(`bn_fwd|${d}|${eps}`, () => new Primitive(bnSpec(d, eps, "bnorm")));
+}
+
+/** oneDNN's batch-norm backward over NHWC dims `d` (`[N, C, H, W]`): dx, dγ and dβ. */
+function bnBackward(d: number[], eps: number): Primitive {
+  return cached(
+    `bn_bwd|${d}|${eps}`,
+    () => new Primitive(bnSpec(d, eps, "bnormBwd"), { hint: bnForward(d, eps) }),
+  );
+}
+
+function clipSpec(size: number, op: "eltwise" | "eltwiseBwd") {
+  const data = md([size], D.tag.a);
+  return { op, prop: D.prop.fwdTraining, alg: D.alg.clipV2UseDst, data, alpha: 0, beta: 6 };
 }
 
 function clipForward(size: number): Primitive {
-  return cached(`clip_fwd|${size}`, () => {
-    const data = md([size], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_eltwise_forward_desc_init(
-        op,
-        D.prop.fwdTraining,
-        D.alg.clipV2UseDst,
-        data,
-        0,
-        6,
-      ),
-      "eltwise_forward_desc_init",
-    );
-    return new Primitive(op, new Map([[D.arg.src, data], [D.arg.dst, data]]), new Set([D.arg.dst]));
-  });
+  return cached(`clip_fwd|${size}`, () => new Primitive(clipSpec(size, "eltwise")));
 }
 
 /** `dx = dy·[0 < y < 6]` (ReLU6 backward from its output) over `size` elements. */
-export function clipBackward(size: number): Primitive {
-  return cached(`clip_bwd|${size}`, () => {
-    const data = md([size], D.tag.a);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_eltwise_backward_desc_init(op, D.alg.clipV2UseDst, data, data, 0, 6),
-      "eltwise_backward_desc_init",
-    );
-    return new Primitive(
-      op,
-      new Map([[D.arg.dst, data], [D.arg.diffDst, data], [D.arg.diffSrc, data]]),
-      new Set([D.arg.diffSrc]),
-      clipForward(size),
-    );
-  });
+function clipBackward(size: number): Primitive {
+  return cached(
+    `clip_bwd|${size}`,
+    () => new Primitive(clipSpec(size, "eltwiseBwd"), { hint: clipForward(size) }),
+  );
 }
 
 /** Tensors at least this large run their per-element passes as oneDNN binary primitives. */
 export const ONEDNN_APPLY_MIN = 1 << 16;
 
+/** A per-channel binary `mul` over NHWC dims `d` followed by `post`. */
+function channelAffine(d: number[], post: (data: Md, ch: Md) => PostOp[]): Primitive {
+  const data = md(d, D.tag.nhwc), ch = md([1, d[1], 1, 1], D.tag.nhwc);
+  return new Primitive({ op: "binary", alg: D.alg.mul, src: data, src1: ch, dst: data }, {
+    post: post(data, ch),
+  });
+}
+
 /** `y = [clip₀⁶](x·a + b)`, a and b per channel: binary mul + post-ops add (+ clip). */
-export function affineForward(d: number[], relu6: boolean): Primitive {
-  return cached(`bn_apply_fwd|${d}|${relu6}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([1, d[1], 1, 1], D.tag.nhwc);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_binary_desc_init(op, D.alg.mul, data, ch, data),
-      "binary_desc_init",
-    );
-    const attr = primitiveAttr([
+function affineForward(d: number[], relu6: boolean): Primitive {
+  return cached(`bn_apply_fwd|${d}|${relu6}`, () =>
+    channelAffine(d, (_, ch) => [
       { kind: "binary", alg: D.alg.add, src1: ch },
       ...(relu6 ? [{ kind: "eltwise" as const, alg: D.alg.clip, alpha: 0, beta: 6 }] : []),
-    ]);
-    return new Primitive(
-      op,
-      new Map([[D.arg.src, data], [D.arg.src1, ch], [postOpSrc1(0), ch], [D.arg.dst, data]]),
-      new Set([D.arg.dst]),
-      null,
-      attr,
-    );
-  });
+    ]));
 }
 
 /** `dx = ((x·r) + g)·k1 + k3`, r/k1/k3 per channel: binary mul + three post-ops. */
 function affineBackward(d: number[]): Primitive {
-  return cached(`bn_apply_bwd|${d}`, () => {
-    const data = md(d, D.tag.nhwc);
-    const ch = md([1, d[1], 1, 1], D.tag.nhwc);
-    const op = opDesc();
-    checkInit(
-      ctx().lib.dnnl_binary_desc_init(op, D.alg.mul, data, ch, data),
-      "binary_desc_init",
-    );
-    const attr = primitiveAttr([
+  return cached(`bn_apply_bwd|${d}`, () =>
+    channelAffine(d, (data, ch) => [
       { kind: "binary", alg: D.alg.add, src1: data },
       { kind: "binary", alg: D.alg.mul, src1: ch },
       { kind: "binary", alg: D.alg.add, src1: ch },
-    ]);
-    return new Primitive(
-      op,
-      new Map([
-        [D.arg.src, data],
-        [D.arg.src1, ch],
-        [postOpSrc1(0), data],
-        [postOpSrc1(1), ch],
-        [postOpSrc1(2), ch],
-        [D.arg.dst, data],
-      ]),
-      new Set([D.arg.dst]),
-      null,
-      attr,
-    );
+    ]));
+}
+
+/** `y = [clip₀⁶](x·a + b)` per channel: a oneDNN pass when large, the JS loop otherwise. */
+export function applyAffine(
+  d: number[],
+  x: Float32Array,
+  [a, b]: Float32Array[],
+  relu6: boolean,
+  y: Float32Array,
+): void {
+  if (x.length < ONEDNN_APPLY_MIN) return loops.bnApply(x, a, b, relu6, y);
+  affineForward(d, relu6).run({
+    [D.arg.src]: x,
+    [D.arg.src1]: a,
+    [postOpSrc1(0)]: b,
+    [D.arg.dst]: y,
   });
 }
 
-function bnTrain(
-  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
-): tf.TensorInfo[] {
+/** `out = dy·[0 < y < 6]`: the ReLU6 gradient read off its output, in one oneDNN pass. */
+export function clipMask(y: Float32Array, dy: Float32Array, out: Float32Array): void {
+  clipBackward(y.length).run({ [D.arg.dst]: y, [D.arg.diffDst]: dy, [D.arg.diffSrc]: out });
+}
+
+/**
+ * oneDNN's batch-norm backward of `x` (statistics `mean`, `variance`, scale `gamma`) for the
+ * output gradient `g`: writes `dx` (may be `g`) and returns `[dγ, dβ]`.
+ */
+export function bnBackwardPass(
+  d: number[],
+  eps: number,
+  [x, mean, variance, gamma]: Float32Array[],
+  g: Float32Array,
+  dx: Float32Array,
+): [Float32Array, Float32Array] {
+  const dscale = new Float32Array(d[1]), dshift = new Float32Array(d[1]);
+  bnBackward(d, eps).run({
+    [D.arg.src]: x,
+    [D.arg.mean]: mean,
+    [D.arg.variance]: variance,
+    [D.arg.diffDst]: g,
+    [D.arg.scale]: gamma,
+    [D.arg.shift]: gamma,
+    [D.arg.diffSrc]: dx,
+    [D.arg.diffScale]: dscale,
+    [D.arg.diffShift]: dshift,
+  });
+  return [dscale, dshift];
+}
+
+function bnTrain(args: KernelArgs): tf.TensorInfo[] {
   const { x, scale, shift } = args.inputs as Record<string, tf.TensorInfo>;
   const { eps, relu6 } = args.attrs as unknown as BNAttrs;
-  const d = bnDims(x.shape);
-  const c = d[1];
-  const y = alloc(args.backend, x.shape.reduce((a, b) => a * b, 1));
+  const d = bnDims(x.shape), c = d[1];
+  const xv = valuesOf(args.backend, x), y = alloc(args.backend, xv.length);
+  const gamma = valuesOf(args.backend, scale), beta = valuesOf(args.backend, shift);
   const mean = new Float32Array(c), variance = new Float32Array(c);
-  if (!useOneDnn()) {
-    const xv = valuesOf(args.backend, x);
+  if (useOneDnn()) {
+    bnForward(d, eps).run({
+      [D.arg.src]: xv,
+      [D.arg.scale]: gamma,
+      [D.arg.shift]: beta,
+      [D.arg.dst]: y,
+      [D.arg.mean]: mean,
+      [D.arg.variance]: variance,
+    });
+    if (relu6) clipForward(y.length).run({ [D.arg.src]: y, [D.arg.dst]: y });
+  } else {
     loops.bnStatistics(xv, c, mean, variance);
-    const { a, b } = loops.bnScaleShift(
-      valuesOf(args.backend, scale),
-      valuesOf(args.backend, shift),
-      mean,
-      variance,
-      eps,
-    );
-    if (xv.length >= ONEDNN_APPLY_MIN) {
-      affineForward(d, relu6).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.src, xv],
-          [D.arg.src1, a],
-          [postOpSrc1(0), b],
-          [D.arg.dst, y],
-        ]),
-      );
-    } else {
-      loops.bnApply(xv, a, b, relu6, y);
-    }
-    return [
-      output(args.backend, x.shape, y),
-      output(args.backend, [c], mean),
-      output(args.backend, [c], variance),
-    ];
+    const { a, b } = loops.bnScaleShift(gamma, beta, mean, variance, eps);
+    applyAffine(d, xv, [a, b], relu6, y);
   }
-  bnForward(d, eps).run(
-    new Map<number, ArrayBufferView>([
-      [D.arg.src, valuesOf(args.backend, x)],
-      [D.arg.scale, valuesOf(args.backend, scale)],
-      [D.arg.shift, valuesOf(args.backend, shift)],
-      [D.arg.dst, y],
-      [D.arg.mean, mean],
-      [D.arg.variance, variance],
-    ]),
-  );
-  if (relu6) clipForward(y.length).run(new Map([[D.arg.src, y], [D.arg.dst, y]]));
-  return [
-    output(args.backend, x.shape, y),
-    output(args.backend, [c], mean),
-    output(args.backend, [c], variance),
-  ];
+  const b = args.backend;
+  return [output(b, x.shape, y), output(b, [c], mean), output(b, [c], variance)];
 }
 
-function bnTrainGrad(
-  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
-): tf.TensorInfo[] {
+function bnTrainGrad(args: KernelArgs): tf.TensorInfo[] {
   const { x, scale, shift, mean, variance, dy, y } = args.inputs as Record<string, tf.TensorInfo>;
   const { eps, relu6 } = args.attrs as unknown as BNAttrs;
-  const d = bnDims(x.shape);
-  const c = d[1];
-  let dyv = valuesOf(args.backend, dy);
-  const dx = alloc(args.backend, dyv.length);
-  if (!useOneDnn()) {
-    const xv = valuesOf(args.backend, x);
-    const gamma = valuesOf(args.backend, scale), mv = valuesOf(args.backend, mean);
-    const vv = valuesOf(args.backend, variance);
-    const { a, b } = loops.bnScaleShift(gamma, valuesOf(args.backend, shift), mv, vv, eps);
-    let sums;
-    if (relu6 && xv.length >= ONEDNN_APPLY_MIN) {
-      // The ReLU6 mask from the saved output (0 < y < 6; differs from tfjs's 0 < pre ≤ 6 only
-      // where pre is exactly 6) as a multi-threaded oneDNN pass, parked in dx.
-      clipBackward(dyv.length).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.dst, valuesOf(args.backend, y)],
-          [D.arg.diffDst, dyv],
-          [D.arg.diffSrc, dx],
-        ]),
-      );
-      sums = loops.bnBackwardReduce(xv, a, b, mv, false, dx, dx);
-    } else {
-      // With ReLU6 the masked gradient is parked in dx between the two passes.
-      sums = loops.bnBackwardReduce(xv, a, b, mv, relu6, dyv, dx);
-    }
-    const g = relu6 ? dx : dyv;
-    const dscale = new Float32Array(c), dshift = new Float32Array(c);
-    const k = loops.bnBackwardCoefficients(gamma, mv, vv, eps, xv.length / c, sums, dscale, dshift);
-    let result = dx;
-    if (xv.length >= ONEDNN_APPLY_MIN && k.k1.every((v) => v !== 0)) {
-      // dx = k1·((k2/k1)·x + g) + k3 as one multi-threaded binary primitive with post-ops.
-      const ratio = k.k2.map((v, i) => v / k.k1[i]);
-      if (relu6) result = alloc(args.backend, dx.length); // dx holds g, an input of this pass
-      affineBackward(d).run(
-        new Map<number, ArrayBufferView>([
-          [D.arg.src, xv],
-          [D.arg.src1, ratio],
-          [postOpSrc1(0), g],
-          [postOpSrc1(1), k.k1],
-          [postOpSrc1(2), k.k3],
-          [D.arg.dst, result],
-        ]),
-      );
-    } else {
-      loops.bnBackwardApply(xv, g, k, dx);
-    }
-    return [
-      output(args.backend, x.shape, result),
-      output(args.backend, [c], dscale),
-      output(args.backend, [c], dshift),
-    ];
+  const be = args.backend;
+  const d = bnDims(x.shape), c = d[1];
+  const [xv, gamma, mv, vv, dyv] = [x, scale, mean, variance, dy].map((t) => valuesOf(be, t));
+  const dx = alloc(be, dyv.length);
+  const large = xv.length >= ONEDNN_APPLY_MIN;
+  // The ReLU6 mask from the saved output (0 < y < 6; differs from tfjs's 0 < pre ≤ 6 only where
+  // pre is exactly 6), parked in dx.
+  const masked = relu6 && (large || useOneDnn());
+  if (masked) clipMask(valuesOf(be, y), dyv, dx);
+  const g = relu6 ? dx : dyv;
+  if (useOneDnn()) {
+    const [dscale, dshift] = bnBackwardPass(d, eps, [xv, mv, vv, gamma], g, dx);
+    return [output(be, x.shape, dx), output(be, [c], dscale), output(be, [c], dshift)];
   }
-  if (relu6) {
-    // The pre-ReLU6 gradient goes into dx, and batch-norm backward then runs in place on it.
-    clipBackward(dyv.length).run(
-      new Map<number, ArrayBufferView>([
-        [D.arg.dst, valuesOf(args.backend, y)],
-        [D.arg.diffDst, dyv],
-        [D.arg.diffSrc, dx],
-      ]),
-    );
-    dyv = dx;
-  }
+  const { a, b } = loops.bnScaleShift(gamma, valuesOf(be, shift), mv, vv, eps);
+  // Without the oneDNN mask, the loop applies it and parks the masked gradient in dx.
+  const sums = loops.bnBackwardReduce(xv, a, b, mv, relu6 && !masked, masked ? dx : dyv, dx);
   const dscale = new Float32Array(c), dshift = new Float32Array(c);
-  bnBackward(d, eps).run(
-    new Map<number, ArrayBufferView>([
-      [D.arg.src, valuesOf(args.backend, x)],
-      [D.arg.mean, valuesOf(args.backend, mean)],
-      [D.arg.variance, valuesOf(args.backend, variance)],
-      [D.arg.diffDst, dyv],
-      [D.arg.scale, valuesOf(args.backend, scale)],
-      // oneDNN 2.x validates that SHIFT is bound for use_shift backward but never reads it.
-      [D.arg.shift, valuesOf(args.backend, scale)],
-      [D.arg.diffSrc, dx],
-      [D.arg.diffScale, dscale],
-      [D.arg.diffShift, dshift],
-    ]),
-  );
-  return [
-    output(args.backend, x.shape, dx),
-    output(args.backend, [c], dscale),
-    output(args.backend, [c], dshift),
-  ];
+  const k = loops.bnBackwardCoefficients(gamma, mv, vv, eps, xv.length / c, sums, dscale, dshift);
+  let result = dx;
+  if (large && k.k1.every((v) => v !== 0)) {
+    // dx = k1·((k2/k1)·x + g) + k3 as one multi-threaded binary primitive with post-ops.
+    const ratio = k.k2.map((v, i) => v / k.k1[i]);
+    if (relu6) result = alloc(be, dx.length); // dx holds g, an input of this pass
+    affineBackward(d).run({
+      [D.arg.src]: xv,
+      [D.arg.src1]: ratio,
+      [postOpSrc1(0)]: g,
+      [postOpSrc1(1)]: k.k1,
+      [postOpSrc1(2)]: k.k3,
+      [D.arg.dst]: result,
+    });
+  } else loops.bnBackwardApply(xv, g, k, dx);
+  return [output(be, x.shape, result), output(be, [c], dscale), output(be, [c], dshift)];
 }
 
-let gradRegistered = false;
-
-/** Register the gradient of {@linkcode BN_TRAIN} (global, once; it only runs on `native`). */
-export function registerFusedGradients(): void {
-  if (gradRegistered) return;
-  gradRegistered = true;
-  tf.registerGradient({
-    kernelName: BN_TRAIN,
-    inputsToSave: ["x", "scale", "shift"],
-    outputsToSave: [true, true, true],
-    gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
-      const [x, scale, shift, y, mean, variance] = saved;
-      const dy = Array.isArray(dys) ? dys[0] : dys;
-      const [dx, dscale, dshift] = tf.engine().runKernel(
-        BN_TRAIN_GRAD,
-        { x, scale, shift, mean, variance, dy, y },
-        attrs ?? {},
-      ) as tf.Tensor[];
-      return { x: () => dx, scale: () => dscale, shift: () => dshift };
-    },
-  });
-}
+/** The gradient of {@linkcode BN_TRAIN} (registered with the native backend's kernels). */
+export const bnTrainGradient: tf.GradConfig = {
+  kernelName: BN_TRAIN,
+  inputsToSave: ["x", "scale", "shift"],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+    const [x, scale, shift, y, mean, variance] = saved;
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const [dx, dscale, dshift] = tf.engine().runKernel(
+      BN_TRAIN_GRAD,
+      { x, scale, shift, mean, variance, dy, y },
+      attrs ?? {},
+    ) as tf.Tensor[];
+    return { x: () => dx, scale: () => dscale, shift: () => dshift };
+  },
+};
 
 /** One Adam/AdamW step in one pass (same formula and order as `lib/optim.ts`). */
-function adamUpdateKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
-): tf.TensorInfo[] {
+function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
   const { param, grad, m, v } = args.inputs as Record<string, tf.TensorInfo>;
   const o = args.attrs as unknown as AdamUpdateOptions;
   const p0 = valuesOf(args.backend, param), g0 = valuesOf(args.backend, grad);
@@ -429,27 +286,14 @@ function makeInferenceBatchNorm(): NativeKernel {
       );
       const xv = valuesOf(args.backend, x!);
       const y = alloc(args.backend, xv.length);
-      if (xv.length >= ONEDNN_APPLY_MIN) {
-        affineForward(bnDims(x!.shape), false).run(
-          new Map<number, ArrayBufferView>([
-            [D.arg.src, xv],
-            [D.arg.src1, a],
-            [postOpSrc1(0), b],
-            [D.arg.dst, y],
-          ]),
-        );
-      } else {
-        loops.bnApply(xv, a, b, false, y);
-      }
+      applyAffine(bnDims(x!.shape), xv, [a, b], false, y);
       return output(args.backend, x!.shape, y);
     },
   };
 }
 
 /** Σx² over every input tensor (float64 accumulation), one kernel for a whole gradient set. */
-function sumOfSquaresKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend },
-): tf.TensorInfo {
+function sumOfSquaresKernel(args: KernelArgs): tf.TensorInfo {
   let total = 0;
   for (const t of Object.values(args.inputs) as tf.TensorInfo[]) {
     const v = valuesOf(args.backend, t);
@@ -468,7 +312,6 @@ function sumOfSquaresKernel(
 
 /** The fused kernels registered on the native backend. */
 export function fusedKernels(): NativeKernel[] {
-  registerFusedGradients();
   return [
     { name: BN_TRAIN, fn: bnTrain },
     { name: BN_TRAIN_GRAD, fn: bnTrainGrad },

@@ -6,19 +6,15 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { type NativeKernel, nativeKernels, valuesOf } from "./kernels.ts";
+import { convKernels } from "./conv.ts";
+import { type KernelArgs, type NativeKernel, valuesOf } from "./kernels.ts";
 
-type KernelArgs = {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-};
 type KernelFn = (args: KernelArgs) => tf.TensorInfo;
 
 const SUPPORTED = new Set(["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu"]);
 
 function makeFused(fusedName: string, convName: string): KernelFn {
-  const conv = nativeKernels().find((k) => k.name === convName)!.fn as KernelFn;
+  const conv = convKernels().find((k) => k.name === convName)!.fn as KernelFn;
   const cpu = tf.getKernel(fusedName, "cpu")!.kernelFunc as KernelFn;
   return (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<
