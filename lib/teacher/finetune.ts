@@ -56,28 +56,40 @@ function evaluate(model: TeacherBackbone, from: string, f: SplitFeatures, bs: nu
   return r;
 }
 
+/** One batch's training step: its summed loss (mean loss × batch size). */
+type BatchStep = (
+  opt: tf.Optimizer,
+  vars: tf.Variable[],
+  idx: Int32Array,
+  epoch: number,
+  step: number,
+) => Promise<number>;
+
 /**
- * Train the layers after boundary `from` and the head on cached activations `train`, scoring on
- * `val` each epoch; restores the best epoch's weights and returns the history.
+ * The loop both fine-tunes share: epoch 0 is the starting weights' score; each epoch is one
+ * seeded shuffled pass of `batchStep` followed by a validation score, and the best epoch's
+ * weights (accuracy, then loss) are restored at the end, so fine-tuning is kept only when
+ * validation says it helps.
  */
-export async function finetuneTail(
+async function bestEpochFit(
   model: TeacherBackbone,
   from: string,
-  train: SplitFeatures,
-  val: SplitFeatures,
-  opts: FinetuneOptions = {},
+  n: number,
+  opts: FinetuneOptions,
+  validate: () => { acc: number; loss: number },
+  batchStep: BatchStep,
 ): Promise<{ history: EpochScore[]; best: EpochScore }> {
-  const epochs = opts.epochs ?? 5, bs = opts.batchSize ?? 32, n = train.shape[0];
+  const epochs = opts.epochs ?? 5, bs = opts.batchSize ?? 32;
   model.setTrainableFrom(from);
   const vars = [...model.trainableVariables().values()];
   const snapshot = () => vars.map((v) => tf.clone(v));
-  const v0 = evaluate(model, from, val, bs);
+  const v0 = validate();
   let best = { epoch: 0, trainLoss: NaN, valAcc: v0.acc, valLoss: v0.loss };
   let bestWeights = snapshot();
   const history: EpochScore[] = [best];
   opts.onEpoch?.(best);
   const opt = tf.train.adam(opts.lr ?? 1e-4);
-  const yAll = tf.tensor1d(train.labels, "int32");
+  let step = 0;
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const order = shuffleInPlace(
@@ -86,28 +98,13 @@ export async function finetuneTail(
       );
       const progress = new Progress(`fine-tune epoch ${epoch}/${epochs}`, n, { quiet: opts.quiet });
       let lossSum = 0;
-      for (let s = 0; s < n; s += bs) {
+      for (let s = 0; s < n; s += bs, step++) {
         const idx = order.subarray(s, Math.min(n, s + bs));
-        const loss = opt.minimize(
-          () =>
-            tf.tidy(() => {
-              const x = slice(train, idx);
-              const y = tf.oneHot(
-                tf.gather(yAll, tf.tensor1d(idx, "int32")),
-                model.config.numLabels,
-              );
-              const logits = model.head(model.featuresFrom(from, x, { training: true }));
-              return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-            }),
-          true,
-          vars,
-        )!;
-        lossSum += (await loss.data())[0] * idx.length;
-        loss.dispose();
+        lossSum += await batchStep(opt, vars, idx, epoch, step);
         progress.tick(idx.length);
       }
       progress.finish();
-      const v = evaluate(model, from, val, bs);
+      const v = validate();
       const score = { epoch, trainLoss: lossSum / n, valAcc: v.acc, valLoss: v.loss };
       history.push(score);
       opts.onEpoch?.(score);
@@ -121,10 +118,57 @@ export async function finetuneTail(
     }
   } finally {
     vars.forEach((v, i) => v.assign(bestWeights[i]));
-    tf.dispose([...bestWeights, yAll]);
+    tf.dispose(bestWeights);
     opt.dispose();
   }
   return { history, best };
+}
+
+/** One optimizer step on `loss`; returns the loss times the batch size. */
+async function minimizeStep(
+  opt: tf.Optimizer,
+  vars: tf.Variable[],
+  batch: number,
+  loss: () => tf.Scalar,
+): Promise<number> {
+  const value = opt.minimize(() => tf.tidy(loss), true, vars)!;
+  const sum = (await value.data())[0] * batch;
+  value.dispose();
+  return sum;
+}
+
+/**
+ * Train the layers after boundary `from` and the head on cached activations `train`, scoring on
+ * `val` each epoch; restores the best epoch's weights and returns the history.
+ */
+export async function finetuneTail(
+  model: TeacherBackbone,
+  from: string,
+  train: SplitFeatures,
+  val: SplitFeatures,
+  opts: FinetuneOptions = {},
+): Promise<{ history: EpochScore[]; best: EpochScore }> {
+  const bs = opts.batchSize ?? 32, k = model.config.numLabels;
+  const yAll = tf.tensor1d(train.labels, "int32");
+  try {
+    return await bestEpochFit(
+      model,
+      from,
+      train.shape[0],
+      opts,
+      () => evaluate(model, from, val, bs),
+      (opt, vars, idx) =>
+        minimizeStep(opt, vars, idx.length, () => {
+          const y = tf.oneHot(tf.gather(yAll, tf.tensor1d(idx, "int32")), k);
+          const logits = model.head(
+            model.featuresFrom(from, slice(train, idx), { training: true }),
+          );
+          return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        }),
+    );
+  } finally {
+    yAll.dispose();
+  }
 }
 
 /** Validation scores of the whole model on the images of `val` (no augmentation). */
@@ -146,72 +190,37 @@ function evaluateImages(model: TeacherBackbone, val: ImageSplit, bs: number) {
  * `--augment` spec: crop, flip, mixup), scoring on the plain images of `val` each epoch; the
  * front up to `from` runs frozen, in inference mode. Restores the best epoch's weights.
  */
-export async function finetuneFromImages(
+export function finetuneFromImages(
   model: TeacherBackbone,
   from: string,
   train: ImageSplit,
   val: ImageSplit,
   opts: FinetuneOptions & { augment?: string } = {},
 ): Promise<{ history: EpochScore[]; best: EpochScore }> {
-  const epochs = opts.epochs ?? 5, bs = opts.batchSize ?? 32, n = train.n;
+  const bs = opts.batchSize ?? 32, seed = opts.seed ?? 0;
   const augment = parseAugment(opts.augment);
-  const pre = model.input, k = model.config.numLabels, seed = opts.seed ?? 0;
-  model.setTrainableFrom(from);
-  const vars = [...model.trainableVariables().values()];
-  const snapshot = () => vars.map((v) => tf.clone(v));
-  const v0 = evaluateImages(model, val, bs);
-  let best = { epoch: 0, trainLoss: NaN, valAcc: v0.acc, valLoss: v0.loss };
-  let bestWeights = snapshot();
-  const history: EpochScore[] = [best];
-  opts.onEpoch?.(best);
-  const opt = tf.train.adam(opts.lr ?? 1e-4);
-  let step = 0;
-  try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      const order = shuffleInPlace(
-        Int32Array.from({ length: n }, (_, i) => i),
-        mulberry32(mixSeed(seed, epoch)),
+  const pre = model.input, k = model.config.numLabels;
+  return bestEpochFit(
+    model,
+    from,
+    train.n,
+    opts,
+    () => evaluateImages(model, val, bs),
+    async (opt, vars, idx, epoch, step) => {
+      const view = sampleBatchView(idx, augment, { seed, epoch, step, size: pre.size });
+      const front = tf.tidy(() =>
+        model.runFrom(null, viewInput(train, idx, pre, view), { to: from })
       );
-      const progress = new Progress(`fine-tune epoch ${epoch}/${epochs}`, n, { quiet: opts.quiet });
-      let lossSum = 0;
-      for (let s = 0; s < n; s += bs, step++) {
-        const idx = order.subarray(s, Math.min(n, s + bs));
-        const view = sampleBatchView(idx, augment, { seed, epoch, step, size: pre.size });
-        const front = tf.tidy(() =>
-          model.runFrom(null, viewInput(train, idx, pre, view), { to: from })
-        );
-        const labels = viewLabels(Int32Array.from(idx, (i) => train.labels[i]), k, view);
-        const loss = opt.minimize(
-          () =>
-            tf.tidy(() => {
-              const y = labels.rank === 1 ? tf.oneHot(labels as tf.Tensor1D, k) : labels;
-              const logits = model.head(model.featuresFrom(from, front, { training: true }));
-              return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-            }),
-          true,
-          vars,
-        )!;
-        lossSum += (await loss.data())[0] * idx.length;
-        tf.dispose([loss, front, labels]);
-        progress.tick(idx.length);
+      const labels = viewLabels(Int32Array.from(idx, (i) => train.labels[i]), k, view);
+      try {
+        return await minimizeStep(opt, vars, idx.length, () => {
+          const y = labels.rank === 1 ? tf.oneHot(labels as tf.Tensor1D, k) : labels;
+          const logits = model.head(model.featuresFrom(from, front, { training: true }));
+          return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        });
+      } finally {
+        tf.dispose([front, labels]);
       }
-      progress.finish();
-      const v = evaluateImages(model, val, bs);
-      const score = { epoch, trainLoss: lossSum / n, valAcc: v.acc, valLoss: v.loss };
-      history.push(score);
-      opts.onEpoch?.(score);
-      if (
-        score.valAcc > best.valAcc || (score.valAcc === best.valAcc && score.valLoss < best.valLoss)
-      ) {
-        best = score;
-        tf.dispose(bestWeights);
-        bestWeights = snapshot();
-      }
-    }
-  } finally {
-    vars.forEach((v, i) => v.assign(bestWeights[i]));
-    tf.dispose(bestWeights);
-    opt.dispose();
-  }
-  return { history, best };
+    },
+  );
 }
