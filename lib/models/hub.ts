@@ -28,7 +28,11 @@ export function modelHint(target: string): string {
  * import { createModel } from "@kd/vision/models";
  *
  * // What fetchHFModel returns; a fixture folder stands in for the cache's snapshot here.
- * const cached: HubModel = { dir: "tests/fixtures/vit_tiny", commit: "0".repeat(40) };
+ * const cached: HubModel = {
+ *   dir: "tests/fixtures/vit_tiny",
+ *   commit: "0".repeat(40),
+ *   files: ["config.json", "model.safetensors"],
+ * };
  * const model = await createModel(`hf-dir:${cached.dir}`, { numLabels: 3 });
  * console.log(cached.commit, model.config.kind);
  * model.dispose();

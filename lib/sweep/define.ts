@@ -22,7 +22,8 @@ import type { TeacherSettings } from "../teacher/build.ts";
  *     note: "linear probe on 10% of train",
  *   },
  * ];
- * export const sweep = defineSweep({
+ * // An experiment file exports this as `sweep`.
+ * const sweep = defineSweep({
  *   name: "teacher-strength",
  *   description: "does a weaker teacher still help?",
  *   teachers,
@@ -36,6 +37,7 @@ import type { TeacherSettings } from "../teacher/build.ts";
  *     },
  *   },
  * });
+ * console.log(sweep.teachers.map((t) => t.name));
  * ```
  */
 export interface TeacherSource {
