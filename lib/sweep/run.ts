@@ -4,7 +4,9 @@
  * per-teacher picks, train the CONFIRM stage on fresh seeds, then evaluate the confirm runs on
  * the test split once. Each run is its own resumable directory (a finished run is skipped, an
  * interrupted one resumes from its checkpoint) taken under a lock file, so shards and concurrent
- * sweeps on one directory share the work instead of repeating it.
+ * sweeps on one directory share the work instead of repeating it. A scratch run whose training
+ * config equals a finished one's (recipe arms that change only the distillation term) is copied,
+ * not trained again (`reuse.ts`).
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
@@ -33,6 +35,7 @@ import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
 import { formatDuration } from "../progress.ts";
+import { copyFinishedRun, finishedTwin } from "./reuse.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -450,8 +453,18 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
         try {
           if (await finished(run)) continue;
           const out = join(dir, "runs", run.id);
-          const resuming = await exists(join(out, "checkpoint", "trainer.json"));
           const at = `[${stage} ${(await countFinished(runs)) + 1}/${runs.length}]`;
+          const twin = await exists(out)
+            ? undefined
+            : await finishedTwin(run, [...screen, ...runs], finished);
+          if (twin) {
+            await copyFinishedRun(join(dir, "runs", twin.id), out, twin.id, dir);
+            await event(run.id, "reuse", { stage, from: twin.id });
+            log(`${at} ${run.id}: the same training as ${twin.id}, copied (reused_from.json)`);
+            finishedNow++, ranOne = true;
+            continue;
+          }
+          const resuming = await exists(join(out, "checkpoint", "trainer.json"));
           log(`${at} ${run.id}: ${resuming ? "resuming" : "starting"}`);
           await event(run.id, resuming ? "resume" : "start", { stage });
           const summary = await train(run.config, { out, resume: true, quiet: opts.quiet });

@@ -7,6 +7,7 @@
 import { test } from "../permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
+import { exists } from "../../lib/core/fs.ts";
 import { TEST_DATA } from "../helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
 import { initBackend } from "../../lib/backend.ts";
@@ -52,6 +53,19 @@ test({
         for (const seed of [0, 1000, 1001]) {
           assert(manifest!.runs.some((x) => x.id === `scratch-${arm}-s${seed}`), `${arm} ${seed}`);
         }
+      }
+      // `dkd` and `dist` change only the distillation term: their scratch runs are `today`'s,
+      // copied rather than trained again, and say so; `views` (augmented) is trained.
+      for (const seed of [0, 1000, 1001]) {
+        const runDir = (id: string) => join(out, "runs", id);
+        const today = await Deno.readTextFile(join(runDir(`scratch-today-s${seed}`), "final.json"));
+        for (const arm of ["dkd", "dist"]) {
+          const id = `scratch-${arm}-s${seed}`;
+          const from = JSON.parse(await Deno.readTextFile(join(runDir(id), "reused_from.json")));
+          assertEquals(from.run, `scratch-today-s${seed}`);
+          assertEquals(await Deno.readTextFile(join(runDir(id), "final.json")), today);
+        }
+        assert(!(await exists(join(runDir(`scratch-views-s${seed}`), "reused_from.json"))));
       }
       // The arms' recipes reached the runs: views cached, mixup online, DKD, the guide's lr.
       const config = (id: string) => manifest!.runs.find((x) => x.id === id)!.config;
