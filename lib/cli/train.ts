@@ -39,7 +39,8 @@ const USAGE = `usage: deno task train --out RUN_DIR [--student SPEC] [--teacher 
   images by --dist-gamma, default 1); --temperature is τ for all three.
   --augment views are shown alike to the student and, at its own resolution, to the teacher, which
   then runs on every batch; --teacher-views K instead fixes K seeded views per image whose teacher
-  logits are computed once and cached, and each epoch draws one of them (not with mixup).
+  logits are computed once and cached, and each epoch draws one of them (not with mixup; 0, the
+  default, is the online teacher).
   --json prints final.json (the run's summary) on stdout.`;
 
 const STRING_FLAGS = [
