@@ -64,3 +64,12 @@ export function tfjsBackbone(): Promise<string> {
     return dir;
   })();
 }
+
+/** A run's `metrics.jsonl` without its wall-clock fields, which legitimately differ between runs. */
+export async function runMetrics(dir: string): Promise<Record<string, unknown>[]> {
+  const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");
+  return lines.map((l) => {
+    const { epoch_time_s: _t, img_per_s: _r, ...rest } = JSON.parse(l);
+    return rest;
+  });
+}

@@ -12,7 +12,7 @@ import { makeTargets } from "../lib/train/targets.ts";
 import { fixedViews, sampleBatchView } from "../lib/train/views.ts";
 import { parseAugment } from "../lib/data/augment.ts";
 import { parseSafetensors } from "../lib/models/safetensors.ts";
-import { saveRandomStudent, TEST_DATA } from "./helpers.ts";
+import { runMetrics, saveRandomStudent, TEST_DATA } from "./helpers.ts";
 
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
@@ -103,14 +103,6 @@ async function finished(p: Deno.ChildProcess): Promise<void> {
   assert(o.success, new TextDecoder().decode(o.stderr));
 }
 
-async function metrics(dir: string): Promise<unknown[]> {
-  const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");
-  return lines.map((l) => {
-    const { epoch_time_s: _t, img_per_s: _r, ...rest } = JSON.parse(l);
-    return rest;
-  });
-}
-
 test({
   name: "SIGKILL mid-run with augmentation and cached views, then --resume: the same metrics",
   sanitizeResources: false,
@@ -143,7 +135,7 @@ test({
       const epochAtKill = JSON.parse(await Deno.readTextFile(ckpt)).epoch;
       assert(epochAtKill >= 1 && epochAtKill < 3, `killed after epoch ${epochAtKill}`);
       await finished(runCli([...flags, "--out", killed, "--resume"], env));
-      assertEquals(await metrics(killed), await metrics(whole));
+      assertEquals(await runMetrics(killed), await runMetrics(whole));
       const final = (d: string) => JSON.parse(Deno.readTextFileSync(join(d, "final.json")));
       assertEquals(final(killed).validation, final(whole).validation);
       const saved = JSON.parse(await Deno.readTextFile(join(whole, "config.json"))).train;

@@ -7,7 +7,7 @@ import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/core/errors.ts";
 
-import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
+import { runMetrics, saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
 /** Flags of a tiny scratch run (MobileNetV2 x0.35 at 32 px on 48 images, 3 epochs). */
@@ -40,15 +40,6 @@ async function finished(p: Deno.ChildProcess): Promise<string> {
   const text = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
   assert(o.success, `train failed:\n${text}`);
   return text;
-}
-
-/** metrics.jsonl without wall-clock fields, which legitimately differ between runs. */
-async function metrics(dir: string): Promise<unknown[]> {
-  const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");
-  return lines.map((l) => {
-    const { epoch_time_s: _t, img_per_s: _r, ...rest } = JSON.parse(l);
-    return rest;
-  });
 }
 
 test({
@@ -86,7 +77,7 @@ test({
     assert(new TextDecoder().decode(r.stderr).includes("--resume"));
 
     await finished(runCli([...TINY, "--out", killed, "--resume"]));
-    assertEquals(await metrics(killed), await metrics(whole));
+    assertEquals(await runMetrics(killed), await runMetrics(whole));
     const a = JSON.parse(await Deno.readTextFile(join(whole, "final.json")));
     const b = JSON.parse(await Deno.readTextFile(join(killed, "final.json")));
     assertEquals(b.validation, a.validation);

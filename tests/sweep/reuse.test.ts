@@ -26,9 +26,9 @@ test("finishedTwin: a finished scratch run with the same config, keys in any ord
     epochs: 10,
     augment: "flip",
   });
-  const done = async () => true;
+  const done = () => Promise.resolve(true);
   assertEquals((await finishedTwin(b, [a, b], done))?.id, a.id);
-  assertEquals(await finishedTwin(b, [a, b], async (r) => r.id !== a.id), undefined);
+  assertEquals(await finishedTwin(b, [a, b], (r) => Promise.resolve(r.id !== a.id)), undefined);
   assertEquals(await finishedTwin(otherSeed, [a, otherSeed], done), undefined);
   assertEquals(await finishedTwin(augmented, [a, augmented], done), undefined);
   // Distilled runs are never copied, even from an identical config.

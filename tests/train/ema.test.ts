@@ -8,7 +8,7 @@ import { presetRecipe } from "../../lib/presets.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { createModel } from "../../lib/models/registry.ts";
 import { UserError } from "../../lib/core/errors.ts";
-import { TEST_DATA as DATA } from "../helpers.ts";
+import { runMetrics, TEST_DATA as DATA } from "../helpers.ts";
 
 test("weight average: warm-up decay, swap puts raw weights back", async () => {
   await initBackend(undefined, { quiet: true });
@@ -51,11 +51,7 @@ test("a run with a weight average resumes to the same result as an uninterrupted
   await assertRejects(() => train(config(0.5), { out: cut, quiet: true, nanAtStep: 5 }), UserError);
   const b = await train(config(0.5), { out: cut, quiet: true, resume: true });
   assertEquals(b.validation, a.validation);
-  const lines = async (d: string) =>
-    (await Deno.readTextFile(join(d, "metrics.jsonl"))).trim().split("\n").map((l) => {
-      const { epoch_time_s: _t, img_per_s: _r, ...rest } = JSON.parse(l);
-      return rest;
-    });
+  const lines = runMetrics;
   assertEquals(await lines(cut), await lines(whole));
   // The average is what gets validated: without it the same seed validates other weights.
   await train(config(0), { out: raw, quiet: true });

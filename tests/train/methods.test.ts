@@ -5,15 +5,7 @@ import { join } from "node:path";
 import { train, type TrainConfig } from "../../lib/train.ts";
 import { presetRecipe } from "../../lib/presets.ts";
 import { UserError } from "../../lib/core/errors.ts";
-import { saveRandomStudent, TEST_DATA } from "../helpers.ts";
-
-async function metrics(dir: string): Promise<unknown[]> {
-  const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");
-  return lines.map((l) => {
-    const { epoch_time_s: _t, img_per_s: _r, ...rest } = JSON.parse(l);
-    return rest;
-  });
-}
+import { runMetrics, saveRandomStudent, TEST_DATA } from "../helpers.ts";
 
 test("DKD (with warm-up) and DIST runs record their method and resume to the same metrics", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kd-methods-" });
@@ -55,8 +47,8 @@ test("DKD (with warm-up) and DIST runs record their method and resume to the sam
         arm.method === "dkd" ? "method" : "distGamma",
       );
       await train(config, { out: cut, quiet: true, resume: true });
-      const m = await metrics(cut);
-      assertEquals(m, await metrics(whole));
+      const m = await runMetrics(cut);
+      assertEquals(m, await runMetrics(whole));
       kdLosses.push((m[0] as { train_kd: number }).train_kd);
       assert(m.every((r) => Number.isFinite((r as { train_loss: number }).train_loss)));
     }
