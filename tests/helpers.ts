@@ -73,3 +73,24 @@ export async function runMetrics(dir: string): Promise<Record<string, unknown>[]
     return rest;
   });
 }
+
+/**
+ * SIGKILL the training process `p` as soon as its run folder `out` has checkpointed epoch 1 or
+ * later (polling `checkpoint/trainer.json`); asserts that the kill came before the run finished
+ * and returns the checkpointed epoch at the kill.
+ */
+export async function killAfterFirstEpoch(p: Deno.ChildProcess, out: string): Promise<number> {
+  const ckpt = join(out, "checkpoint", "trainer.json");
+  for (let i = 0; i < 2400; i++) {
+    try {
+      if (JSON.parse(await Deno.readTextFile(ckpt)).epoch >= 1) break;
+    } catch { /* not written yet */ }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  p.kill("SIGKILL");
+  const status = await p.status;
+  await p.stdout.cancel();
+  await p.stderr.cancel();
+  if (status.success) throw new Error("the run finished before it could be killed");
+  return JSON.parse(await Deno.readTextFile(ckpt)).epoch;
+}

@@ -12,7 +12,7 @@ import { makeTargets } from "../lib/train/targets.ts";
 import { fixedViews, sampleBatchView } from "../lib/train/views.ts";
 import { parseAugment } from "../lib/data/augment.ts";
 import { parseSafetensors } from "../lib/models/safetensors.ts";
-import { runMetrics, saveRandomStudent, TEST_DATA } from "./helpers.ts";
+import { killAfterFirstEpoch, runMetrics, saveRandomStudent, TEST_DATA } from "./helpers.ts";
 
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
@@ -119,20 +119,10 @@ test({
       ];
       const whole = join(tmp, "whole"), killed = join(tmp, "killed");
       await finished(runCli([...flags, "--out", whole], env));
-      const p = runCli([...flags, "--out", killed], env);
-      const ckpt = join(killed, "checkpoint", "trainer.json");
-      for (let i = 0; i < 2400; i++) {
-        try {
-          if (JSON.parse(await Deno.readTextFile(ckpt)).epoch >= 1) break;
-        } catch { /* not written yet */ }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      p.kill("SIGKILL");
-      const status = await p.status;
-      await p.stdout.cancel();
-      await p.stderr.cancel();
-      assert(!status.success, "the run finished before it could be killed");
-      const epochAtKill = JSON.parse(await Deno.readTextFile(ckpt)).epoch;
+      const epochAtKill = await killAfterFirstEpoch(
+        runCli([...flags, "--out", killed], env),
+        killed,
+      );
       assert(epochAtKill >= 1 && epochAtKill < 3, `killed after epoch ${epochAtKill}`);
       await finished(runCli([...flags, "--out", killed, "--resume"], env));
       assertEquals(await runMetrics(killed), await runMetrics(whole));

@@ -7,7 +7,12 @@ import { presetRecipe } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/core/errors.ts";
 
-import { runMetrics, saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
+import {
+  killAfterFirstEpoch,
+  runMetrics,
+  saveRandomStudent,
+  TEST_DATA as DATA,
+} from "./helpers.ts";
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
 /** Flags of a tiny scratch run (MobileNetV2 x0.35 at 32 px on 48 images, 3 epochs). */
@@ -51,23 +56,10 @@ test({
     const whole = join(tmp, "whole"), killed = join(tmp, "killed");
     await finished(runCli([...TINY, "--out", whole]));
 
-    const p = runCli([...TINY, "--out", killed]);
-    const ckpt = join(killed, "checkpoint", "trainer.json");
-    for (let i = 0; i < 2400; i++) {
-      try {
-        if (JSON.parse(await Deno.readTextFile(ckpt)).epoch >= 1) break;
-      } catch { /* not written yet */ }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    p.kill("SIGKILL");
-    const status = await p.status;
-    await p.stdout.cancel();
-    await p.stderr.cancel();
-    assert(!status.success, "the run finished before it could be killed");
+    const epochAtKill = await killAfterFirstEpoch(runCli([...TINY, "--out", killed]), killed);
     let exists = true;
     await Deno.stat(join(killed, "final.json")).catch(() => exists = false);
     assert(!exists, "killed run must not have final.json");
-    const epochAtKill = JSON.parse(await Deno.readTextFile(ckpt)).epoch;
     assert(epochAtKill >= 1 && epochAtKill < 3, `killed after epoch ${epochAtKill}`);
 
     // Without --resume an interrupted run is refused (nothing is silently restarted).
