@@ -190,6 +190,15 @@ export function checkResumeData(
   }
 }
 
+/** The entries of folder `dir`; none when it does not exist (yet) or cannot be listed. */
+function entriesOf(dir: string): Deno.DirEntry[] {
+  try {
+    return [...Deno.readDirSync(dir)];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Finish a checkpoint swap a crash interrupted: the previous checkpoint sits in
  * `.checkpoint.old-XXXX/` (see `replaceDir`); put it back when `checkpoint/` is missing, else it
@@ -197,13 +206,7 @@ export function checkResumeData(
  */
 async function recoverCheckpointSwap(out: string): Promise<void> {
   const ckpt = join(out, "checkpoint");
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(out)];
-  } catch {
-    return;
-  }
-  for (const e of entries) {
+  for (const e of entriesOf(out)) {
     if (!e.isDirectory || !e.name.startsWith(oldPrefix("checkpoint"))) continue;
     const aside = join(out, e.name);
     if (!(await exists(ckpt)) && await exists(join(aside, "checkpoint"))) {
@@ -216,13 +219,7 @@ async function recoverCheckpointSwap(out: string): Promise<void> {
 
 /** Temporary files of writes that never finished (a crash, a full disk): safe to delete. */
 async function removeStaleTemporaries(out: string): Promise<void> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(out)];
-  } catch {
-    return;
-  }
-  for (const e of entries) {
+  for (const e of entriesOf(out)) {
     if (e.name.endsWith(".tmp")) {
       await Deno.remove(join(out, e.name), { recursive: true }).catch(() => {});
     }
