@@ -13,6 +13,7 @@ import { normalizeInto, preprocessImage, preprocessOptions } from "../../lib/dat
 import { flipHorizontal } from "../../lib/data/augment.ts";
 import { sha256File } from "../../lib/core/hash.ts";
 import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "./helpers.ts";
+import { runCommand } from "../commands.ts";
 import { fullBeansTest } from "../fixture_paths.ts";
 import { findParquet } from "../../lib/data/resolve.ts";
 
@@ -196,19 +197,14 @@ test("an image size out of range is refused, and zero usable images is an error 
   });
 
   // The command: one line naming --image-size, exit 2, before any image is decoded.
-  const cli = new URL("../../lib/cli/train.ts", import.meta.url).pathname;
   for (const extra of [["--skip-bad-images"], []]) {
     const out = await Deno.makeTempDir({ prefix: "kd-size-cli-" });
     try {
-      const o = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", cli, "--backend", "cpu", "--data", BEANS_DIR, "--out", `${out}/run`]
-          .concat(["--image-size", "100000", ...extra]),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
-        .filter((l) => !l.startsWith("backend:"));
-      assertEquals([o.code, lines], [
+      const { code, lines } = await runCommand(
+        "train",
+        ["--data", BEANS_DIR, "--out", `${out}/run`, "--image-size", "100000", ...extra],
+      );
+      assertEquals([code, lines], [
         2,
         ["error: --image-size must be an integer in [32, 1024], got 100000"],
       ]);

@@ -6,11 +6,10 @@ import { initBackend } from "../../lib/backend.ts";
 import { exportModel } from "../../lib/export/export.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { saveRandomStudent } from "../helpers.ts";
+import { runCommand } from "../commands.ts";
 import { MNV2_FIXTURE } from "./helpers.ts";
 
 if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
-
-const EXPORT_CLI = new URL("../../lib/cli/export.ts", import.meta.url).pathname;
 
 async function entries(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
@@ -91,27 +90,11 @@ test("export refuses an --out that is, is inside or contains the source run", as
     assertEquals(await snapshot(tmp), before);
 
     // The command: one line, exit 2, nothing written.
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        EXPORT_CLI,
-        "--backend",
-        "cpu",
-        "--model",
-        run,
-        "--format",
-        "hf",
-        "--out",
-        run,
-        "--force",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
-      .filter((l) => !l.startsWith("backend:"));
-    assertEquals([o.code, lines.length], [2, 1], lines.join("\n"));
+    const { code, lines } = await runCommand(
+      "export",
+      ["--model", run, "--format", "hf", "--out", run, "--force"],
+    );
+    assertEquals([code, lines.length], [2, 1], lines.join("\n"));
     assertStringIncludes(lines[0], `error: --out ${run} is the source`);
     assertEquals(await snapshot(tmp), before);
 

@@ -12,6 +12,7 @@ import { subsetSplit } from "../../lib/data/subset.ts";
 import { predictLogits } from "../../lib/predict.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA } from "../helpers.ts";
+import { runCommand } from "../commands.ts";
 import { MNV2_FIXTURE, trainTinyStudent, VIT_FIXTURE } from "./helpers.ts";
 
 if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
@@ -243,17 +244,7 @@ test("export refuses a ViT, a run without best/ and a non-empty --out, writing n
 
 test("deno task export: bad input is one error line and exit 2", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "kd-export-cli-" });
-  const cli = new URL("../../lib/cli/export.ts", import.meta.url).pathname;
-  const run = async (...args: string[]) => {
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, "--backend", "cpu", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
-      .filter((l) => !l.startsWith("backend:"));
-    return { code: o.code, lines };
-  };
+  const run = (...args: string[]) => runCommand("export", args);
   try {
     const vit = await run("--model", `hf-dir:${VIT_FIXTURE}`, "--format", "tfjs", "--out", tmp);
     assertEquals(vit.code, 2);

@@ -7,6 +7,7 @@ import { createModel, loadModel, parseSpec } from "../../lib/models/registry.ts"
 import { vitConfigFromHF } from "../../lib/models/vit.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { saveRandomStudent, TEST_DATA } from "../helpers.ts";
+import { runCommand } from "../commands.ts";
 import { MNV2_FIXTURE } from "../export/helpers.ts";
 
 if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
@@ -114,26 +115,11 @@ test("config sizes out of bounds are refused naming config.json and the key", as
       join(hf, "config.json"),
       JSON.stringify({ ...fixture, depth_multiplier: 1e9 }),
     );
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../../lib/cli/eval.ts", import.meta.url).pathname,
-        "--backend",
-        "cpu",
-        "--model",
-        `hf-dir:${hf}`,
-        "--data",
-        TEST_DATA,
-        "--split",
-        "validation",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
-      .filter((l) => !l.startsWith("backend:"));
-    assertEquals([o.code, lines.length], [2, 1], lines.join("\n"));
+    const { code, lines } = await runCommand(
+      "eval",
+      ["--model", `hf-dir:${hf}`, "--data", TEST_DATA, "--split", "validation"],
+    );
+    assertEquals([code, lines.length], [2, 1], lines.join("\n"));
     assertStringIncludes(lines[0], `error: ${hf}/config.json: "depth_multiplier" must be`);
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -8,9 +8,8 @@ import { train, type TrainConfig } from "../../lib/train.ts";
 import { tryLock } from "../../lib/core/lock.ts";
 import { RUN_LOCK } from "../../lib/train/run_dir.ts";
 import { TEST_DATA as DATA } from "../helpers.ts";
+import { runCommand } from "../commands.ts";
 import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "../data/helpers.ts";
-
-const TRAIN_CLI = new URL("../../lib/cli/train.ts", import.meta.url).pathname;
 
 /** One epoch of a scratch width-0.35 student on 16 images: the smallest real run. */
 const tinyConfig = (): TrainConfig => ({
@@ -81,15 +80,11 @@ test("a run folder is locked: a second train on it is refused naming the folder 
       );
     }
     // The command: exit 2, one line naming the folder and the holder; nothing written.
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", TRAIN_CLI, "--backend", "cpu", "--preset", "smoke", "--data", DATA]
-        .concat(["--max-images", "16", "--epochs", "1", "--out", out, "--quiet"]),
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const lines = new TextDecoder().decode(o.stderr).trim().split("\n")
-      .filter((l) => !l.startsWith("backend:"));
-    assertEquals([o.code, lines.length], [2, 1], lines.join("\n"));
+    const { code, lines } = await runCommand("train", [
+      ...["--preset", "smoke", "--data", DATA, "--max-images", "16", "--epochs", "1"],
+      ...["--out", out, "--quiet"],
+    ]);
+    assertEquals([code, lines.length], [2, 1], lines.join("\n"));
     assertStringIncludes(lines[0], `error: ${out} is in use: process ${Deno.pid}`);
     assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name), [RUN_LOCK]);
     await held.release();
