@@ -9,6 +9,8 @@ import { saveModel } from "../lib/models/checkpoint.ts";
 import { BEANS_MINI, committedFixture } from "./fixture_paths.ts";
 import { setting } from "./permissions.ts";
 import { mulberry32 } from "../lib/core/rng.ts";
+import { presetRecipe } from "../lib/presets.ts";
+import type { TrainConfig } from "../lib/train.ts";
 
 /** The beans data the tests train and evaluate on: the committed subset (`tests/fixtures/beans`). */
 export const TEST_DATA: string = BEANS_MINI;
@@ -93,4 +95,23 @@ export async function killAfterFirstEpoch(p: Deno.ChildProcess, out: string): Pr
   await p.stderr.cancel();
   if (status.success) throw new Error("the run finished before it could be killed");
   return JSON.parse(await Deno.readTextFile(ckpt)).epoch;
+}
+
+/**
+ * The smallest real training run: a scratch width-0.35 student on 16 images, batch 8 (2 steps per
+ * epoch), seed 0, the `smoke` preset's other settings; `overrides` on top.
+ */
+export function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...presetRecipe("smoke"),
+    maxImages: 16,
+    batchSize: 8,
+    student: "mobilenet_v2@0.35",
+    teacher: null,
+    data: TEST_DATA,
+    trainSplit: "train",
+    valSplit: "validation",
+    seed: 0,
+    ...overrides,
+  };
 }

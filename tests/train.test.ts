@@ -12,6 +12,7 @@ import {
   runMetrics,
   saveRandomStudent,
   TEST_DATA as DATA,
+  tinyConfig,
 } from "./helpers.ts";
 const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
 
@@ -122,17 +123,7 @@ test("invalid settings fail before any work", async () => {
 test("a NaN loss stops the run naming epoch and step, keeping the last good checkpoint", async () => {
   await initBackend(undefined, { quiet: true });
   const out = await Deno.makeTempDir();
-  const config: TrainConfig = {
-    ...presetRecipe("smoke"),
-    maxImages: 16,
-    batchSize: 8,
-    student: "mobilenet_v2@0.35",
-    teacher: null,
-    data: DATA,
-    trainSplit: "train",
-    valSplit: "validation",
-    seed: 0,
-  };
+  const config = tinyConfig();
   // 2 steps per epoch: step 3 is the first step of epoch 2.
   const err = await assertRejects(
     () => train(config, { out, quiet: true, nanAtStep: 3 }),

@@ -4,11 +4,10 @@ import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
 import { train, type TrainConfig } from "../../lib/train.ts";
 import { WeightEma } from "../../lib/train/ema.ts";
-import { presetRecipe } from "../../lib/presets.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { createModel } from "../../lib/models/registry.ts";
 import { UserError } from "../../lib/core/errors.ts";
-import { runMetrics, TEST_DATA as DATA } from "../helpers.ts";
+import { runMetrics, tinyConfig } from "../helpers.ts";
 
 test("weight average: warm-up decay, swap puts raw weights back", async () => {
   await initBackend(undefined, { quiet: true });
@@ -27,19 +26,7 @@ test("weight average: warm-up decay, swap puts raw weights back", async () => {
 });
 
 function config(ema: number): TrainConfig {
-  return {
-    ...presetRecipe("smoke"),
-    maxImages: 16,
-    batchSize: 8,
-    epochs: 3,
-    ema,
-    student: "mobilenet_v2@0.35",
-    teacher: null,
-    data: DATA,
-    trainSplit: "train",
-    valSplit: "validation",
-    seed: 0,
-  };
+  return tinyConfig({ epochs: 3, ema });
 }
 
 test("a run with a weight average resumes to the same result as an uninterrupted one", async () => {

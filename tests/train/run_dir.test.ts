@@ -7,30 +7,16 @@ import { presetRecipe } from "../../lib/presets.ts";
 import { train, type TrainConfig } from "../../lib/train.ts";
 import { tryLock } from "../../lib/core/lock.ts";
 import { RUN_LOCK } from "../../lib/train/run_dir.ts";
-import { TEST_DATA as DATA } from "../helpers.ts";
+import { TEST_DATA as DATA, tinyConfig } from "../helpers.ts";
 import { runCommand } from "../commands.ts";
 import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "../data/helpers.ts";
-
-/** One epoch of a scratch width-0.35 student on 16 images: the smallest real run. */
-const tinyConfig = (): TrainConfig => ({
-  ...presetRecipe("smoke"),
-  maxImages: 16,
-  batchSize: 8,
-  epochs: 1,
-  student: "mobilenet_v2@0.35",
-  teacher: null,
-  data: DATA,
-  trainSplit: "train",
-  valSplit: "validation",
-  seed: 0,
-});
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 test("--force with a mistyped --data or --teacher keeps the finished run", async () => {
   const out = await Deno.makeTempDir();
   try {
-    const config = tinyConfig();
+    const config = tinyConfig({ epochs: 1 });
     await train(config, { out, quiet: true });
     const final = await Deno.readTextFile(join(out, "final.json"));
     await Deno.writeTextFile(join(out, "test_eval.json"), "{}");
@@ -68,7 +54,7 @@ test("a run folder is locked: a second train on it is refused naming the folder 
   const tmp = await Deno.makeTempDir({ prefix: "kd-train-lock-" });
   try {
     const out = join(tmp, "run");
-    const config = tinyConfig();
+    const config = tinyConfig({ epochs: 1 });
     // This process holds the lock, as a first `train` would while it runs.
     const held = await tryLock(join(out, RUN_LOCK));
     assert(held);
