@@ -2,7 +2,9 @@
  * Pretrained CNN backbones that teachers are built from, behind one small interface: pooled
  * features at a named point, block boundaries to resume from, the head, and which part trains.
  * Both the HF MobileNetV2 port (`hf:`/`hf-dir:` specs, e.g. the hub's ImageNet
- * `google/mobilenet_v2_1.0_224`) and tfjs LayersModels (`tfjs-dir:`) implement it.
+ * `google/mobilenet_v2_1.0_224`) and tfjs LayersModels (`tfjs-dir:`) implement it; a tfjs
+ * LayersModel that is a MobileNetV2 with folded batch norms opens as the toolkit's MobileNetV2
+ * (see `models/unfold_mobilenet_v2.ts`: same function, fused training kernels).
  * @module
  */
 import type * as tf from "../tf.ts";
@@ -18,6 +20,7 @@ import {
   mobileNetV2OptionsFromHF,
 } from "../models/mobilenet_v2.ts";
 import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
+import { mobileNetV2FromLayers } from "../models/unfold_mobilenet_v2.ts";
 import { UserError } from "../core/errors.ts";
 
 /** A classifier whose body can be cut, cached and partly retrained (see the module doc). */
@@ -71,6 +74,11 @@ export interface OpenBackboneOptions {
 export interface OpenedBackbone {
   model: TeacherBackbone;
   commit?: string;
+  /**
+   * Set when a tfjs MobileNetV2 with folded batch norms was converted to the toolkit's
+   * MobileNetV2: its batch norms need `calibrateBatchNorm` before they train.
+   */
+  unfolded?: MobileNetV2;
 }
 
 function mobileNetPoint(featuresFrom: string | undefined): string | undefined {
@@ -139,16 +147,23 @@ export async function openBackbone(
     }
     case "hf-dir":
       return { model: await hfMobileNet(p.target, spec, opts) };
-    case "tfjs-dir":
-      return {
-        model: await loadTfjsLayersDir(p.target, {
-          numLabels: opts.numLabels,
-          labels: opts.labels,
-          featureLayer: opts.featuresFrom,
-          seed: opts.seed,
-          source: spec,
-        }),
-      };
+    case "tfjs-dir": {
+      const layers = await loadTfjsLayersDir(p.target, {
+        numLabels: opts.numLabels,
+        labels: opts.labels,
+        featureLayer: opts.featuresFrom,
+        seed: opts.seed,
+        source: spec,
+      });
+      // Cut earlier (--features-from), it stays a LayersModel: the cut points are its layers'.
+      const unfolded = opts.featuresFrom === undefined
+        ? mobileNetV2FromLayers(layers, { seed: opts.seed })
+        : null;
+      if (!unfolded) return { model: layers };
+      layers.dispose();
+      unfolded.setTrainableFrom(null);
+      return { model: unfolded, unfolded };
+    }
     default:
       throw new UserError(
         `backbone "${spec}": teachers are built from hf:ORG/NAME[@REV], hf-dir:PATH ` +

@@ -19,6 +19,8 @@ import { resolveSplit } from "../data/resolve.ts";
 import { evenlySpaced, subsetSplit } from "../data/subset.ts";
 import { saveModel } from "../models/checkpoint.ts";
 import { backboneSpec, openBackbone } from "./backbone.ts";
+import { calibrateBatchNorm } from "../models/unfold_mobilenet_v2.ts";
+import type { PreprocessOptions } from "../data/preprocess.ts";
 import {
   fitProbe,
   type ProbeResult,
@@ -235,6 +237,21 @@ function limited(s: ImageSplit, max: number): ImageSplit {
   return { ...subsetSplit(s, evenlySpaced(s.n, max)), checksum: `${s.checksum}:evenly-${max}` };
 }
 
+/** Up to `max` evenly spaced images of `split` (every class), unaugmented, one batch at a time. */
+function* trainBatches(
+  split: ImageSplit,
+  pre: PreprocessOptions,
+  batchSize: number,
+  max: number,
+): Generator<tf.Tensor4D> {
+  const rows = evenlySpaced(split.n, Math.min(max, split.n));
+  for (let b = 0; b < rows.length; b += batchSize) {
+    const x = toTensor(split, rows.subarray(b, b + batchSize), pre);
+    yield x;
+    x.dispose();
+  }
+}
+
 const snakeProbe = (r: ProbeResult) => ({
   weight_decay: r.weightDecay,
   epochs: r.epochs,
@@ -277,7 +294,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
   // The data first: its absence is the likeliest problem offline, and it is cheap to check.
   const labels = (await resolveSplit({ data: opts.data, split: "train", quiet })).classNames;
   await resolveSplit({ data: opts.data, split: "validation", labels, quiet });
-  const { model, commit } = await openBackbone(from, {
+  const { model, commit, unfolded } = await openBackbone(from, {
     numLabels: labels.length,
     labels,
     featuresFrom: s.featuresFrom,
@@ -295,6 +312,12 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       s.maxImages,
     );
     const point = model.featurePoint;
+    if (unfolded) {
+      log(
+        `teacher: ${from} is a MobileNetV2 with folded batch norms; converted to the toolkit's ` +
+          `MobileNetV2 (same features, fused training kernels)`,
+      );
+    }
     log(
       `teacher: ${from} features at ${point} (${model.featureSize}-d); ` +
         `train ${train.n}, validation ${val.n} images`,
@@ -372,6 +395,10 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
             labels: Int32Array.from(subset, (i) => train.labels[i]),
           };
         }
+      }
+      if (unfolded) {
+        const n = calibrateBatchNorm(unfolded, trainBatches(train, pre, s.batchSize, 512));
+        log(`batch-norm statistics measured on ${n} training images (eval-mode output unchanged)`);
       }
       const missing = model.missingKernels(boundary);
       const backend = tf.getBackend();
