@@ -4,10 +4,7 @@ import { assert, assertEquals, assertGreater, assertLess } from "@std/assert";
 import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { loadTfjsLayersDir } from "../../lib/models/layers_backbone.ts";
-import {
-  calibrateBatchNorm,
-  mobileNetV2FromLayers,
-} from "../../lib/models/unfold_mobilenet_v2.ts";
+import { calibrateBatchNorm, mobileNetV2FromLayers } from "../../lib/models/unfold_mobilenet_v2.ts";
 
 if (ALL_GRANTED) {
   await initBackend("wasm", { quiet: true }).catch(() => initBackend("cpu", { quiet: true }));
