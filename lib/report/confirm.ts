@@ -71,8 +71,9 @@ const signedPp = (v: number) => `${v > 0 ? "+" : v < 0 ? "−" : ""}${Math.abs(v
 
 /**
  * One row per CONFIRM pick when the sweep has recipe arms (else none): the arm, the teacher and
- * its own validation accuracy, scratch and distilled of that arm, the paired Δ and the student's
- * gap to its teacher, so the arms compare at a glance.
+ * its own validation accuracy, scratch and distilled of that arm, the paired Δ against that
+ * scratch and against the strongest scratch recipe, the student's gap to its teacher and whether
+ * the student's 95% interval reaches the teacher's accuracy, so the arms compare at a glance.
  */
 export function armsSummary(results: SweepResults): { header: string[]; rows: string[][] } {
   const header = [
@@ -83,15 +84,18 @@ export function armsSummary(results: SweepResults): { header: string[]; rows: st
     "scratch %",
     "distilled %",
     "Δ vs scratch, pp [95% CI]",
+    "Δ vs strongest scratch, pp [95% CI]",
     "student − teacher, pp",
+    "student CI reaches teacher",
   ];
   const picks = (results.confirm ?? []).filter((c) => c.recipe);
   const rows = picks.map((c) => {
     const d = c.delta.validation.accuracy;
     const t = c.teacherValAccuracy, g = c.teacherGap;
-    const ci = d.n > 1 && finite(d.ci95[0])
-      ? ` [${signedPp(d.ci95[0])}, ${signedPp(d.ci95[1])}]`
-      : "";
+    const ci = (d: Stat) =>
+      d.n > 1 && finite(d.ci95[0]) ? ` [${signedPp(d.ci95[0])}, ${signedPp(d.ci95[1])}]` : "";
+    const v = c.vsStrongestScratch;
+    const student = c.distilled.validation.accuracy;
     return [
       c.recipe!,
       c.teacher,
@@ -99,8 +103,12 @@ export function armsSummary(results: SweepResults): { header: string[]; rows: st
       `${c.temperature}, ${c.lambda}`,
       (c.scratch.validation.accuracy.mean * 100).toFixed(1),
       (c.distilled.validation.accuracy.mean * 100).toFixed(1),
-      `${signedPp(d.mean)}${ci}`,
+      `${signedPp(d.mean)}${ci(d)}`,
+      v ? `${signedPp(v.accuracy.mean)}${ci(v.accuracy)} (${v.recipe})` : "–",
       finite(g) ? signedPp(g) : "–",
+      finite(t) && student.n > 1 && finite(student.ci95[1])
+        ? student.ci95[1] >= t ? "yes" : "no"
+        : "–",
     ];
   });
   return { header, rows };
@@ -225,6 +233,9 @@ export function confirmCsvRecords(results: SweepResults): Record<string, unknown
         if (!s) continue;
         const d = kind === "distill" ? c.delta[key] : null;
         const paired = split === "test" && kind === "distill" ? c.pairedTest : null;
+        const strongest = split === "validation" && kind === "distill"
+          ? c.vsStrongestScratch
+          : undefined;
         out.push({
           stage: "confirm",
           split,
@@ -254,6 +265,10 @@ export function confirmCsvRecords(results: SweepResults): Record<string, unknown
           paired_test: paired?.name,
           paired_test_n: paired?.n,
           paired_test_p: paired?.p,
+          strongest_scratch_recipe: strongest?.recipe,
+          delta_strongest_acc_mean: strongest?.accuracy.mean,
+          delta_strongest_acc_ci_low: strongest?.accuracy.ci95[0],
+          delta_strongest_acc_ci_high: strongest?.accuracy.ci95[1],
         });
       }
     }

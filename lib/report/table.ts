@@ -42,6 +42,10 @@ export const CSV_COLUMNS = [
   "paired_test_p",
   "recipe",
   "teacher_gap_acc",
+  "strongest_scratch_recipe",
+  "delta_strongest_acc_mean",
+  "delta_strongest_acc_ci_low",
+  "delta_strongest_acc_ci_high",
 ] as const;
 
 /** The note every rendering of the screen table carries. */

@@ -136,7 +136,7 @@ export function aggregate(
     split: "validation",
     rows,
     confirm: manifest.confirm
-      ? confirmResults(manifest, finished, tests, hasTestSplit)
+      ? againstStrongestScratch(confirmResults(manifest, finished, tests, hasTestSplit))
       : manifest.confirm === undefined
       ? null
       : [],
@@ -273,6 +273,30 @@ export function confirmResults(
     out.push({ ...base, verdict: verdict(base, hasTestSplit) });
   }
   return out;
+}
+
+/**
+ * Each pick also against the strongest scratch recipe (highest mean confirm validation accuracy
+ * among the arms' scratch runs), paired by seed: a distilled arm that only beats its own weak
+ * scratch (e.g. one hurt by mixup) has not shown that teaching beats a good recipe.
+ */
+export function againstStrongestScratch(confirm: ConfirmResult[]): ConfirmResult[] {
+  const recipes = new Set(confirm.map((c) => c.recipe).filter((r) => r !== undefined));
+  if (recipes.size < 2) return confirm;
+  const strongest = confirm.filter((c) => c.recipe !== undefined).reduce((a, b) =>
+    b.scratch.validation.accuracy.mean > a.scratch.validation.accuracy.mean ? b : a
+  );
+  const scratch = new Map(strongest.perSeed.map((s) => [s.seed, s.scratch.validation]));
+  return confirm.map((c) => ({
+    ...c,
+    vsStrongestScratch: {
+      recipe: strongest.recipe!,
+      accuracy: pairedDifference(
+        new Map(c.perSeed.map((s) => [s.seed, s.distilled.validation])),
+        scratch,
+      ),
+    },
+  }));
 }
 
 /** Exact McNemar over (image, seed) pairs: each seed's distilled vs scratch run, by image id. */

@@ -337,6 +337,12 @@ export interface ConfirmResult {
    * measured spread of the paired Δ (`detectableDifference`); NaN below 2 seeds.
    */
   detectable80: number;
+  /**
+   * With two or more recipe arms: the distilled student against the strongest scratch recipe of
+   * the sweep (the arm whose confirm scratch runs have the highest mean validation accuracy),
+   * paired by seed on validation. Absent with one recipe.
+   */
+  vsStrongestScratch?: { recipe: string; accuracy: Stat };
   /** One sentence: the answer for this teacher. */
   verdict: string;
 }

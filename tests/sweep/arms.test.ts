@@ -2,7 +2,8 @@
 import { test } from "../permissions.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { confirmRuns, expandGrid, selectForConfirm } from "../../lib/sweep/grid.ts";
-import { aggregate } from "../../lib/sweep/results.ts";
+import { againstStrongestScratch, aggregate } from "../../lib/sweep/results.ts";
+import type { ConfirmResult } from "../../lib/sweep/types.ts";
 import type { SweepProfile } from "../../lib/sweep/define.ts";
 import { validateConfig } from "../../lib/train/config.ts";
 import { UserError } from "../../lib/core/errors.ts";
@@ -98,11 +99,36 @@ Deno.test("the patient-distillation experiment: every arm of every profile is a 
     const runs = expandGrid(p, ts, {});
     for (const r of runs) validateConfig(r.config);
     const recipes = new Set(runs.map((r) => r.recipe));
-    assertEquals(recipes.size, 6, name);
+    assertEquals(recipes.size, p.arms!.length, name);
     // Every arm has scratch runs with its own recipe.
     for (const recipe of recipes) {
       assert(runs.some((r) => r.kind === "scratch" && r.recipe === recipe), `${name} ${recipe}`);
     }
   }
   assertEquals(patient.profiles.full.arms!.find((a) => a.name === "hf-guide")!.preset, "hf-guide");
+});
+
+Deno.test("each confirm pick is also paired with the strongest scratch recipe of the sweep", () => {
+  const pick = (recipe: string | undefined, scratch: number[], distilled: number[]) =>
+    ({
+      teacher: "t",
+      recipe,
+      scratch: { validation: { accuracy: { mean: (scratch[0] + scratch[1]) / 2 } } },
+      perSeed: scratch.map((s, i) => ({
+        seed: 1000 + i,
+        scratch: { validation: s, test: null },
+        distilled: { validation: distilled[i], test: null },
+      })),
+    }) as unknown as ConfirmResult;
+  // "mix" beats its own weak scratch by 30 pp; against "crop"'s scratch it does not.
+  const out = againstStrongestScratch([
+    pick("mix", [0.5, 0.6], [0.9, 0.8]),
+    pick("crop", [0.85, 0.9], [0.8, 0.95]),
+  ]);
+  assertEquals(out.map((c) => c.vsStrongestScratch!.recipe), ["crop", "crop"]);
+  assert(Math.abs(out[0].vsStrongestScratch!.accuracy.mean - (0.05 - 0.1) / 2) < 1e-9);
+  assert(Math.abs(out[1].vsStrongestScratch!.accuracy.mean) < 1e-9);
+  // One recipe: its own scratch is the only one, nothing to add.
+  const one = againstStrongestScratch([pick(undefined, [0.5, 0.6], [0.9, 0.8])]);
+  assertEquals(one[0].vsStrongestScratch, undefined);
 });

@@ -84,6 +84,17 @@ test({
         const mean = c.distilled.validation.accuracy.mean;
         assert(Math.abs(c.teacherGap! - (mean - teacherAcc)) < 1e-9);
       }
+      // And against the strongest scratch recipe of the sweep, the same one for every pick.
+      const best = confirm.reduce((a, b) =>
+        b.scratch.validation.accuracy.mean > a.scratch.validation.accuracy.mean ? b : a
+      );
+      for (const c of confirm) {
+        assertEquals(c.vsStrongestScratch!.recipe, best.recipe);
+        const own = c.perSeed.map((s) => s.distilled.validation);
+        const strongest = best.perSeed.map((s) => s.scratch.validation);
+        const mean = own.reduce((a, v, i) => a + v - strongest[i], 0) / own.length;
+        assert(Math.abs(c.vsStrongestScratch!.accuracy.mean - mean) < 1e-9);
+      }
       const md = await Deno.readTextFile(join(out, "results.md"));
       for (const arm of arms) assertStringIncludes(md, `### CONFIRM mnv2-weak (${arm})`);
       assertStringIncludes(md, "| arm | teacher | teacher acc % |");
@@ -92,6 +103,12 @@ test({
       const cols = csv[0].split(",");
       const confirmRows = csv.slice(1).map((l) => l.split(",")).filter((c) => c[0] === "confirm");
       const recipes = new Set(confirmRows.map((c) => c[cols.indexOf("recipe")]));
+      assertStringIncludes(md, "| Δ vs strongest scratch, pp [95% CI] |");
+      const strongestCol = confirmRows.filter((c) =>
+        c[cols.indexOf("kind")] === "distill" &&
+        c[cols.indexOf("split")] === "validation"
+      ).map((c) => c[cols.indexOf("strongest_scratch_recipe")]);
+      assertEquals(new Set(strongestCol), new Set([best.recipe]));
       assertEquals([...recipes].sort(), [...arms].sort());
 
       // The figures keep the arms apart: one colour per arm, each arm's own scratch.
