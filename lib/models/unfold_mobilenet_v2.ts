@@ -155,9 +155,7 @@ function sameFeatures(a: LayersBackbone, b: MobileNetV2, size: number): boolean 
 export function calibrateBatchNorm(model: MobileNetV2, batches: Iterable<tf.Tensor4D>): number {
   const g = model.graph();
   const convs = convsOf(model);
-  const sums = convs.map((c) => new Float64Array(c.bn!.bias.shape[0]));
-  const squares = convs.map((c) => new Float64Array(c.bn!.bias.shape[0]));
-  const pixels = new Float64Array(convs.length);
+  const stats = convs.map((c) => new ChannelMoments(c.bn!.bias.shape[0]));
   let images = 0;
   for (const x of batches) {
     images += x.shape[0];
@@ -166,12 +164,7 @@ export function calibrateBatchNorm(model: MobileNetV2, batches: Iterable<tf.Tens
       const step = (h: tf.Tensor4D, c: NamedConv): tf.Tensor4D => {
         const conv = c.depthwise ? depthwiseConv2d : conv2d;
         const y = conv(h, c.weight as tf.Tensor4D, { stride: c.stride, dilation: c.dilation });
-        const s = tf.sum(y, [0, 1, 2]).dataSync(), q = tf.sum(tf.square(y), [0, 1, 2]).dataSync();
-        for (let k = 0; k < s.length; k++) {
-          sums[at][k] += s[k];
-          squares[at][k] += q[k];
-        }
-        pixels[at] += y.shape[0] * y.shape[1] * y.shape[2];
+        stats[at].add(y);
         const bn = c.bn!;
         let z = tf.batchNorm(y, bn.runningMean, bn.runningVar, bn.bias, bn.weight, g.eps);
         if (c.relu6) z = tf.relu6(z);
@@ -198,8 +191,8 @@ export function calibrateBatchNorm(model: MobileNetV2, batches: Iterable<tf.Tens
       const n = m.length;
       const [nm, nv, ng, nb] = [0, 0, 0, 0].map(() => new Float32Array(n));
       for (let k = 0; k < n; k++) {
-        const mu = sums[i][k] / pixels[i];
-        const variance = Math.max(squares[i][k] / pixels[i] - mu * mu, 0);
+        const mu = stats[i].mean[k];
+        const variance = stats[i].variance(k);
         const before = Math.sqrt(v[k] + g.eps), after = Math.sqrt(variance + g.eps);
         nm[k] = mu;
         nv[k] = variance;
@@ -213,4 +206,45 @@ export function calibrateBatchNorm(model: MobileNetV2, batches: Iterable<tf.Tens
     });
   });
   return images;
+}
+
+/**
+ * Per-channel mean and variance over batches, merged with Chan's pairwise formula (each batch
+ * centred on its own mean first, so large means do not cancel the variance away). The sums are
+ * matrix products with a ones row: `tf.sum` over the leading axes of an NHWC tensor took 3.4× as
+ * long on the native backend (1.7 s against 0.5 s for a 32 × 112 × 112 × 96 activation).
+ */
+class ChannelMoments {
+  n = 0;
+  mean: Float64Array;
+  #m2: Float64Array;
+
+  constructor(channels: number) {
+    this.mean = new Float64Array(channels);
+    this.#m2 = new Float64Array(channels);
+  }
+
+  add(y: tf.Tensor4D): void {
+    const c = y.shape[3];
+    const nb = y.size / c;
+    const [sum, m2] = tf.tidy(() => {
+      const flat = tf.reshape(y, [nb, c]);
+      const ones = tf.ones([1, nb]);
+      const batchMean = tf.div(tf.matMul(ones, flat), nb);
+      const centred = tf.sub(flat, batchMean);
+      return [batchMean.dataSync(), tf.matMul(ones, tf.mul(centred, centred)).dataSync()];
+    });
+    const n = this.n + nb;
+    for (let k = 0; k < c; k++) {
+      const delta = sum[k] - this.mean[k];
+      this.mean[k] += (delta * nb) / n;
+      this.#m2[k] += m2[k] + (delta * delta * this.n * nb) / n;
+    }
+    this.n = n;
+  }
+
+  /** Population variance of channel `k`. */
+  variance(k: number): number {
+    return this.n ? this.#m2[k] / this.n : 0;
+  }
 }

@@ -397,7 +397,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
         }
       }
       if (unfolded) {
-        const n = calibrateBatchNorm(unfolded, trainBatches(train, pre, s.batchSize, 512));
+        const n = calibrateBatchNorm(unfolded, trainBatches(train, pre, s.batchSize, 256));
         log(`batch-norm statistics measured on ${n} training images (eval-mode output unchanged)`);
       }
       const missing = model.missingKernels(boundary);
