@@ -127,7 +127,9 @@ export function mobileNetV2FromLayers(
         bn.runningVar.assign(tf.fill([n], 1 - eps));
       });
     });
-    if (sameFeatures(backbone, model, size)) return model;
+    if (sameFeatures(backbone, model, size)) {
+      return model;
+    }
     model.dispose();
     return null;
   }
