@@ -64,6 +64,31 @@ test("teacher: a tfjs MobileNetV2 probe is saved as the toolkit's MobileNetV2, l
   });
 });
 
+test("teacher: a folded tfjs MobileNetV2 gets batch-norm statistics before its blocks fine-tune", async () => {
+  await withTemp(async (dir) => {
+    const lines: string[] = [];
+    await buildTeacher({
+      from: `tfjs-dir:${await tfjsBackbone()}`,
+      data: TEST_DATA,
+      out: `${dir}/t`,
+      finetuneBlocks: 1,
+      finetuneEpochs: 1,
+      maxImages: 12,
+      epochs: [3],
+      weightDecays: [0],
+      quiet: true,
+      log: (l) => lines.push(l),
+    });
+    assert(
+      lines.some((l) => l.includes("converted to the toolkit's MobileNetV2")),
+      lines.join("\n"),
+    );
+    assert(lines.some((l) => l.includes("batch-norm statistics measured on 12 training images")));
+    const info = JSON.parse(await Deno.readTextFile(`${dir}/t/config.json`)).info;
+    assertEquals(info.finetune.history.length, 2);
+  });
+});
+
 test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives MobileNetV2 teachers", async () => {
   await withTemp(async (dir) => {
     const weak = await buildTeacher({
