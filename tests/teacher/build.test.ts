@@ -5,6 +5,8 @@ import * as tf from "../../lib/tf.ts";
 import { runTeacher } from "../../lib/cli/teacher.ts";
 import { buildTeacher, teacherName } from "../../lib/teacher/build.ts";
 import { openBackbone } from "../../lib/teacher/backbone.ts";
+import { finetuneFromImages } from "../../lib/teacher/finetune.ts";
+import { loadSplit } from "../../lib/data/dataset.ts";
 import { recordedValAccuracy } from "../../lib/sweep/teachers.ts";
 import { createModel, loadModel } from "../../lib/models/registry.ts";
 import type { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
@@ -168,6 +170,30 @@ test("teacher: --finetune-blocks all trains every block after the stem on augmen
       "--finetune-blocks all",
     );
   });
+});
+
+test("teacher: a fine-tune that validation rejects leaves every state variable as it was", async () => {
+  const { model } = await openBackbone(`hf-dir:${HF_MNV2}`, { numLabels: 3, seed: 1 });
+  try {
+    const pre = model.input;
+    const split = (name: "train" | "validation") =>
+      loadSplit({ data: TEST_DATA, split: name, preprocess: pre, quiet: true });
+    const [train, val] = [await split("train"), await split("validation")];
+    const before = new Map([...model.stateVariables()].map(([k, v]) => [k, v.dataSync().slice()]));
+    // lr 10 wrecks the network: epoch 0 (the starting state) must be what is kept, batch-norm
+    // running statistics included (they move in training even when the weights are rejected).
+    const r = await finetuneFromImages(model, "conv_stem", train, val, {
+      epochs: 1,
+      lr: 10,
+      quiet: true,
+    });
+    assertEquals(r.best.epoch, 0);
+    for (const [k, v] of model.stateVariables()) {
+      assertEquals(Array.from(v.dataSync()), Array.from(before.get(k)!), k);
+    }
+  } finally {
+    model.dispose();
+  }
 });
 
 test("teacher: the backbone's weights are the checkpoint's, only the head is new", async () => {
