@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { MobileNetV2, type NamedConv } from "./mobilenet_v2.ts";
+import { makeDivisible, MobileNetV2, type NamedConv } from "./mobilenet_v2.ts";
 import { conv2d, depthwiseConv2d } from "./layers.ts";
 import type { LayersBackbone } from "./layers_backbone.ts";
 
@@ -96,7 +96,7 @@ export function mobileNetV2FromLayers(
   if (!folded || folded.length < 3) return null;
   const stemOut = folded[0].kernel.shape[3];
   for (const depthMultiplier of MULTIPLIERS) {
-    if (Math.max(8, Math.round((32 * depthMultiplier) / 8) * 8) !== stemOut) continue;
+    if (makeDivisible(Math.round(32 * depthMultiplier)) !== stemOut) continue;
     const model = new MobileNetV2({
       numLabels: backbone.config.numLabels,
       labels: backbone.config.labels,
