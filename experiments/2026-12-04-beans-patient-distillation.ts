@@ -13,12 +13,10 @@
  * - `hf-guide`: the guide's own recipe (lr 5e-5, no augmentation) at the profile's budget.
  *
  * The `cpu-ft-all` profile follows up on `cpu`'s answer (consistent teaching the best arm, no arm
- * detectably above the strongest scratch recipe) with the whole-network teacher (97.7% validation
- * against `mnv2-strong`'s 93.2%) and one arm, `consistent-crop`: the online teacher on the
- * student's crop + flip views, λ = 1, 20 epochs, whose scratch twin is the strongest scratch
- * recipe `cpu` found (crop + flip, 20 epochs). One arm and 10 confirm seeds, because an online run
- * costs ≈ 4× a scratch run here and the session had 90 minutes: 10 pairs detect ≈ 5 pp, where two
- * arms on 5 seeds would have detected ≈ 9.
+ * detectably above the strongest scratch recipe) with the whole-network teacher (96-97% validation
+ * against `mnv2-strong`'s 93%), the two online arms only (with and without mixup: the scratch twin
+ * of the latter, crop + flip for 20 epochs, is the strongest scratch recipe `cpu` found) and twice
+ * the confirm seeds.
  *
  * Run: `deno task sweep 2026-12-04-beans-patient-distillation --profile smoke|cpu|cpu-ft-all|full`.
  * @module
@@ -132,6 +130,7 @@ export const sweep = defineSweep({
       preset: "cpu-fast",
       student: "mobilenet_v2@0.5",
       arms: [
+        consistent(20),
         {
           name: "consistent-crop",
           overrides: { augment: CROP_FLIP, epochs: 20 },
@@ -144,7 +143,7 @@ export const sweep = defineSweep({
       seeds: [0],
       confirmSeeds: 10,
       teachers: ["mnv2-ft-all"],
-      budget: "≈ 70 min on 2 idle CPU cores (a scratch run ≈ 1.2 min, an online one ≈ 5 min)",
+      budget: '≈ 1 h 30 min on 2 idle CPU cores (README, "Patient distillation")',
     },
     smoke: {
       preset: "smoke",
