@@ -22,6 +22,8 @@ if (ALL_GRANTED) {
 }
 
 const CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"];
+/** A probe on 12 images, one grid point: what every build here needs to be quick. */
+const SMALL = { maxImages: 12, epochs: [3], weightDecays: [0], quiet: true };
 const FAST = ["--max-images", "12", "--epochs", "3", "--weight-decays", "0", "--quiet"];
 
 async function withTemp(fn: (dir: string) => Promise<void>) {
@@ -75,10 +77,7 @@ test("teacher: a folded tfjs MobileNetV2 gets batch-norm statistics before its b
       out: `${dir}/t`,
       finetuneBlocks: 1,
       finetuneEpochs: 1,
-      maxImages: 12,
-      epochs: [3],
-      weightDecays: [0],
-      quiet: true,
+      ...SMALL,
       log: (l) => lines.push(l),
     });
     assert(
@@ -98,10 +97,7 @@ test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives M
       data: TEST_DATA,
       out: `${dir}/weak`,
       featuresFrom: "block:1",
-      maxImages: 12,
-      epochs: [3],
-      weightDecays: [0],
-      quiet: true,
+      ...SMALL,
     });
     assertEquals(weak.feature_point, "conv_stem");
     // depth multiplier 0.35: the stem block ends in 8 channels.
@@ -112,10 +108,7 @@ test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives M
       out: `${dir}/strong`,
       finetuneBlocks: 1,
       finetuneEpochs: 1,
-      maxImages: 12,
-      epochs: [3],
-      weightDecays: [0],
-      quiet: true,
+      ...SMALL,
     });
     assertEquals(strong.feature_point, "conv_1x1");
     const info = JSON.parse(await Deno.readTextFile(`${dir}/strong/config.json`)).info;
@@ -142,10 +135,7 @@ test("teacher: --finetune-blocks all trains every block after the stem on augmen
         finetuneBlocks: "all",
         finetuneEpochs: 2,
         augment,
-        maxImages: 12,
-        epochs: [3],
-        weightDecays: [0],
-        quiet: true,
+        ...SMALL,
       });
     await build("plain");
     const aug = await build("aug", "crop=0.35-1,flip,mixup=0.2");
