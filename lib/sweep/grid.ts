@@ -245,7 +245,7 @@ export function checkConfirmPlan(
 
 /**
  * The confirm stage: scratch of each picked recipe arm and each picked configuration, on the
- * same fresh seeds.
+ * same fresh seeds, in seed order (every run of one seed before the next seed's).
  */
 export function confirmRuns(
   profile: SweepProfile,
@@ -262,17 +262,28 @@ export function confirmRuns(
   };
   const recipes = [...new Set(picks.map((p) => p.recipe))];
   if (!recipes.length) recipes.push(arms[0]?.name);
-  const runs = recipes.flatMap((r) =>
-    seeds.map((seed) => entry("confirm", profile, armOf(r), null, null, null, seed, base))
-  );
-  for (const p of picks) {
+  const pickTeachers = picks.map((p) => {
     const t = teachers.find((t) => t.name === p.teacher);
     if (!t) throw new UserError(`confirm pick names teacher "${p.teacher}" the sweep lacks`);
-    for (const seed of seeds) {
-      runs.push(entry("confirm", profile, armOf(p.recipe), t, p.temperature, p.lambda, seed, base));
-    }
-  }
-  return runs;
+    return t;
+  });
+  // Seed by seed, every pair of a seed before the next seed's: a confirm stage stopped early (a
+  // session's end, a lost machine) leaves complete pairs on its first seeds, not all of one arm.
+  return seeds.flatMap((seed) => [
+    ...recipes.map((r) => entry("confirm", profile, armOf(r), null, null, null, seed, base)),
+    ...picks.map((p, i) =>
+      entry(
+        "confirm",
+        profile,
+        armOf(p.recipe),
+        pickTeachers[i],
+        p.temperature,
+        p.lambda,
+        seed,
+        base,
+      )
+    ),
+  ]);
 }
 
 /** sha256 of the runs' ids and configs: two sweeps share a directory only if this matches. */

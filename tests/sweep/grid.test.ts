@@ -63,7 +63,7 @@ Deno.test("selection needs every screen run and only their validation accuracy",
   assertThrows(() => selectForConfirm(screen, acc), Error, screen[3].id);
 });
 
-Deno.test("confirm runs: scratch and each pick on the same fresh seeds, never a screen seed", () => {
+Deno.test("confirm runs: scratch and each pick on the same fresh seeds, seed by seed, never a screen seed", () => {
   const screen = expandGrid(profile, teachers, {});
   const seeds = confirmSeedList(3);
   assertEquals(seeds, [CONFIRM_SEED_BASE, CONFIRM_SEED_BASE + 1, CONFIRM_SEED_BASE + 2]);
@@ -75,12 +75,13 @@ Deno.test("confirm runs: scratch and each pick on the same fresh seeds, never a 
     screenSeeds: [0, 1],
   }];
   const runs = confirmRuns(profile, teachers, picks, seeds, {});
+  // Seed by seed: stopped early, the finished runs are complete pairs.
   assertEquals(runs.map((r) => r.id), [
     "scratch-s1000",
-    "scratch-s1001",
-    "scratch-s1002",
     "kd-b-T5-l0.5-s1000",
+    "scratch-s1001",
     "kd-b-T5-l0.5-s1001",
+    "scratch-s1002",
     "kd-b-T5-l0.5-s1002",
   ]);
   assert(runs.every((r) => r.stage === "confirm" && r.config.seed >= CONFIRM_SEED_BASE));
