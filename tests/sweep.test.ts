@@ -215,10 +215,11 @@ test({
     const pick = manifest.confirm.picks[0];
     const confirmIds = manifest.runs.filter((x: { stage: string }) => x.stage === "confirm")
       .map((x: { id: string }) => x.id);
+    // Seed by seed, each seed's pair together.
     assertEquals(confirmIds, [
       "scratch-s1000",
-      "scratch-s1001",
       `kd-rand-T${pick.temperature}-l0.5-s1000`,
+      "scratch-s1001",
       `kd-rand-T${pick.temperature}-l0.5-s1001`,
     ]);
     // Test evaluations exist for confirm runs only, each written after every confirm run ended.
