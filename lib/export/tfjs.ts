@@ -14,7 +14,12 @@ import * as tf from "../tf.ts";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import type { InputSpec } from "../models/model.ts";
-import type { MobileNetV2, NamedConv } from "../models/mobilenet_v2.ts";
+import {
+  type MobileNetV2,
+  mobileNetV2Convs,
+  type NamedConv,
+  walkMobileNetV2,
+} from "../models/mobilenet_v2.ts";
 import { labelNames, PIL_BILINEAR } from "./hf.ts";
 import type { WebModelMetadata } from "./web_metadata.ts";
 
@@ -53,8 +58,7 @@ function foldBatchNorm(c: NamedConv, eps: number): { kernel: tf.Tensor; bias: tf
 /** Build the inference LayersModel of `model` (weights copied, BN folded). */
 export function buildLayersModel(model: MobileNetV2): tf.LayersModel {
   const g = model.graph();
-  const convs = [g.stem, ...g.blocks.flatMap((b) => [b.expand, b.depthwise, b.project]), g.head];
-  if (convs.some((c) => c && c.dilation !== 1)) {
+  if (mobileNetV2Convs(g).some((c) => c.dilation !== 1)) {
     throw new UserError(
       "tfjs export: dilated depthwise convolutions (output_stride < 32) are not supported by " +
         "tfjs-layers",
@@ -80,20 +84,10 @@ export function buildLayersModel(model: MobileNetV2): tf.LayersModel {
     weights.push([layer, [kernel, bias]]);
     return layer.apply(x) as tf.SymbolicTensor;
   };
-  let h = conv(input, g.stem);
-  g.blocks.forEach((b, i) => {
-    const residual = h;
-    if (b.expand) h = conv(h, b.expand);
-    h = conv(h, b.depthwise);
-    h = conv(h, b.project);
-    if (b.residual) {
-      h = tf.layers.add({
-        name: `${layerName(b.project.name).replace(/_reduce_1x1$/, "")}_add_${i}`,
-      })
-        .apply([residual, h]) as tf.SymbolicTensor;
-    }
-  });
-  if (g.head) h = conv(h, g.head);
+  let h = walkMobileNetV2(g, input, conv, (residual, output, b, i) =>
+    tf.layers.add({
+      name: `${layerName(b.project.name).replace(/_reduce_1x1$/, "")}_add_${i}`,
+    }).apply([residual, output]) as tf.SymbolicTensor);
   h = tf.layers.globalAveragePooling2d({ name: "pooler" }).apply(h) as tf.SymbolicTensor;
   const dense = tf.layers.dense({ units: model.config.numLabels, name: "classifier" });
   const logits = dense.apply(h) as tf.SymbolicTensor;

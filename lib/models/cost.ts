@@ -8,7 +8,7 @@
  */
 import * as tf from "../tf.ts";
 import type { Classifier } from "./model.ts";
-import { MobileNetV2 } from "./mobilenet_v2.ts";
+import { MobileNetV2, mobileNetV2Convs } from "./mobilenet_v2.ts";
 import type { ViTConfig } from "./vit.ts";
 import type { BackboneConfig } from "./layers_backbone.ts";
 
@@ -54,13 +54,7 @@ export function mobileNetV2Macs(model: MobileNetV2, size: number): number {
     const [kh, kw, cin, cout] = c.weight.shape;
     macs += side * side * kh * kw * (c.depthwise ? cin : cin * cout);
   };
-  conv(g.stem);
-  for (const b of g.blocks) {
-    if (b.expand) conv(b.expand);
-    conv(b.depthwise);
-    conv(b.project);
-  }
-  if (g.head) conv(g.head);
+  mobileNetV2Convs(g).forEach(conv);
   const [fin, fout] = g.classifier.weight.shape;
   return macs + fin * fout;
 }

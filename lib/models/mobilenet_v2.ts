@@ -173,6 +173,38 @@ export interface MobileNetV2Graph {
   eps: number;
 }
 
+/** The graph's convolutions in execution order: the stem, each block's expand, depthwise and project, the head. */
+export function mobileNetV2Convs(g: MobileNetV2Graph): NamedConv[] {
+  return [
+    g.stem,
+    ...g.blocks.flatMap((b) => [...(b.expand ? [b.expand] : []), b.depthwise, b.project]),
+    ...(g.head ? [g.head] : []),
+  ];
+}
+
+/**
+ * Run `g` forward from `x` with the caller's operations, in execution order: `conv` for every
+ * convolution (its batch norm and activation as the caller defines them), `add` joining a
+ * residual block's input to its output. The one walk of the block structure for the graph's
+ * consumers (the tfjs exporter, batch-norm calibration), so none re-derives it.
+ */
+export function walkMobileNetV2<T>(
+  g: MobileNetV2Graph,
+  x: T,
+  conv: (h: T, c: NamedConv) => T,
+  add: (input: T, output: T, block: MobileNetV2Block, index: number) => T,
+): T {
+  let h = conv(x, g.stem);
+  g.blocks.forEach((b, i) => {
+    const input = h;
+    if (b.expand) h = conv(h, b.expand);
+    h = conv(h, b.depthwise);
+    h = conv(h, b.project);
+    if (b.residual) h = add(input, h, b, i);
+  });
+  return g.head ? conv(h, g.head) : h;
+}
+
 /** One stage between two points: the stem (first conv + first block), a block, or the 1x1 head conv. */
 interface Stage {
   name: string;

@@ -16,7 +16,13 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import { makeDivisible, MobileNetV2, type NamedConv } from "./mobilenet_v2.ts";
+import {
+  makeDivisible,
+  MobileNetV2,
+  mobileNetV2Convs,
+  type NamedConv,
+  walkMobileNetV2,
+} from "./mobilenet_v2.ts";
 import { conv2d, depthwiseConv2d } from "./layers.ts";
 import type { LayersBackbone } from "./layers_backbone.ts";
 
@@ -64,16 +70,6 @@ function foldedConvs(backbone: LayersBackbone): FoldedConv[] | null {
   return out;
 }
 
-/** The model's convolutions in execution order. */
-function convsOf(model: MobileNetV2): NamedConv[] {
-  const g = model.graph();
-  return [
-    g.stem,
-    ...g.blocks.flatMap((b) => [...(b.expand ? [b.expand] : []), b.depthwise, b.project]),
-    ...(g.head ? [g.head] : []),
-  ];
-}
-
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -105,7 +101,7 @@ export function mobileNetV2FromLayers(
       bnMomentum: 0.1,
       seed: opts.seed,
     });
-    const convs = convsOf(model);
+    const convs = mobileNetV2Convs(model.graph());
     const matches = convs.length === folded.length && convs.every((c, i) =>
       c.depthwise === folded[i].depthwise && c.stride === folded[i].stride &&
       c.relu6 === folded[i].relu6 && sameShape(c.weight.shape, folded[i].kernel.shape)
@@ -156,7 +152,7 @@ function sameFeatures(a: LayersBackbone, b: MobileNetV2, size: number): boolean 
  */
 export function calibrateBatchNorm(model: MobileNetV2, batches: Iterable<tf.Tensor4D>): number {
   const g = model.graph();
-  const convs = convsOf(model);
+  const convs = mobileNetV2Convs(model.graph());
   const stats = convs.map((c) => new ChannelMoments(c.bn!.bias.shape[0]));
   let images = 0;
   for (const x of batches) {
@@ -173,15 +169,7 @@ export function calibrateBatchNorm(model: MobileNetV2, batches: Iterable<tf.Tens
         at++;
         return z as tf.Tensor4D;
       };
-      let h = step(x, g.stem);
-      for (const b of g.blocks) {
-        const input = h;
-        if (b.expand) h = step(h, b.expand);
-        h = step(h, b.depthwise);
-        h = step(h, b.project);
-        if (b.residual) h = tf.add(input, h);
-      }
-      if (g.head) step(h, g.head);
+      walkMobileNetV2(g, x, step, (input, output) => tf.add(input, output));
     });
   }
   if (images === 0) return 0;
