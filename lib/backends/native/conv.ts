@@ -138,9 +138,33 @@ function isPointwise(g: ConvGeometry): boolean {
     g.pt + g.pl + g.pb + g.pr === 0;
 }
 
+/**
+ * Run direction `op` of `g`: `out = op(a, b)` with the kernel's operands (`x`/`dy`/`filter` as
+ * in {@linkcode OPS}), or `out += op(a, b)` with `accumulate` (a gradient summed over two
+ * consumers). A pointwise conv is one `dnnl_sgemm`, which accumulates for free.
+ */
+export function convCompute(
+  op: ConvOp,
+  g: ConvGeometry,
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  accumulate = false,
+): void {
+  if (isPointwise(g)) {
+    const [ta, tb, m, n, k] = OPS[op].gemm(g, g.n * g.oh * g.ow);
+    sgemm(ta, tb, m, n, k, a, b, out, accumulate ? 1 : 0);
+    return;
+  }
+  const { inputs: [[, argA], [, argB]], out: argOut } = OPS[op];
+  const dst = accumulate ? new Float32Array(out.length) : out;
+  convPrimitive(op, g).run({ [argA]: a, [argB]: b, [argOut]: dst });
+  if (accumulate) { for (let i = 0; i < out.length; i++) out[i] += dst[i]; }
+}
+
 function convKernel(name: string, op: ConvOp, depthwise: boolean): NativeKernel {
   const fallback = cpuKernel(name);
-  const { inputs: [[a, argA], [b, argB]], out: argOut, gemm } = OPS[op];
+  const [a, b] = OPS[op].inputs.map(([n]) => n);
   const fn: KernelFn = (args) => {
     const ins = args.inputs as Record<string, tf.TensorInfo>;
     const attrs = args.attrs as Record<string, unknown>;
@@ -155,11 +179,7 @@ function convKernel(name: string, op: ConvOp, depthwise: boolean): NativeKernel 
       ? xShape
       : filterShape;
     const out = alloc(args.backend, tf.util.sizeFromShape(shape));
-    const va = valuesOf(args.backend, ins[a]), vb = valuesOf(args.backend, ins[b]);
-    if (isPointwise(g)) {
-      const [ta, tb, m, n, k] = gemm(g, g.n * g.oh * g.ow);
-      sgemm(ta, tb, m, n, k, va, vb, out);
-    } else convPrimitive(op, g).run({ [argA]: va, [argB]: vb, [argOut]: out });
+    convCompute(op, g, valuesOf(args.backend, ins[a]), valuesOf(args.backend, ins[b]), out);
     return output(args.backend, shape, out);
   };
   return { name, fn };

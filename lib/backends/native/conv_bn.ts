@@ -31,34 +31,47 @@ function convBNGeometry(
   return geometry(convInfo(xShape, filterShape, convAttrs(a), a.depthwise), a.depthwise);
 }
 
-/**
- * `z` and its mean per forward output `y` (keyed by y's data id), for the gradient. They are
- * not kernel outputs: tfjs's tape gives every output without a gradient a zero-filled gradient
- * tensor of its size, an activation-sized allocation per layer and step for nothing.
- */
-const forwardState = new WeakMap<
-  object,
-  { z: Float32Array; zMean: Float32Array; variance: Float32Array }
->();
+/** A conv + batch-norm (+ ReLU6) layer: the convolution's geometry and the batch norm's settings. */
+export interface ConvBNLayer {
+  g: ConvGeometry;
+  eps: number;
+  relu6: boolean;
+  /** PyTorch-style running-statistics momentum (weight of the batch). */
+  momentum: number;
+}
 
-function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
-  const { x, filter, scale, offset, runningMean, runningVar } = args.inputs as Record<
-    string,
-    tf.TensorInfo
-  >;
-  const a = args.attrs as unknown as ConvBNTrainAttrs;
-  const g = convBNGeometry(x.shape, filter.shape, a);
-  if (!g) throw new Error("native conv+batch norm: unsupported convolution (see convBNGeometry)");
+/** What a layer's forward keeps for its gradient: `z = conv(x) − running mean`, its statistics. */
+export interface ConvBNSaved {
+  z: Float32Array;
+  zMean: Float32Array;
+  variance: Float32Array;
+}
+
+/** The parameters of a layer as arrays: filter, γ, β, running mean and variance. */
+export type ConvBNParams = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+
+/**
+ * One layer's training forward (see the module doc): writes `z` and `y` (plus `residual` when
+ * given, after the activation) and returns the saved statistics and the updated running ones.
+ * Shared by the per-op kernel and the compiled training graph, so both compute the same bits.
+ */
+export function convBNForward(
+  l: ConvBNLayer,
+  x: Float32Array,
+  [filter, gamma, beta, runningMean, runningVar]: ConvBNParams,
+  z: Float32Array,
+  y: Float32Array,
+  residual?: Float32Array,
+): { saved: ConvBNSaved; runningMean: Float32Array; runningVar: Float32Array } {
+  const { g } = l;
   const c = g.oc, rows = g.n * g.oh * g.ow, size = rows * c;
   const d = [g.n, c, g.oh, g.ow];
   // The running mean centres z (see the module doc).
-  const s = valuesOf(args.backend, runningMean);
   const negShift = new Float32Array(c);
-  for (let k = 0; k < c; k++) negShift[k] = -s[k];
-  const z = alloc(args.backend, size);
+  for (let k = 0; k < c; k++) negShift[k] = -runningMean[k];
   convPrimitive("conv", g, true).run({
-    [D.arg.src]: valuesOf(args.backend, x),
-    [D.arg.weights]: valuesOf(args.backend, filter),
+    [D.arg.src]: x,
+    [D.arg.weights]: filter,
     [D.arg.bias]: negShift,
     [D.arg.dst]: z,
   });
@@ -74,66 +87,108 @@ function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
     }
   } else loops.bnStatistics(z, c, zMean, variance);
   // PyTorch's running-statistics update, rounded like the composed float32 ops it replaces.
-  const f = Math.fround, m = f(a.momentum), keep = f(1 - a.momentum), unbias = f(rows / (rows - 1));
-  const rv = valuesOf(args.backend, runningVar);
+  const f = Math.fround, m = f(l.momentum), keep = f(1 - l.momentum), unbias = f(rows / (rows - 1));
   const newMean = new Float32Array(c), newVar = new Float32Array(c);
   for (let k = 0; k < c; k++) {
     const batchVar = rows > 1 ? f(variance[k] * unbias) : variance[k];
-    newMean[k] = f(s[k] * keep) + f(f(zMean[k] + s[k]) * m);
-    newVar[k] = f(rv[k] * keep) + f(batchVar * m);
+    newMean[k] = f(runningMean[k] * keep) + f(f(zMean[k] + runningMean[k]) * m);
+    newVar[k] = f(runningVar[k] * keep) + f(batchVar * m);
   }
-  const { a: mul, b: add } = loops.bnScaleShift(
-    valuesOf(args.backend, scale),
-    valuesOf(args.backend, offset),
+  const { a: mul, b: add } = loops.bnScaleShift(gamma, beta, zMean, variance, l.eps);
+  applyAffine(d, z, [mul, add], l.relu6, y, residual);
+  return { saved: { z, zMean, variance }, runningMean: newMean, runningVar: newVar };
+}
+
+/**
+ * One layer's batch-norm (+ ReLU6) gradient: writes `dz`, the gradient at the conv's output
+ * (it may be `dy` when the caller owns `dy`), from `dy` at the output `y`; returns `[dγ, dβ]`.
+ * The conv's own gradients follow from `dz` ({@linkcode convCompute}).
+ */
+export function convBNBackward(
+  l: ConvBNLayer,
+  { z, zMean, variance }: ConvBNSaved,
+  gamma: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+  dz: Float32Array,
+): [Float32Array, Float32Array] {
+  const c = l.g.oc, size = z.length, rows = size / c;
+  const d = [l.g.n, c, l.g.oh, l.g.ow];
+  // With ReLU6 the masked gradient goes to dz and is overwritten there in place (as oneDNN
+  // allows on diff_dst); without, the batch-norm backward reads dy.
+  if (l.relu6) {
+    if (size >= ONEDNN_APPLY_MIN) clipMask(y, dy, dz);
+    // The same mask as the oneDNN pass: 0 < y < 6.
+    else for (let i = 0; i < size; i++) dz[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0;
+  }
+  const g = l.relu6 ? dz : dy;
+  if (size >= ONEDNN_APPLY_MIN) {
+    // oneDNN's batch-norm backward: the sums and dz in one primitive (measured faster than the
+    // sums as a 1x1 depthwise backward-weights pass plus a binary pass).
+    return bnBackwardPass(d, l.eps, [z, zMean, variance, gamma], g, dz);
+  }
+  const dscale = new Float32Array(c), doffset = new Float32Array(c);
+  const sums = loops.bnBackwardReduce(z, gamma, gamma, zMean, false, g, dz);
+  const k = loops.bnBackwardCoefficients(
+    gamma,
     zMean,
     variance,
-    a.eps,
+    l.eps,
+    rows,
+    sums,
+    dscale,
+    doffset,
   );
-  const y = alloc(args.backend, size);
-  applyAffine(d, z, [mul, add], a.relu6, y);
-  const yInfo = output(args.backend, [g.n, g.oh, g.ow, c], y);
-  forwardState.set(yInfo.dataId, { z, zMean, variance });
-  return [yInfo, output(args.backend, [c], newMean), output(args.backend, [c], newVar)];
+  loops.bnBackwardApply(z, g, k, dz);
+  return [dscale, doffset];
+}
+
+/**
+ * The saved state per forward output `y` (keyed by y's data id), for the gradient. Not kernel
+ * outputs: tfjs's tape gives every output without a gradient a zero-filled gradient tensor of
+ * its size, an activation-sized allocation per layer and step for nothing.
+ */
+const forwardState = new WeakMap<object, ConvBNSaved>();
+
+function layerOf(xShape: number[], filterShape: number[], a: ConvBNTrainAttrs): ConvBNLayer {
+  const g = convBNGeometry(xShape, filterShape, a);
+  if (!g) throw new Error("native conv+batch norm: unsupported convolution (see convBNGeometry)");
+  return { g, eps: a.eps, relu6: a.relu6, momentum: a.momentum };
+}
+
+function convBNTrain(args: KernelArgs): tf.TensorInfo[] {
+  const { x, filter, scale, offset, runningMean, runningVar } = args.inputs as Record<
+    string,
+    tf.TensorInfo
+  >;
+  const l = layerOf(x.shape, filter.shape, args.attrs as unknown as ConvBNTrainAttrs);
+  const { g } = l, b = args.backend, size = g.n * g.oh * g.ow * g.oc;
+  const params = [filter, scale, offset, runningMean, runningVar].map((t) => valuesOf(b, t));
+  const z = alloc(b, size), y = alloc(b, size);
+  const r = convBNForward(l, valuesOf(b, x), params as ConvBNParams, z, y);
+  const yInfo = output(b, [g.n, g.oh, g.ow, g.oc], y);
+  forwardState.set(yInfo.dataId, r.saved);
+  return [yInfo, output(b, [g.oc], r.runningMean), output(b, [g.oc], r.runningVar)];
 }
 
 function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
-  const { scale, dy, y } = args.inputs as Record<string, tf.TensorInfo>;
-  const { eps, relu6 } = args.attrs as unknown as ConvBNTrainAttrs;
+  const { scale, dy, y, x, filter } = args.inputs as Record<string, tf.TensorInfo>;
+  const l = layerOf(x.shape, filter.shape, args.attrs as unknown as ConvBNTrainAttrs);
   const state = forwardState.get(y.dataId);
   if (!state) throw new Error("native conv+batch norm: gradient without its forward state");
   forwardState.delete(y.dataId);
-  const pool = (args.backend as { pool?: { release(a: Float32Array): void } }).pool;
-  const { z: zv, zMean, variance: vv } = state;
-  const c = y.shape[y.shape.length - 1];
-  const dyv = valuesOf(args.backend, dy);
-  const size = zv.length, rows = size / c;
-  const d = [y.shape[0], c, y.shape[1], y.shape[2]];
-  const shape = y.shape;
-  const gamma = valuesOf(args.backend, scale);
-  // With ReLU6 the masked gradient g gets its own buffer and dz overwrites it (in place on
-  // diff_dst, as oneDNN allows); without, dz gets a fresh buffer. z goes back to the pool.
-  const gBuffer = relu6 ? alloc(args.backend, size) : null;
-  const g = gBuffer ?? dyv;
-  const dz = gBuffer ?? alloc(args.backend, size);
-  let dscale: Float32Array = new Float32Array(c), doffset: Float32Array = new Float32Array(c);
-  if (size >= ONEDNN_APPLY_MIN) {
-    if (gBuffer) clipMask(valuesOf(args.backend, y), dyv, gBuffer);
-    // oneDNN's batch-norm backward: the sums and dz in one primitive (measured faster than the
-    // sums as a 1x1 depthwise backward-weights pass plus a binary pass).
-    [dscale, doffset] = bnBackwardPass(d, eps, [zv, zMean, vv, gamma], g, dz);
-  } else {
-    if (gBuffer) {
-      // The same mask as the large path: 0 < y < 6.
-      const yv = valuesOf(args.backend, y);
-      for (let i = 0; i < size; i++) gBuffer[i] = yv[i] > 0 && yv[i] < 6 ? dyv[i] : 0;
-    }
-    const sums = loops.bnBackwardReduce(zv, gamma, gamma, zMean, false, g, dz);
-    const k = loops.bnBackwardCoefficients(gamma, zMean, vv, eps, rows, sums, dscale, doffset);
-    loops.bnBackwardApply(zv, g, k, dz);
-  }
-  pool?.release(zv);
   const b = args.backend;
-  return [output(b, shape, dz), output(b, [c], dscale), output(b, [c], doffset)];
+  const dz = alloc(b, state.z.length);
+  const [dscale, doffset] = convBNBackward(
+    l,
+    state,
+    valuesOf(b, scale),
+    valuesOf(b, y),
+    valuesOf(b, dy),
+    dz,
+  );
+  (b as { pool?: { release(a: Float32Array): void } }).pool?.release(state.z);
+  return [output(b, y.shape, dz), output(b, [l.g.oc], dscale), output(b, [l.g.oc], doffset)];
 }
 
 /** The gradient of {@linkcode CONV_BN_TRAIN} (registered with the native backend's kernels). */
@@ -149,7 +204,7 @@ export const convBNGradient: tf.GradConfig = {
     const a = attrs as unknown as ConvBNTrainAttrs;
     const [dz, dscale, doffset] = tf.engine().runKernel(
       CONV_BN_TRAIN_GRAD,
-      { scale, dy, y },
+      { scale, dy, y, x, filter },
       attrs ?? {},
     ) as tf.Tensor[];
     const conv = { ...convAttrs(a), dimRoundingMode: undefined };

@@ -79,12 +79,16 @@ function channelAffine(d: number[], post: (data: Md, ch: Md) => PostOp[]): Primi
   });
 }
 
-/** `y = [clip₀⁶](x·a + b)`, a and b per channel: binary mul + post-ops add (+ clip). */
-function affineForward(d: number[], relu6: boolean): Primitive {
-  return cached(`bn_apply_fwd|${d}|${relu6}`, () =>
-    channelAffine(d, (_, ch) => [
+/**
+ * `y = [clip₀⁶](x·a + b) [+ r]`, a and b per channel, r a whole tensor (a residual): binary mul
+ * and post-ops.
+ */
+function affineForward(d: number[], relu6: boolean, residual: boolean): Primitive {
+  return cached(`bn_apply_fwd|${d}|${relu6}|${residual}`, () =>
+    channelAffine(d, (data, ch) => [
       { kind: "binary", alg: D.alg.add, src1: ch },
       ...(relu6 ? [{ kind: "eltwise" as const, alg: D.alg.clip, alpha: 0, beta: 6 }] : []),
+      ...(residual ? [{ kind: "binary" as const, alg: D.alg.add, src1: data }] : []),
     ]));
 }
 
@@ -98,19 +102,28 @@ function affineBackward(d: number[]): Primitive {
     ]));
 }
 
-/** `y = [clip₀⁶](x·a + b)` per channel: a oneDNN pass when large, the JS loop otherwise. */
+/**
+ * `y = [clip₀⁶](x·a + b) [+ residual]` per channel: a oneDNN pass when large, the JS loop
+ * otherwise. The residual is added after the clip, as a block adds its input to its output.
+ */
 export function applyAffine(
   d: number[],
   x: Float32Array,
   [a, b]: Float32Array[],
   relu6: boolean,
   y: Float32Array,
+  residual?: Float32Array,
 ): void {
-  if (x.length < ONEDNN_APPLY_MIN) return loops.bnApply(x, a, b, relu6, y);
-  affineForward(d, relu6).run({
+  if (x.length < ONEDNN_APPLY_MIN) {
+    loops.bnApply(x, a, b, relu6, y);
+    if (residual) { for (let i = 0; i < y.length; i++) y[i] += residual[i]; }
+    return;
+  }
+  affineForward(d, relu6, residual !== undefined).run({
     [D.arg.src]: x,
     [D.arg.src1]: a,
     [postOpSrc1(0)]: b,
+    ...(residual ? { [postOpSrc1(relu6 ? 2 : 1)]: residual } : {}),
     [D.arg.dst]: y,
   });
 }

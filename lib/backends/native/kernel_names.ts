@@ -32,7 +32,7 @@ export interface AdamUpdateOptions {
  * {@linkcode ConvBNTrainAttrs}; outputs [y, new running mean, new running variance].
  */
 export const CONV_BN_TRAIN = "NativeConvBatchNormTrain";
-/** Kernel: inputs {scale, dy, y} (y of the forward), attrs as the forward; outputs [dz, dscale, doffset]. */
+/** Kernel: inputs {scale, dy, y, x, filter} (of the forward), attrs as the forward; outputs [dz, dscale, doffset]. */
 export const CONV_BN_TRAIN_GRAD = "NativeConvBatchNormTrainGrad";
 
 /** Attributes of {@linkcode CONV_BN_TRAIN}: the conv (TF "same" padding, NHWC) and the batch norm. */
