@@ -30,6 +30,14 @@ import {
   nativeInferenceActive,
   runGraph,
 } from "../backends/native/inference_graph.ts";
+import {
+  nativeTrainingActive,
+  runTrainGraph,
+  type TrainGraph,
+  TrainHandle,
+  type TrainLayer,
+  type TrainLayerParams,
+} from "../backends/native/train_graph.ts";
 
 /**
  * Architecture options mirroring HF `MobileNetV2Config` (camelCase), with the HF defaults.
@@ -227,6 +235,8 @@ export class MobileNetV2 implements Classifier {
   #opts: Resolved;
   /** Compiled inference graphs by `from|to|pooled` (the native backend's fast path). */
   #inference = new Map<string, InferenceHandle<InferenceGraph>>();
+  /** Compiled training graphs by `from|to` with their layers' variables (null: not compilable). */
+  #training = new Map<string, { handle: TrainHandle; params: TrainLayerParams[] } | null>();
 
   /** Build with HF initialisation: conv/linear weights normal(0, 0.02), biases 0, BN 1/0. */
   constructor(options: MobileNetV2Options) {
@@ -453,6 +463,10 @@ export class MobileNetV2 implements Classifier {
     if (!bn.training && x.rank === 4 && nativeInferenceActive()) {
       return runGraph(this.#handle(from, to, false), x as tf.Tensor4D) as tf.Tensor4D;
     }
+    if (bn.training && x.rank === 4 && nativeTrainingActive()) {
+      const compiled = this.#trainGraph(from, to);
+      if (compiled) return runTrainGraph(compiled.handle, x as tf.Tensor4D, compiled.params);
+    }
     let h = x as tf.Tensor4D;
     for (const st of this.#stagesAfter(from)) {
       if (st.first) h = convBNAct(h, st.first, bn);
@@ -468,6 +482,62 @@ export class MobileNetV2 implements Classifier {
       if (st.name === to) return h;
     }
     throw new UserError(`mobilenet_v2: point "${to}" does not follow "${from}"`);
+  }
+
+  /**
+   * The stages after `from` up to `to` as a compiled training graph (see
+   * `backends/native/train_graph.ts`), or null where one does not apply (a dilated conv).
+   */
+  #trainGraph(
+    from: string | null,
+    to: string,
+  ): { handle: TrainHandle; params: TrainLayerParams[] } | null {
+    const key = `${from}|${to}`;
+    if (this.#training.has(key)) return this.#training.get(key)!;
+    const layers: TrainLayer[] = [], params: TrainLayerParams[] = [];
+    let ok = true, reached = false;
+    const conv = (input: number, p: ConvBNParams, residual?: number): number => {
+      if (!p.bn || p.dilation !== 1) ok = false;
+      else {
+        layers.push({
+          input,
+          kernel: p.weight.shape[0],
+          stride: p.stride,
+          depthwise: p.depthwise,
+          relu6: p.relu6,
+          residual,
+        });
+        params.push({
+          filter: p.weight as tf.Tensor4D,
+          gamma: p.bn.weight as tf.Tensor1D,
+          beta: p.bn.bias as tf.Tensor1D,
+          runningMean: p.bn.runningMean,
+          runningVar: p.bn.runningVar,
+        });
+      }
+      return layers.length;
+    };
+    let h = 0;
+    for (const st of this.#stagesAfter(from)) {
+      if (st.first) h = conv(h, st.first);
+      if (st.block) {
+        const b = st.block, input = h;
+        if (b.expand) h = conv(h, b.expand);
+        h = conv(h, b.depthwise);
+        h = conv(h, b.project, b.residual ? input : undefined);
+      }
+      if (st.conv) h = conv(h, st.conv);
+      if (st.name === to) {
+        reached = true;
+        break;
+      }
+    }
+    const graph: TrainGraph = { layers, eps: this.#opts.layerNormEps, momentum: this.bnMomentum };
+    const compiled = ok && reached && layers.length
+      ? { handle: new TrainHandle(graph), params }
+      : null;
+    this.#training.set(key, compiled);
+    return compiled;
   }
 
   /** Pooled features `[batch, featureSize]` at the feature point, starting after `from`. */
@@ -572,6 +642,8 @@ export class MobileNetV2 implements Classifier {
   dispose(): void {
     for (const h of this.#inference.values()) h.dispose();
     this.#inference.clear();
+    for (const t of this.#training.values()) t?.handle.dispose();
+    this.#training.clear();
     this.#store.dispose();
   }
 }

@@ -4,6 +4,7 @@ import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable, nativeAllocations } from "../../lib/backends/native/dnnl.ts";
 import { adamUpdate, batchNormTrain } from "../../lib/backends/native/ops.ts";
 import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
+import { compiledTrainingRuns } from "../../lib/backends/native/train_graph.ts";
 import {
   CONV_CASES,
   convInvocations,
@@ -280,8 +281,9 @@ test({
     await mobilenetGrads("native", 1);
     const pool = (tf.backend() as unknown as { pool: { stats(): { fresh: number } } }).pool;
     const tensors = tf.memory().numTensors, allocs = nativeAllocations();
-    const fresh = pool.stats().fresh;
+    const fresh = pool.stats().fresh, runs = compiledTrainingRuns();
     await mobilenetGrads("native", 3);
+    assertEquals(compiledTrainingRuns(), runs + 3, "the steps ran the compiled training graph");
     assertEquals(tf.memory().numTensors, tensors);
     assertEquals(nativeAllocations(), allocs);
     // Steady state: every activation-sized buffer of a step is a recycled one.

@@ -16,6 +16,7 @@ import { activationKernels } from "./activations.ts";
 import { convBNGradient, convBNKernels } from "./conv_bn.ts";
 import { cnnGraphKernel } from "./inference.ts";
 import { encoderKernel } from "./transformer.ts";
+import { trainGraphGradient, trainGraphKernels } from "./train_program.ts";
 import { BufferPool } from "./pool.ts";
 
 type DataId = Parameters<MathBackendCPU["disposeData"]>[0];
@@ -95,6 +96,7 @@ function registerKernels(): void {
       ...convBNKernels(),
       cnnGraphKernel(),
       encoderKernel(),
+      ...trainGraphKernels(),
     ].map((k) => [k.name, k.fn]),
   );
   for (const k of tf.getKernelsForBackend("cpu")) {
@@ -104,5 +106,5 @@ function registerKernels(): void {
   for (const [name, fn] of overrides) {
     tf.registerKernel({ kernelName: name, backendName: NATIVE, kernelFunc: fn as tf.KernelFunc });
   }
-  for (const g of [bnTrainGradient, convBNGradient]) tf.registerGradient(g);
+  for (const g of [bnTrainGradient, convBNGradient, trainGraphGradient]) tf.registerGradient(g);
 }

@@ -50,3 +50,13 @@ export interface ConvBNTrainAttrs {
 export const CNN_GRAPH = "NativeCnnGraph";
 /** Kernel: inputs {x}, attrs {handle: InferenceHandle<EncoderWeights>}; output the logits. */
 export const ENCODER = "NativeEncoder";
+/**
+ * Kernel: inputs the array `[x, w0, g0, b0, m0, v0, w1, …]` (per layer: filter, γ, β, running
+ * mean and variance), attrs {handle: TrainHandle, run: {}}; output the graph's output.
+ */
+export const TRAIN_GRAPH = "NativeTrainGraph";
+/**
+ * Kernel: inputs the array `[dy, y, …the forward's inputs]`, attrs of the forward; outputs
+ * `[dx, dw0, dg0, db0, dw1, …]`.
+ */
+export const TRAIN_GRAPH_GRAD = "NativeTrainGraphGrad";

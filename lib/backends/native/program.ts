@@ -109,11 +109,42 @@ export type Compiler<W> = (w: W, shape: number[]) => Program<W>;
 /** How many input shapes a runner keeps compiled (e.g. full and last partial batch, and one more). */
 export const MAX_SHAPES = 3;
 
+/**
+ * Compiled programs by input shape, the most recently used {@linkcode MAX_SHAPES} kept (the rest
+ * destroyed): the one shape cache of the inference and training graphs.
+ */
+export class ShapeCache<P extends { destroy(): void }> {
+  #compiled = new Map<string, P>();
+
+  /** The program for `shape`, compiled by `make` unless cached. */
+  get(shape: readonly number[], make: () => P): P {
+    const key = shape.join("x");
+    let p = this.#compiled.get(key);
+    if (p) this.#compiled.delete(key); // re-inserted below as the most recent
+    else {
+      p = make();
+      if (this.#compiled.size >= MAX_SHAPES) {
+        const [oldest, old] = this.#compiled.entries().next().value!;
+        old.destroy();
+        this.#compiled.delete(oldest);
+      }
+    }
+    this.#compiled.set(key, p);
+    return p;
+  }
+
+  /** Destroy every program. */
+  clear(): void {
+    for (const p of this.#compiled.values()) p.destroy();
+    this.#compiled.clear();
+  }
+}
+
 /** The compiled programs of one model (see the module doc). */
 export class CompiledRunner<W> {
   #weights: W | null = null;
   #seen: readonly unknown[] = [];
-  #compiled = new Map<string, Program<W>>();
+  #compiled = new ShapeCache<Program<W>>();
 
   constructor(readonly handle: InferenceHandle<W>, readonly compile: Compiler<W>) {}
 
@@ -124,25 +155,14 @@ export class CompiledRunner<W> {
       this.#weights = this.handle.build();
       this.#seen = v;
     }
-    const key = shape.join("x");
-    let p = this.#compiled.get(key);
-    if (p) this.#compiled.delete(key); // re-inserted below as the most recent
-    else {
-      p = this.compile(this.#weights, shape);
-      if (this.#compiled.size >= MAX_SHAPES) {
-        const [oldest, old] = this.#compiled.entries().next().value!;
-        old.destroy();
-        this.#compiled.delete(oldest);
-      }
-    }
-    this.#compiled.set(key, p);
-    p.load(this.#weights);
+    const weights = this.#weights;
+    const p = this.#compiled.get(shape, () => this.compile(weights, shape));
+    p.load(weights);
     return { values: p.run(x), shape: p.outputShape };
   }
 
   /** Free every compiled program. */
   dispose(): void {
-    for (const p of this.#compiled.values()) p.destroy();
     this.#compiled.clear();
     this.#weights = null;
   }
