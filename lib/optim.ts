@@ -67,8 +67,12 @@ export interface OptimizerOptions {
 
 /** An optimizer bound to a set of named variables. */
 export interface Optimizer {
-  /** Apply one update with learning rate `lr`; gradients are keyed by variable name. */
-  step(grads: Record<string, tf.Tensor>, lr: number): void;
+  /**
+   * Apply one update with learning rate `lr`; gradients are keyed by variable name and used
+   * multiplied by `gradScale` (default 1: gradient clipping's factor, applied inside the update
+   * instead of as a pass of its own).
+   */
+  step(grads: Record<string, tf.Tensor>, lr: number, gradScale?: number): void;
   /** State variables (moments, step counter) by name, for checkpoints. */
   state(): Map<string, tf.Variable>;
   dispose(): void;
@@ -112,13 +116,14 @@ export function createOptimizer(
   const b1 = opts.beta1 ?? 0.9, b2 = opts.beta2 ?? 0.999, eps = opts.eps ?? 1e-8;
 
   return {
-    step(grads, lr) {
+    step(grads, lr, gradScale = 1) {
       const t = stepVar.dataSync()[0] + 1;
       tf.tidy(() => {
         for (const [name, p] of params) {
           let g = grads[name];
           if (!g) continue;
           if (opts.name === "sgd") {
+            if (gradScale !== 1) g = tf.mul(g, gradScale);
             if (wd) g = tf.add(g, tf.mul(p, wd));
             if (opts.momentum) {
               const buf = slot("momentum", name, p);
@@ -138,6 +143,7 @@ export function createOptimizer(
             weightDecay: wd,
             decoupled: opts.name === "adamw",
             step: t,
+            gradScale,
           });
           m.assign(r.m);
           v.assign(r.v);
@@ -153,19 +159,31 @@ export function createOptimizer(
   };
 }
 
+/**
+ * The factor that brings the gradients' global L2 norm to at most `maxNorm` (1 when it already
+ * is, or `maxNorm` ≤ 0), and the norm before clipping. An optimizer applies the factor inside its
+ * update (`step(grads, lr, scale)`), so clipping costs no pass over the gradients of its own.
+ */
+export async function globalNormClip(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): Promise<{ norm: number; scale: number }> {
+  const norm = Math.sqrt(await sumOfSquares(Object.values(grads)));
+  return { norm, scale: maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1 };
+}
+
 /** Scale gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
 export async function clipByGlobalNorm(
   grads: Record<string, tf.Tensor>,
   maxNorm: number,
 ): Promise<number> {
-  const value = Math.sqrt(await sumOfSquares(Object.values(grads)));
-  if (maxNorm > 0 && value > maxNorm) {
-    const scale = maxNorm / (value + 1e-6);
+  const { norm, scale } = await globalNormClip(grads, maxNorm);
+  if (scale !== 1) {
     for (const k of Object.keys(grads)) {
       const old = grads[k];
       grads[k] = tf.mul(old, scale);
       old.dispose();
     }
   }
-  return value;
+  return norm;
 }

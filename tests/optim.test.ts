@@ -1,6 +1,6 @@
 import * as tf from "../lib/tf.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { clipByGlobalNorm, createOptimizer, parseOptimizer } from "../lib/optim.ts";
+import { clipByGlobalNorm, createOptimizer, globalNormClip, parseOptimizer } from "../lib/optim.ts";
 import { initBackend } from "../lib/backend.ts";
 import { dnnlAvailable } from "../lib/backends/native/dnnl.ts";
 
@@ -73,3 +73,31 @@ Deno.test("clipByGlobalNorm rescales to the max norm", async () => {
 Deno.test("unknown optimizer names the flag", () => {
   assertThrows(() => parseOptimizer("rmsprop"), Error, "--optimizer");
 });
+
+for (const backend of BACKENDS) {
+  for (const name of ["adamw", "sgd"] as const) {
+    Deno.test(`${name}: clipping's factor inside the step equals clipping first, bit for bit (${backend})`, async () => {
+      await initBackend(backend, { quiet: true });
+      const grads = () => ({ p: tf.tensor1d([3, -4, 0.1]) });
+      const stepped = async (inside: boolean) => {
+        const p = tf.variable(tf.tensor1d([1, -2, 0.5]));
+        const opt = createOptimizer(new Map([["p", p]]), { name, weightDecay: 0.1, momentum: 0.9 });
+        for (let i = 0; i < 2; i++) {
+          const g = grads();
+          if (inside) opt.step(g, 0.01, (await globalNormClip(g, 1)).scale);
+          else {
+            await clipByGlobalNorm(g, 1);
+            opt.step(g, 0.01);
+          }
+          tf.dispose(Object.values(g));
+        }
+        const out = [...p.dataSync()];
+        opt.dispose();
+        p.dispose();
+        return out;
+      };
+      assertEquals(await stepped(true), await stepped(false));
+      await initBackend("cpu", { quiet: true });
+    });
+  }
+}

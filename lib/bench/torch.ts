@@ -12,7 +12,8 @@
 
 /** What one PyTorch run times. */
 export interface TorchTask {
-  task: "train" | "infer";
+  /** `train-online`: the training step plus a teacher forward on every batch. */
+  task: "train" | "train-online" | "infer";
   size: number;
   batch: number;
   /** MobileNetV2 width (ignored for ViT). */
@@ -26,6 +27,8 @@ export interface TorchTask {
   lr?: number;
   weightDecay?: number;
   clipNorm?: number;
+  /** `train-online`: the teacher's input side (default 224). */
+  teacherSize?: number;
 }
 
 /** Models the reference can run. */
@@ -118,8 +121,9 @@ export async function torchRun(
     `--warmup=${task.warmup}`,
     `--threads=${THREADS}`,
   ];
-  if (task.task === "train") {
+  if (task.task !== "infer") {
     args.push(
+      `--teacher-size=${task.teacherSize ?? 224}`,
       `--temperature=${task.temperature ?? 5}`,
       `--lam=${task.lambda ?? 0.5}`,
       `--lr=${task.lr ?? 2e-3}`,

@@ -11,6 +11,7 @@ Models:
   vit_b16      torchvision.models.vit_b_16 (ViT-Base/16 shapes, same as google/vit-base-patch16-224).
 
 Tasks:
+  train-online the same step with a teacher forward (eval mode, no grad) on every batch.
   train        the trainer's step: forward in train mode, distillation loss against cached teacher
                logits ((1-lambda)*CE + lambda*T^2*KL batchmean), backward, clip_grad_norm_, AdamW.
   infer        eval mode under torch.inference_mode (no autograd).
@@ -126,7 +127,7 @@ def blas_library():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="hf", choices=["hf", "torchvision", "vit_b16"])
-    p.add_argument("--task", default="train", choices=["train", "infer"])
+    p.add_argument("--task", default="train", choices=["train", "train-online", "infer"])
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--width", type=float, default=1.0)
@@ -139,20 +140,33 @@ def main():
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--clip-norm", type=float, default=5.0)
+    p.add_argument("--teacher-size", type=int, default=224)
+    p.add_argument("--teacher-labels", type=int, default=1001)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = build(a.model, a.labels, a.width, a.size).to(memory_format=torch.channels_last)
     x = torch.randn(a.batch, 3, a.size, a.size).to(memory_format=torch.channels_last)
     times, cpu = [], []
-    if a.task == "train":
+    if a.task in ("train", "train-online"):
         model.train()
         opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
         t = torch.randn(a.batch, a.labels) * 3
         y = torch.arange(a.batch) % a.labels
         params = [q for q in model.parameters() if q.requires_grad]
+        teacher = tx = None
+        if a.task == "train-online":
+            # The online teacher: the same MobileNetV2 variant at width 1 with an ImageNet head,
+            # in eval mode on its own input size; its first logits are the targets.
+            teacher = build(a.model, a.teacher_labels, 1.0, a.teacher_size)
+            teacher = teacher.to(memory_format=torch.channels_last).eval()
+            tx = torch.randn(a.batch, 3, a.teacher_size, a.teacher_size)
+            tx = tx.to(memory_format=torch.channels_last)
         for i in range(a.warmup + a.steps):
             t0, c0 = time.perf_counter(), time.thread_time()
+            if teacher is not None:
+                with torch.no_grad():
+                    t = teacher(tx)[:, :a.labels]
             opt.zero_grad(set_to_none=True)
             loss = distillation_loss(model(x), t, y, a.temperature, a.lam)
             loss.backward()

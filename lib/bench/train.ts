@@ -56,8 +56,13 @@ export interface TrainBenchResult {
   size: number;
   batch: number;
   width: number;
-  /** Distilled step with cached teacher logits (the trainer's usual step). */
+  /**
+   * Distilled step with cached teacher logits (the trainer's usual step); with PyTorch, the
+   * better of two runs, one before and one after PyTorch's (each side its best).
+   */
   img_per_s: number;
+  /** With PyTorch: both runs of ours, in order. */
+  img_per_s_runs?: number[];
   /** img/s per step mode (scratch, distilled with cached logits, distilled with online teacher). */
   modes: Partial<Record<StepMode, number>>;
   teacher?: string;
@@ -65,6 +70,9 @@ export interface TrainBenchResult {
   torch?: TorchReference;
   torch_img_per_s?: number;
   ratio_vs_torch?: number;
+  /** With `online` among the modes: PyTorch's online step (teacher at 224 px) and our ratio to it. */
+  torch_online?: TorchReference;
+  ratio_online_vs_torch?: number;
   /** With `profile`: wall ms per step of each kernel (and how many calls), largest first. */
   kernels_ms_per_step?: Record<string, { ms: number; calls: number }>;
 }
@@ -229,27 +237,45 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
   }
   if (o.vsTorch) {
     const recipe = presetRecipe(BENCH_RECIPE);
-    const torch = await torchReference(
-      {
-        task: "train",
-        size: o.imageSize,
-        batch: o.batchSize,
-        width: o.width,
-        steps: o.steps,
-        warmup: o.warmup,
-        temperature: recipe.temperature,
-        lambda: recipe.lambda,
-        lr: recipe.lr,
-        weightDecay: recipe.optimizer.weightDecay ?? 0,
-        clipNorm: recipe.clipNorm,
-      },
-      ["hf", "torchvision"],
-      log,
-    );
+    const task = {
+      size: o.imageSize,
+      batch: o.batchSize,
+      width: o.width,
+      steps: o.steps,
+      warmup: o.warmup,
+      temperature: recipe.temperature,
+      lambda: recipe.lambda,
+      lr: recipe.lr,
+      weightDecay: recipe.optimizer.weightDecay ?? 0,
+      clipNorm: recipe.clipNorm,
+    };
+    if (result.modes.online !== undefined) {
+      const online = await torchReference(
+        { ...task, task: "train-online", teacherSize: 224 },
+        ["hf", "torchvision"],
+        log,
+      );
+      if (online) {
+        result.torch_online = online;
+        result.ratio_online_vs_torch = result.modes.online / online.best.img_per_s;
+        log(
+          `PyTorch online best (${online.best.model}, OMP ${online.best.wait_policy}): ` +
+            `${online.best.img_per_s.toFixed(1)} img/s; ratio ` +
+            `${result.ratio_online_vs_torch.toFixed(2)}×`,
+        );
+      }
+    }
+    const torch = await torchReference({ ...task, task: "train" }, ["hf", "torchvision"], log);
     if (torch) {
+      // PyTorch's figure is its best of four runs; ours gets a second run after them, so both
+      // sides see the same spells of load and each reports its best.
+      const again = o.batchSize / median(await timeTrainingSteps(timing));
+      log(`${o.backend} again after PyTorch: ${again.toFixed(1)} img/s (median)`);
+      result.img_per_s_runs = [imgPerS, again];
+      result.img_per_s = result.modes.cached = Math.max(imgPerS, again);
       result.torch = torch;
       result.torch_img_per_s = torch.best.img_per_s;
-      result.ratio_vs_torch = imgPerS / torch.best.img_per_s;
+      result.ratio_vs_torch = result.img_per_s / torch.best.img_per_s;
       log(
         `PyTorch best (${torch.best.model}, OMP ${torch.best.wait_policy}): ` +
           `${torch.best.img_per_s.toFixed(1)} img/s; ratio ${result.ratio_vs_torch.toFixed(2)}×`,

@@ -9,7 +9,7 @@
 import * as tf from "../tf.ts";
 import type { Classifier } from "../models/model.ts";
 import { distillationLoss, type DistillationOptions } from "../loss.ts";
-import { clipByGlobalNorm, type Optimizer } from "../optim.ts";
+import { globalNormClip, type Optimizer } from "../optim.ts";
 
 /** One batch: normalised NHWC images, labels (integers, or soft rows under mixup), teacher logits (null: scratch). */
 export interface StepBatch {
@@ -99,8 +99,8 @@ export async function trainStep(
   for (const [id, g] of Object.entries(grads)) named[m.names.get(id) ?? id] = g;
   const loss = poison ? NaN : total;
   if (Number.isFinite(loss)) {
-    if (opts.clipNorm > 0) await clipByGlobalNorm(named, opts.clipNorm);
-    m.optimizer.step(named, lr);
+    const clip = opts.clipNorm > 0 ? (await globalNormClip(named, opts.clipNorm)).scale : 1;
+    m.optimizer.step(named, lr, clip);
   }
   tf.dispose(Object.values(named));
   return { total: loss, ce, kd };

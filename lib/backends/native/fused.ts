@@ -255,8 +255,10 @@ function adamUpdateKernel(args: KernelArgs): tf.TensorInfo[] {
   // division per element (≈1.6× faster than the literal form), all on locals.
   const b1 = o.beta1, b2 = o.beta2, nb1 = 1 - b1, nb2 = 1 - b2, eps = o.eps;
   const k = o.lr / c1, s2 = 1 / Math.sqrt(c2);
+  // The clipped gradient rounded to float32, exactly what a separate multiply would store.
+  const gs = Math.fround(o.gradScale ?? 1), f = Math.fround;
   for (let i = 0; i < n; i++) {
-    const p = p0[i], g = g0[i] + p * l2;
+    const p = p0[i], g = (gs === 1 ? g0[i] : f(g0[i] * gs)) + p * l2;
     const mi = m0[i] * b1 + g * nb1;
     const vi = v0[i] * b2 + g * g * nb2;
     m1[i] = mi;

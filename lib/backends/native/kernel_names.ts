@@ -25,6 +25,8 @@ export interface AdamUpdateOptions {
   decoupled: boolean;
   /** 1-based step number (for bias correction). */
   step: number;
+  /** Factor on the gradient (gradient clipping's; default 1), rounded to float32 like a tensor. */
+  gradScale?: number;
 }
 
 /**

@@ -169,7 +169,7 @@ export function adamUpdate(
     return { param: p2, m: m2, v: v2 };
   }
   return tf.tidy(() => {
-    let g = grad;
+    let g = o.gradScale !== undefined && o.gradScale !== 1 ? tf.mul(grad, o.gradScale) : grad;
     if (!o.decoupled && o.weightDecay) g = tf.add(g, tf.mul(param, o.weightDecay));
     const m2 = tf.add(tf.mul(m, o.beta1), tf.mul(g, 1 - o.beta1));
     const v2 = tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(g), 1 - o.beta2));
