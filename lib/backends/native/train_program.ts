@@ -1,11 +1,14 @@
 /**
  * The compiled training graph of the `native` backend (see `train_graph.ts`): per input shape, a
- * {@linkcode TrainProgram} holds every layer's geometry and buffers (the centred conv outputs,
- * the layer outputs, the node gradients), built once and reused every step. Its forward and
- * backward call the per-layer functions of the per-op kernels (`conv_bn.ts`) directly, so both
- * paths compute the same bits, and nothing between two layers goes through tfjs. Gradients of a
- * node read twice (a residual block's input) accumulate in one buffer: the residual's gradient
- * is the block output's buffer itself, and the expansion's data gradient adds into it.
+ * {@linkcode TrainProgram} holds every layer's geometry (its oneDNN primitives are built once per
+ * shape and cached). Its forward and backward call the per-layer functions of the per-op kernels
+ * (`conv_bn.ts`) directly, so both paths compute the same bits, and nothing between two layers
+ * goes through tfjs. Activation-sized buffers come from the backend's pool and go back to it the
+ * moment they are dead, so a step allocates nothing new and holds no more memory than the per-op
+ * path; each forward's state travels with its own gradient, so two forwards in one loss are
+ * fine. Gradients of a node read twice (a residual block's input) accumulate in one buffer: the
+ * residual's gradient is the block output's buffer itself, and the expansion's data gradient
+ * adds into it.
  * @module
  */
 import * as tf from "../../tf.ts";
@@ -22,31 +25,27 @@ import { ShapeCache } from "./program.ts";
 import type { TrainGraph, TrainHandle } from "./train_graph.ts";
 import { TRAIN_GRAPH, TRAIN_GRAPH_GRAD } from "./kernel_names.ts";
 
-/** Identifies one forward, for its gradient (the program's buffers hold only the latest). */
-interface RunToken {
-  program?: TrainProgram;
-  id?: number;
-}
-
 /** Inputs per layer in the forward kernel's array: filter, γ, β, running mean, running variance. */
 const PER_LAYER = 5;
+
+/** Where a program's activation-sized buffers come from and go back to (the backend's pool). */
+interface Buffers {
+  alloc(n: number): Float32Array;
+  release(a: Float32Array): void;
+}
+
+/** What one forward keeps for its gradient: the inner layers' outputs and their saved state. */
+interface ForwardState {
+  y: Float32Array[];
+  saved: ConvBNSaved[];
+}
 
 /** A {@linkcode TrainGraph} compiled for one input shape (see the module doc). */
 class TrainProgram {
   readonly layers: ConvBNLayer[] = [];
   /** NHWC shape of every node: the input, then each layer's output. */
   readonly shapes: number[][];
-  /** How many forwards have run (a gradient must follow the latest). */
-  forwards = 0;
-  destroyed = false;
-  #z: Float32Array[];
-  /** Outputs of every layer but the last (the last is the kernel's output tensor). */
-  #y: Float32Array[];
-  /** Gradient buffers of the inner nodes. */
-  #grad: Float32Array[];
-  /** One `dz` buffer per distinct size, reused layer after layer. */
-  #scratch = new Map<number, Float32Array>();
-  #saved: ConvBNSaved[] = [];
+  readonly sizes: number[];
 
   constructor(readonly graph: TrainGraph, shape: number[], filterShapes: number[][]) {
     this.shapes = [shape];
@@ -58,94 +57,89 @@ class TrainProgram {
       this.layers.push({ g, eps: graph.eps, relu6: spec.relu6, momentum: graph.momentum });
       this.shapes.push([g.n, g.oh, g.ow, g.oc]);
     });
-    const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-    const outputs = this.shapes.slice(1).map(size);
-    this.#z = outputs.map((n) => new Float32Array(n));
-    this.#y = outputs.slice(0, -1).map((n) => new Float32Array(n));
-    this.#grad = this.shapes.map((s, j) =>
-      j === 0 ? new Float32Array(0) : new Float32Array(size(s))
-    );
+    this.sizes = this.shapes.map((s) => s.reduce((a, b) => a * b, 1));
   }
 
-  /** Run the forward on `x` with `params` per layer, the last output into `out`; returns the new running statistics. */
+  /**
+   * Run the forward on `x` with `params` per layer, the last output into `out`; returns the new
+   * running statistics and the state its gradient needs (buffers from `buf`).
+   */
   forward(
     x: Float32Array,
     params: ConvBNParams[],
     out: Float32Array,
-  ): [Float32Array, Float32Array][] {
+    buf: Buffers,
+  ): { running: [Float32Array, Float32Array][]; state: ForwardState } {
     const last = this.layers.length - 1;
-    const node = (j: number) => j === 0 ? x : j === last + 1 ? out : this.#y[j - 1];
+    const y = this.sizes.slice(1, -1).map((n) => buf.alloc(n));
+    const node = (j: number) => j === 0 ? x : j === last + 1 ? out : y[j - 1];
     const running: [Float32Array, Float32Array][] = [];
+    const saved: ConvBNSaved[] = [];
     this.graph.layers.forEach((spec, i) => {
       const residual = spec.residual === undefined ? undefined : node(spec.residual);
+      const z = buf.alloc(this.sizes[i + 1]);
       const r = convBNForward(
         this.layers[i],
         node(spec.input),
         params[i],
-        this.#z[i],
+        z,
         node(i + 1),
         residual,
       );
-      this.#saved[i] = r.saved;
+      saved.push(r.saved);
       running.push([r.runningMean, r.runningVar]);
     });
-    this.forwards++;
-    return running;
+    return { running, state: { y, saved } };
   }
 
   /**
-   * The backward of the latest forward from `dy` at its output `out`: the input's gradient (a
-   * buffer from `allocate`) and, per layer, the filter's (from `allocate`), γ's and β's.
+   * The backward of the forward that left `state`, from `dy` at its output `out`: the input's
+   * gradient and, per layer, the filter's, γ's and β's (activation-sized ones from `buf`). Every
+   * buffer of `state` and every intermediate gradient goes back to `buf` as soon as it is dead.
    */
   backward(
+    state: ForwardState,
     dy: Float32Array,
     out: Float32Array,
     x: Float32Array,
     params: ConvBNParams[],
-    allocate: (n: number) => Float32Array,
+    buf: Buffers,
   ): { dx: Float32Array; layers: [Float32Array, Float32Array, Float32Array][] } {
     const specs = this.graph.layers, last = specs.length - 1;
-    const node = (j: number) => j === 0 ? x : j === last + 1 ? out : this.#y[j - 1];
+    const node = (j: number) => j === 0 ? x : j === last + 1 ? out : state.y[j - 1];
     const gradOf: (Float32Array | undefined)[] = [];
     // The output's gradient is the caller's; copied when a residual will accumulate into it.
     if (specs[last].residual === undefined) gradOf[last + 1] = dy;
-    else (gradOf[last + 1] = this.#grad[last + 1]).set(dy);
-    let dx: Float32Array | undefined;
+    else (gradOf[last + 1] = buf.alloc(dy.length)).set(dy);
     const layers: [Float32Array, Float32Array, Float32Array][] = [];
     for (let i = last; i >= 0; i--) {
       const spec = specs[i], l = this.layers[i], [filter, gamma] = params[i];
       const dyi = gradOf[i + 1]!;
-      const size = dyi.length;
-      let dz = this.#scratch.get(size);
-      if (!dz) this.#scratch.set(size, dz = new Float32Array(size));
-      const [dgamma, dbeta] = convBNBackward(l, this.#saved[i], gamma, node(i + 1), dyi, dz);
+      const dz = buf.alloc(dyi.length);
+      const [dgamma, dbeta] = convBNBackward(l, state.saved[i], gamma, node(i + 1), dyi, dz);
       // The residual's gradient is the output's own: the buffer is taken over, not copied.
       if (spec.residual !== undefined) gradOf[spec.residual] = dyi;
-      const dw = allocate(filter.length);
+      const dw = buf.alloc(filter.length);
       convCompute("convBwdWeights", l.g, node(spec.input), dz, dw);
       const into = gradOf[spec.input];
       if (into) convCompute("convBwdData", l.g, dz, filter, into, true);
       else {
-        const fresh = spec.input === 0 ? (dx = allocate(x.length)) : this.#grad[spec.input];
+        const fresh = buf.alloc(this.sizes[spec.input]);
         convCompute("convBwdData", l.g, dz, filter, fresh);
         gradOf[spec.input] = fresh;
       }
       layers[i] = [dw, dgamma, dbeta];
+      // Dead now: this layer's z and dz, its output, and the output's gradient unless a
+      // residual still holds it (or it is the caller's).
+      buf.release(state.saved[i].z);
+      buf.release(dz);
+      if (i < last) buf.release(state.y[i]);
+      if (dyi !== dy && !gradOf.slice(0, i + 1).includes(dyi)) buf.release(dyi);
     }
-    // The input's gradient lives in a program buffer when it was also a residual: hand out a copy.
-    if (gradOf[0] !== dx) (dx = allocate(x.length)).set(gradOf[0]!);
-    return { dx: dx!, layers };
+    return { dx: gradOf[0]!, layers };
   }
 
-  destroy(): void {
-    this.destroyed = true;
-    this.#z =
-      this.#y =
-      this.#grad =
-      this.#saved =
-        [] as never;
-    this.#scratch.clear();
-  }
+  destroy(): void {}
 }
 
 /** The programs of one handle, by input shape. */
@@ -169,9 +163,22 @@ function forwardInputs(
   return { x: valuesOf(b, ins[0]), params };
 }
 
-/** The handle's program for input `shape` (compiled on first use). */
-function compiled(handle: TrainHandle, shape: number[], ins: tf.TensorInfo[]): TrainProgram {
-  const n = handle.graph.layers.length;
+/** The backend's buffer pool (fresh arrays where it has none). */
+function buffers(b: tf.KernelBackend): Buffers {
+  const pool = (b as { pool?: { release(a: Float32Array): void } }).pool;
+  return { alloc: (n) => alloc(b, n), release: (a) => pool?.release(a) };
+}
+
+/** Carries one forward's program and state to its gradient (the kernel's `run` attribute). */
+interface RunToken {
+  program?: TrainProgram;
+  state?: ForwardState;
+}
+
+function trainGraph(args: KernelArgs): tf.TensorInfo {
+  const ins = args.inputs as unknown as tf.TensorInfo[];
+  const { handle, run } = args.attrs as unknown as { handle: TrainHandle; run: RunToken };
+  const b = args.backend, n = handle.graph.layers.length;
   if (ins.length !== 1 + PER_LAYER * n) {
     throw new Error(`train graph: ${ins.length} inputs for ${n} layers`);
   }
@@ -180,41 +187,29 @@ function compiled(handle: TrainHandle, shape: number[], ins: tf.TensorInfo[]): T
     handle.state = new TrainRunner();
   }
   const filters = Array.from({ length: n }, (_, i) => ins[1 + PER_LAYER * i].shape);
-  return (handle.state as TrainRunner).programs.get(
-    shape,
-    () => new TrainProgram(handle.graph, shape, filters),
+  const p = (handle.state as TrainRunner).programs.get(
+    ins[0].shape,
+    () => new TrainProgram(handle.graph, ins[0].shape, filters),
   );
-}
-
-function trainGraph(args: KernelArgs): tf.TensorInfo {
-  const ins = args.inputs as unknown as tf.TensorInfo[];
-  const { handle, run } = args.attrs as unknown as { handle: TrainHandle; run: RunToken };
-  const b = args.backend;
-  const p = compiled(handle, ins[0].shape, ins);
   const { x, params } = forwardInputs(b, ins);
-  const shape = p.shapes[p.layers.length];
-  const out = alloc(b, shape.reduce((a, c) => a * c, 1));
-  handle.running = p.forward(x, params, out);
+  const out = alloc(b, p.sizes[n]);
+  const r = p.forward(x, params, out, buffers(b));
+  handle.running = r.running;
   run.program = p;
-  run.id = p.forwards;
-  return output(b, shape, out);
+  run.state = r.state;
+  return output(b, p.shapes[n], out);
 }
 
 function trainGraphGrad(args: KernelArgs): tf.TensorInfo[] {
   const ins = args.inputs as unknown as tf.TensorInfo[];
-  const { handle, run } = args.attrs as unknown as { handle: TrainHandle; run: RunToken };
+  const { run } = args.attrs as unknown as { run: RunToken };
+  const { program: p, state } = run;
+  if (!p || !state) throw new Error("native training graph: gradient without its forward state");
+  run.state = undefined; // its buffers go back to the pool below
   const b = args.backend;
   const [dy, out] = ins.slice(0, 2).map((t) => valuesOf(b, t));
   const { x, params } = forwardInputs(b, ins.slice(2));
-  let p = run.program!;
-  if (p.destroyed || p.forwards !== run.id) {
-    // A later forward of the same shape (two forwards in one loss) reused the buffers, or the
-    // program was evicted: recompute this forward from its saved inputs (the running
-    // statistics it read included), which gives the same bits, leaving the variables alone.
-    p = compiled(handle, ins[2].shape, ins.slice(2));
-    p.forward(x, params, new Float32Array(out.length));
-  }
-  const r = p.backward(dy, out, x, params, (n) => alloc(b, n));
+  const r = p.backward(state, dy, out, x, params, buffers(b));
   const result = [output(b, ins[2].shape, r.dx)];
   r.layers.forEach(([dw, dg, db], i) => {
     const c = dg.length;
@@ -233,8 +228,7 @@ export const trainGraphGradient: tf.GradConfig = {
   saveAllInputs: true,
   outputsToSave: [true],
   gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
-    // saved: the forward's inputs [x, w0, g0, b0, m0, v0, …], then its output; the gradient
-    // kernel takes them all, to recompute a forward whose buffers were reused.
+    // saved: the forward's inputs [x, w0, g0, b0, m0, v0, …], then its output.
     const dy = Array.isArray(dys) ? dys[0] : dys;
     const n = (saved.length - 2) / PER_LAYER;
     const inputs = [dy, saved[saved.length - 1], ...saved.slice(0, -1)];
