@@ -18,7 +18,10 @@
  * of the latter, crop + flip for 20 epochs, is the strongest scratch recipe `cpu` found) and twice
  * the confirm seeds.
  *
- * Run: `deno task sweep 2026-12-04-beans-patient-distillation --profile smoke|cpu|cpu-ft-all|full`.
+ * `cpu-ft-all-long` runs `cpu-ft-all`'s better arm for 60 epochs instead of 20.
+ *
+ * Run: `deno task sweep 2026-12-04-beans-patient-distillation --profile
+ * smoke|cpu|cpu-ft-all|cpu-ft-all-long|full`.
  * @module
  */
 import { defineSweep, type SweepArm } from "@kd/vision/sweep";
@@ -145,6 +148,25 @@ export const sweep = defineSweep({
       teachers: ["mnv2-ft-all"],
       // Measured on its screen: a 20-epoch scratch run ≈ 1.2 min, an online one ≈ 2.5–3 min.
       budget: "≈ 1 h 40 min on 2 idle CPU cores (44 runs)",
+    },
+    "cpu-ft-all-long": {
+      preset: "cpu-fast",
+      student: "mobilenet_v2@0.5",
+      // `cpu-ft-all`'s better arm at three times the schedule: does patience close the gap?
+      arms: [
+        {
+          name: "consistent-crop-60",
+          overrides: { augment: CROP_FLIP, epochs: 60 },
+          lambdas: [1],
+          note: "consistent-crop (online teacher on crop + flip views, λ = 1) for 60 epochs",
+        },
+      ],
+      temperatures: [5],
+      lambdas: [0.5],
+      seeds: [0],
+      confirmSeeds: 4,
+      teachers: ["mnv2-ft-all"],
+      budget: "≈ 1 h on 2 idle CPU cores (10 runs: ≈ 3 min scratch, ≈ 9 min online)",
     },
     smoke: {
       preset: "smoke",
