@@ -63,6 +63,11 @@ export interface TrainBenchResult {
   img_per_s: number;
   /** With PyTorch: both runs of ours, in order. */
   img_per_s_runs?: number[];
+  /**
+   * Images per second of this process's CPU time (all threads) over the timed steps: the work a
+   * step costs, which other jobs on the cores barely move, unlike wall time (Linux only).
+   */
+  cpu_img_per_s?: number;
   /** img/s per step mode (scratch, distilled with cached logits, distilled with online teacher). */
   modes: Partial<Record<StepMode, number>>;
   teacher?: string;
@@ -75,6 +80,18 @@ export interface TrainBenchResult {
   ratio_online_vs_torch?: number;
   /** With `profile`: wall ms per step of each kernel (and how many calls), largest first. */
   kernels_ms_per_step?: Record<string, { ms: number; calls: number }>;
+}
+
+/** User + system CPU seconds of this process so far (undefined where /proc is absent). */
+function processCpuSeconds(): number | undefined {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks
+    // (USER_HZ, 100 on Linux).
+    const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Median of a non-empty list. */
@@ -186,7 +203,11 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
       `${o.warmup} warm-up + ${o.steps} timed steps (${BENCH_RECIPE} step: KD loss, clipping, AdamW)`,
   );
   const total = o.warmup + o.steps;
+  // Without warm-up the count starts before the model is built (a little more CPU charged).
+  let cpuAtWarm = o.warmup === 0 ? processCpuSeconds() : undefined, cpuAtEnd: number | undefined;
   const times = await timeTrainingSteps(timing, (i, dt) => {
+    if (i === o.warmup - 1) cpuAtWarm = processCpuSeconds();
+    if (i === total - 1) cpuAtEnd = processCpuSeconds();
     log(
       `  step ${i + 1}/${total}${i < o.warmup ? " (warm-up)" : ""}: ${dt.toFixed(2)} s, ${
         (o.batchSize / dt).toFixed(1)
@@ -202,7 +223,13 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
     img_per_s: imgPerS,
     modes: { cached: imgPerS },
   };
-  log(`${o.backend}: ${imgPerS.toFixed(1)} img/s (median)`);
+  if (cpuAtWarm !== undefined && cpuAtEnd !== undefined && cpuAtEnd > cpuAtWarm) {
+    result.cpu_img_per_s = (o.batchSize * o.steps) / (cpuAtEnd - cpuAtWarm);
+  }
+  log(
+    `${o.backend}: ${imgPerS.toFixed(1)} img/s (median)` +
+      (result.cpu_img_per_s ? `, ${result.cpu_img_per_s.toFixed(1)} img per CPU-second` : ""),
+  );
   for (const mode of modes.filter((m) => m !== "cached")) {
     const spec = o.teacher ?? DEFAULT_TEACHER;
     const teacher = mode === "online" ? await loadBenchTeacher(spec) : undefined;
