@@ -485,6 +485,31 @@ export class MobileNetV2 implements Classifier {
   }
 
   /**
+   * Number the graph's nodes from `from` to `to` for a compiled graph: `conv` adds a layer reading
+   * node `input` (plus `residual`, a block's input) and returns its node. Returns the node of
+   * `to`, or null when `to` does not follow `from`.
+   */
+  #walkNodes(
+    from: string | null,
+    to: string,
+    conv: (input: number, p: ConvBNParams, residual?: number) => number,
+  ): number | null {
+    let h = 0;
+    for (const st of this.#stagesAfter(from)) {
+      if (st.first) h = conv(h, st.first);
+      if (st.block) {
+        const b = st.block, input = h;
+        if (b.expand) h = conv(h, b.expand);
+        h = conv(h, b.depthwise);
+        h = conv(h, b.project, b.residual ? input : undefined);
+      }
+      if (st.conv) h = conv(h, st.conv);
+      if (st.name === to) return h;
+    }
+    return null;
+  }
+
+  /**
    * The stages after `from` up to `to` as a compiled training graph (see
    * `backends/native/train_graph.ts`), or null where one does not apply (a dilated conv).
    */
@@ -495,7 +520,7 @@ export class MobileNetV2 implements Classifier {
     const key = `${from}|${to}`;
     if (this.#training.has(key)) return this.#training.get(key)!;
     const layers: TrainLayer[] = [], params: TrainLayerParams[] = [];
-    let ok = true, reached = false;
+    let ok = true;
     const conv = (input: number, p: ConvBNParams, residual?: number): number => {
       if (!p.bn || p.dilation !== 1) ok = false;
       else {
@@ -517,21 +542,7 @@ export class MobileNetV2 implements Classifier {
       }
       return layers.length;
     };
-    let h = 0;
-    for (const st of this.#stagesAfter(from)) {
-      if (st.first) h = conv(h, st.first);
-      if (st.block) {
-        const b = st.block, input = h;
-        if (b.expand) h = conv(h, b.expand);
-        h = conv(h, b.depthwise);
-        h = conv(h, b.project, b.residual ? input : undefined);
-      }
-      if (st.conv) h = conv(h, st.conv);
-      if (st.name === to) {
-        reached = true;
-        break;
-      }
-    }
+    const reached = this.#walkNodes(from, to, conv) !== null;
     const graph: TrainGraph = { layers, eps: this.#opts.layerNormEps, momentum: this.bnMomentum };
     const compiled = ok && reached && layers.length
       ? { handle: new TrainHandle(graph), params }
@@ -607,18 +618,7 @@ export class MobileNetV2 implements Classifier {
       };
       return nodes.push(node) - 1;
     };
-    let h = 0;
-    for (const st of this.#stagesAfter(from)) {
-      if (st.first) h = conv(h, st.first);
-      if (st.block) {
-        const b = st.block, input = h;
-        if (b.expand) h = conv(h, b.expand);
-        h = conv(h, b.depthwise);
-        h = conv(h, b.project, b.residual ? input : undefined);
-      }
-      if (st.conv) h = conv(h, st.conv);
-      if (st.name === to) break;
-    }
+    let h = this.#walkNodes(from, to, conv) ?? 0;
     if (pooled) h = nodes.push({ op: "avgpool", input: h, global: true }) - 1;
     return { nodes, output: h };
   }
