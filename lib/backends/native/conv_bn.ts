@@ -12,7 +12,7 @@
  */
 import * as tf from "../../tf.ts";
 import { D } from "./dnnl.ts";
-import { alloc, type KernelArgs, type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { alloc, type KernelArgs, type NativeKernel, output, release, valuesOf } from "./kernels.ts";
 import { channelSums, type ConvGeometry, convInfo, convPrimitive, geometry } from "./conv.ts";
 import { applyAffine, bnBackwardPass, clipMask, ONEDNN_APPLY_MIN } from "./fused.ts";
 import * as loops from "./bn_loops.ts";
@@ -187,7 +187,7 @@ function convBNTrainGrad(args: KernelArgs): tf.TensorInfo[] {
     valuesOf(b, dy),
     dz,
   );
-  (b as { pool?: { release(a: Float32Array): void } }).pool?.release(state.z);
+  release(b, state.z);
   return [output(b, y.shape, dz), output(b, [l.g.oc], dscale), output(b, [l.g.oc], doffset)];
 }
 

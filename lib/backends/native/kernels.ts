@@ -35,6 +35,11 @@ export function alloc(backend: tf.KernelBackend, n: number): Float32Array {
   return a;
 }
 
+/** Give `a`, from {@linkcode alloc} and referenced by nothing any more, back to `backend`'s pool. */
+export function release(backend: tf.KernelBackend, a: Float32Array): void {
+  (backend as { pool?: BufferPool }).pool?.release(a);
+}
+
 /** `KD_NATIVE_POOL_POISON=1` fills every output buffer with NaN first (tests: nothing reads it). */
 const poison = Deno.env.get("KD_NATIVE_POOL_POISON") === "1";
 

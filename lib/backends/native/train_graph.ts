@@ -49,8 +49,6 @@ export interface TrainLayerParams {
 export class TrainHandle {
   /** Owned by the kernel that runs this handle. */
   state?: { dispose(): void };
-  /** Running statistics the last forward computed, per layer (read by {@linkcode runTrainGraph}). */
-  running: [Float32Array, Float32Array][] = [];
 
   constructor(readonly graph: TrainGraph) {
     graph.layers.forEach((l, i) => {
@@ -65,6 +63,14 @@ export class TrainHandle {
     this.state?.dispose();
     this.state = undefined;
   }
+}
+
+/**
+ * One forward's token, the kernel's `run` attribute: the kernel leaves each layer's new running
+ * statistics (mean, variance) here, and the kernels keep what the gradient needs on it.
+ */
+export interface TrainRun {
+  running?: [Float32Array, Float32Array][];
 }
 
 /**
@@ -100,20 +106,21 @@ export function runTrainGraph(
   // An array: the gradient saves every input (tfjs's `saveAllInputs` takes arrays only).
   const inputs: tf.Tensor[] = [x];
   for (const p of params) inputs.push(p.filter, p.gamma, p.beta, p.runningMean, p.runningVar);
-  // `run` carries this forward's identity to its gradient (see train_program.ts).
+  // `run` carries this forward's state to its gradient (see train_program.ts).
+  const run: TrainRun = {};
   const y = tf.engine().runKernel(
     TRAIN_GRAPH,
     inputs as unknown as tf.NamedTensorMap,
-    { handle, run: {} } as unknown as tf.NamedAttrMap,
+    { handle, run } as unknown as tf.NamedAttrMap,
   ) as tf.Tensor4D;
   compiledSteps++;
   params.forEach((p, i) => {
-    handle.running[i].forEach((values, j) => {
+    run.running![i].forEach((values, j) => {
       const t = tf.tensor1d(values);
       (j === 0 ? p.runningMean : p.runningVar).assign(t);
       t.dispose();
     });
   });
-  handle.running = [];
+  run.running = undefined;
   return y;
 }

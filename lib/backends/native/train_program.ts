@@ -12,7 +12,7 @@
  * @module
  */
 import * as tf from "../../tf.ts";
-import { alloc, type KernelArgs, type NativeKernel, output, valuesOf } from "./kernels.ts";
+import { alloc, type KernelArgs, type NativeKernel, output, release, valuesOf } from "./kernels.ts";
 import { convCompute, convInfo, geometry } from "./conv.ts";
 import {
   convBNBackward,
@@ -22,7 +22,7 @@ import {
   type ConvBNSaved,
 } from "./conv_bn.ts";
 import { ShapeCache } from "./program.ts";
-import type { TrainGraph, TrainHandle } from "./train_graph.ts";
+import type { TrainGraph, TrainHandle, TrainRun } from "./train_graph.ts";
 import { TRAIN_GRAPH, TRAIN_GRAPH_GRAD } from "./kernel_names.ts";
 
 /** Inputs per layer in the forward kernel's array: filter, γ, β, running mean, running variance. */
@@ -129,12 +129,12 @@ class TrainProgram {
         gradOf[spec.input] = fresh;
       }
       layers[i] = [dw, dgamma, dbeta];
-      // Dead now: this layer's z and dz, its output, and the output's gradient unless a
-      // residual still holds it (or it is the caller's).
+      // Dead now: this layer's z and dz, its output, and the output's gradient unless it is the
+      // caller's or a residual still holds it (a pending node, index ≤ i, found first).
       buf.release(state.saved[i].z);
       buf.release(dz);
       if (i < last) buf.release(state.y[i]);
-      if (dyi !== dy && !gradOf.slice(0, i + 1).includes(dyi)) buf.release(dyi);
+      if (dyi !== dy && gradOf.indexOf(dyi) === i + 1) buf.release(dyi);
     }
     return { dx: gradOf[0]!, layers };
   }
@@ -165,12 +165,11 @@ function forwardInputs(
 
 /** The backend's buffer pool (fresh arrays where it has none). */
 function buffers(b: tf.KernelBackend): Buffers {
-  const pool = (b as { pool?: { release(a: Float32Array): void } }).pool;
-  return { alloc: (n) => alloc(b, n), release: (a) => pool?.release(a) };
+  return { alloc: (n) => alloc(b, n), release: (a) => release(b, a) };
 }
 
 /** Carries one forward's program and state to its gradient (the kernel's `run` attribute). */
-interface RunToken {
+interface RunToken extends TrainRun {
   program?: TrainProgram;
   state?: ForwardState;
 }
@@ -194,7 +193,7 @@ function trainGraph(args: KernelArgs): tf.TensorInfo {
   const { x, params } = forwardInputs(b, ins);
   const out = alloc(b, p.sizes[n]);
   const r = p.forward(x, params, out, buffers(b));
-  handle.running = r.running;
+  run.running = r.running;
   run.program = p;
   run.state = r.state;
   return output(b, p.shapes[n], out);
