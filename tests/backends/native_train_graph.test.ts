@@ -7,6 +7,7 @@ import { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { randomValues } from "../../lib/backends/parity.ts";
 import { stepModel, trainStep } from "../../lib/train/step.ts";
 import { createOptimizer } from "../../lib/optim.ts";
+import { startKernelProfile } from "../../lib/bench/profile.ts";
 
 const available = dnnlAvailable();
 if (available) {
@@ -147,6 +148,41 @@ test({
     // Gradients summed in another order where a residual block's input is read twice.
     want.grads.forEach((w, i) => assertClose(got.grads[i], w, 1e-5, want.names[i]));
     assert(want.grads[0].some((v) => v !== 0), "the input has a gradient");
+  },
+});
+
+test({
+  name: "native compiled training graph: the input's data gradient runs only when it is asked for",
+  ignore,
+  fn: () => {
+    const m = model();
+    const b = batch();
+    const loss = (x: tf.Tensor) =>
+      tf.sum(m.apply(x as tf.Tensor4D, { training: true })) as tf.Scalar;
+    // Conv2DBackpropInput calls while `fn` runs one compiled forward and its gradient.
+    const stemDataGradients = (fn: () => tf.Tensor[]) => {
+      const stop = startKernelProfile();
+      const runs = compiledTrainingRuns();
+      let calls = -1;
+      try {
+        tf.dispose(fn());
+      } finally {
+        calls = stop()["Conv2DBackpropInput"]?.calls ?? 0;
+      }
+      assertEquals(compiledTrainingRuns(), runs + 1);
+      return calls;
+    };
+    // A training step: gradients for the variables only, none for the images.
+    assertEquals(
+      stemDataGradients(() => {
+        const r = tf.variableGrads(() => loss(b.x));
+        return [r.value, ...Object.values(r.grads)];
+      }),
+      0,
+    );
+    assertEquals(stemDataGradients(() => [tf.grad(loss)(b.x)]), 1);
+    tf.dispose(Object.values(b));
+    m.dispose();
   },
 });
 

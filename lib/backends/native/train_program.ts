@@ -8,7 +8,10 @@
  * path; each forward's state travels with its own gradient, so two forwards in one loss are
  * fine. Gradients of a node read twice (a residual block's input) accumulate in one buffer: the
  * residual's gradient is the block output's buffer itself, and the expansion's data gradient
- * adds into it.
+ * adds into it. The graph input's own gradient is left to tfjs: the gradient kernel returns the
+ * conv-output gradients of the layers reading the input, and the input's gradient function
+ * runs their data-gradient convolutions only when something asks for it (a batch of images
+ * never does, and the stem's data gradient at 96 px is ≈ 1.5% of a step).
  * @module
  */
 import * as tf from "../../tf.ts";
@@ -93,9 +96,11 @@ class TrainProgram {
   }
 
   /**
-   * The backward of the forward that left `state`, from `dy` at its output `out`: the input's
-   * gradient and, per layer, the filter's, γ's and β's (activation-sized ones from `buf`). Every
-   * buffer of `state` and every intermediate gradient goes back to `buf` as soon as it is dead.
+   * The backward of the forward that left `state`, from `dy` at its output `out`: per layer, the
+   * filter's, γ's and β's gradients, and per layer reading the graph's input (in layer order), the
+   * gradient at its conv output, from which the input's gradient follows (activation-sized ones
+   * from `buf`). Every buffer of `state` and every intermediate gradient goes back to `buf` as
+   * soon as it is dead.
    */
   backward(
     state: ForwardState,
@@ -104,7 +109,7 @@ class TrainProgram {
     x: Float32Array,
     params: ConvBNParams[],
     buf: Buffers,
-  ): { dx: Float32Array; layers: [Float32Array, Float32Array, Float32Array][] } {
+  ): { inputDz: Float32Array[]; layers: [Float32Array, Float32Array, Float32Array][] } {
     const specs = this.graph.layers, last = specs.length - 1;
     const node = (j: number) => j === 0 ? x : j === last + 1 ? out : state.y[j - 1];
     const gradOf: (Float32Array | undefined)[] = [];
@@ -112,6 +117,7 @@ class TrainProgram {
     if (specs[last].residual === undefined) gradOf[last + 1] = dy;
     else (gradOf[last + 1] = buf.alloc(dy.length)).set(dy);
     const layers: [Float32Array, Float32Array, Float32Array][] = [];
+    const inputDz: Float32Array[] = [];
     for (let i = last; i >= 0; i--) {
       const spec = specs[i], l = this.layers[i], [filter, gamma] = params[i];
       const dyi = gradOf[i + 1]!;
@@ -122,7 +128,8 @@ class TrainProgram {
       const dw = buf.alloc(filter.length);
       convCompute("convBwdWeights", l.g, node(spec.input), dz, dw);
       const into = gradOf[spec.input];
-      if (into) convCompute("convBwdData", l.g, dz, filter, into, true);
+      if (spec.input === 0) inputDz.unshift(dz);
+      else if (into) convCompute("convBwdData", l.g, dz, filter, into, true);
       else {
         const fresh = buf.alloc(this.sizes[spec.input]);
         convCompute("convBwdData", l.g, dz, filter, fresh);
@@ -132,11 +139,11 @@ class TrainProgram {
       // Dead now: this layer's z and dz, its output, and the output's gradient unless it is the
       // caller's or a residual still holds it (a pending node, index ≤ i, found first).
       buf.release(state.saved[i].z);
-      buf.release(dz);
+      if (spec.input !== 0) buf.release(dz);
       if (i < last) buf.release(state.y[i]);
       if (dyi !== dy && gradOf.indexOf(dyi) === i + 1) buf.release(dyi);
     }
-    return { dx: gradOf[0]!, layers };
+    return { inputDz, layers };
   }
 
   destroy(): void {}
@@ -209,7 +216,7 @@ function trainGraphGrad(args: KernelArgs): tf.TensorInfo[] {
   const [dy, out] = ins.slice(0, 2).map((t) => valuesOf(b, t));
   const { x, params } = forwardInputs(b, ins.slice(2));
   const r = p.backward(state, dy, out, x, params, buffers(b));
-  const result = [output(b, ins[2].shape, r.dx)];
+  const result = r.inputDz.map((dz, j) => output(b, p.shapes[inputReaders(p.graph)[j] + 1], dz));
   r.layers.forEach(([dw, dg, db], i) => {
     const c = dg.length;
     result.push(
@@ -219,6 +226,33 @@ function trainGraphGrad(args: KernelArgs): tf.TensorInfo[] {
     );
   });
   return result;
+}
+
+/** The layers reading the graph's input (node 0), in layer order. */
+function inputReaders(graph: TrainGraph): number[] {
+  return graph.layers.flatMap((l, i) => l.input === 0 ? [i] : []);
+}
+
+/** The graph input's gradient from the conv-output gradient `dz` of layer `i`, which reads it. */
+function inputGradient(
+  graph: TrainGraph,
+  i: number,
+  dz: tf.Tensor,
+  filter: tf.Tensor,
+  x: tf.Tensor,
+): tf.Tensor {
+  const l = graph.layers[i];
+  return tf.engine().runKernel(
+    l.depthwise ? "DepthwiseConv2dNativeBackpropInput" : "Conv2DBackpropInput",
+    { dy: dz, filter },
+    {
+      strides: [l.stride, l.stride],
+      pad: "same",
+      dataFormat: "NHWC",
+      dilations: [1, 1],
+      inputShape: x.shape,
+    } as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor;
 }
 
 /** The gradient of {@linkcode TRAIN_GRAPH} (registered with the native backend's kernels). */
@@ -236,12 +270,22 @@ export const trainGraphGradient: tf.GradConfig = {
       inputs as unknown as tf.NamedTensorMap,
       attrs ?? {},
     ) as tf.Tensor[];
-    const grads: Record<string, () => tf.Tensor> = { 0: () => outs[0] };
+    // outs: the conv-output gradients of the input's readers, then [dw, dγ, dβ] per layer.
+    const { graph } = (attrs as unknown as { handle: TrainHandle }).handle;
+    const readers = inputReaders(graph), x = saved[0];
+    const grads: Record<string, () => tf.Tensor> = {
+      // tfjs asks only when the input needs a gradient (never for a batch of images).
+      0: () =>
+        tf.addN(
+          readers.map((i, j) => inputGradient(graph, i, outs[j], saved[1 + PER_LAYER * i], x)),
+        ),
+    };
+    const at0 = readers.length;
     for (let i = 0; i < n; i++) {
       const at = 1 + PER_LAYER * i;
-      grads[at] = () => outs[1 + 3 * i];
-      grads[at + 1] = () => outs[2 + 3 * i];
-      grads[at + 2] = () => outs[3 + 3 * i];
+      grads[at] = () => outs[at0 + 3 * i];
+      grads[at + 1] = () => outs[at0 + 1 + 3 * i];
+      grads[at + 2] = () => outs[at0 + 2 + 3 * i];
       // The running statistics are state, not parameters.
       grads[at + 3] = () => tf.zerosLike(saved[at + 3]);
       grads[at + 4] = () => tf.zerosLike(saved[at + 4]);
