@@ -497,10 +497,27 @@ export function curveGroup(run: CurveRun): string {
   return run.id.replace(/-s\d+$/, "");
 }
 
+/** Runs of one group with at least this many seeds are summarised by their mean curve. */
+const MEAN_FROM = 2;
+
+/** Per epoch, the mean of `value` over the runs that reached it. */
+function meanCurve(runs: CurveRun[], value: (m: EpochRecord) => number): [number[], number[]] {
+  const sums = new Map<number, [number, number]>();
+  for (const r of runs) {
+    for (const m of r.metrics) {
+      const s = sums.get(m.epoch) ?? [0, 0];
+      sums.set(m.epoch, [s[0] + value(m), s[1] + 1]);
+    }
+  }
+  const epochs = [...sums.keys()].sort((a, b) => a - b);
+  return [epochs, epochs.map((e) => sums.get(e)![0] / sums.get(e)![1])];
+}
+
 /**
- * Validation accuracy and train loss per epoch, one pair of lines per run; runs of the same
- * configuration (seeds) share a colour and a legend entry, scratch is dashed grey. With recipe
- * arms the colour is the arm: its scratch dashed, its teachers by line style.
+ * Validation accuracy and train loss per epoch. Runs of the same configuration (seeds) share a
+ * colour and a legend entry: each seed is a thin line and, from two seeds on, their mean a bold
+ * one, so long schedules over many seeds stay readable. Scratch is dashed: grey, or with several
+ * recipe arms in its arm's colour (an arm's teachers then differ by line style).
  *
  * @example Validation accuracy and training loss per epoch of runs
  * ```ts
@@ -515,68 +532,82 @@ export function curveGroup(run: CurveRun): string {
  */
 export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure {
   const data: Trace[] = [];
-  const groups = new Map<string, string>();
-  // With recipe arms a colour is an arm (scratch dashed, teachers by line style).
-  const arms = armColors(recipeArms(runs));
-  const teachers = [...new Set(runs.flatMap((r) => r.teacher ? [r.teacher] : []))];
+  const groups = new Map<string, CurveRun[]>();
   for (const run of runs) {
-    if (!run.metrics.length) continue;
-    const group = curveGroup(run);
-    const first = !groups.has(group);
-    if (first) {
-      const distill = [...groups.keys()].filter((g) => g !== "scratch").length;
-      groups.set(
-        group,
-        run.recipe && arms.has(run.recipe)
-          ? arms.get(run.recipe)!
-          : run.kind === "scratch"
-          ? SCRATCH_COLOR
-          : PALETTE[distill % PALETTE.length],
-      );
+    if (run.metrics.length) {
+      groups.set(curveGroup(run), [...groups.get(curveGroup(run)) ?? [], run]);
     }
+  }
+  // With several recipe arms a colour is an arm; with one, scratch grey as without arms.
+  const armList = recipeArms(runs);
+  const arms = armColors(armList.length > 1 ? armList : []);
+  const teachers = [...new Set(runs.flatMap((r) => r.teacher ? [r.teacher] : []))];
+  let distill = 0;
+  let lastEpoch = 0;
+  for (const [group, members] of groups) {
+    const run = members[0];
+    const color = run.recipe && arms.has(run.recipe)
+      ? arms.get(run.recipe)!
+      : run.kind === "scratch"
+      ? SCRATCH_COLOR
+      : PALETTE[distill++ % PALETTE.length];
     const dash = run.kind === "scratch"
       ? "dash"
       : arms.size && run.teacher
       ? [DASHES[0], ...DASHES.slice(2)][teachers.indexOf(run.teacher) % (DASHES.length - 1)]
       : "solid";
-    const line = { color: groups.get(group), dash };
-    const epochs = run.metrics.map((m) => m.epoch);
-    data.push({
-      type: "scatter",
-      mode: "lines+markers",
-      name: group,
-      legendgroup: group,
-      showlegend: first,
-      x: epochs,
-      y: run.metrics.map((m) => m.accuracy * 100),
-      line,
-      marker: { size: 5 },
-      xaxis: "x",
-      yaxis: "y",
-      hovertemplate: `${run.id} epoch %{x}: %{y:.1f}%<extra></extra>`,
-    }, {
-      type: "scatter",
-      mode: "lines+markers",
-      name: group,
-      legendgroup: group,
-      showlegend: false,
-      x: epochs,
-      y: run.metrics.map((m) => m.train_loss),
-      line,
-      marker: { size: 5 },
-      xaxis: "x2",
-      yaxis: "y2",
-      hovertemplate: `${run.id} epoch %{x}: loss %{y:.4f}<extra></extra>`,
-    });
+    const summarised = members.length >= MEAN_FROM;
+    const panels = [
+      { axis: "", value: (m: EpochRecord) => m.accuracy * 100, label: "%{y:.1f}%" },
+      { axis: "2", value: (m: EpochRecord) => m.train_loss, label: "loss %{y:.4f}" },
+    ];
+    for (const { axis, value, label } of panels) {
+      for (const [k, r] of members.entries()) {
+        const epochs = r.metrics.map((m) => m.epoch);
+        lastEpoch = Math.max(lastEpoch, ...epochs);
+        data.push({
+          type: "scatter",
+          mode: summarised || epochs.length > 30 ? "lines" : "lines+markers",
+          name: group,
+          legendgroup: group,
+          showlegend: !summarised && !axis && k === 0,
+          x: epochs,
+          y: r.metrics.map(value),
+          line: { color, dash, width: summarised ? 1 : 2 },
+          opacity: summarised ? 0.35 : 1,
+          marker: { size: 5 },
+          xaxis: `x${axis}`,
+          yaxis: `y${axis}`,
+          hovertemplate: `${r.id} epoch %{x}: ${label}<extra></extra>`,
+        });
+      }
+      if (!summarised) continue;
+      const [x, y] = meanCurve(members, value);
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        name: `${group} (mean of ${members.length})`,
+        legendgroup: group,
+        showlegend: !axis,
+        x,
+        y,
+        line: { color, dash, width: 3 },
+        xaxis: `x${axis}`,
+        yaxis: `y${axis}`,
+        hovertemplate: `${group}, mean of ${members.length}, epoch %{x}: ${label}<extra></extra>`,
+      });
+    }
   }
+  // One tick per epoch only where they fit.
+  const epochAxis = { title: title("epoch"), ...(lastEpoch <= 15 ? { dtick: 1 } : {}) };
   return {
     data,
     layout: {
       title: title(heading ?? "Learning curves (validation accuracy, training loss)"),
       grid: { rows: 1, columns: 2, pattern: "independent", xgap: 0.15 },
-      xaxis: { title: title("epoch"), dtick: 1 },
+      xaxis: epochAxis,
       yaxis: { title: title("validation accuracy (%)") },
-      xaxis2: { title: title("epoch"), dtick: 1 },
+      xaxis2: epochAxis,
       yaxis2: { title: title("training loss") },
       legend: { orientation: "v", x: 1.02, y: 1 },
       height: 460,

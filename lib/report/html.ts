@@ -14,6 +14,7 @@ import {
   deltaVsScratchFigure,
   type Figure,
   learningCurvesFigure,
+  recipeArms,
 } from "./figures.ts";
 import { bestRun, loadSweep, type RunData, type SweepData } from "./load.ts";
 import { figureHtml, plotlyScriptTag } from "./plotly.ts";
@@ -110,8 +111,9 @@ export function reportFigures(sweep: SweepData): NamedFigure[] {
   if (runs.some((r) => r.metrics.length)) {
     out.push({
       name: "learning_curves",
-      caption: "Per-run validation accuracy and training loss per epoch (metrics.jsonl); " +
-        (arms
+      caption: "Validation accuracy and training loss per epoch (metrics.jsonl): each run a " +
+        "line, the mean of a configuration's seeds in bold; " +
+        (recipeArms(runs).length > 1
           ? "one colour per recipe arm, its scratch runs dashed."
           : "scratch runs dashed grey."),
       figure: learningCurvesFigure(runs),

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
 import { bestRun, loadSweep, parseMetricsJsonl } from "../../lib/report/load.ts";
 import { renderReportHtml, reportFigures, writeReport } from "../../lib/report/html.ts";
+import { type CurveRun, learningCurvesFigure } from "../../lib/report/figures.ts";
+import type { EpochRecord } from "../../lib/core/run_files.ts";
 import { findChromium } from "../../lib/report/png.ts";
 import { writeSweepReport } from "../../lib/report/finish.ts";
 import { UserError } from "../../lib/core/errors.ts";
@@ -77,6 +79,38 @@ test("learning curves use every epoch of metrics.jsonl", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+test("learning curves: each configuration's seeds also as one bold mean curve per panel", () => {
+  const epoch = (e: number, accuracy: number) =>
+    ({ epoch: e, accuracy, train_loss: 1 - accuracy }) as unknown as EpochRecord;
+  const run = (id: string, kind: "scratch" | "distill", accs: number[]): CurveRun => ({
+    id,
+    kind,
+    metrics: accs.map((a, i) => epoch(i + 1, a)),
+  });
+  const long = Array.from({ length: 40 }, (_, i) => 0.5 + i / 100);
+  const fig = learningCurvesFigure([
+    run("scratch-s0", "scratch", long),
+    run("scratch-s1", "scratch", long.map((a) => a + 0.02)),
+    run("kd-t-T5-l1-s0", "distill", long.map((a) => a + 0.1)),
+  ]);
+  const mean = fig.data.filter((t) => String(t.name).startsWith("scratch (mean of 2)"));
+  assertEquals(mean.length, 2); // accuracy and loss panels
+  assertEquals(
+    (mean[0].y as number[]).map((v) => Math.round(v * 100) / 100),
+    long.map((a) => Math.round((a + 0.01) * 10000) / 100),
+  );
+  assertEquals(mean[0].showlegend, true);
+  // A single seed is drawn as itself, in the legend; scratch stays grey with one arm or none.
+  const kd = fig.data.filter((t) => t.name === "kd-t-T5-l1");
+  assertEquals(kd.length, 2);
+  assertEquals(kd[0].showlegend, true);
+  assert((mean[0].line as { color: string }).color !== (kd[0].line as { color: string }).color);
+  // 40 epochs: automatic ticks instead of one per epoch.
+  assertEquals((fig.layout.xaxis as { dtick?: number }).dtick, undefined);
+  const short = learningCurvesFigure([run("scratch-s0", "scratch", [0.5, 0.6])]);
+  assertEquals((short.layout.xaxis as { dtick?: number }).dtick, 1);
 });
 
 test("test_eval.json appears only in a separate, marked test table", async () => {
