@@ -30,7 +30,7 @@ const USAGE =
 const TRAIN_USAGE =
   `usage: deno task bench train [--backend NAME] [--image-size PX] [--batch-size N] [--width W]
          [--steps K] [--warmup K] [--modes scratch,cached,online] [--teacher SPEC]
-         [--vs-torch] [--write|--no-write] [--profile] [--json]
+         [--vs-torch [--rounds N]] [--write|--no-write] [--profile] [--json]
 
 Median images/s of the trainer's own step (forward, distillation loss against cached teacher
 logits, backward, gradient clipping, AdamW; the cpu-fast recipe) after warm-up.
@@ -45,6 +45,8 @@ ${TEACHER_HELP}
                     channels_last, 2 threads, both OpenMP wait policies; the ratio is against
                     the fastest. Records the row in BENCHMARKS.md (--write without PyTorch,
                     --no-write never)
+  --rounds N        with --vs-torch: alternate PyTorch's runs and ours N times (default 1) and
+                    report the round with the median ratio, with the range of all N
   --profile         time every kernel during extra steps (ms per step, largest first)
   --json            print the result as one JSON line`;
 
@@ -100,7 +102,7 @@ function nonNegative(name: string, value: unknown, fallback: number): number {
 
 const train: CommandSpec<TrainBenchResult> = {
   usage: TRAIN_USAGE,
-  string: ["image-size", "batch-size", "width", "steps", "warmup", "modes", "teacher"],
+  string: ["image-size", "batch-size", "width", "steps", "warmup", "modes", "teacher", "rounds"],
   boolean: ["vs-torch", "write", "no-write", "profile"],
   json: true,
   backend: true,
@@ -113,6 +115,9 @@ const train: CommandSpec<TrainBenchResult> = {
         throw new UserError(`--modes: unknown mode "${m}"; expected ${STEP_MODES.join(", ")}`);
       }
     }
+    if (f.rounds !== undefined && !f["vs-torch"]) {
+      throw new UserError("--rounds alternates with PyTorch's runs: it needs --vs-torch");
+    }
     const result = await benchTrain({
       backend: ctx.backend!.name,
       imageSize: positive("image-size", f["image-size"], 96),
@@ -123,6 +128,7 @@ const train: CommandSpec<TrainBenchResult> = {
       modes,
       teacher: f.teacher as string | undefined,
       vsTorch: Boolean(f["vs-torch"]),
+      rounds: positive("rounds", f.rounds, 1),
       profile: Boolean(f.profile),
     });
     // Only comparisons of record update BENCHMARKS.md: quick runs must not replace those rows.

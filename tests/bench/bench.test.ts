@@ -3,7 +3,12 @@ import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
 import { initBackend } from "../../lib/backend.ts";
-import { benchTrain, recordResult, type TrainBenchResult } from "../../lib/bench/train.ts";
+import {
+  benchTrain,
+  medianRound,
+  recordResult,
+  type TrainBenchResult,
+} from "../../lib/bench/train.ts";
 import { benchModels, MODEL_BENCH_KEYS } from "../../lib/bench/models.ts";
 import { torchAvailable, torchRun } from "../../lib/bench/torch.ts";
 
@@ -75,9 +80,21 @@ test("bench train rows in BENCHMARKS.md are replaced per configuration", async (
     assertEquals(rows.length, 1, text);
     assert(rows[0].includes("120.0") && rows[0].includes("1.20×"), rows[0]);
     assert(rows[0].includes("torchvision active; hf –/–, torchvision –/100.0"), rows[0]);
+    // Several rounds: the reported ratio and the range of all of them.
+    await recordResult({ ...row(95), ratio_rounds: [0.92, 0.95, 1.02] }, file);
+    const again = (await Deno.readTextFile(file)).split("\n").filter((l) => l.startsWith("| 2"));
+    assertEquals(again.length, 1);
+    assert(again[0].includes("0.95× (median of 3: 0.92–1.02)"), again[0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+test("bench train --rounds reports the round with the median ratio", () => {
+  const r = (ratio: number) => ({ ratio });
+  assertEquals(medianRound([r(1.02), r(0.92), r(0.97)]).ratio, 0.97);
+  assertEquals(medianRound([r(1.1), r(0.9)]).ratio, 0.9);
+  assertEquals(medianRound([r(0.8)]).ratio, 0.8);
 });
 
 test("bench models reports every key (tiny batch, no ViT)", async () => {
