@@ -12,6 +12,7 @@ import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { UserError } from "../core/errors.ts";
 import { assertFinite } from "./safetensors.ts";
 import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
+import { globalAvgPool } from "./layers.ts";
 import {
   type Activation,
   type ConvNode,
@@ -578,7 +579,9 @@ export class LayersBackbone implements Classifier {
   featuresFrom(from: string | null, x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor2D {
     return tf.tidy(() => {
       const y = this.runFrom(from, x, opts);
-      return (y.rank === 4 ? tf.mean(y, [1, 2]) : tf.reshape(y, [y.shape[0], -1])) as tf.Tensor2D;
+      return (y.rank === 4
+        ? globalAvgPool(y as tf.Tensor4D)
+        : tf.reshape(y, [y.shape[0], -1])) as tf.Tensor2D;
     });
   }
 

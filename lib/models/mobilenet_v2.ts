@@ -13,6 +13,7 @@ import {
   convBNAct,
   type ConvBNParams,
   dropout,
+  globalAvgPool,
   linear,
   ParamStore,
 } from "./layers.ts";
@@ -559,7 +560,7 @@ export class MobileNetV2 implements Classifier {
         return tf.reshape(pooled, [x.shape[0], pooled.shape[3]!]) as tf.Tensor2D;
       });
     }
-    return tf.mean(this.runFrom(from, x, opts), [1, 2]) as tf.Tensor2D;
+    return globalAvgPool(this.runFrom(from, x, opts) as tf.Tensor4D);
   }
 
   /** The compiled inference graph from point `from` to `to` (global average pooled or not). */

@@ -1,7 +1,9 @@
 import { test } from "../permissions.ts";
-import { assertLessOrEqual } from "@std/assert";
+import { assertEquals, assertLessOrEqual } from "@std/assert";
+import * as tf from "../../lib/tf.ts";
 import { dnnlAvailable } from "../../lib/backends/native/dnnl.ts";
-import { CONV_CASES, maxAbsDiff, runKernelOn } from "../../lib/backends/parity.ts";
+import { CONV_CASES, maxAbsDiff, randomValues, runKernelOn } from "../../lib/backends/parity.ts";
+import { globalAvgPool } from "../../lib/models/layers.ts";
 
 const available = dnnlAvailable();
 if (available) {
@@ -57,3 +59,47 @@ for (
     },
   });
 }
+
+for (
+  const [shape, reps] of [
+    [[2, 1, 1, 5], [1, 3, 4, 1]], // broadcastTo of a pooled gradient
+    [[2, 3], [2, 3]],
+    [[3, 1, 2], [2, 2, 1]],
+    [[4], [3]],
+    [[2, 2, 2, 2], [1, 1, 1, 1]],
+  ]
+) {
+  test({
+    name: `native Tile matches cpu: ${JSON.stringify(shape)} × ${JSON.stringify(reps)}`,
+    ignore: !available,
+    fn: async () => {
+      const inputs = { x: { shape, seed: 4 } };
+      const want = await runKernelOn("cpu", "Tile", inputs, { reps });
+      const got = await runKernelOn("native", "Tile", inputs, { reps });
+      assertEquals(got[0].length, want[0].length);
+      assertLessOrEqual(maxAbsDiff(got[0], want[0]), 0);
+    },
+  });
+}
+
+test({
+  name: "globalAvgPool equals tf.mean over H and W, value and gradient, on native and cpu",
+  ignore: !available,
+  fn: async () => {
+    for (const backend of ["native", "cpu"]) {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(randomValues(2 * 3 * 5 * 4, 6), [2, 3, 5, 4]);
+      const dy = tf.tensor2d(randomValues(2 * 4, 7), [2, 4]);
+      const f = (pool: (t: tf.Tensor4D) => tf.Tensor) => {
+        const { value, grads } = tf.valueAndGrads((t: tf.Tensor) =>
+          tf.sum(tf.mul(pool(t as tf.Tensor4D), dy)) as tf.Scalar
+        )([x]);
+        return [pool(x).dataSync(), grads[0].dataSync(), value.dataSync()];
+      };
+      const want = f((t) => tf.mean(t, [1, 2]));
+      const got = f(globalAvgPool);
+      want.forEach((w, i) => assertEquals(got[i], w, `${backend} output ${i}`));
+    }
+    await tf.setBackend("native");
+  },
+});

@@ -135,17 +135,76 @@ function softmax(args: KernelArgs): tf.TensorInfo {
   return output(args.backend, logits.shape, out);
 }
 
+/**
+ * `out` = `x` (dense, `shape`) repeated `reps[i]` times along each axis, by block copies: each
+ * row of `x` goes to its place in the first tile, then, innermost axis first, every filled block
+ * is copied `reps[k] − 1` times along axis `k`. tfjs's cpu `Tile` computes an index per element;
+ * `broadcastTo` (a pooling gradient) runs through it.
+ */
+export function tileInto(
+  x: Float32Array,
+  shape: number[],
+  reps: number[],
+  out: Float32Array,
+): void {
+  const r = shape.length;
+  if (r === 0) {
+    out[0] = x[0];
+    return;
+  }
+  const outShape = shape.map((d, i) => d * reps[i]);
+  const strides = denseStrides(outShape);
+  const row = shape[r - 1];
+  // Place every row of x (multi-index over the outer axes, all inside the first tile).
+  const outer = x.length / row;
+  const idx = new Array<number>(r - 1).fill(0);
+  for (let i = 0; i < outer; i++) {
+    let at = 0;
+    for (let k = 0; k < r - 1; k++) at += idx[k] * strides[k];
+    out.set(x.subarray(i * row, (i + 1) * row), at);
+    for (let k = r - 2; k >= 0 && ++idx[k] === shape[k]; k--) idx[k] = 0;
+  }
+  // Replicate along axis k the block of axes ≥ k, at every base position of the axes < k.
+  for (let k = r - 1; k >= 0; k--) {
+    if (reps[k] === 1) continue;
+    const block = shape[k] * strides[k];
+    const bases = shape.slice(0, k);
+    const count = bases.reduce((a, b) => a * b, 1);
+    const pos = new Array<number>(k).fill(0);
+    for (let i = 0; i < count; i++) {
+      let at = 0;
+      for (let j = 0; j < k; j++) at += pos[j] * strides[j];
+      for (let t = 1; t < reps[k]; t++) out.copyWithin(at + t * block, at, at + block);
+      for (let j = k - 1; j >= 0 && ++pos[j] === bases[j]; j--) pos[j] = 0;
+    }
+  }
+}
+
+/** `Tile` for float32 by block copies ({@linkcode tileInto}); other dtypes on cpu. */
+function tile(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { reps } = args.attrs as { reps: number[] };
+  if (x.dtype !== "float32" || reps.length !== x.shape.length) {
+    return cpuKernel("Tile")(args) as tf.TensorInfo;
+  }
+  const outShape = x.shape.map((d, i) => d * reps[i]);
+  const out = alloc(args.backend, tf.util.sizeFromShape(outShape));
+  tileInto(valuesOf(args.backend, x), x.shape, reps, out);
+  return output(args.backend, outShape, out);
+}
+
 /** A kernel name and its oneDNN-backed implementation. */
 export interface NativeKernel {
   name: string;
   fn: KernelFn;
 }
 
-/** The matmul, transpose and softmax kernels on oneDNN. */
+/** The matmul, transpose and softmax kernels on oneDNN, and tile by block copies. */
 export function nativeKernels(): NativeKernel[] {
   return [
     { name: "BatchMatMul", fn: batchMatMul },
     { name: "Transpose", fn: transpose },
     { name: "Softmax", fn: softmax },
+    { name: "Tile", fn: tile },
   ];
 }
