@@ -186,9 +186,10 @@ export const sweep = defineSweep({
       temperatures: [5],
       lambdas: [0.5],
       seeds: [0],
-      confirmSeeds: 4,
+      // Raised from 4 before any distilled confirm run had finished (the screen took 28 min).
+      confirmSeeds: 6,
       teachers: ["mnv2-ft-all"],
-      budget: "≈ 1 h 20 min on 2 idle CPU cores (10 runs: ≈ 7 min scratch, ≈ 9 min with views)",
+      budget: "≈ 2 h on 2 idle CPU cores (14 runs: ≈ 7 min scratch, ≈ 10 min with views)",
     },
     smoke: {
       preset: "smoke",
