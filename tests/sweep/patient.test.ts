@@ -124,7 +124,10 @@ test({
       );
       assertEquals(scratchLines.length, arms.length);
       const curves = figures.get("learning_curves")!.data.filter((t) => t.showlegend);
-      assert(curves.some((t) => t.name === "scratch-views"), "each arm's scratch is its own curve");
+      assert(
+        curves.some((t) => t.legendgroup === "scratch-views"),
+        "each arm's scratch is its own curve",
+      );
       assertStringIncludes(await Deno.readTextFile(join(out, "report.html")), 'id="plot-arms"');
     } finally {
       Deno.env.delete("KD_CACHE_DIR");
