@@ -497,6 +497,14 @@ export function curveGroup(run: CurveRun): string {
   return run.id.replace(/-s\d+$/, "");
 }
 
+/**
+ * Whether the learning curves take their colours from recipe arms: with several arms; with one,
+ * scratch is grey as without arms.
+ */
+export function curvesColouredByArm(runs: { recipe?: string }[]): boolean {
+  return recipeArms(runs).length > 1;
+}
+
 /** Runs of one group with at least this many seeds are summarised by their mean curve. */
 const MEAN_FROM = 2;
 
@@ -533,17 +541,21 @@ function meanCurve(runs: CurveRun[], value: (m: EpochRecord) => number): [number
 export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure {
   const data: Trace[] = [];
   const groups = new Map<string, CurveRun[]>();
-  for (const run of runs) {
-    if (run.metrics.length) {
-      groups.set(curveGroup(run), [...groups.get(curveGroup(run)) ?? [], run]);
-    }
-  }
-  // With several recipe arms a colour is an arm; with one, scratch grey as without arms.
-  const armList = recipeArms(runs);
-  const arms = armColors(armList.length > 1 ? armList : []);
-  const teachers = [...new Set(runs.flatMap((r) => r.teacher ? [r.teacher] : []))];
-  let distill = 0;
   let lastEpoch = 0;
+  for (const run of runs) {
+    if (!run.metrics.length) continue;
+    const group = curveGroup(run);
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group)!.push(run);
+    lastEpoch = Math.max(lastEpoch, run.metrics[run.metrics.length - 1].epoch);
+  }
+  const arms = armColors(curvesColouredByArm(runs) ? recipeArms(runs) : []);
+  const teachers = [...new Set(runs.flatMap((r) => r.teacher ? [r.teacher] : []))];
+  const panels = [
+    { axis: "", value: (m: EpochRecord) => m.accuracy * 100, label: "%{y:.1f}%" },
+    { axis: "2", value: (m: EpochRecord) => m.train_loss, label: "loss %{y:.4f}" },
+  ];
+  let distill = 0;
   for (const [group, members] of groups) {
     const run = members[0];
     const color = run.recipe && arms.has(run.recipe)
@@ -557,14 +569,9 @@ export function learningCurvesFigure(runs: CurveRun[], heading?: string): Figure
       ? [DASHES[0], ...DASHES.slice(2)][teachers.indexOf(run.teacher) % (DASHES.length - 1)]
       : "solid";
     const summarised = members.length >= MEAN_FROM;
-    const panels = [
-      { axis: "", value: (m: EpochRecord) => m.accuracy * 100, label: "%{y:.1f}%" },
-      { axis: "2", value: (m: EpochRecord) => m.train_loss, label: "loss %{y:.4f}" },
-    ];
     for (const { axis, value, label } of panels) {
       for (const [k, r] of members.entries()) {
         const epochs = r.metrics.map((m) => m.epoch);
-        lastEpoch = Math.max(lastEpoch, ...epochs);
         data.push({
           type: "scatter",
           mode: summarised || epochs.length > 30 ? "lines" : "lines+markers",

@@ -11,10 +11,10 @@ import {
   armsFigure,
   confirmDeltaFigure,
   confusionFigure,
+  curvesColouredByArm,
   deltaVsScratchFigure,
   type Figure,
   learningCurvesFigure,
-  recipeArms,
 } from "./figures.ts";
 import { bestRun, loadSweep, type RunData, type SweepData } from "./load.ts";
 import { figureHtml, plotlyScriptTag } from "./plotly.ts";
@@ -113,7 +113,7 @@ export function reportFigures(sweep: SweepData): NamedFigure[] {
       name: "learning_curves",
       caption: "Validation accuracy and training loss per epoch (metrics.jsonl): each run a " +
         "line, the mean of a configuration's seeds in bold; " +
-        (recipeArms(runs).length > 1
+        (curvesColouredByArm(runs)
           ? "one colour per recipe arm, its scratch runs dashed."
           : "scratch runs dashed grey."),
       figure: learningCurvesFigure(runs),

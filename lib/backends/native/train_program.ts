@@ -25,8 +25,13 @@ import {
   type ConvBNSaved,
 } from "./conv_bn.ts";
 import { ShapeCache } from "./program.ts";
-import type { TrainGraph, TrainHandle, TrainRun } from "./train_graph.ts";
+import type { TrainGraph, TrainHandle, TrainLayer, TrainRun } from "./train_graph.ts";
 import { TRAIN_GRAPH, TRAIN_GRAPH_GRAD } from "./kernel_names.ts";
+
+/** A layer's convolution as tfjs conv-kernel attributes (TF "same" padding, no dilation). */
+function convAttrs(l: TrainLayer): Record<string, unknown> {
+  return { strides: [l.stride, l.stride], pad: "same", dataFormat: "NHWC", dilations: [1, 1] };
+}
 
 /** Inputs per layer in the forward kernel's array: filter, γ, β, running mean, running variance. */
 const PER_LAYER = 5;
@@ -53,9 +58,9 @@ class TrainProgram {
   constructor(readonly graph: TrainGraph, shape: number[], filterShapes: number[][]) {
     this.shapes = [shape];
     graph.layers.forEach((spec, i) => {
-      const attrs = { strides: [spec.stride, spec.stride], pad: "same", dataFormat: "NHWC" };
       const inShape = this.shapes[spec.input];
-      const g = geometry(convInfo(inShape, filterShapes[i], attrs, spec.depthwise), spec.depthwise);
+      const info = convInfo(inShape, filterShapes[i], convAttrs(spec), spec.depthwise);
+      const g = geometry(info, spec.depthwise);
       if (!g) throw new Error(`train graph: layer ${i} is not a convolution oneDNN covers`);
       this.layers.push({ g, eps: graph.eps, relu6: spec.relu6, momentum: graph.momentum });
       this.shapes.push([g.n, g.oh, g.ow, g.oc]);
@@ -216,7 +221,8 @@ function trainGraphGrad(args: KernelArgs): tf.TensorInfo[] {
   const [dy, out] = ins.slice(0, 2).map((t) => valuesOf(b, t));
   const { x, params } = forwardInputs(b, ins.slice(2));
   const r = p.backward(state, dy, out, x, params, buffers(b));
-  const result = r.inputDz.map((dz, j) => output(b, p.shapes[inputReaders(p.graph)[j] + 1], dz));
+  const readers = inputReaders(p.graph);
+  const result = r.inputDz.map((dz, j) => output(b, p.shapes[readers[j] + 1], dz));
   r.layers.forEach(([dw, dg, db], i) => {
     const c = dg.length;
     result.push(
@@ -245,13 +251,7 @@ function inputGradient(
   return tf.engine().runKernel(
     l.depthwise ? "DepthwiseConv2dNativeBackpropInput" : "Conv2DBackpropInput",
     { dy: dz, filter },
-    {
-      strides: [l.stride, l.stride],
-      pad: "same",
-      dataFormat: "NHWC",
-      dilations: [1, 1],
-      inputShape: x.shape,
-    } as unknown as tf.NamedAttrMap,
+    { ...convAttrs(l), inputShape: x.shape } as unknown as tf.NamedAttrMap,
   ) as tf.Tensor;
 }
 
