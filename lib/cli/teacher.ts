@@ -14,7 +14,7 @@ import { initBackend } from "../backend.ts";
 const USAGE = `usage: deno task teacher [--from SPEC] [--data DIR] [--out DIR] [--name NAME]
   [--features-from POINT|block:K] [--train-fraction F] [--finetune-blocks K|all]
   [--augment crop[=MIN-MAX],flip,mixup=ALPHA] [--finetune-epochs E] [--finetune-lr LR]
-  [--weight-decays 0,1e-3,1e-2,1e-1]
+  [--image-size PX] [--weight-decays 0,1e-3,1e-2,1e-1]
   [--epochs 10,30,100] [--lr 1e-2] [--batch-size 32] [--seed 0] [--max-images N]
   [--backend NAME] [--json] [--quiet]
 
@@ -31,6 +31,8 @@ validation, optionally with the last K blocks fine-tuned; saved as a folder usab
                        all: every block after the stem, from the images (each step runs the
                        whole network: 20-30 s per epoch at 224 px on 2 CPU cores)
   --augment SPEC       augment the images while fine-tuning (needs --finetune-blocks all)
+  --image-size PX      build (and later run) the teacher at this input size instead of the
+                       backbone's own (224): e.g. the student's, so the teacher sees what it sees
   --max-images N       an evenly spaced subset of at most N images per split
   --out DIR            default data/teachers/<name>/`;
 
@@ -55,6 +57,7 @@ export function teacherOptions(f: Args): BuildTeacherOptions {
     batchSize: intFlag("batch-size", f["batch-size"]),
     seed: intFlag("seed", f.seed),
     maxImages: intFlag("max-images", f["max-images"]),
+    imageSize: intFlag("image-size", f["image-size"]),
     quiet: Boolean(f.quiet),
   };
 }
@@ -79,6 +82,7 @@ export const teacherCommand: CommandSpec<TeacherResult> = {
     "batch-size",
     "seed",
     "max-images",
+    "image-size",
   ],
   boolean: ["quiet"],
   json: true,

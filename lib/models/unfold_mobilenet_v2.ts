@@ -80,11 +80,12 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * inputs normalised to [-1, 1]), with the backbone's labels and a fresh seeded head; `null` when
  * it is anything else or the converted network's features differ from the backbone's. Batch norms
  * are identities (scale 1, shift = the folded bias, statistics 0/1): call
- * {@linkcode calibrateBatchNorm} before training it.
+ * {@linkcode calibrateBatchNorm} before training it. `opts.imageSize` runs it at another input
+ * size than the backbone's (the convolutions do not depend on it).
  */
 export function mobileNetV2FromLayers(
   backbone: LayersBackbone,
-  opts: { seed?: number } = {},
+  opts: { seed?: number; imageSize?: number } = {},
 ): MobileNetV2 | null {
   const { size, mean, std } = backbone.input;
   if (![...mean, ...std].every((v) => v === 0.5)) return null;
@@ -96,7 +97,7 @@ export function mobileNetV2FromLayers(
     const model = new MobileNetV2({
       numLabels: backbone.config.numLabels,
       labels: backbone.config.labels,
-      imageSize: size,
+      imageSize: opts.imageSize ?? size,
       depthMultiplier,
       bnMomentum: 0.1,
       seed: opts.seed,

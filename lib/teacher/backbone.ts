@@ -66,6 +66,8 @@ export interface OpenBackboneOptions {
   labels?: string[];
   /** Point to pool features at: a name of the backbone's, or `block:K` (the end of block K). */
   featuresFrom?: string;
+  /** Input side in pixels to run the backbone at (default: its own, e.g. 224). */
+  imageSize?: number;
   seed?: number;
   quiet?: boolean;
 }
@@ -115,6 +117,7 @@ async function hfMobileNet(
   const cutAfter = mobileNetPoint(opts.featuresFrom);
   const model = new MobileNetV2({
     ...mobileNetV2OptionsFromHF(hf, path),
+    ...(opts.imageSize ? { imageSize: opts.imageSize } : {}),
     numLabels: opts.numLabels,
     labels: opts.labels,
     cutAfter,
@@ -148,6 +151,13 @@ export async function openBackbone(
     case "hf-dir":
       return { model: await hfMobileNet(p.target, spec, opts) };
     case "tfjs-dir": {
+      if (opts.imageSize && opts.featuresFrom !== undefined) {
+        // A LayersModel's input size is part of its graph; only the unfolded MobileNetV2 resizes.
+        throw new UserError(
+          `--image-size with --features-from: a tfjs backbone cut at a layer keeps its own ` +
+            `input size (${spec})`,
+        );
+      }
       const layers = await loadTfjsLayersDir(p.target, {
         numLabels: opts.numLabels,
         labels: opts.labels,
@@ -157,9 +167,18 @@ export async function openBackbone(
       });
       // Cut earlier (--features-from), it stays a LayersModel: the cut points are its layers'.
       const unfolded = opts.featuresFrom === undefined
-        ? mobileNetV2FromLayers(layers, { seed: opts.seed })
+        ? mobileNetV2FromLayers(layers, { seed: opts.seed, imageSize: opts.imageSize })
         : null;
-      if (!unfolded) return { model: layers };
+      if (!unfolded) {
+        if (opts.imageSize && opts.imageSize !== layers.input.size) {
+          layers.dispose();
+          throw new UserError(
+            `--image-size ${opts.imageSize}: ${spec} is not a MobileNetV2 the toolkit can ` +
+              `convert, and a tfjs LayersModel keeps its own input size (${layers.input.size} px)`,
+          );
+        }
+        return { model: layers };
+      }
       layers.dispose();
       unfolded.setTrainableFrom(null);
       return { model: unfolded, unfolded };

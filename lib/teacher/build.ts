@@ -20,7 +20,7 @@ import { evenlySpaced, subsetSplit } from "../data/subset.ts";
 import { saveModel } from "../models/checkpoint.ts";
 import { backboneSpec, openBackbone } from "./backbone.ts";
 import { calibrateBatchNorm } from "../models/unfold_mobilenet_v2.ts";
-import type { PreprocessOptions } from "../data/preprocess.ts";
+import { MAX_IMAGE_SIZE, type PreprocessOptions } from "../data/preprocess.ts";
 import {
   fitProbe,
   type ProbeResult,
@@ -88,6 +88,12 @@ export interface TeacherSettings {
   seed: number;
   /** Evenly spaced subset of at most this many images per split (0: all). */
   maxImages: number;
+  /**
+   * Input side in pixels the teacher is built and later run at (default: the backbone's own,
+   * 224 for the ImageNet MobileNetV2). A MobileNetV2 is fully convolutional, so the pretrained
+   * weights carry over; at the student's size the teacher sees exactly what the student sees.
+   */
+  imageSize?: number;
 }
 
 /** The defaults of {@linkcode TeacherSettings}. */
@@ -214,6 +220,10 @@ export function validateTeacherSettings(s: TeacherSettings): void {
   if (!s.epochs.length || s.epochs.some((e) => !int(e, 1))) {
     bad("epochs", "a comma-separated list of integers >= 1", s.epochs);
   }
+  // Five stride-2 stages: below 32 px the last feature map would be under 1×1.
+  if (s.imageSize !== undefined && !(int(s.imageSize, 32) && s.imageSize <= MAX_IMAGE_SIZE)) {
+    bad("image-size", `an integer from 32 to ${MAX_IMAGE_SIZE}`, s.imageSize);
+  }
 }
 
 /** The default folder name for a teacher built with `s` (e.g. `mnv2-probe`, `mnv2-at-block-1-f0.1`). */
@@ -224,6 +234,7 @@ export function teacherName(s: Partial<TeacherSettings>): string {
     s.trainFraction !== undefined && s.trainFraction < 1 ? `f${s.trainFraction}` : "",
     s.finetuneBlocks ? `ft${s.finetuneBlocks}` : "",
     s.augment && s.finetuneBlocks === "all" ? "aug" : "",
+    s.imageSize ? `s${s.imageSize}` : "",
   ].filter(Boolean).join("-").replace(/[^\w.-]+/g, "-");
 }
 
@@ -280,7 +291,8 @@ const snakeProbe = (r: ProbeResult) => ({
 export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<TeacherResult> {
   const s: TeacherSettings = { ...TEACHER_DEFAULTS };
   for (const [k, v] of Object.entries(opts)) {
-    if (v !== undefined && (k in TEACHER_DEFAULTS || k === "featuresFrom" || k === "augment")) {
+    const optional = k === "featuresFrom" || k === "augment" || k === "imageSize";
+    if (v !== undefined && (k in TEACHER_DEFAULTS || optional)) {
       (s as unknown as Record<string, unknown>)[k] = v;
     }
   }
@@ -298,6 +310,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
     numLabels: labels.length,
     labels,
     featuresFrom: s.featuresFrom,
+    imageSize: s.imageSize,
     seed: s.seed,
     quiet,
   });
@@ -319,7 +332,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       );
     }
     log(
-      `teacher: ${from} features at ${point} (${model.featureSize}-d); ` +
+      `teacher: ${from} at ${pre.size} px, features at ${point} (${model.featureSize}-d); ` +
         `train ${train.n}, validation ${val.n} images`,
     );
     const fOpts = { layer: point, batchSize: s.batchSize, quiet };
@@ -474,6 +487,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       features_from: s.featuresFrom ?? null,
       train_fraction: s.trainFraction,
       max_images: s.maxImages,
+      image_size: pre.size,
       probe: { grid: grid.map(snakeProbe), best: snakeProbe(probe.best), lr: s.lr },
       finetune: finetune ?? null,
       seed: s.seed,

@@ -6,7 +6,8 @@ import { runTeacher } from "../../lib/cli/teacher.ts";
 import { buildTeacher, teacherName } from "../../lib/teacher/build.ts";
 import { openBackbone } from "../../lib/teacher/backbone.ts";
 import { finetuneFromImages } from "../../lib/teacher/finetune.ts";
-import { loadSplit } from "../../lib/data/dataset.ts";
+import { loadSplit, toTensor } from "../../lib/data/dataset.ts";
+import { evenlySpaced } from "../../lib/data/subset.ts";
 import { recordedValAccuracy } from "../../lib/sweep/teachers.ts";
 import { createModel, loadModel } from "../../lib/models/registry.ts";
 import type { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
@@ -160,6 +161,72 @@ test("teacher: --finetune-blocks all trains every block after the stem on augmen
       "--finetune-blocks all",
     );
   });
+});
+
+test("teacher: --image-size builds and saves the teacher at that input size", async () => {
+  await withTemp(async (dir) => {
+    // The fixture backbone is a 32 px checkpoint; its convolutions run at any size.
+    const r = await runTeacher([
+      "--from",
+      `hf-dir:${HF_MNV2}`,
+      "--data",
+      TEST_DATA,
+      "--out",
+      `${dir}/t48`,
+      "--image-size",
+      "48",
+      "--finetune-blocks",
+      "all",
+      "--finetune-epochs",
+      "1",
+      ...FAST,
+    ]);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/t48/config.json`));
+    assertEquals(saved.info.image_size, 48);
+    const m = await loadModel(`${dir}/t48`);
+    assertEquals(m.input.size, 48);
+    // The saved teacher reproduces its recorded accuracy from 48 px images.
+    const val = await loadSplit({
+      data: TEST_DATA,
+      split: "validation",
+      preprocess: m.input,
+      classNames: CLASSES,
+      quiet: true,
+    });
+    const rows = evenlySpaced(val.n, 12);
+    const pred = tf.tidy(() =>
+      m.apply(toTensor(val, rows, m.input), { training: false }).argMax(1).dataSync()
+    );
+    const right = rows.filter((row, i) => pred[i] === val.labels[row]).length;
+    assertEquals(right / 12, r.val_accuracy);
+    m.dispose();
+    assertEquals(teacherName({ finetuneBlocks: "all", imageSize: 96 }), "mnv2-probe-ftall-s96");
+  });
+  for (const size of ["16", "2000", "x"]) {
+    const e = await assertRejects(
+      () => runTeacher(["--image-size", size, "--data", TEST_DATA, "--quiet"]),
+      UserError,
+    );
+    assertStringIncludes(e.message, "--image-size");
+  }
+  // A tfjs backbone cut at a layer keeps its graph's input size.
+  const tfjs = await tfjsBackbone();
+  const e = await assertRejects(
+    () =>
+      runTeacher([
+        "--from",
+        `tfjs-dir:${tfjs}`,
+        "--data",
+        TEST_DATA,
+        "--features-from",
+        "block:1",
+        "--image-size",
+        "64",
+        "--quiet",
+      ]),
+    UserError,
+  );
+  assertStringIncludes(e.message, "--image-size");
 });
 
 test("teacher: a fine-tune that validation rejects leaves every state variable as it was", async () => {
