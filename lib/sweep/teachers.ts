@@ -7,18 +7,66 @@
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson } from "../core/fs.ts";
-import { buildTeacher, type TeacherSettings } from "../teacher/build.ts";
+import { buildTeacher, TEACHER_DEFAULTS, type TeacherSettings } from "../teacher/build.ts";
 import type { TeacherSource } from "./define.ts";
 
 /** What the teacher builder recorded in a saved teacher's `info`. */
 interface TeacherInfo {
   from?: string;
   val_accuracy?: number;
+  features_from?: string | null;
+  train_fraction?: number;
+  max_images?: number;
+  seed?: number;
+  finetune?: { blocks: number | "all"; epochs: number; lr: number; augment: string | null } | null;
 }
 
 async function teacherInfo(dir: string): Promise<TeacherInfo> {
   const saved = await readJson<{ info?: TeacherInfo }>(join(dir, "config.json"));
   return saved.info ?? {};
+}
+
+/**
+ * The first setting a saved teacher was built with that differs from `requested`, as
+ * `name=saved, not requested`, or null when all that the build recorded agrees. A folder is
+ * reused by name only, so without this check an experiment whose teacher settings changed
+ * would silently keep distilling from the old teacher.
+ */
+export async function settingsMismatch(
+  dir: string,
+  requested: Partial<TeacherSettings>,
+): Promise<string | null> {
+  const saved = await readJson<{ input?: { size?: number }; info?: TeacherInfo }>(
+    join(dir, "config.json"),
+  );
+  const info = saved.info ?? {};
+  const s: TeacherSettings = { ...TEACHER_DEFAULTS, ...requested };
+  const ft = s.finetuneBlocks === 0 ? null : {
+    blocks: s.finetuneBlocks,
+    epochs: s.finetuneEpochs,
+    lr: s.finetuneLr,
+    augment: s.finetuneBlocks === "all" ? s.augment ?? null : null,
+  };
+  const pairs: [string, unknown, unknown][] = [
+    ["featuresFrom", info.features_from ?? null, s.featuresFrom ?? null],
+    ["trainFraction", info.train_fraction, s.trainFraction],
+    ["maxImages", info.max_images, s.maxImages],
+    ["seed", info.seed, s.seed],
+    ["finetuneBlocks", info.finetune?.blocks ?? 0, ft?.blocks ?? 0],
+    ["finetuneEpochs", info.finetune?.epochs, ft?.epochs],
+    ["finetuneLr", info.finetune?.lr, ft?.lr],
+    ["augment", info.finetune?.augment ?? null, ft?.augment ?? null],
+    // Only a requested size can be checked: the backbone's own is not known here.
+    ["imageSize", saved.input?.size, s.imageSize ?? saved.input?.size],
+  ];
+  for (const [name, was, want] of pairs) {
+    // Settings an older build did not record cannot be checked.
+    if (was === undefined) continue;
+    if (JSON.stringify(was) !== JSON.stringify(want)) {
+      return `${name}=${JSON.stringify(was)}, not ${JSON.stringify(want)}`;
+    }
+  }
+  return null;
 }
 
 /** Validation accuracy `buildTeacher` recorded (`info.val_accuracy`), or null if none. */
@@ -44,6 +92,7 @@ export async function ensureTeacher(
   dir: string,
   opts: EnsureTeacherOptions,
 ): Promise<{ dir: string; valAccuracy: number | null }> {
+  const settings = { ...opts.settings, ...src.build?.settings };
   if (await exists(join(dir, "config.json"))) {
     const made = (await teacherInfo(dir)).from;
     if (made !== undefined && made !== opts.from) {
@@ -52,8 +101,14 @@ export async function ensureTeacher(
           `sweep (use another --out folder, or the same --backbone as before)`,
       );
     }
+    const differs = src.build ? await settingsMismatch(dir, settings) : null;
+    if (differs) {
+      throw new UserError(
+        `${dir} was built with ${differs} as teacher ${src.name} now asks; refusing to reuse ` +
+          `it (delete that folder to rebuild it, or use another --out folder)`,
+      );
+    }
   } else {
-    const settings = { ...opts.settings, ...src.build?.settings };
     const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
     opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
     await buildTeacher({
