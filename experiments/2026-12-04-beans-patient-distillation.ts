@@ -19,7 +19,8 @@
  * the confirm seeds.
  *
  * `cpu-ft-all-long` runs `cpu-ft-all`'s better arm for 60 epochs instead of 20;
- * `cpu-ft-all-views-120` runs it for 120 epochs from 16 cached teacher views per image.
+ * `cpu-ft-all-views-120` runs it for 120 epochs from 16 cached teacher views per image, from the
+ * 224 px teacher and from the same fine-tune at the student's 96 px (`mnv2-ft-all-s96`).
  *
  * Run: `deno task sweep 2026-12-04-beans-patient-distillation --profile
  * smoke|cpu|cpu-ft-all|cpu-ft-all-long|cpu-ft-all-views-120|full`.
@@ -99,6 +100,22 @@ export const sweep = defineSweep({
       },
       note: "ImageNet MobileNetV2 fine-tuned whole (after the stem) at 224 px with crop + flip, " +
         "epoch selected on validation",
+    },
+    {
+      // The same fine-tune at the CPU student's 96 px: a teacher that sees exactly what its
+      // student sees (and costs a fifth as much per image).
+      name: "mnv2-ft-all-s96",
+      build: {
+        from: IMAGENET,
+        settings: {
+          finetuneBlocks: "all",
+          augment: CROP_FLIP,
+          finetuneEpochs: FT_ALL_EPOCHS,
+          finetuneLr: 1e-4,
+          imageSize: 96,
+        },
+      },
+      note: "mnv2-ft-all's fine-tune at the student's 96 px instead of 224 px",
     },
     { name: "vit-guide", spec: "hf:merve/beans-vit-224", note: "the guide's ViT-B/16" },
   ],
@@ -188,8 +205,10 @@ export const sweep = defineSweep({
       seeds: [0],
       // Raised from 4 before any distilled confirm run had finished (the screen took 28 min).
       confirmSeeds: 6,
-      teachers: ["mnv2-ft-all"],
-      budget: "≈ 2 h on 2 idle CPU cores (14 runs: ≈ 7 min scratch, ≈ 10 min with views)",
+      // `mnv2-ft-all-s96` was added after the first teacher's 6 seeds: both teachers' students
+      // are paired with the same scratch runs (the scratch twin does not depend on the teacher).
+      teachers: ["mnv2-ft-all", "mnv2-ft-all-s96"],
+      budget: "≈ 3 h on 2 idle CPU cores (21 runs: ≈ 7 min scratch, ≈ 7.5–10.5 min with views)",
     },
     smoke: {
       preset: "smoke",
