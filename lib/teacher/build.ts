@@ -178,6 +178,8 @@ export interface TeacherResult {
   feature_point: string;
   /** Length of the pooled feature vector the head reads. */
   feature_size: number;
+  /** Input side in pixels the teacher runs at. */
+  image_size: number;
   /** Training images the probe was fitted on (after `trainFraction` and `maxImages`). */
   train_images: number;
   /** Validation images it was selected and scored on. */
@@ -474,6 +476,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       backbone_commit: commit ?? null,
       feature_point: point,
       feature_size: model.featureSize,
+      image_size: pre.size,
       train_images: subset?.length ?? train.n,
       val_images: val.n,
       val_accuracy: score.acc,
@@ -487,7 +490,6 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       features_from: s.featuresFrom ?? null,
       train_fraction: s.trainFraction,
       max_images: s.maxImages,
-      image_size: pre.size,
       probe: { grid: grid.map(snakeProbe), best: snakeProbe(probe.best), lr: s.lr },
       finetune: finetune ?? null,
       seed: s.seed,

@@ -181,6 +181,7 @@ test("teacher: --image-size builds and saves the teacher at that input size", as
       "1",
       ...FAST,
     ]);
+    assertEquals(r.image_size, 48);
     const saved = JSON.parse(await Deno.readTextFile(`${dir}/t48/config.json`));
     assertEquals(saved.info.image_size, 48);
     const m = await loadModel(`${dir}/t48`);
