@@ -36,6 +36,13 @@ const CROP_FLIP = "crop=0.35-1,flip";
  * 96.2% and was still improving (README, "The `mnv2-ft-all` teacher").
  */
 const FT_ALL_EPOCHS = 30;
+/** The whole-network fine-tune of the strongest built teacher (selected on validation). */
+const FT_ALL = {
+  finetuneBlocks: "all" as const,
+  augment: CROP_FLIP,
+  finetuneEpochs: FT_ALL_EPOCHS,
+  finetuneLr: 1e-4,
+};
 
 /** Function matching (Beyer et al.): the online teacher labels the student's own view, λ = 1. */
 function consistent(patient: number): SweepArm {
@@ -89,15 +96,7 @@ export const sweep = defineSweep({
     {
       // Issue #20 item 4: a CNN teacher as strong as the guide's ViT (aim: ≥ 97% validation).
       name: "mnv2-ft-all",
-      build: {
-        from: IMAGENET,
-        settings: {
-          finetuneBlocks: "all",
-          augment: CROP_FLIP,
-          finetuneEpochs: FT_ALL_EPOCHS,
-          finetuneLr: 1e-4,
-        },
-      },
+      build: { from: IMAGENET, settings: FT_ALL },
       note: "ImageNet MobileNetV2 fine-tuned whole (after the stem) at 224 px with crop + flip, " +
         "epoch selected on validation",
     },
@@ -105,16 +104,7 @@ export const sweep = defineSweep({
       // The same fine-tune at the CPU student's 96 px: a teacher that sees exactly what its
       // student sees (and costs a fifth as much per image).
       name: "mnv2-ft-all-s96",
-      build: {
-        from: IMAGENET,
-        settings: {
-          finetuneBlocks: "all",
-          augment: CROP_FLIP,
-          finetuneEpochs: FT_ALL_EPOCHS,
-          finetuneLr: 1e-4,
-          imageSize: 96,
-        },
-      },
+      build: { from: IMAGENET, settings: { ...FT_ALL, imageSize: 96 } },
       note: "mnv2-ft-all's fine-tune at the student's 96 px instead of 224 px",
     },
     { name: "vit-guide", spec: "hf:merve/beans-vit-224", note: "the guide's ViT-B/16" },
