@@ -26,7 +26,7 @@
  * smoke|cpu|cpu-ft-all|cpu-ft-all-long|cpu-ft-all-views-120|cpu-ft-all-s96-views-120|full`.
  * @module
  */
-import { defineSweep, type SweepArm } from "@kd/vision/sweep";
+import { defineSweep, type SweepArm, type SweepProfile } from "@kd/vision/sweep";
 import type { Recipe } from "@kd/vision/train";
 
 const IMAGENET = "hf:google/mobilenet_v2_1.0_224";
@@ -61,6 +61,21 @@ const VIEWS_120: SweepArm = {
   lambdas: [1],
   note: "16 cached teacher views per image (crop + flip), λ = 1, 120 epochs",
 };
+
+/** A profile teaching the 96 px student from `teacher` with {@linkcode VIEWS_120}, 6 confirm seeds. */
+function views120(teacher: string, budget: string): SweepProfile {
+  return {
+    preset: "cpu-fast",
+    student: "mobilenet_v2@0.5",
+    arms: [VIEWS_120],
+    temperatures: [5],
+    lambdas: [0.5],
+    seeds: [0],
+    confirmSeeds: 6,
+    teachers: [teacher],
+    budget,
+  };
+}
 
 /**
  * The arms at one budget: `patient` is the epoch count of the augmented arms, `views` the cached
@@ -184,35 +199,21 @@ export const sweep = defineSweep({
       teachers: ["mnv2-ft-all"],
       budget: "≈ 1 h on 2 idle CPU cores (10 runs: ≈ 3 min scratch, ≈ 9 min online)",
     },
-    "cpu-ft-all-views-120": {
-      preset: "cpu-fast",
-      student: "mobilenet_v2@0.5",
-      // `cpu-ft-all-long` asked for a longer schedule; online teaching costs ≈ 10 min per 60
-      // epochs here, so the teacher's views are cached instead (16 per image, each shown 7.5
-      // times over 120 epochs) and a run costs about what its scratch twin does.
-      arms: [VIEWS_120],
-      temperatures: [5],
-      lambdas: [0.5],
-      seeds: [0],
-      // Raised from 4 before any distilled confirm run had finished (the screen took 28 min).
-      confirmSeeds: 6,
-      teachers: ["mnv2-ft-all"],
-      budget: "≈ 2 h on 2 idle CPU cores (14 runs: ≈ 7 min scratch, ≈ 10 min with views)",
-    },
-    "cpu-ft-all-s96-views-120": {
-      preset: "cpu-fast",
-      student: "mobilenet_v2@0.5",
-      // `cpu-ft-all-views-120` with the same fine-tune at the student's 96 px as the teacher: one
-      // that sees exactly what its student sees. The arm, seeds and scratch runs are that
-      // profile's (the scratch twin does not depend on the teacher).
-      arms: [VIEWS_120],
-      temperatures: [5],
-      lambdas: [0.5],
-      seeds: [0],
-      confirmSeeds: 6,
-      teachers: ["mnv2-ft-all-s96"],
-      budget: "≈ 1 h 30 min on 2 idle CPU cores (14 runs: ≈ 7 min scratch, ≈ 7.5 min with views)",
-    },
+    // `cpu-ft-all-long` asked for a longer schedule; online teaching costs ≈ 10 min per 60 epochs
+    // here, so the teacher's views are cached instead (16 per image, each shown 7.5 times over
+    // 120 epochs) and a run costs about what its scratch twin does. The confirm seeds were
+    // raised from 4 to 6 before any distilled confirm run had finished (the screen took 28 min).
+    "cpu-ft-all-views-120": views120(
+      "mnv2-ft-all",
+      "≈ 2 h on 2 idle CPU cores (14 runs: ≈ 7 min scratch, ≈ 10 min with views)",
+    ),
+    // The same with the fine-tune at the student's 96 px as the teacher: one that sees exactly
+    // what its student sees. Arm, seeds and scratch runs are the same (the scratch twin does not
+    // depend on the teacher).
+    "cpu-ft-all-s96-views-120": views120(
+      "mnv2-ft-all-s96",
+      "≈ 1 h 30 min on 2 idle CPU cores (14 runs: ≈ 7 min scratch, ≈ 7.5 min with views)",
+    ),
     smoke: {
       preset: "smoke",
       student: "mobilenet_v2@0.35",
