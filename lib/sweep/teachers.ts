@@ -21,24 +21,34 @@ interface TeacherInfo {
   finetune?: { blocks: number | "all"; epochs: number; lr: number; augment: string | null } | null;
 }
 
-async function teacherInfo(dir: string): Promise<TeacherInfo> {
-  const saved = await readJson<{ info?: TeacherInfo }>(join(dir, "config.json"));
-  return saved.info ?? {};
+/** What a saved teacher's `config.json` says about how it was built. */
+export interface SavedTeacher {
+  /** The input it runs at (the toolkit's saved `InputSpec`). */
+  input?: { size?: number };
+  /** What the teacher builder recorded. */
+  info?: TeacherInfo;
+}
+
+/** The saved teacher in `dir` (its `config.json`). */
+export async function readSavedTeacher(dir: string): Promise<SavedTeacher> {
+  return await readJson<SavedTeacher>(join(dir, "config.json"));
+}
+
+function valAccuracyOf(saved: SavedTeacher): number | null {
+  const v = saved.info?.val_accuracy;
+  return typeof v === "number" ? v : null;
 }
 
 /**
- * The first setting a saved teacher was built with that differs from `requested`, as
+ * The first setting `saved` was built with that differs from `requested`, as
  * `name=saved, not requested`, or null when all that the build recorded agrees. A folder is
  * reused by name only, so without this check an experiment whose teacher settings changed
  * would silently keep distilling from the old teacher.
  */
-export async function settingsMismatch(
-  dir: string,
+export function settingsMismatch(
+  saved: SavedTeacher,
   requested: Partial<TeacherSettings>,
-): Promise<string | null> {
-  const saved = await readJson<{ input?: { size?: number }; info?: TeacherInfo }>(
-    join(dir, "config.json"),
-  );
+): string | null {
   const info = saved.info ?? {};
   const s: TeacherSettings = { ...TEACHER_DEFAULTS, ...requested };
   const ft = s.finetuneBlocks === 0 ? null : {
@@ -71,8 +81,7 @@ export async function settingsMismatch(
 
 /** Validation accuracy `buildTeacher` recorded (`info.val_accuracy`), or null if none. */
 export async function recordedValAccuracy(dir: string): Promise<number | null> {
-  const v = (await teacherInfo(dir)).val_accuracy;
-  return typeof v === "number" ? v : null;
+  return valAccuracyOf(await readSavedTeacher(dir));
 }
 
 /** Options of {@linkcode ensureTeacher}. */
@@ -94,32 +103,33 @@ export async function ensureTeacher(
 ): Promise<{ dir: string; valAccuracy: number | null }> {
   const settings = { ...opts.settings, ...src.build?.settings };
   if (await exists(join(dir, "config.json"))) {
-    const made = (await teacherInfo(dir)).from;
+    const saved = await readSavedTeacher(dir);
+    const made = saved.info?.from;
     if (made !== undefined && made !== opts.from) {
       throw new UserError(
         `${dir} was built from ${made}, not ${opts.from}; refusing to mix teachers in one ` +
           `sweep (use another --out folder, or the same --backbone as before)`,
       );
     }
-    const differs = src.build ? await settingsMismatch(dir, settings) : null;
+    const differs = settingsMismatch(saved, settings);
     if (differs) {
       throw new UserError(
         `${dir} was built with ${differs} as teacher ${src.name} now asks; refusing to reuse ` +
           `it (delete that folder to rebuild it, or use another --out folder)`,
       );
     }
-  } else {
-    const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
-    opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
-    await buildTeacher({
-      ...settings,
-      from: opts.from,
-      data: opts.data,
-      out: dir,
-      name: src.name,
-      quiet: opts.quiet,
-      log: opts.log,
-    });
+    return { dir, valAccuracy: valAccuracyOf(saved) };
   }
+  const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
+  opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
+  await buildTeacher({
+    ...settings,
+    from: opts.from,
+    data: opts.data,
+    out: dir,
+    name: src.name,
+    quiet: opts.quiet,
+    log: opts.log,
+  });
   return { dir, valAccuracy: await recordedValAccuracy(dir) };
 }

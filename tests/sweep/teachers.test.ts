@@ -2,7 +2,7 @@
 import { ALL_GRANTED, test } from "../permissions.ts";
 import { assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
-import { ensureTeacher, settingsMismatch } from "../../lib/sweep/teachers.ts";
+import { ensureTeacher, readSavedTeacher, settingsMismatch } from "../../lib/sweep/teachers.ts";
 import type { TeacherSource } from "../../lib/sweep/define.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { UserError } from "../../lib/core/errors.ts";
@@ -39,7 +39,10 @@ test("sweep teachers: a built teacher is reused as built, refused when its setti
     await ensureTeacher(source(asked), out, opts);
     assertEquals(lines.filter((l) => l.startsWith("building teacher")).length, 1);
     assertEquals(await Deno.readTextFile(join(out, "config.json")), config);
-    assertEquals(await settingsMismatch(out, { ...SMALL, ...asked.settings }), null);
+    assertEquals(
+      settingsMismatch(await readSavedTeacher(out), { ...SMALL, ...asked.settings }),
+      null,
+    );
     // Any recorded setting that now differs is named, and the folder is left alone.
     for (
       const [settings, named] of [

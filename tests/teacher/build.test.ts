@@ -6,8 +6,10 @@ import { runTeacher } from "../../lib/cli/teacher.ts";
 import { buildTeacher, teacherName } from "../../lib/teacher/build.ts";
 import { openBackbone } from "../../lib/teacher/backbone.ts";
 import { finetuneFromImages } from "../../lib/teacher/finetune.ts";
-import { loadSplit, toTensor } from "../../lib/data/dataset.ts";
-import { evenlySpaced } from "../../lib/data/subset.ts";
+import { loadSplit } from "../../lib/data/dataset.ts";
+import { evenlySpaced, subsetSplit } from "../../lib/data/subset.ts";
+import { predictLogits } from "../../lib/predict.ts";
+import { evaluateLogits } from "../../lib/metrics.ts";
 import { recordedValAccuracy } from "../../lib/sweep/teachers.ts";
 import { createModel, loadModel } from "../../lib/models/registry.ts";
 import type { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
@@ -194,12 +196,9 @@ test("teacher: --image-size builds and saves the teacher at that input size", as
       classNames: CLASSES,
       quiet: true,
     });
-    const rows = evenlySpaced(val.n, 12);
-    const pred = tf.tidy(() =>
-      m.apply(toTensor(val, rows, m.input), { training: false }).argMax(1).dataSync()
-    );
-    const right = rows.filter((row, i) => pred[i] === val.labels[row]).length;
-    assertEquals(right / 12, r.val_accuracy);
+    const twelve = subsetSplit(val, evenlySpaced(val.n, 12));
+    const logits = await predictLogits(m, twelve, { quiet: true });
+    assertEquals(evaluateLogits(logits, twelve.labels, 3).accuracy, r.val_accuracy);
     m.dispose();
     assertEquals(teacherName({ finetuneBlocks: "all", imageSize: 96 }), "mnv2-probe-ftall-s96");
   });
