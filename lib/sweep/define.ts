@@ -134,6 +134,11 @@ export interface SweepProfile {
    * configuration); 0 or absent: no confirm stage.
    */
   confirmSeeds?: number;
+  /**
+   * The first confirm seed (default and minimum 1000): a later value replicates a finished
+   * sweep on fresh seeds it has not used, e.g. 1006 after 6 confirm seeds.
+   */
+  confirmSeedStart?: number;
   /** Teacher names to use (default: all of the definition's teachers). */
   teachers?: string[];
   /** Teacher settings applied to every built teacher in this profile (e.g. `maxImages`). */

@@ -97,6 +97,8 @@ export function expandGrid(
       `screen seeds ${clash.join(", ")} are ≥ ${CONFIRM_SEED_BASE}, where confirm seeds start`,
     );
   }
+  // A bad first confirm seed fails now, not after the screen.
+  if (profile.confirmSeedStart !== undefined) confirmSeedList(0, profile.confirmSeedStart);
   const runs: RunEntry[] = [];
   for (const arm of profileArms(profile)) {
     for (const seed of profile.seeds) {
@@ -128,9 +130,17 @@ export function expandGrid(
 /** Confirm seeds start here, so they never coincide with a screen seed. */
 export const CONFIRM_SEED_BASE = 1000;
 
-/** The `n` confirm seeds: 1000, 1001, ... (a larger n extends a smaller one). */
-export function confirmSeedList(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => CONFIRM_SEED_BASE + i);
+/**
+ * The `n` confirm seeds: `start`, `start + 1`, ... (a larger n extends a smaller one). `start`
+ * (a profile's `confirmSeedStart`, default 1000) may not be below 1000, where screen seeds end.
+ */
+export function confirmSeedList(n: number, start: number = CONFIRM_SEED_BASE): number[] {
+  if (!Number.isInteger(start) || start < CONFIRM_SEED_BASE) {
+    throw new UserError(
+      `confirmSeedStart ${start} must be an integer ≥ ${CONFIRM_SEED_BASE}, where confirm seeds start`,
+    );
+  }
+  return Array.from({ length: n }, (_, i) => start + i);
 }
 
 /**

@@ -16,6 +16,7 @@ import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import {
   checkConfirmPlan,
+  CONFIRM_SEED_BASE,
   confirmRuns,
   confirmSeedList,
   expandGrid,
@@ -521,8 +522,15 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
         selectedAt: new Date().toISOString(),
       };
     }
+    const start = profile.confirmSeedStart ?? CONFIRM_SEED_BASE;
+    if (plan.seeds.length && plan.seeds[0] !== start) {
+      throw new UserError(
+        `${manifestPath}: its confirm seeds start at ${plan.seeds[0]}, the profile's at ` +
+          `${start}; use another --out folder`,
+      );
+    }
     const n = Math.max(confirmN, plan.seeds.length);
-    if (n > plan.seeds.length) plan = { ...plan, seeds: confirmSeedList(n) };
+    if (n > plan.seeds.length) plan = { ...plan, seeds: confirmSeedList(n, start) };
     const runs = confirmRuns(profile, teachers, plan.picks, plan.seeds, { data: opts.data });
     await writeJsonAtomic(manifestPath, { ...saved, runs: [...screen, ...runs], confirm: plan });
     return { ...plan, runs };
