@@ -263,6 +263,13 @@ test({
     const started = lines.filter((l) => l.includes(": starting"));
     assertEquals(started.length, 2, started.join("\n"));
 
+    // Confirm seeds from elsewhere (a replication profile) belong in another folder.
+    await assertRejects(
+      () => runSweep({ experiment: TINY, profile: "confirm-from-1005", data, out, quiet: true }),
+      UserError,
+      "its confirm seeds start at 1000, the profile's at 1005",
+    );
+
     // The sweep's identity includes its data: other data in the same folder is refused.
     const other = await Deno.makeTempDir();
     await Deno.symlink(join(DATA, "train.parquet"), join(other, "train.parquet"));

@@ -96,6 +96,21 @@ Deno.test("confirm runs: scratch and each pick on the same fresh seeds, seed by 
   );
 });
 
+Deno.test("confirmSeedStart: a replication's confirm seeds start later, never among the screen's", () => {
+  assertEquals(confirmSeedList(3, 1006), [1006, 1007, 1008]);
+  // Extending a replication keeps its first seeds.
+  assertEquals(confirmSeedList(5, 1006).slice(0, 3), confirmSeedList(3, 1006));
+  for (const bad of [999, 1006.5]) {
+    assertThrows(() => confirmSeedList(2, bad), UserError, `confirmSeedStart ${bad}`);
+    // The grid refuses it before any screen run starts.
+    assertThrows(
+      () => expandGrid({ ...profile, confirmSeedStart: bad }, teachers, {}),
+      UserError,
+      "confirmSeedStart",
+    );
+  }
+});
+
 test("a recorded pick must be in the grid and be what the screen results give", async () => {
   const { screen, acc } = accuracies((t, T, _l, s) => (t === "a" && T === 5 ? 0.9 : 0.8) + s / 100);
   const picks = selectForConfirm(screen, acc);
