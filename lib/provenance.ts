@@ -34,6 +34,43 @@ export function cpuModel(): string {
 }
 
 /**
+ * The CPU's family, model, stepping and widest vector extension from `/proc/cpuinfo` text, or
+ * null when it names none of them. Virtual machines often report a bare "AMD EPYC" as the model
+ * name; oneDNN picks its kernels (and so the rounding, and so a run's exact numbers) by what is
+ * here, so two runs reproduce each other bit for bit only on the same signature.
+ *
+ * @example
+ * ```ts
+ * import { cpuSignatureOf } from "./provenance.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const info = "cpu family\t: 26\nmodel\t\t: 2\nstepping\t: 1\nflags\t\t: sse avx2 avx512f\n";
+ * assertEquals(cpuSignatureOf(info), "family 26 model 2 stepping 1, avx512f");
+ * ```
+ */
+export function cpuSignatureOf(cpuinfo: string): string | null {
+  const field = (name: string) =>
+    cpuinfo.match(new RegExp(`^${name}\\s*:\\s*(.+)$`, "m"))?.[1].trim();
+  const ids = (["cpu family", "model", "stepping"] as const)
+    .map((k) => [k === "cpu family" ? "family" : k, field(k)])
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} ${v}`);
+  const flags = new Set((field("flags") ?? "").split(/\s+/));
+  const isa = ["avx512_bf16", "avx512f", "avx2", "avx", "sse4_2"].find((f) => flags.has(f));
+  const parts = [ids.join(" "), isa].filter(Boolean);
+  return parts.length ? parts.join(", ") : null;
+}
+
+/** {@linkcode cpuSignatureOf} this machine's `/proc/cpuinfo` (null off Linux). */
+export function cpuSignature(): string | null {
+  try {
+    return cpuSignatureOf(Deno.readTextFileSync("/proc/cpuinfo"));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Backend, device, versions, git commit, dataset checksums and the Hugging Face hub repositories
  * this process read (with the commit each resolved to) for a run record.
  */
@@ -43,6 +80,7 @@ export async function runEnvironment(
   return {
     backend: tf.getBackend(),
     cpu: cpuModel(),
+    cpu_signature: cpuSignature(),
     cores: navigator.hardwareConcurrency,
     versions: { deno: Deno.version.deno, v8: Deno.version.v8, tfjs: tf.version_core },
     git_commit: await gitCommit(),

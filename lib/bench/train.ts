@@ -11,6 +11,7 @@ import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
 import { createOptimizer } from "../optim.ts";
 import { presetRecipe } from "../presets.ts";
+import { cpuModel, cpuSignature } from "../provenance.ts";
 import { stepModel, trainStep } from "../train/step.ts";
 import { type TorchReference, torchReference } from "./torch.ts";
 import { type KernelProfile, startKernelProfile } from "./profile.ts";
@@ -343,13 +344,10 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
 }
 
 function machine(): string {
-  let cpu = "unknown CPU";
-  try {
-    const m = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/);
-    if (m) cpu = m[1].trim();
-  } catch { /* not Linux */ }
+  const sig = cpuSignature();
   const load = Deno.loadavg()[0].toFixed(2);
-  return `${cpu}, ${navigator.hardwareConcurrency} cores, load ${load}`;
+  return `${cpuModel()}${sig ? ` (${sig})` : ""}, ${navigator.hardwareConcurrency} cores, ` +
+    `load ${load}`;
 }
 
 const HEADER =
