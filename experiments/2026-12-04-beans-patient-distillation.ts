@@ -219,8 +219,9 @@ export const sweep = defineSweep({
     // A replication of `cpu-ft-all-s96-views-120` on 6 seeds it did not use (1006-1011): its
     // Δ (+1.1 pp [−0.5, +2.8] on 6 seeds) needs about twice the seeds to be told from zero. The
     // screen seed repeats the first sweep's seed 0, a check that this machine reproduces it.
-    // Analysis fixed before it ran (2026-12-04 23:52): the paired Δ over all 12 confirm seeds
-    // 1000-1011 (`pairedDifference`, as the report computes it), and the 6 new seeds alone.
+    // Analysis fixed before any of its runs trained (2026-12-04 23:52, while the sweep built its
+    // teacher): the paired Δ over all 12 confirm seeds 1000-1011 (`pairedDifference`, as the
+    // report computes it), and the 6 new seeds alone.
     "cpu-ft-all-s96-views-120-rep": {
       ...views120(
         "mnv2-ft-all-s96",

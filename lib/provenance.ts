@@ -34,7 +34,8 @@ export function cpuModel(): string {
 }
 
 /**
- * The CPU's family, model, stepping and widest vector extension from `/proc/cpuinfo` text, or
+ * The CPU's family, model, stepping and the newest instruction-set extension of the ladder oneDNN
+ * dispatches on (AMX, AVX-512 FP16, BF16, VNNI, AVX-512, AVX2, ...) from `/proc/cpuinfo` text, or
  * null when it names none of them. Virtual machines often report a bare "AMD EPYC" as the model
  * name; oneDNN picks its kernels (and so the rounding, and so a run's exact numbers) by what is
  * here, so two runs reproduce each other bit for bit only on the same signature.
@@ -56,7 +57,8 @@ export function cpuSignatureOf(cpuinfo: string): string | null {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k} ${v}`);
   const flags = new Set((field("flags") ?? "").split(/\s+/));
-  const isa = ["avx512_bf16", "avx512f", "avx2", "avx", "sse4_2"].find((f) => flags.has(f));
+  const isa = ["amx_tile", "avx512_fp16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2", "avx"]
+    .find((f) => flags.has(f));
   const parts = [ids.join(" "), isa].filter(Boolean);
   return parts.length ? parts.join(", ") : null;
 }

@@ -14,8 +14,8 @@ const INTEL = [0, 1].map((p) =>
   ].join("\n")
 ).join("\n\n");
 
-Deno.test("cpuSignatureOf: family, model, stepping and the widest vector extension", () => {
-  assertEquals(cpuSignatureOf(INTEL), "family 6 model 143 stepping 8, avx512_bf16");
+Deno.test("cpuSignatureOf: family, model, stepping and the newest extension oneDNN uses", () => {
+  assertEquals(cpuSignatureOf(INTEL), "family 6 model 143 stepping 8, amx_tile");
   // `model name` is not `model`, and a machine without AVX-512 says what it has.
   const amd = "cpu family\t: 25\nmodel name\t: AMD EPYC\nmodel\t\t: 1\nflags\t\t: sse4_2 avx avx2";
   assertEquals(cpuSignatureOf(amd), "family 25 model 1, avx2");
