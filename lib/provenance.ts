@@ -24,13 +24,19 @@ export async function gitCommit(): Promise<string | null> {
   }
 }
 
-/** CPU model name from /proc/cpuinfo (Linux), else the platform. */
-export function cpuModel(): string {
+/** This machine's `/proc/cpuinfo`, or null off Linux. */
+function readCpuinfo(): string | null {
   try {
-    const m = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.+)/);
-    if (m) return m[1].trim();
-  } catch { /* not Linux */ }
-  return `${Deno.build.os}/${Deno.build.arch}`;
+    return Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    return null;
+  }
+}
+
+/** CPU model name from /proc/cpuinfo (Linux), else the platform. */
+export function cpuModel(cpuinfo: string | null = readCpuinfo()): string {
+  const m = cpuinfo?.match(/model name\s*:\s*(.+)/);
+  return m ? m[1].trim() : `${Deno.build.os}/${Deno.build.arch}`;
 }
 
 /**
@@ -63,13 +69,9 @@ export function cpuSignatureOf(cpuinfo: string): string | null {
   return parts.length ? parts.join(", ") : null;
 }
 
-/** {@linkcode cpuSignatureOf} this machine's `/proc/cpuinfo` (null off Linux). */
-export function cpuSignature(): string | null {
-  try {
-    return cpuSignatureOf(Deno.readTextFileSync("/proc/cpuinfo"));
-  } catch {
-    return null;
-  }
+/** {@linkcode cpuSignatureOf} `cpuinfo` (default: this machine's; null off Linux). */
+export function cpuSignature(cpuinfo: string | null = readCpuinfo()): string | null {
+  return cpuinfo === null ? null : cpuSignatureOf(cpuinfo);
 }
 
 /**
@@ -79,10 +81,11 @@ export function cpuSignature(): string | null {
 export async function runEnvironment(
   splits: { name: string; source: string; checksum: string }[] = [],
 ): Promise<Record<string, unknown>> {
+  const cpuinfo = readCpuinfo();
   return {
     backend: tf.getBackend(),
-    cpu: cpuModel(),
-    cpu_signature: cpuSignature(),
+    cpu: cpuModel(cpuinfo),
+    cpu_signature: cpuSignature(cpuinfo),
     cores: navigator.hardwareConcurrency,
     versions: { deno: Deno.version.deno, v8: Deno.version.v8, tfjs: tf.version_core },
     git_commit: await gitCommit(),

@@ -122,7 +122,7 @@ export async function ensureTeacher(
   }
   const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
   opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
-  await buildTeacher({
+  const built = await buildTeacher({
     ...settings,
     from: opts.from,
     data: opts.data,
@@ -131,5 +131,5 @@ export async function ensureTeacher(
     quiet: opts.quiet,
     log: opts.log,
   });
-  return { dir, valAccuracy: await recordedValAccuracy(dir) };
+  return { dir, valAccuracy: built.val_accuracy };
 }
