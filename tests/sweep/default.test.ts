@@ -1,0 +1,89 @@
+/**
+ * The default experiment (`deno task sweep`, the newest dated `experiments/*-sweep.ts`) teaches
+ * the way issue #20's experiments found to beat the strongest scratch recipe: a teacher at the
+ * student's resolution, cached augmented views, λ = 1, scratch on the same views and schedule.
+ * Its smoke profile runs end to end offline, with the tiny MobileNetV2 fixture as the backbone.
+ */
+import { test } from "../permissions.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { TEST_DATA } from "../helpers.ts";
+import { FIXTURES } from "../fixture_paths.ts";
+import { initBackend } from "../../lib/backend.ts";
+import { defaultExperiment, runSweep } from "../../lib/sweep/run.ts";
+import { expandGrid } from "../../lib/sweep/grid.ts";
+import { loadSweep } from "../../lib/report/load.ts";
+import { writeSweepReport } from "../../lib/report/finish.ts";
+import type { SweepDefinition } from "../../lib/sweep/define.ts";
+
+const EXPERIMENT = defaultExperiment();
+const { sweep } = await import(`file://${EXPERIMENT}`) as { sweep: SweepDefinition };
+
+Deno.test("the default sweep's own profiles teach at the student's resolution from cached views", () => {
+  // `cpu` and `full` are the profiles `deno task sweep` picks by itself.
+  for (const name of ["cpu", "full"]) {
+    const profile = sweep.profiles[name];
+    const used = sweep.teachers.filter((t) => profile.teachers?.includes(t.name) ?? true);
+    const runs = expandGrid(
+      profile,
+      used.map((t) => ({ name: t.name, spec: `dir:/${t.name}` })),
+      {},
+    );
+    const size = runs[0].config.imageSize;
+    for (const t of used) {
+      // A built teacher is fine-tuned at the student's size; a hub teacher (the guide's ViT)
+      // takes 224 px, so only a 224 px student gets one.
+      const teacherSize = t.build ? t.build.settings?.imageSize ?? 224 : 224;
+      assertEquals(teacherSize, size, `${name}: teacher ${t.name} at ${teacherSize} px`);
+    }
+    for (const r of runs) {
+      assert((r.config.teacherViews ?? 0) >= 1, `${name}: ${r.id} without cached views`);
+      assertMatch(r.config.augment ?? "", /crop/, `${name}: ${r.id}`);
+      if (r.kind === "distill") assertEquals(r.config.lambda, 1, `${name}: ${r.id}`);
+    }
+    assert((profile.confirmSeeds ?? 0) >= 8, `${name}: a verdict needs confirm seeds`);
+  }
+});
+
+test({
+  name: "the default sweep, smoke: screen and confirm, scratch on the distilled arm's views",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await initBackend(undefined, { quiet: true });
+    const tmp = await Deno.makeTempDir({ prefix: "kd-default-" });
+    Deno.env.set("KD_CACHE_DIR", join(tmp, "cache"));
+    try {
+      const out = join(tmp, "sweep");
+      const r = await runSweep({
+        experiment: EXPERIMENT,
+        profile: "smoke",
+        data: TEST_DATA,
+        backbone: `hf-dir:${FIXTURES}/mobilenet_v2_tiny`,
+        out,
+        quiet: true,
+        log: () => {},
+      });
+      assert(r.complete);
+      await writeSweepReport(out, { quiet: true });
+      const { manifest, results } = await loadSweep(out);
+      assertEquals(results.pending, []);
+      assert(manifest!.confirm!.picks.length >= 1);
+      const confirmed = manifest!.runs.filter((x) => x.stage === "confirm");
+      const seeds = new Set(confirmed.map((x) => x.seed));
+      assertEquals(seeds.size, sweep.profiles.smoke.confirmSeeds);
+      for (const seed of seeds) {
+        const [scratch, kd] = ["scratch", "distill"].map((kind) =>
+          confirmed.find((x) => x.seed === seed && x.kind === kind)!.config
+        );
+        const same = (c: typeof kd) => [c.augment, c.teacherViews, c.epochs, c.imageSize];
+        assertEquals(same(scratch), same(kd), `seed ${seed}`);
+      }
+      const md = await Deno.readTextFile(join(out, "results.md"));
+      assertStringIncludes(md, "**Answer:**");
+    } finally {
+      Deno.env.delete("KD_CACHE_DIR");
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
