@@ -143,7 +143,7 @@ export interface SweepProfile {
   teachers?: string[];
   /** Teacher settings applied to every built teacher in this profile (e.g. `maxImages`). */
   teacherSettings?: Partial<TeacherSettings>;
-  /** Rough wall-clock budget, shown on the first line. */
+  /** Rough wall-clock budget, shown before the sweep builds or trains anything. */
   budget?: string;
 }
 

@@ -339,6 +339,8 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   for (const t of def.teachers) checkName("teacher name", t.name);
   const shard = parseShard(opts.shard);
   const dir = resolve(opts.out ?? join(SWEEPS_DIR, `${def.name}-${opts.profile}`));
+  // Before anything is built: a user should know at once whether this takes minutes or hours.
+  if (profile.budget) log(`${def.name} (profile ${opts.profile}): ${profile.budget}`);
   for (const sub of ["runs", "locks", "teachers"]) {
     await Deno.mkdir(join(dir, sub), { recursive: true });
   }

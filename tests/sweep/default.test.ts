@@ -55,6 +55,7 @@ test({
     Deno.env.set("KD_CACHE_DIR", join(tmp, "cache"));
     try {
       const out = join(tmp, "sweep");
+      const lines: string[] = [];
       const r = await runSweep({
         experiment: EXPERIMENT,
         profile: "smoke",
@@ -62,9 +63,12 @@ test({
         backbone: `hf-dir:${FIXTURES}/mobilenet_v2_tiny`,
         out,
         quiet: true,
-        log: () => {},
+        log: (l) => lines.push(l),
       });
       assert(r.complete);
+      // The profile's budget comes first, before the teacher is built.
+      assertEquals(lines[0], `${sweep.name} (profile smoke): ${sweep.profiles.smoke.budget}`);
+      assert(lines.findIndex((l) => l.startsWith("building teacher")) > 0);
       await writeSweepReport(out, { quiet: true });
       const { manifest, results } = await loadSweep(out);
       assertEquals(results.pending, []);
