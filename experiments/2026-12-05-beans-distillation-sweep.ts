@@ -86,7 +86,7 @@ export const sweep = defineSweep({
       seeds: [0],
       confirmSeeds: 8,
       teachers: ["mnv2-ft-all-s96"],
-      budget: "≈ 2 h on 2 idle CPU cores (teacher ≈ 4 min, then 18 runs of ≈ 6.5 min)",
+      budget: "≈ 2 h 10 min on 2 idle CPU cores (teacher ≈ 5 min, then 18 runs of ≈ 7 min)",
     },
     smoke: {
       preset: "smoke",
