@@ -7,13 +7,10 @@
 import { test } from "../permissions.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
-import { TEST_DATA } from "../helpers.ts";
-import { FIXTURES } from "../fixture_paths.ts";
-import { initBackend } from "../../lib/backend.ts";
-import { defaultExperiment, runSweep } from "../../lib/sweep/run.ts";
+import { defaultExperiment } from "../../lib/sweep/run.ts";
+import { withSmokeSweep } from "./smoke_sweep.ts";
 import { expandGrid } from "../../lib/sweep/grid.ts";
 import { loadSweep } from "../../lib/report/load.ts";
-import { writeSweepReport } from "../../lib/report/finish.ts";
 import type { SweepDefinition } from "../../lib/sweep/define.ts";
 
 const EXPERIMENT = defaultExperiment();
@@ -50,26 +47,10 @@ test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await initBackend(undefined, { quiet: true });
-    const tmp = await Deno.makeTempDir({ prefix: "kd-default-" });
-    Deno.env.set("KD_CACHE_DIR", join(tmp, "cache"));
-    try {
-      const out = join(tmp, "sweep");
-      const lines: string[] = [];
-      const r = await runSweep({
-        experiment: EXPERIMENT,
-        profile: "smoke",
-        data: TEST_DATA,
-        backbone: `hf-dir:${FIXTURES}/mobilenet_v2_tiny`,
-        out,
-        quiet: true,
-        log: (l) => lines.push(l),
-      });
-      assert(r.complete);
+    await withSmokeSweep(EXPERIMENT, async (out, lines) => {
       // The profile's budget comes first, before the teacher is built.
       assertEquals(lines[0], `${sweep.name} (profile smoke): ${sweep.profiles.smoke.budget}`);
       assert(lines.findIndex((l) => l.startsWith("building teacher")) > 0);
-      await writeSweepReport(out, { quiet: true });
       const { manifest, results } = await loadSweep(out);
       assertEquals(results.pending, []);
       assert(manifest!.confirm!.picks.length >= 1);
@@ -85,9 +66,6 @@ test({
       }
       const md = await Deno.readTextFile(join(out, "results.md"));
       assertStringIncludes(md, "**Answer:**");
-    } finally {
-      Deno.env.delete("KD_CACHE_DIR");
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   },
 });

@@ -8,12 +8,8 @@ import { test } from "../permissions.ts";
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { exists } from "../../lib/core/fs.ts";
-import { TEST_DATA } from "../helpers.ts";
-import { FIXTURES } from "../fixture_paths.ts";
-import { initBackend } from "../../lib/backend.ts";
-import { runSweep } from "../../lib/sweep/run.ts";
-import { writeSweepReport } from "../../lib/report/finish.ts";
 import { loadSweep } from "../../lib/report/load.ts";
+import { withSmokeSweep } from "./smoke_sweep.ts";
 import { reportFigures } from "../../lib/report/html.ts";
 import { sweep as patient } from "../../experiments/2026-12-04-beans-patient-distillation.ts";
 
@@ -27,22 +23,7 @@ test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await initBackend(undefined, { quiet: true });
-    const tmp = await Deno.makeTempDir({ prefix: "kd-patient-" });
-    Deno.env.set("KD_CACHE_DIR", join(tmp, "cache"));
-    try {
-      const out = join(tmp, "sweep");
-      const r = await runSweep({
-        experiment: EXPERIMENT,
-        profile: "smoke",
-        data: TEST_DATA,
-        backbone: `hf-dir:${FIXTURES}/mobilenet_v2_tiny`,
-        out,
-        quiet: true,
-        log: () => {},
-      });
-      assert(r.complete);
-      await writeSweepReport(out, { quiet: true });
+    await withSmokeSweep(EXPERIMENT, async (out) => {
       const sweep = await loadSweep(out);
       const arms = patient.profiles.smoke.arms!.map((a) => a.name);
       const { manifest } = sweep;
@@ -129,9 +110,6 @@ test({
         "each arm's scratch is its own curve",
       );
       assertStringIncludes(await Deno.readTextFile(join(out, "report.html")), 'id="plot-arms"');
-    } finally {
-      Deno.env.delete("KD_CACHE_DIR");
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   },
 });
