@@ -97,11 +97,12 @@ export const sweep = defineSweep({
       seeds: [0],
       // Two confirm seeds so the smoke run goes through every stage.
       confirmSeeds: 2,
-      teachers: ["mnv2-ft-all-s96"],
+      // Both kinds of teacher, built and from the hub, so a first run exercises every path.
+      teachers: ["mnv2-ft-all-s96", "vit-guide"],
       // The teacher's own settings win over the profile's: it is fine-tuned at 96 px as on CPU,
       // but from 48 images, which takes seconds.
       teacherSettings: { maxImages: 48 },
-      budget: "a minute (first run: plus downloads)",
+      budget: "a few minutes (first run: plus downloads, the guide's ViT ≈ 345 MB)",
     },
   },
 });

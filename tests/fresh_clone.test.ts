@@ -93,7 +93,7 @@ test({
       }
       const config = JSON.parse(
         await Deno.readTextFile(
-          join(tmp, "out1", "runs", "kd-vit-guide-T5-l0.5-s0", "config.json"),
+          join(tmp, "out1", "runs", "kd-vit-guide-views-2-T5-l1-s0", "config.json"),
         ),
       );
       const repos = config.environment.hub_repos.map((r: { repo: string; commit: string }) =>

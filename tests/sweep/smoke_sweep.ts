@@ -11,11 +11,13 @@ import { writeSweepReport } from "../../lib/report/finish.ts";
  * Runs `experiment`'s smoke profile as `deno task sweep EXPERIMENT --profile smoke` would offline
  * (the tiny MobileNetV2 fixture as the teachers' backbone, a private teacher cache), checks that it
  * completed, writes its results and report, then hands `check` the sweep folder and the progress
- * lines; the folder is removed afterwards.
+ * lines; the folder is removed afterwards. `teachers` names a subset (hub-only teachers have no
+ * fixture here; `tests/fresh_clone.test.ts` runs them against a loopback hub).
  */
 export async function withSmokeSweep(
   experiment: string,
   check: (out: string, lines: string[]) => Promise<void>,
+  teachers?: string[],
 ): Promise<void> {
   await initBackend(undefined, { quiet: true });
   const tmp = await Deno.makeTempDir({ prefix: "kd-smoke-sweep-" });
@@ -29,6 +31,7 @@ export async function withSmokeSweep(
       data: TEST_DATA,
       backbone: `hf-dir:${FIXTURES}/mobilenet_v2_tiny`,
       out,
+      teachers,
       quiet: true,
       log: (l) => lines.push(l),
     });
