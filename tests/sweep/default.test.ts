@@ -11,20 +11,21 @@ import { defaultExperiment } from "../../lib/sweep/run.ts";
 import { withSmokeSweep } from "./smoke_sweep.ts";
 import { expandGrid } from "../../lib/sweep/grid.ts";
 import { loadSweep } from "../../lib/report/load.ts";
-import type { SweepDefinition } from "../../lib/sweep/define.ts";
+import type { SweepDefinition, SweepProfile } from "../../lib/sweep/define.ts";
 
 const EXPERIMENT = defaultExperiment();
 const { sweep } = await import(`file://${EXPERIMENT}`) as { sweep: SweepDefinition };
+/** The teachers a profile uses: the ones it names, else all of the experiment's. */
+const teachersOf = (profile: SweepProfile) =>
+  sweep.teachers.filter((t) => profile.teachers?.includes(t.name) ?? true);
 /** The smoke profile's built teachers (the guide's ViT is hub-only: tests/fresh_clone.test.ts). */
-const BUILT = sweep.teachers.filter((t) =>
-  t.build && (sweep.profiles.smoke.teachers?.includes(t.name) ?? true)
-).map((t) => t.name);
+const BUILT = teachersOf(sweep.profiles.smoke).filter((t) => t.build).map((t) => t.name);
 
 Deno.test("the default sweep's own profiles teach at the student's resolution from cached views", () => {
   // `cpu` and `full` are the profiles `deno task sweep` picks by itself.
   for (const name of ["cpu", "full"]) {
     const profile = sweep.profiles[name];
-    const used = sweep.teachers.filter((t) => profile.teachers?.includes(t.name) ?? true);
+    const used = teachersOf(profile);
     const runs = expandGrid(
       profile,
       used.map((t) => ({ name: t.name, spec: `dir:/${t.name}` })),
