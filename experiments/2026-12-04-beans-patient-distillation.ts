@@ -136,8 +136,8 @@ export const sweep = defineSweep({
   ],
   profiles: {
     full: {
-      preset: "hf-guide",
-      overrides: { lr: 2e-3, optimizer: { name: "adamw", weightDecay: 0.05 }, schedule: "cosine" },
+      // The guide's scale with a from-scratch learning rate (README, "Results").
+      preset: "guide-scratch",
       student: "mobilenet_v2",
       arms: arms({ imageSize: 224, epochs: 30 }, 300, 32),
       temperatures: [2, 5],

@@ -61,9 +61,8 @@ export const sweep = defineSweep({
   ],
   profiles: {
     full: {
-      preset: "hf-guide",
-      // A from-scratch student needs a from-scratch learning rate (README, "Results").
-      overrides: { lr: 2e-3, optimizer: { name: "adamw", weightDecay: 0.05 }, schedule: "cosine" },
+      // The guide's scale with a from-scratch learning rate (README, "Results").
+      preset: "guide-scratch",
       student: "mobilenet_v2",
       arms: [viewsArm(16, 120)],
       temperatures: [1, 2, 5, 10],

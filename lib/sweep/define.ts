@@ -81,7 +81,10 @@ export interface TeacherSource {
 export interface SweepArm {
   /** Short name for run ids and tables (letters, digits, `-`). */
   name: string;
-  /** Another preset for this arm (default: the profile's). */
+  /**
+   * Another preset for this arm (default: the profile's). The profile's `overrides` still apply
+   * on top of it: a profile that mixes presets keeps recipe changes in a preset, not in `overrides`.
+   */
   preset?: string;
   /** Changes on top of the profile's recipe, e.g. `{ method: "dkd" }`, `{ augment: "flip" }`. */
   overrides?: Partial<Recipe>;

@@ -12,6 +12,8 @@ import { loadSweep } from "../../lib/report/load.ts";
 import { withSmokeSweep } from "./smoke_sweep.ts";
 import { reportFigures } from "../../lib/report/html.ts";
 import { sweep as patient } from "../../experiments/2026-12-04-beans-patient-distillation.ts";
+import { expandGrid } from "../../lib/sweep/grid.ts";
+import { PRESETS } from "../../lib/presets.ts";
 
 const EXPERIMENT = new URL(
   "../../experiments/2026-12-04-beans-patient-distillation.ts",
@@ -112,4 +114,23 @@ test({
       assertStringIncludes(await Deno.readTextFile(join(out, "report.html")), 'id="plot-arms"');
     });
   },
+});
+
+Deno.test("patient distillation: every profile's hf-guide arm trains with the guide's optimizer", () => {
+  // A profile's own overrides reach every arm; the guide's arm must not inherit a from-scratch lr.
+  const guide = PRESETS["hf-guide"].recipe;
+  for (const [name, profile] of Object.entries(patient.profiles)) {
+    const arms = profile.arms?.filter((a) => a.name === "hf-guide") ?? [];
+    if (!arms.length) continue;
+    const teachers = [{ name: "t", spec: "dir:/t" }];
+    const runs = expandGrid({ ...profile, arms }, teachers, {});
+    assert(runs.length > 0, name);
+    for (const r of runs) {
+      assertEquals(
+        [r.config.lr, r.config.optimizer, r.config.schedule, r.config.batchSize],
+        [guide.lr, guide.optimizer, guide.schedule, guide.batchSize],
+        `${name}: ${r.id}`,
+      );
+    }
+  }
 });
