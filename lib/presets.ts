@@ -74,6 +74,25 @@ export interface Recipe {
   maxImages: number;
 }
 
+/** The Hugging Face guide's recipe verbatim (the `hf-guide` preset). */
+const HF_GUIDE: Recipe = {
+  imageSize: 224,
+  studentOptions: { classifierDropoutProb: 0.8, bnMomentum: "hf" },
+  temperature: 5,
+  lambda: 0.5,
+  epochs: 30,
+  batchSize: 8,
+  lr: 5e-5,
+  optimizer: { name: "adamw", weightDecay: 0 },
+  schedule: "linear",
+  warmupRatio: 0,
+  clipNorm: 1,
+  selectBy: "accuracy",
+  earlyStopping: 0,
+  augment: "none",
+  maxImages: 0,
+};
+
 /**
  * The named presets; each is a complete {@linkcode Recipe}.
  *
@@ -90,23 +109,7 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
     description:
       "The HF guide: 224 px, T=5, λ=0.5, 30 epochs, batch 8, AdamW lr 5e-5 (no weight decay), " +
       "linear decay, MobileNetV2Config() defaults (dropout 0.8, HF BN momentum 0.997), best by accuracy.",
-    recipe: {
-      imageSize: 224,
-      studentOptions: { classifierDropoutProb: 0.8, bnMomentum: "hf" },
-      temperature: 5,
-      lambda: 0.5,
-      epochs: 30,
-      batchSize: 8,
-      lr: 5e-5,
-      optimizer: { name: "adamw", weightDecay: 0 },
-      schedule: "linear",
-      warmupRatio: 0,
-      clipNorm: 1,
-      selectBy: "accuracy",
-      earlyStopping: 0,
-      augment: "none",
-      maxImages: 0,
-    },
+    recipe: HF_GUIDE,
   },
   "guide-scratch": {
     description:
@@ -114,21 +117,10 @@ export const PRESETS: Record<string, { description: string; recipe: Recipe }> = 
       "from-scratch optimizer: AdamW lr 2e-3 wd 0.05, cosine. The guide's 5e-5 suits fine-tuning, " +
       "not a randomly initialised student; for GPU sweeps at the guide's scale.",
     recipe: {
-      imageSize: 224,
-      studentOptions: { classifierDropoutProb: 0.8, bnMomentum: "hf" },
-      temperature: 5,
-      lambda: 0.5,
-      epochs: 30,
-      batchSize: 8,
+      ...HF_GUIDE,
       lr: 2e-3,
       optimizer: { name: "adamw", weightDecay: 0.05 },
       schedule: "cosine",
-      warmupRatio: 0,
-      clipNorm: 1,
-      selectBy: "accuracy",
-      earlyStopping: 0,
-      augment: "none",
-      maxImages: 0,
     },
   },
   "cpu-fast": {
