@@ -31,3 +31,4 @@ export {
   type TeacherSource,
 } from "./define.ts";
 export { runSweep, type SweepOptions } from "./run.ts";
+export { threadsPerJob } from "./jobs.ts";

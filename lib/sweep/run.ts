@@ -11,7 +11,6 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { train } from "../train.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import {
@@ -30,13 +29,13 @@ import { ensureTeacher } from "./teachers.ts";
 import { hasSplit, resolveSplit, splitFiles } from "../data/resolve.ts";
 import { checksumFiles } from "../data/source.ts";
 import { tryLock } from "../core/lock.ts";
+import { lockPath, pollMs, runFinished, sleep, type StageContext, trainStage } from "./stage.ts";
+import { checkJobs, trainStageInJobs } from "./jobs.ts";
 import { evaluateModel, recordEvaluation } from "../evaluate.ts";
 import type { FinalSummary } from "../core/run_files.ts";
 import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
-import { formatDuration } from "../progress.ts";
-import { copyFinishedRun, finishedTwin } from "./reuse.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -138,6 +137,12 @@ export interface SweepOptions {
    * `SLURM_ARRAY_TASK_*`, else `1/1`); any share no live process holds is taken next.
    */
   shard?: string;
+  /**
+   * Train each stage in this many processes at once, each with its share of the cores (default
+   * 1: this process, all cores); see `jobs.ts`. Thread counts change the order oneDNN sums in, so
+   * runs agree with a one-job sweep's to rounding, not bit for bit.
+   */
+  jobs?: number;
   /** Print no training progress (the sweep's own lines still go to `log`). */
   quiet?: boolean;
   /** Test hook: stop (throw) after this many runs finished in this invocation. */
@@ -269,8 +274,6 @@ function once(fn: () => void): () => void {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Run `fn` holding the lock at `path`, waiting (polling) while a live process holds it. */
 async function withLock<T>(path: string, fn: () => Promise<T>, wait = () => {}): Promise<T> {
   let lock = await tryLock(path);
@@ -284,11 +287,6 @@ async function withLock<T>(path: string, fn: () => Promise<T>, wait = () => {}):
   } finally {
     await lock.release();
   }
-}
-
-/** How often a sweep looks again at runs and locks held by other processes (read when waiting). */
-function pollMs(): number {
-  return Number(Deno.env.get("KD_SWEEP_POLL_MS") ?? 10_000);
 }
 
 /**
@@ -338,13 +336,13 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   // Teacher names become folder names under the sweep directory: never a path.
   for (const t of def.teachers) checkName("teacher name", t.name);
   const shard = parseShard(opts.shard);
+  const jobs = checkJobs(opts.jobs ?? 1);
   const dir = resolve(opts.out ?? join(SWEEPS_DIR, `${def.name}-${opts.profile}`));
   // Before anything is built: a user should know at once whether this takes minutes or hours.
   if (profile.budget) log(`${def.name} (profile ${opts.profile}): ${profile.budget}`);
   for (const sub of ["runs", "locks", "teachers"]) {
     await Deno.mkdir(join(dir, sub), { recursive: true });
   }
-  const lockPath = (name: string) => join(dir, "locks", `${name}.lock`);
   const timer = stageTimer(dir);
 
   const teachers = await timer.time(
@@ -360,7 +358,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   }));
   const hash = gridHash(hashable);
   const manifestPath = join(dir, "sweep.json");
-  await withLock(lockPath("sweep.json"), async () => {
+  await withLock(lockPath(dir, "sweep.json"), async () => {
     if (!(await exists(manifestPath))) {
       const fresh: SweepManifest = {
         experiment: def.name,
@@ -419,83 +417,24 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
     return next;
   });
 
-  const eventsPath = join(dir, "log", `shard-${shard.index + 1}-of-${shard.count}.jsonl`);
-  await Deno.mkdir(join(dir, "log"), { recursive: true });
-  const event = async (run: string, what: string, extra: Record<string, unknown> = {}) => {
-    const line = JSON.stringify({ time: new Date().toISOString(), run, event: what, ...extra });
-    await Deno.writeTextFile(eventsPath, line + "\n", { append: true });
+  const ctx: StageContext = {
+    dir,
+    shard,
+    screen,
+    log,
+    quiet: opts.quiet,
+    stopAfterRuns: opts.stopAfterRuns,
+    finishedHere: 0,
   };
-  const finished = (r: RunEntry) => exists(join(dir, "runs", r.id, "final.json"));
-  const countFinished = async (runs: RunEntry[]) => {
-    let n = 0;
-    for (const r of runs) if (await finished(r)) n++;
-    return n;
-  };
-  let finishedNow = 0;
-
-  /**
-   * Train every unfinished run of a stage: this shard's runs first, then (so that a slow or
-   * absent shard does not hold the stage up) any other run no live process holds; then wait
-   * for runs other processes are training. Returns when the whole stage is finished.
-   */
   const runStage = async (stage: string, runs: RunEntry[]) => {
-    const mine = shardRuns(runs, shard);
-    const order = [...mine, ...runs.filter((r) => !mine.includes(r))];
-    const t0 = performance.now();
-    let trainedHere = 0, announcedWait = false;
-    const done = await countFinished(runs);
-    if (done) log(`${stage}: ${done} of ${runs.length} run(s) finished earlier, skipped`);
-    while (true) {
-      const pending: RunEntry[] = [];
-      for (const r of order) if (!(await finished(r))) pending.push(r);
-      if (!pending.length) return;
-      let ranOne = false;
-      for (const run of pending) {
-        const lock = await tryLock(lockPath(run.id));
-        if (!lock) continue;
-        try {
-          if (await finished(run)) continue;
-          const out = join(dir, "runs", run.id);
-          const at = `[${stage} ${(await countFinished(runs)) + 1}/${runs.length}]`;
-          const twin = await exists(out)
-            ? undefined
-            : await finishedTwin(run, [...screen, ...runs], finished);
-          if (twin) {
-            await copyFinishedRun(join(dir, "runs", twin.id), out, twin.id, dir);
-            await event(run.id, "reuse", { stage, from: twin.id });
-            log(`${at} ${run.id}: the same training as ${twin.id}, copied (reused_from.json)`);
-            finishedNow++, ranOne = true;
-            continue;
-          }
-          const resuming = await exists(join(out, "checkpoint", "trainer.json"));
-          log(`${at} ${run.id}: ${resuming ? "resuming" : "starting"}`);
-          await event(run.id, resuming ? "resume" : "start", { stage });
-          const summary = await train(run.config, { out, resume: true, quiet: opts.quiet });
-          await event(run.id, "finish", { stage, accuracy: summary.validation.accuracy });
-          finishedNow++, trainedHere++, ranOne = true;
-          const elapsed = (performance.now() - t0) / 1000;
-          const left = runs.length - (await countFinished(runs));
-          log(
-            `${at} ${run.id}: val acc ${(summary.validation.accuracy * 100).toFixed(1)}% ` +
-              `(${stage} elapsed ${formatDuration(elapsed)}, ~${
-                formatDuration((elapsed / trainedHere) * left)
-              } left for ${left} run(s))`,
-          );
-          if (opts.stopAfterRuns !== undefined && finishedNow >= opts.stopAfterRuns) {
-            throw new Error(`stopping after ${finishedNow} runs (test hook)`);
-          }
-        } finally {
-          await lock.release();
-        }
-      }
-      if (!ranOne) {
-        if (!announcedWait) {
-          log(`${stage}: waiting for ${pending.length} run(s) other processes are training`);
-          announcedWait = true;
-        }
-        await sleep(pollMs());
-      }
+    if (jobs > 1) {
+      const mine = shardRuns(runs, shard);
+      const order = [...mine, ...runs.filter((r) => !mine.includes(r))];
+      await trainStageInJobs({ dir, stage, runs: order, jobs, log, quiet: opts.quiet });
+      // Done, unless another process (a concurrent sweep) still trains some of them.
+      if ((await Promise.all(runs.map((r) => runFinished(dir, r)))).every(Boolean)) return;
     }
+    await trainStage(ctx, stage, runs);
   };
 
   log(
@@ -507,7 +446,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   if (confirmN === 0) return { dir, complete: true };
 
   // Every process derives the same picks from the finished screen runs; the first records them.
-  const plan = await withLock(lockPath("sweep.json"), async () => {
+  const plan = await withLock(lockPath(dir, "sweep.json"), async () => {
     const saved = await readJson<SweepManifest>(manifestPath);
     let plan = saved.confirm ?? null;
     const acc = new Map<string, number>();
@@ -554,7 +493,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
       for (const run of plan.runs) {
         const out = join(dir, "runs", run.id);
         if (await exists(join(out, "test_eval.json"))) continue;
-        await withLock(lockPath(run.id), async () => {
+        await withLock(lockPath(dir, run.id), async () => {
           if (await exists(join(out, "test_eval.json"))) return;
           const e = await evaluateModel({
             model: out,

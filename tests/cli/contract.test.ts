@@ -86,6 +86,7 @@ test("bad values and missing arguments are one line, exit 2", async () => {
     ["train", "--epochs"],
     ["eval", "--split", "validation"],
     ["sweep", "--profile", "nope", "--out", "/tmp/kd-contract-nope"],
+    ["sweep", "--jobs", "0", "--out", "/tmp/kd-contract-jobs"],
     ["report", "/nonexistent/sweep"],
     ["data", "frobnicate"],
     ["data", "info", "--data", "/nonexistent/beans"],
