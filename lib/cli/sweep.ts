@@ -27,8 +27,9 @@ const USAGE = `usage: deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR]
   folder shares the work (a lock per run). --shard i/n (or Slurm's array variables) starts
   with every n-th run, then helps with the rest. --jobs N: train N runs at once, each in its
   own process with 1/N of the cores (default 1); on 2 cores, --jobs 2 trains the cpu profile's
-  runs 1.5-1.75x sooner (BENCHMARKS.md), with numbers that differ from --jobs 1 by rounding
-  (oneDNN sums in another order on fewer threads; a run resumes exactly on the same --jobs).
+  runs 1.5-1.75x sooner (BENCHMARKS.md). Fewer threads sum in another order, which training
+  amplifies: runs differ from --jobs 1's as another seed's would, and resume exactly only
+  under the same --jobs.
   --data DIR (env KD_DATA): beans from a folder instead of the Hugging Face cache.
   --backbone SPEC (env KD_BACKBONE): the backbone every built teacher comes from (default
   hf:google/mobilenet_v2_1.0_224), e.g. tfjs-dir:PATH or hf-dir:PATH offline.
