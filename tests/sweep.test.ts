@@ -167,6 +167,14 @@ test("bad sweep input: missing experiment, no sweep export, shard out of range, 
     "--teachers vit: not in profile smoke (its teachers: rand)",
   );
   await Deno.remove(out, { recursive: true });
+  // Bad input fails before the sweep folder is made: nothing is left to clean up.
+  const fresh = join(await Deno.makeTempDir(), "sweep");
+  await assertRejects(
+    () => runSweep({ experiment: TINY, profile: "smoke", data: "/nonexistent/beans", out: fresh }),
+    UserError,
+    "/nonexistent/beans",
+  );
+  await assertRejects(() => Deno.stat(fresh), Deno.errors.NotFound);
   const profile = { preset: "smoke", student: "mobilenet_v2", temperatures: [2], lambdas: [0.5] };
   const teachers = [{ name: "t", spec: "dir:/t" }];
   assertThrows(() => expandGrid({ ...profile, seeds: [] }, teachers, {}), UserError, "empty");

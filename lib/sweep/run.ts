@@ -177,17 +177,15 @@ export function gridDifferences(
 const listed = (ids: string[]) => `${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ", ..." : ""}`;
 
 /**
- * Resolve the teacher axis of a profile before any run: the data is checked first (its absence
- * is the likeliest problem), hub teachers are fetched into the Hugging Face cache, and built
- * teachers are built (in this process) unless the sweep directory already holds them.
+ * The profile's teacher sources (those `--teachers` keeps), checked, and the data's train and
+ * validation splits found: what can be wrong with the input fails here, before the sweep
+ * directory is made.
  */
-async function resolveTeachers(
+async function checkInputs(
   def: SweepDefinition,
   profile: SweepProfile,
-  dir: string,
   opts: SweepOptions,
-  log: (l: string) => void,
-): Promise<TeacherEntry[]> {
+): Promise<TeacherSource[]> {
   const all = profile.teachers ?? def.teachers.map((t) => t.name);
   const unknown = (opts.teachers ?? []).filter((t) => !all.includes(t));
   if (unknown.length) {
@@ -211,7 +209,22 @@ async function resolveTeachers(
   });
   const labels = (await resolveSplit({ data: opts.data, split: "train", quiet: true })).classNames;
   await resolveSplit({ data: opts.data, split: "validation", labels, quiet: true });
-  // Hub teachers next (a download, or a one-line failure), before minutes of teacher building.
+  return sources;
+}
+
+/**
+ * Resolve the teacher axis of a profile before any run: hub teachers are fetched into the
+ * Hugging Face cache, and built teachers are built (in this process) unless the sweep directory
+ * already holds them.
+ */
+async function resolveTeachers(
+  sources: TeacherSource[],
+  profile: SweepProfile,
+  dir: string,
+  opts: SweepOptions,
+  log: (l: string) => void,
+): Promise<TeacherEntry[]> {
+  // Hub teachers first (a download, or a one-line failure), before minutes of teacher building.
   for (const src of sources) {
     const p = src.spec ? parseSpec(src.spec) : undefined;
     if (p?.kind === "hf") await fetchHFModel(p.target, { quiet: opts.quiet });
@@ -223,7 +236,7 @@ async function resolveTeachers(
       continue;
     }
     // One process builds; the others wait for it (or take over if it died) and then reuse it.
-    const lock = join(dir, "locks", `teacher-${src.name}.lock`);
+    const lock = lockPath(dir, `teacher-${src.name}`);
     const built = await withLock(
       lock,
       () =>
@@ -340,6 +353,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   const dir = resolve(opts.out ?? join(SWEEPS_DIR, `${def.name}-${opts.profile}`));
   // Before anything is built: a user should know at once whether this takes minutes or hours.
   if (profile.budget) log(`${def.name} (profile ${opts.profile}): ${profile.budget}`);
+  const sources = await checkInputs(def, profile, opts);
   for (const sub of ["runs", "locks", "teachers"]) {
     await Deno.mkdir(join(dir, sub), { recursive: true });
   }
@@ -347,7 +361,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
 
   const teachers = await timer.time(
     "teachers",
-    () => resolveTeachers(def, profile, dir, opts, log),
+    () => resolveTeachers(sources, profile, dir, opts, log),
   );
   const data = await dataChecksums(opts.data);
   const screen = expandGrid(profile, teachers, { data: opts.data });
