@@ -13,6 +13,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { train } from "../train.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
+import { checkName } from "../core/paths.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import {
   checkConfirmPlan,
@@ -234,16 +235,6 @@ async function resolveTeachers(
     out.push({ name: src.name, spec: `dir:${built.dir}`, valAccuracy: built.valAccuracy });
   }
   return out;
-}
-
-/** Folder and file names a sweep derives from user-given names must stay plain names. */
-export function checkName(what: string, name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes("..")) {
-    throw new UserError(
-      `${what} "${name}" cannot name a folder: use letters, digits, ".", "_" and "-" only`,
-    );
-  }
-  return name;
 }
 
 /**
