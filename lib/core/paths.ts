@@ -30,6 +30,20 @@ export function staysInside(path: string): boolean {
 }
 
 /**
+ * Refuse a path that file `file` lists (e.g. a weights file of a `model.json`) unless it
+ * {@linkcode staysInside} the folder of `file`: reading it would read whatever it points at.
+ */
+export function checkListedPath(file: string, what: string, listed: unknown): string {
+  if (typeof listed !== "string" || !staysInside(listed)) {
+    throw new UserError(
+      `${file}: ${what} ${JSON.stringify(listed)} is not a path inside its folder ` +
+        "(absolute, or leaves it with ..)",
+    );
+  }
+  return listed;
+}
+
+/**
  * Refuse a non-empty `out` without `force`, and an `out` that is a file (before any work);
  * messages name it as `label` (default `--out OUT`).
  */
