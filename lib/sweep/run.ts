@@ -38,6 +38,7 @@ import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
 import { formatDuration } from "../progress.ts";
 import { copyFinishedRun, finishedTwin } from "./reuse.ts";
+import { checkManifestRuns } from "./results.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -368,8 +369,9 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
     }
     let saved: SweepManifest;
     try {
-      saved = await readJson<SweepManifest>(manifestPath);
+      saved = checkManifestRuns(manifestPath, await readJson<SweepManifest>(manifestPath));
     } catch (e) {
+      if (e instanceof UserError) throw e;
       throw new UserError(`${manifestPath}: ${(e as Error).message}`);
     }
     checkSameData(dir, saved.data, data);
@@ -499,7 +501,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
 
   // Every process derives the same picks from the finished screen runs; the first records them.
   const plan = await withLock(lockPath("sweep.json"), async () => {
-    const saved = await readJson<SweepManifest>(manifestPath);
+    const saved = checkManifestRuns(manifestPath, await readJson<SweepManifest>(manifestPath));
     let plan = saved.confirm ?? null;
     const acc = new Map<string, number>();
     for (const r of screen) {
