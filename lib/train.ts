@@ -49,6 +49,7 @@ import {
   saveCheckpoint,
   type SetAside,
   setAsidePreviousRun,
+  tidyRunDir,
   type TrainerState,
   writeMetrics,
 } from "./train/run_dir.ts";
@@ -168,7 +169,9 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Fin
       const online = opts.teacherOnline || (augmentEnabled(augment) && !config.teacherViews);
       targets = await makeTargets(config, data, { online, quiet });
     }
-    // Everything the new run needs is there: only now may a previous run make way.
+    // Everything the new run needs is there: only now may a crash's leftovers go and a previous
+    // run make way.
+    await tidyRunDir(plan);
     if (plan.replacing) aside = await setAsidePreviousRun(out);
     await Deno.mkdir(out, { recursive: true });
 

@@ -67,6 +67,29 @@ export function tfjsBackbone(): Promise<string> {
   })();
 }
 
+/**
+ * A copy of the tfjs model folder `src` under `dir/model` whose `model.json` lists its weights
+ * files by `listed(name)` (e.g. `../elsewhere/NAME`: the files themselves are copied to
+ * `dir/elsewhere/`, so a reader that follows such paths loads the model); returns `dir/model`.
+ */
+export async function tfjsWithWeightsAt(
+  src: string,
+  dir: string,
+  listed: (name: string) => string,
+): Promise<string> {
+  const model = JSON.parse(await Deno.readTextFile(join(src, "model.json")));
+  await Deno.mkdir(join(dir, "model"), { recursive: true });
+  await Deno.mkdir(join(dir, "elsewhere"), { recursive: true });
+  for (const group of model.weightsManifest) {
+    for (const name of group.paths) {
+      await Deno.copyFile(join(src, name), join(dir, "elsewhere", name));
+    }
+    group.paths = group.paths.map(listed);
+  }
+  await Deno.writeTextFile(join(dir, "model", "model.json"), JSON.stringify(model));
+  return join(dir, "model");
+}
+
 /** A run's `metrics.jsonl` without its wall-clock fields, which legitimately differ between runs. */
 export async function runMetrics(dir: string): Promise<Record<string, unknown>[]> {
   const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");

@@ -11,7 +11,8 @@ import { DEFAULT_BACKBONE } from "../teacher/backbone.ts";
 import { buildTeacher, type BuildTeacherOptions, type TeacherResult } from "../teacher/build.ts";
 import { initBackend } from "../backend.ts";
 
-const USAGE = `usage: deno task teacher [--from SPEC] [--data DIR] [--out DIR] [--name NAME]
+const USAGE =
+  `usage: deno task teacher [--from SPEC] [--data DIR] [--out DIR] [--name NAME] [--force]
   [--features-from POINT|block:K] [--train-fraction F] [--finetune-blocks K|all]
   [--augment crop[=MIN-MAX],flip,mixup=ALPHA] [--finetune-epochs E] [--finetune-lr LR]
   [--image-size PX] [--weight-decays 0,1e-3,1e-2,1e-1]
@@ -34,7 +35,10 @@ validation, optionally with the last K blocks fine-tuned; saved as a folder usab
   --image-size PX      build (and later run) the teacher at this input size instead of the
                        backbone's own (224): e.g. the student's, so the teacher sees what it sees
   --max-images N       an evenly spaced subset of at most N images per split
-  --out DIR            default data/teachers/<name>/`;
+  --out DIR            default data/teachers/<name>/; never the --data or --from folder
+                       (nor a folder holding either)
+  --name NAME          the default folder's name (letters, digits, ".", "_", "-")
+  --force              replace a non-empty --out (a teacher built before included)`;
 
 /** `--flag` values of the teacher command as {@linkcode BuildTeacherOptions}. */
 export function teacherOptions(f: Args): BuildTeacherOptions {
@@ -43,6 +47,7 @@ export function teacherOptions(f: Args): BuildTeacherOptions {
     data: f.data as string | undefined,
     out: f.out as string | undefined,
     name: f.name as string | undefined,
+    force: Boolean(f.force),
     featuresFrom: f["features-from"] as string | undefined,
     trainFraction: numberFlag("train-fraction", f["train-fraction"]),
     finetuneBlocks: f["finetune-blocks"] === "all"
@@ -84,7 +89,7 @@ export const teacherCommand: CommandSpec<TeacherResult> = {
     "max-images",
     "image-size",
   ],
-  boolean: ["quiet"],
+  boolean: ["force", "quiet"],
   json: true,
   backend: true,
   run: (f) => buildTeacher(teacherOptions(f)),

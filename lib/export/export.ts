@@ -7,7 +7,8 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { canonicalPath, isSameOrInside, replaceDir } from "../core/fs.ts";
+import { replaceDir } from "../core/fs.ts";
+import { checkOut, overlap } from "../core/paths.ts";
 import { createModel, parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { openHFWeights } from "../models/hf_checkpoint.ts";
@@ -134,22 +135,6 @@ export interface ExportResult {
   image_size: number;
 }
 
-/** Refuse a non-empty `out` without `force` (before any work). */
-export async function checkOut(out: string, force = false): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(out);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  if (!info.isDirectory) throw new UserError(`--out ${out} is a file, not a folder`);
-  if (force) return;
-  for await (const _ of Deno.readDir(out)) {
-    throw new UserError(`--out ${out} is not empty; pass --force to replace it`);
-  }
-}
-
 /** The folders a source is read from: its run, else the folder its spec names (if any). */
 function sourceFolders(source: ExportSource): string[] {
   const dirs: string[] = [];
@@ -164,11 +149,9 @@ function sourceFolders(source: ExportSource): string[] {
  * the folder the model (and its run's records) is read from with the export.
  */
 export async function checkOutApart(out: string, source: ExportSource): Promise<void> {
-  const o = await canonicalPath(out);
   for (const dir of sourceFolders(source)) {
-    const d = await canonicalPath(dir);
-    if (isSameOrInside(o, d) || isSameOrInside(d, o)) {
-      const how = o === d ? "is" : isSameOrInside(o, d) ? "is inside" : "contains";
+    const how = await overlap(out, dir);
+    if (how) {
       throw new UserError(
         `--out ${out} ${how} the source ${dir}; exporting there would replace what it is made ` +
           "from, so choose a folder outside it",

@@ -13,6 +13,7 @@
 import * as tf from "../tf.ts";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { checkListedPath } from "../core/paths.ts";
 import type { InputSpec } from "../models/model.ts";
 import {
   type MobileNetV2,
@@ -183,8 +184,13 @@ export function fileLoadHandler(dir: string): tf.io.IOHandler {
         const specs: tf.io.WeightsManifestEntry[] = [];
         const buffers: Uint8Array[] = [];
         for (const group of manifest) {
+          // Every weights file must lie in the model's folder: model.json may come from anywhere.
+          if (!Array.isArray(group?.paths)) {
+            throw new UserError(`${path}: a weightsManifest entry has no "paths" list`);
+          }
+          const paths = group.paths.map((p) => checkListedPath(path, "weights path", p));
           specs.push(...group.weights);
-          for (const p of group.paths) {
+          for (const p of paths) {
             try {
               buffers.push(await Deno.readFile(join(dir, p)));
             } catch (e) {

@@ -10,6 +10,7 @@
 import * as tf from "../tf.ts";
 import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
 import { UserError } from "../core/errors.ts";
+import { checkListedPath } from "../core/paths.ts";
 import { assertFinite } from "./safetensors.ts";
 import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import { globalAvgPool } from "./layers.ts";
@@ -762,7 +763,12 @@ export async function loadTfjsLayersDir(
       t.dispose();
     };
     for (const group of mj.weightsManifest) {
-      const buffers = await Promise.all(group.paths.map(async (p) => {
+      // Every weights file must lie in the model's folder: model.json may come from anywhere.
+      if (!Array.isArray(group?.paths)) {
+        throw new UserError(`${path}: a weightsManifest entry has no "paths" list`);
+      }
+      const paths = group.paths.map((p) => checkListedPath(path, "weights path", p));
+      const buffers = await Promise.all(paths.map(async (p) => {
         try {
           return await Deno.readFile(`${dir}/${p}`);
         } catch (e) {

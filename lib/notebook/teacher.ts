@@ -41,13 +41,18 @@ export async function buildProbeTeacher(
   opts: { data?: string; from?: string },
 ): Promise<void> {
   const from = backboneSpec(opts.from);
+  let rebuild = false;
   if (await exists(join(out, "config.json"))) {
-    const saved = await readJson<{ info?: { from?: string } }>(join(out, "config.json"));
+    const saved = await readJson<{ info?: { from?: string; made_by?: unknown } }>(
+      join(out, "config.json"),
+    );
     if (saved.info?.from === from) return;
+    // A teacher this toolkit built from another backbone is replaced; anything else is refused.
+    rebuild = String(saved.info?.made_by).startsWith("buildTeacher");
   }
   console.log(`building the teacher (once) from ${from} into ${out}`);
   const t0 = performance.now();
-  const r = await buildTeacher({ from, data: opts.data, out, quiet: true });
+  const r = await buildTeacher({ from, data: opts.data, out, force: rebuild, quiet: true });
   console.log(
     `validation accuracy ${(100 * r.val_accuracy).toFixed(1)}% (${r.val_images} images); ` +
       `built in ${((performance.now() - t0) / 1000).toFixed(0)} s`,

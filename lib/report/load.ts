@@ -10,6 +10,7 @@ import { exists, readJson } from "../core/fs.ts";
 import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
 import type { TrainConfig } from "../train.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
+import { checkManifestRuns } from "../sweep/results.ts";
 
 /**
  * A test-split evaluation stored beside a run (`test_eval.json`), kept apart from validation.
@@ -176,7 +177,9 @@ export async function loadSweep(dir: string): Promise<SweepData> {
   }
   const results = await readOptionalJson<SweepResults>(resultsPath) as SweepResults;
   if (!Array.isArray(results.rows)) throw new UserError(`${resultsPath}: "rows" is not a list`);
-  const manifest = await readOptionalJson<SweepManifest>(join(dir, "sweep.json"));
+  const manifestPath = join(dir, "sweep.json");
+  const manifest = await readOptionalJson<SweepManifest>(manifestPath);
+  if (manifest) checkManifestRuns(manifestPath, manifest);
   const entries = new Map((manifest?.runs ?? []).map((r) => [r.id, r]));
   const runsDir = join(dir, "runs");
   // Manifest order first (scratch, then the grid), then any other run folders by name.

@@ -14,6 +14,7 @@ import { exists, readJson } from "../core/fs.ts";
 import { ensureBackend, initBackend } from "../backend.ts";
 import { shardRuns } from "./grid.ts";
 import { runFinished, trainStage } from "./stage.ts";
+import { checkManifestRuns } from "./results.ts";
 import type { RunEntry, SweepManifest } from "./types.ts";
 
 /** What the parent tells a job (one JSON argument). */
@@ -145,7 +146,7 @@ async function runJob(spec: JobSpec): Promise<void> {
   const backend = await initBackend(undefined, { quiet: true });
   const manifestPath = join(spec.dir, "sweep.json");
   if (!(await exists(manifestPath))) throw new UserError(`${manifestPath} does not exist`);
-  const manifest = await readJson<SweepManifest>(manifestPath);
+  const manifest = checkManifestRuns(manifestPath, await readJson<SweepManifest>(manifestPath));
   const byId = new Map(manifest.runs.map((r) => [r.id, r]));
   const runs = spec.ids.map((id) => {
     const r = byId.get(id);

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
+import { checkName } from "../core/paths.ts";
 import { checkConfirmPlan } from "./grid.ts";
 import {
   describeProportion,
@@ -24,15 +25,33 @@ import type {
   SweepResults,
 } from "./types.ts";
 
+/**
+ * Refuse a manifest (`sweep.json` at `path`) whose runs are not a list or whose run ids are not
+ * plain names as `runId` makes them: an id is joined to `runs/` as a folder name, so one like
+ * `../../x` would read (or train into) a folder outside the sweep.
+ */
+export function checkManifestRuns<T>(path: string, manifest: T): T {
+  const runs = (manifest as { runs?: unknown } | null)?.runs;
+  if (!Array.isArray(runs)) throw new UserError(`${path}: "runs" is not a list`);
+  for (const r of runs) {
+    const id = (r as { id?: unknown } | null)?.id;
+    if (typeof id !== "string") throw new UserError(`${path}: a run's id is not a string: ${id}`);
+    checkName(`${path}: run id`, id);
+  }
+  return manifest;
+}
+
 /** Read `sweep.json` of a sweep directory (clear error when missing or malformed). */
 export async function readManifest(dir: string): Promise<SweepManifest> {
   const path = join(dir, "sweep.json");
   if (!(await exists(path))) throw new UserError(`${dir} is not a sweep directory (no sweep.json)`);
+  let manifest: SweepManifest;
   try {
-    return await readJson<SweepManifest>(path);
+    manifest = await readJson<SweepManifest>(path);
   } catch (e) {
     throw new UserError(`${path}: ${(e as Error).message}`);
   }
+  return checkManifestRuns(path, manifest);
 }
 
 /** Finished runs' summaries by run id. */

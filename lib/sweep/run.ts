@@ -12,6 +12,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
+import { checkName } from "../core/paths.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import {
   checkConfirmPlan,
@@ -36,6 +37,7 @@ import type { FinalSummary } from "../core/run_files.ts";
 import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
+import { checkManifestRuns } from "./results.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -254,16 +256,6 @@ async function resolveTeachers(
   return out;
 }
 
-/** Folder and file names a sweep derives from user-given names must stay plain names. */
-export function checkName(what: string, name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes("..")) {
-    throw new UserError(
-      `${what} "${name}" cannot name a folder: use letters, digits, ".", "_" and "-" only`,
-    );
-  }
-  return name;
-}
-
 /**
  * sha256 of each split's files (test included when the data has one): the data's identity.
  * Parquet files are hashed as bytes, not parsed: the test split is not read before its stage.
@@ -389,8 +381,9 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
     }
     let saved: SweepManifest;
     try {
-      saved = await readJson<SweepManifest>(manifestPath);
+      saved = checkManifestRuns(manifestPath, await readJson<SweepManifest>(manifestPath));
     } catch (e) {
+      if (e instanceof UserError) throw e;
       throw new UserError(`${manifestPath}: ${(e as Error).message}`);
     }
     checkSameData(dir, saved.data, data);
@@ -461,7 +454,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
 
   // Every process derives the same picks from the finished screen runs; the first records them.
   const plan = await withLock(lockPath(dir, "sweep.json"), async () => {
-    const saved = await readJson<SweepManifest>(manifestPath);
+    const saved = checkManifestRuns(manifestPath, await readJson<SweepManifest>(manifestPath));
     let plan = saved.confirm ?? null;
     const acc = new Map<string, number>();
     for (const r of screen) {

@@ -15,9 +15,11 @@
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
 import { type ImageSplit, loadSplit, toTensor } from "../data/dataset.ts";
-import { resolveSplit } from "../data/resolve.ts";
+import { dataDir, resolveSplit } from "../data/resolve.ts";
 import { evenlySpaced, subsetSplit } from "../data/subset.ts";
 import { saveModel } from "../models/checkpoint.ts";
+import { parseSpec } from "../models/registry.ts";
+import { checkName, checkOut, overlap } from "../core/paths.ts";
 import { backboneSpec, openBackbone } from "./backbone.ts";
 import { calibrateBatchNorm } from "../models/unfold_mobilenet_v2.ts";
 import { MAX_IMAGE_SIZE, type PreprocessOptions } from "../data/preprocess.ts";
@@ -136,10 +138,18 @@ export interface BuildTeacherOptions extends Partial<TeacherSettings> {
   from?: string;
   /** Dataset folder (default: `KD_DATA`, else beans from the Hugging Face cache). */
   data?: string;
-  /** Output folder (default `data/teachers/<name>` in the repository). */
+  /**
+   * Output folder (default `data/teachers/<name>` in the repository); a non-empty one (a teacher
+   * built before included) is replaced only with `force`.
+   */
   out?: string;
-  /** Name for the default output folder (default from the settings, e.g. `mnv2-probe`). */
+  /**
+   * Name for the default output folder (default from the settings, e.g. `mnv2-probe`): a plain
+   * name (letters, digits, ".", "_", "-").
+   */
   name?: string;
+  /** Replace a non-empty `out` (`--force`). */
+  force?: boolean;
   /** Print no progress lines (unless `log` is given). */
   quiet?: boolean;
   /** Where progress lines go (default stderr unless quiet). */
@@ -240,6 +250,35 @@ export function teacherName(s: Partial<TeacherSettings>): string {
   ].filter(Boolean).join("-").replace(/[^\w.-]+/g, "-");
 }
 
+/**
+ * Refuse an `out` that would lose files when the teacher is saved: saving replaces the whole
+ * folder, so it must not be (or hold) the data or the backbone the build reads, nor hold
+ * anything (someone's files, a previous teacher) unless `force`. Checked before any work.
+ */
+async function checkTeacherOut(
+  out: string,
+  opts: { from: string; data?: string; force?: boolean; defaultOut: boolean },
+): Promise<void> {
+  const read: [string, string][] = [];
+  const data = dataDir(opts.data);
+  if (!data.isDefault) read.push(["--data", data.dir]);
+  let spec: ReturnType<typeof parseSpec> | undefined;
+  try {
+    spec = parseSpec(opts.from);
+  } catch { /* a bad spec is reported where the backbone is opened, by its own message */ }
+  if (spec && "target" in spec && spec.kind !== "hf") read.push(["--from", spec.target]);
+  for (const [flag, dir] of read) {
+    const how = await overlap(out, dir);
+    if (how) {
+      throw new UserError(
+        `--out ${out} ${how} the ${flag} folder ${dir}; saving the teacher there would replace ` +
+          "what it is built from, so choose a folder outside it",
+      );
+    }
+  }
+  await checkOut(out, opts.force, opts.defaultOut ? `${out} (the default --out)` : undefined);
+}
+
 function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
@@ -302,8 +341,15 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
   const quiet = opts.quiet ?? false;
   const log = opts.log ?? ((l: string) => quiet || console.error(l));
   const from = backboneSpec(opts.from);
-  const name = opts.name ?? teacherName(s);
+  // The name becomes a folder under data/teachers/: never a path out of it.
+  const name = opts.name === undefined ? teacherName(s) : checkName("--name", opts.name);
   const out = opts.out ?? new URL(`../../data/teachers/${name}`, import.meta.url).pathname;
+  await checkTeacherOut(out, {
+    from,
+    data: opts.data,
+    force: opts.force,
+    defaultOut: opts.out === undefined,
+  });
 
   // The data first: its absence is the likeliest problem offline, and it is cheap to check.
   const labels = (await resolveSplit({ data: opts.data, split: "train", quiet })).classNames;

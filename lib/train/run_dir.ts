@@ -3,6 +3,8 @@
  * interrupted one (continued with `--resume`, or restarted with `--force`). Nothing is deleted
  * while deciding: `--force` moves the previous run aside only once the new one has passed every
  * check and loaded its data, and puts it back if the new run fails before its first epoch ends.
+ * Leftovers of a crash (the toolkit's own temporary files, a checkpoint swap cut short) are
+ * cleaned up at that point too, and only in a folder that holds a run.
  *
  * ```
  * RUN/config.json     {train: TrainConfig, environment}      (snake_case keys)
@@ -106,24 +108,31 @@ export interface RunDirPlan {
   replacing: boolean;
   /** When resuming: the data checksums the run recorded (`environment.datasets`). */
   recordedData?: Record<string, { source: string; sha256: string }>;
+  /**
+   * `out` holds a run (a record, a checkpoint or a summary): only then are crash leftovers in it
+   * cleaned up ({@linkcode tidyRunDir}); any other folder may hold files of the user's.
+   */
+  holdsRun: boolean;
 }
 
 /**
- * Decide what to do with `out` without changing anything but leftovers of a crash (temporary
- * files, a checkpoint left under `.old` by an interrupted swap). Refusals are UserErrors.
+ * Decide what to do with `out` without changing anything (a checkpoint that a crash left mid-swap
+ * counts as the run's: {@linkcode tidyRunDir} puts it back later). Refusals are UserErrors.
  */
 export async function inspectRunDir(
   out: string,
   config: TrainConfig,
   opts: { resume?: boolean; force?: boolean },
 ): Promise<RunDirPlan> {
-  await removeStaleTemporaries(out);
-  const ckpt = join(out, "checkpoint");
-  await recoverCheckpointSwap(out);
+  const ckpt = (await exists(join(out, "checkpoint")))
+    ? join(out, "checkpoint")
+    : swappedCheckpoint(out);
   const finished = await exists(join(out, "final.json"));
-  const interrupted = !finished && await exists(join(ckpt, "trainer.json"));
-  const anything = finished || interrupted || await exists(join(out, "config.json"));
-  if (opts.force) return { out, resuming: false, replacing: anything };
+  const interrupted = !finished && ckpt !== null && await exists(join(ckpt, "trainer.json"));
+  const recorded = await exists(join(out, "config.json"));
+  const anything = finished || interrupted || recorded;
+  const holdsRun = finished || interrupted || (recorded && await isRunRecord(out));
+  if (opts.force) return { out, resuming: false, replacing: anything, holdsRun };
   if (finished) {
     throw new UserError(`${out} already holds a finished run; pass --force to replace it`);
   }
@@ -154,9 +163,28 @@ export async function inspectRunDir(
       resuming: true,
       replacing: false,
       recordedData: datasets as RunDirPlan["recordedData"],
+      holdsRun,
     };
   }
-  return { out, resuming: interrupted, replacing: false };
+  return { out, resuming: interrupted, replacing: false, holdsRun };
+}
+
+/** Whether `out/config.json` is a run's record (`{train, environment}`), not some other file. */
+async function isRunRecord(out: string): Promise<boolean> {
+  const saved = await readJson<{ train?: unknown }>(join(out, "config.json")).catch(() => null);
+  return typeof saved?.train === "object" && saved.train !== null;
+}
+
+/**
+ * Clean up what a crash left in the run folder of `plan`: finish an interrupted checkpoint swap
+ * and delete the temporary files of the toolkit's own atomic writes. Call it only once the new
+ * run's input has passed every check, so that a refused run changes nothing; a folder that holds
+ * no run is left alone (a `*.tmp` there may be the user's).
+ */
+export async function tidyRunDir(plan: RunDirPlan): Promise<void> {
+  if (!plan.holdsRun) return;
+  await recoverCheckpointSwap(plan.out);
+  await removeStaleTemporaries(plan.out);
 }
 
 /**
@@ -200,15 +228,39 @@ function entriesOf(dir: string): Deno.DirEntry[] {
 }
 
 /**
+ * The folders `replaceDir` may have left while swapping in a checkpoint: `.checkpoint.old-XXXX/`
+ * holding nothing but the previous `checkpoint/` (or nothing at all, when the crash came before
+ * the move). A folder with anything else in it is not one of them.
+ */
+function checkpointAsides(out: string): string[] {
+  return entriesOf(out)
+    .filter((e) => e.isDirectory && e.name.startsWith(oldPrefix("checkpoint")))
+    .map((e) => join(out, e.name))
+    .filter((dir) => entriesOf(dir).every((i) => i.isDirectory && i.name === "checkpoint"));
+}
+
+/**
+ * The previous checkpoint a crash left mid-swap, when `checkpoint/` itself is missing:
+ * `.checkpoint.old-XXXX/checkpoint` (see `replaceDir`), or `checkpoint.old` where versions before
+ * the unique names kept it; null when there is none.
+ */
+function swappedCheckpoint(out: string): string | null {
+  for (const aside of checkpointAsides(out)) {
+    if (entriesOf(aside).length) return join(aside, "checkpoint");
+  }
+  return entriesOf(out).some((e) => e.isDirectory && e.name === "checkpoint.old")
+    ? join(out, "checkpoint.old")
+    : null;
+}
+
+/**
  * Finish a checkpoint swap a crash interrupted: the previous checkpoint sits in
  * `.checkpoint.old-XXXX/` (see `replaceDir`); put it back when `checkpoint/` is missing, else it
  * is an outdated copy. `checkpoint.old` is where versions before the unique names kept it.
  */
 async function recoverCheckpointSwap(out: string): Promise<void> {
   const ckpt = join(out, "checkpoint");
-  for (const e of entriesOf(out)) {
-    if (!e.isDirectory || !e.name.startsWith(oldPrefix("checkpoint"))) continue;
-    const aside = join(out, e.name);
+  for (const aside of checkpointAsides(out)) {
     if (!(await exists(ckpt)) && await exists(join(aside, "checkpoint"))) {
       await Deno.rename(join(aside, "checkpoint"), ckpt);
     }
@@ -217,10 +269,21 @@ async function recoverCheckpointSwap(out: string): Promise<void> {
   if (!(await exists(ckpt)) && await exists(`${ckpt}.old`)) await Deno.rename(`${ckpt}.old`, ckpt);
 }
 
+/**
+ * Names of the temporary files and folders the toolkit's own writes make in a run folder:
+ * `NAME.XXXX.tmp` beside each record (`writeFileAtomic`, `saveCheckpoint`), `.saving-XXXX.tmp`
+ * (`saveModel` of `best/`) and `.replaced-XXXX.tmp` (`setAsidePreviousRun`). Any other `*.tmp`
+ * is not ours to delete.
+ */
+const RUN_TEMPORARY = new RegExp(
+  `^(?:(?:${RUN_ENTRIES.map((n) => n.replaceAll(".", "\\.")).join("|")})\\.|\\.saving-|` +
+    `\\.replaced-)[^/]+\\.tmp$`,
+);
+
 /** Temporary files of writes that never finished (a crash, a full disk): safe to delete. */
 async function removeStaleTemporaries(out: string): Promise<void> {
   for (const e of entriesOf(out)) {
-    if (e.name.endsWith(".tmp")) {
+    if (RUN_TEMPORARY.test(e.name)) {
       await Deno.remove(join(out, e.name), { recursive: true }).catch(() => {});
     }
   }

@@ -19,7 +19,7 @@ import { getRaw, getTensor, readSafetensors } from "../../lib/models/safetensors
 import { nchwToNhwc } from "../../lib/models/vit.ts";
 import { loadSplit, toTensor } from "../../lib/data/dataset.ts";
 import { UserError } from "../../lib/core/errors.ts";
-import { TEST_DATA } from "../helpers.ts";
+import { TEST_DATA, tfjsBackbone, tfjsWithWeightsAt } from "../helpers.ts";
 import { MNV2_FIXTURE, trainTinyStudent } from "./helpers.ts";
 
 if (ALL_GRANTED) await initBackend(undefined, { quiet: true });
@@ -262,5 +262,19 @@ test("tfjs-dir: an exported student keeps its head; non-finite weights are refus
     x.dispose();
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+test("loadWebModel: a weights path outside the model's folder is refused, naming model.json", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kd-web-escape-" });
+  try {
+    const model = await tfjsWithWeightsAt(await tfjsBackbone(), dir, (n) => `../elsewhere/${n}`);
+    await assertRejects(
+      () => loadWebModel(model),
+      UserError,
+      `${model}/model.json: weights path "../elsewhere/`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

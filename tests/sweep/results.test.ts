@@ -1,6 +1,10 @@
 import { test } from "../permissions.ts";
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { aggregate, type TestRecord } from "../../lib/sweep/results.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { aggregate, mergeResults, type TestRecord } from "../../lib/sweep/results.ts";
+import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
+import { loadSweep } from "../../lib/report/load.ts";
+import { UserError } from "../../lib/core/errors.ts";
 import { confirmRuns, confirmSeedList, expandGrid } from "../../lib/sweep/grid.ts";
 import { resultsCsv, resultsMarkdown } from "../../lib/report/table.ts";
 import { confirmHtml } from "../../lib/report/confirm.ts";
@@ -147,4 +151,42 @@ test("CONFIRM sections in results.md, results.csv and the report, with TEST rows
   const md2 = resultsMarkdown(noTest);
   assertStringIncludes(md2, "No test split in the data");
   assert(!md2.includes("| TEST |"));
+});
+
+test("a run id in sweep.json that is not a plain name is refused, naming sweep.json and the id", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-sweep-ids-" });
+  try {
+    const dir = join(tmp, "a", "sweep");
+    await writeSyntheticSweep(dir, {
+      teachers: ["t"],
+      temperatures: [5],
+      seeds: [0],
+      epochs: 1,
+      confirmSeeds: 0,
+    });
+    const path = join(dir, "sweep.json");
+    const good = JSON.parse(await Deno.readTextFile(path)) as SweepManifest;
+    // A finished run outside the sweep, where such an id leads.
+    const outside = join(tmp, "a", "s2");
+    await Deno.mkdir(outside);
+    await Deno.copyFile(
+      join(dir, "runs", good.runs[0].id, "final.json"),
+      join(outside, "final.json"),
+    );
+    for (const id of ["../../s2", "/etc", "a/b", ".."]) {
+      const bad = { ...good, runs: [{ ...good.runs[0], id }, ...good.runs.slice(1)] };
+      await Deno.writeTextFile(path, JSON.stringify(bad));
+      const msg = `${path}: run id ${JSON.stringify(id)} cannot name a folder`;
+      await assertRejects(() => mergeResults(dir), UserError, msg);
+      await assertRejects(() => loadSweep(dir), UserError, msg);
+    }
+    // The command: exit 2, one line naming sweep.json and the id.
+    const cli = new URL("../../lib/cli/report.ts", import.meta.url).pathname;
+    const o = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", cli, dir] }).output();
+    const lines = new TextDecoder().decode(o.stderr).trim().split("\n");
+    assertEquals([o.code, lines.length], [2, 1], lines.join("\n"));
+    assertStringIncludes(lines[0], `${path}: run id ".."`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -17,6 +17,7 @@ import { initBackend } from "../../lib/backend.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA, tfjsBackbone } from "../helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
+import { runCommand } from "../commands.ts";
 
 /** An HF MobileNetV2 checkpoint (the tiny fixture: 32 px, random weights). */
 const HF_MNV2 = `${FIXTURES}/mobilenet_v2_tiny`;
@@ -303,11 +304,83 @@ test("teacher: bad flags and backbones are one-line UserErrors naming the flag",
       ],
     ] as const
   ) {
-    const e = await assertRejects(() => runTeacher([...args, "--quiet"]), UserError);
+    // An --out apart from any teacher a checkout may hold under data/teachers/ (the default).
+    const out = ["--out", "/nonexistent/kd-teacher-out"];
+    const e = await assertRejects(() => runTeacher([...args, ...out, "--quiet"]), UserError);
     assertStringIncludes(e.message, msg);
   }
   assertEquals(
     teacherName({ featuresFrom: "block:1", trainFraction: 0.1 }),
     "mnv2-at-block-1-f0.1",
   );
+});
+
+test("teacher: --out that holds files, or is or holds --data or --from, is refused; nothing is lost", async () => {
+  await withTemp(async (dir) => {
+    // Copies: the fixtures themselves must survive even a build that ignores the refusal.
+    const data = join(dir, "data"), backbone = join(dir, "backbone");
+    for (const [src, dst] of [[TEST_DATA, data], [HF_MNV2, backbone]]) {
+      await Deno.mkdir(dst);
+      for await (const e of Deno.readDir(src)) {
+        if (e.isFile) await Deno.copyFile(join(src, e.name), join(dst, e.name));
+      }
+    }
+    const files = async (d: string) => (await Array.fromAsync(Deno.readDir(d))).map((e) => e.name);
+    const before = { data: await files(data), backbone: await files(backbone) };
+    const build = (out: string, more: string[] = []) =>
+      runTeacher(["--from", `hf-dir:${backbone}`, "--data", data, "--out", out, ...FAST, ...more]);
+    for (
+      const [out, msg] of [
+        [data, `--out ${data} is the --data folder ${data}`],
+        [backbone, `--out ${backbone} is the --from folder ${backbone}`],
+        [dir, `--out ${dir} contains the --data folder`],
+        [join(data, "t"), "is inside the --data folder"],
+      ]
+    ) {
+      // --force replaces someone's files, never what the build reads.
+      await assertRejects(() => build(out, ["--force"]), UserError, msg);
+    }
+    assertEquals(await files(data), before.data);
+    assertEquals(await files(backbone), before.backbone);
+
+    // A folder of someone's files is kept unless --force; so is a teacher built before.
+    const mine = join(dir, "mine");
+    await Deno.mkdir(mine);
+    await Deno.writeTextFile(join(mine, "notes.txt"), "mine");
+    await assertRejects(
+      () => build(mine),
+      UserError,
+      `--out ${mine} is not empty; pass --force to replace it`,
+    );
+    assertEquals(await Deno.readTextFile(join(mine, "notes.txt")), "mine");
+    await build(mine, ["--force"]);
+    assertEquals((await files(mine)).sort(), ["config.json", "model.safetensors"]);
+    const saved = await Deno.readTextFile(join(mine, "config.json"));
+    await assertRejects(() => build(mine, ["--seed", "1"]), UserError, "pass --force");
+    assertEquals(await Deno.readTextFile(join(mine, "config.json")), saved);
+    await build(mine, ["--seed", "1", "--force"]);
+    assertEquals(JSON.parse(await Deno.readTextFile(join(mine, "config.json"))).info.seed, 1);
+
+    // The command: exit 2, one line naming --out; the files stay.
+    const { code, lines } = await runCommand("teacher", [
+      ...["--from", `hf-dir:${backbone}`, "--data", data, "--out", data, ...FAST],
+    ]);
+    assertEquals([code, lines.length], [2, 1], lines.join("\n"));
+    assertStringIncludes(lines[0], `--out ${data} is the --data folder`);
+    assertEquals(await files(data), before.data);
+  });
+});
+
+test("teacher: a --name that is not a plain folder name is refused before any work", async () => {
+  await withTemp(async (dir) => {
+    // Missing data: were the name accepted, this would be the error (nothing gets built).
+    const data = join(dir, "missing");
+    for (const name of ["..", "../../../somewhere", "a/b", "/tmp/x", ".hidden"]) {
+      await assertRejects(
+        () => runTeacher(["--name", name, "--data", data, "--from", `hf-dir:${HF_MNV2}`, ...FAST]),
+        UserError,
+        `--name "${name}" cannot name a folder`,
+      );
+    }
+  });
 });

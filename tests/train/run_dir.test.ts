@@ -165,3 +165,67 @@ test("--resume refuses changed data or settings, naming what differs, and keeps 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+test("train cleans crash leftovers only of its own writes, only in a run folder, only once input passed", async () => {
+  const out = await Deno.makeTempDir({ prefix: "kd-train-leftovers-" });
+  try {
+    const names = async () => (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort();
+    // A folder of the user's whose names look like leftovers of the toolkit's writes.
+    await Deno.mkdir(join(out, "notes.tmp"));
+    await Deno.writeTextFile(join(out, "notes.tmp", "a.txt"), "mine");
+    await Deno.writeTextFile(join(out, "draft.tmp"), "mine");
+    await Deno.mkdir(join(out, ".checkpoint.old-abc"));
+    await Deno.writeTextFile(join(out, ".checkpoint.old-abc", "x"), "mine");
+    const mine = await names();
+
+    // Bad input: exit 2, one line, nothing deleted.
+    const { code, lines } = await runCommand("train", [
+      ...["--out", out, "--data", "/nonexistent/beans", "--preset", "smoke", "--quiet"],
+    ]);
+    assertEquals([code, lines.length], [2, 1], lines.join("\n"));
+    assertEquals(await names(), mine);
+    // Nor does a good run into that folder touch them: it holds no run of the toolkit's.
+    const config = tinyConfig({ epochs: 2 });
+    // Interrupted in epoch 2 (2 steps per epoch: step 3 is its first).
+    await assertRejects(() => train(config, { out, quiet: true, nanAtStep: 3 }), UserError);
+    assertEquals((await names()).filter((n) => mine.includes(n)), mine);
+    assertEquals(await Deno.readTextFile(join(out, "notes.tmp", "a.txt")), "mine");
+    assertEquals(await Deno.readTextFile(join(out, ".checkpoint.old-abc", "x")), "mine");
+
+    // Now a run folder: a crash mid-checkpoint-swap left the checkpoint aside, and temporaries.
+    const aside = join(out, ".checkpoint.old-k1ll3d");
+    await Deno.mkdir(aside);
+    await Deno.rename(join(out, "checkpoint"), join(aside, "checkpoint"));
+    await Deno.mkdir(join(out, "checkpoint.0badc0de.tmp"));
+    await Deno.writeTextFile(join(out, "metrics.jsonl.0badc0de.tmp"), "half");
+    await Deno.mkdir(join(out, ".saving-0badc0de.tmp"));
+    // A resume refused for its input changes nothing, the aside checkpoint included.
+    const before = await names();
+    await assertRejects(
+      () => train({ ...config, data: "/nonexistent/beans" }, { out, resume: true, quiet: true }),
+      UserError,
+    );
+    assertEquals(await names(), before);
+    // The interrupted run is still recognised (its checkpoint is aside) and resumes from it.
+    await assertRejects(() => train(config, { out, quiet: true }), UserError, "--resume");
+    await train(config, { out, resume: true, quiet: true });
+    assert(await exists(join(out, "final.json")));
+    const left = await names();
+    for (
+      const gone of [
+        "checkpoint.0badc0de.tmp",
+        "metrics.jsonl.0badc0de.tmp",
+        ".saving-0badc0de.tmp",
+      ]
+    ) {
+      assert(!left.includes(gone), `${gone} was left: ${left}`);
+    }
+    assert(!left.includes(".checkpoint.old-k1ll3d"), `${left}`);
+    // The user's own files stay: not names the toolkit writes, nor a folder it would leave.
+    assertEquals(await Deno.readTextFile(join(out, "notes.tmp", "a.txt")), "mine");
+    assertEquals(await Deno.readTextFile(join(out, "draft.tmp")), "mine");
+    assertEquals(await Deno.readTextFile(join(out, ".checkpoint.old-abc", "x")), "mine");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
