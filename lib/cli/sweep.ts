@@ -27,7 +27,7 @@ const USAGE = `usage: deno task sweep [EXPERIMENT] [--profile NAME] [--data DIR]
   folder shares the work (a lock per run). --shard i/n (or Slurm's array variables) starts
   with every n-th run, then helps with the rest. --jobs N: train N runs at once, each in its
   own process with 1/N of the cores (default 1); on 2 cores, --jobs 2 trains the cpu profile's
-  runs 1.5-1.75x sooner (BENCHMARKS.md). Fewer threads sum in another order, which training
+  runs 1.35-1.75x sooner (BENCHMARKS.md). Fewer threads sum in another order, which training
   amplifies: runs differ from --jobs 1's as another seed's would, and resume exactly only
   under the same --jobs.
   --data DIR (env KD_DATA): beans from a folder instead of the Hugging Face cache.
