@@ -99,7 +99,10 @@ export interface LoadSplitOptions {
   split: string;
   /** Size, mean and std of the images (defaults: `VIT_PREPROCESS`'s). */
   preprocess?: Partial<PreprocessOptions>;
-  /** Class names in label order, overriding the file's metadata. */
+  /**
+   * Class names in label order for data without them (or an image folder's order); a Parquet
+   * file's own names are never overridden: different ones are an error.
+   */
   labels?: string[];
   /** Renumber labels to this class list by name (see `resolveSplit`). */
   classNames?: string[];

@@ -205,7 +205,7 @@ async function resolveTeachers(
     return src;
   });
   const labels = (await resolveSplit({ data: opts.data, split: "train", quiet: true })).classNames;
-  await resolveSplit({ data: opts.data, split: "validation", labels, quiet: true });
+  await resolveSplit({ data: opts.data, split: "validation", classNames: labels, quiet: true });
   // Hub teachers next (a download, or a one-line failure), before minutes of teacher building.
   for (const src of sources) {
     const p = src.spec ? parseSpec(src.spec) : undefined;
