@@ -103,10 +103,9 @@ function fileClassNames(meta: FileMetaData, path: string, labels?: string[]): st
   }
   const names = stored ?? labels;
   if (!names) {
-    throw new UserError(
-      `${path}: no class names in the Parquet metadata (key "huggingface"); ` +
-        `pass them in label order with --labels a,b,c`,
-    );
+    throw new UserError(`${path}: no class names in the Parquet metadata (key "huggingface")`, {
+      hint: { flag: "labels", text: "pass them in label order with --labels a,b,c" },
+    });
   }
   return names;
 }

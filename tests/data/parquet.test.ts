@@ -61,7 +61,8 @@ test("--labels names classes when the file has no metadata; ids fall back to row
   try {
     const p = `${dir}/plain.parquet`;
     writeImageParquet(p, await validationRows(0, 2), { withPaths: false });
-    await assertRejects(() => openParquetSplit("x", [p]), UserError, "--labels");
+    const e = await assertRejects(() => openParquetSplit("x", [p]), UserError, "no class names");
+    assertEquals((e as UserError).hint?.flag, "labels"); // named by the commands that have --labels
     const s = await openParquetSplit("x", [p], { labels: ["a", "b", "c"] });
     assertEquals(s.classNames, ["a", "b", "c"]);
     assertEquals(s.ids, ["row:0", "row:1"]);
