@@ -368,3 +368,23 @@ test("an error names a flag only where the command has it", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("out-of-range values are refused naming the flag and what it accepts", async () => {
+  const offline = { HF_HUB_OFFLINE: "1", HF_HUB_CACHE: "/nonexistent/hf" };
+  const models = ["--student", "dir:/nonexistent/s", "--teacher", "dir:/nonexistent/t"];
+  const cases: [string[], string][] = [
+    [["bench", "tradeoff", ...models, "--runs", "0"], `--runs must be 1 or more, got "0"`],
+    [["bench", "tradeoff", ...models, "--seconds=-1"], `--seconds must be 0 or more, got "-1"`],
+    [["notebooks", "--profile", "hf-guide"], `--profile must be smoke or cpu-fast, got "hf-guide"`],
+  ];
+  const problems: string[] = [];
+  for (const [args, want] of cases) {
+    const r = await task(args, offline);
+    try {
+      assertErrorNames(r, args.join(" "), [want]);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  assertEquals(problems, []);
+});
