@@ -388,3 +388,21 @@ test("out-of-range values are refused naming the flag and what it accepts", asyn
   }
   assertEquals(problems, []);
 });
+
+test("help lists every flag a command accepts; fetch's error lists only what fetch takes", async () => {
+  const helpFlags: [string[], string[]][] = [
+    [["demo"], ["--backend", "--quiet"]],
+    [["fetch"], ["--quiet"]],
+    [["bench", "tradeoff"], ["--runs", "--seconds", "--quiet"]],
+  ];
+  for (const [args, flags] of helpFlags) {
+    const help = (await task([...args, "--help"])).stdout;
+    for (const f of flags) assert(help.includes(f), `${args.join(" ")} --help lacks ${f}`);
+  }
+  assertErrorNames(
+    await task(["fetch", "bogus"]),
+    "fetch bogus",
+    [`unknown fetch target "bogus"; expected beans or hf:ORG/NAME[@REV]`],
+    ["hf-dir:", "mobilenet_v2", "tfjs-dir:"],
+  );
+});
