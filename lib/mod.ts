@@ -37,4 +37,4 @@ export * from "./report/mod.ts";
 export * from "./export/mod.ts";
 export * from "./hub/mod.ts";
 export * from "./notebook/mod.ts";
-export { UserError } from "./core/errors.ts";
+export { type FlagHint, type Hint, UserError } from "./core/errors.ts";

@@ -77,8 +77,13 @@ The one-script check for a GPU machine: the WebGPU adapter, conv kernel parity o
 cpu, and MobileNetV2 training steps on webgpu (software adapters such as lavapipe run too).
 Exits 1 when a kernel disagrees with cpu.`;
 
-/** `--size`/`--batch` are accepted as the short spellings of `--image-size`/`--batch-size`. */
+/**
+ * `bench train` accepts `--size`/`--batch` as the short spellings of `--image-size`/`--batch-size`
+ * (its help says so). Only there: elsewhere the rewrite would make an error name `--image-size`,
+ * a flag the user never typed (and `bench models` lacks).
+ */
 function canonical(args: string[]): string[] {
+  if (args[0] !== "train") return args;
   const map: Record<string, string> = { "--size": "--image-size", "--batch": "--batch-size" };
   return args.map((a) => {
     const [flag, ...rest] = a.split("=");

@@ -16,6 +16,7 @@ import { writeReport } from "../report/html.ts";
 const USAGE =
   `usage: deno task bench tradeoff --student SPEC|RUN_DIR --teacher SPEC [--data DIR] [--web DIR]
                                 [--browser] [--runs N] [--seconds S] [--json] [--backend NAME]
+                                [--quiet]
        deno task bench tradeoff --sweep SWEEP_DIR [--data DIR] [--browser] [--json]
 
   Teacher and student side by side: parameters, weight-file size, multiply-adds per image,
@@ -24,6 +25,8 @@ const USAGE =
   --web DIR   the student's tfjs export (its size, and browser_latency.json written by
               deno task demo --headless --model DIR); one per --student, in order
   --browser   measure browser latency now (tfjs export + headless Chromium) when --web is absent
+  --runs N    time each CPU measurement over at least N runs (default 10; batch 32: N/4, ≥ 3)
+  --seconds S and for at least S seconds (default 1; 0: the runs alone)
   --sweep     the sweep's teachers and best distilled/scratch students → SWEEP_DIR/tradeoff.json,
               then the report is rewritten with the table`;
 
@@ -40,6 +43,13 @@ export function tradeoffCommand(): CommandSpec<TradeoffTable> {
       const quiet = (f.quiet as boolean) || ctx.json;
       const minRuns = intFlag("runs", f.runs);
       const minSeconds = numberFlag("seconds", f.seconds);
+      // No runs and no time would time nothing: the latencies would be NaN behind exit 0.
+      if (minRuns !== undefined && minRuns < 1) {
+        throw new UserError(`--runs must be 1 or more, got "${f.runs}"`);
+      }
+      if (minSeconds !== undefined && minSeconds < 0) {
+        throw new UserError(`--seconds must be 0 or more, got "${f.seconds}"`);
+      }
       const students = (f.student ?? []) as string[];
       const teachers = (f.teacher ?? []) as string[];
       const web = (f.web ?? []) as string[];

@@ -13,7 +13,7 @@
  * @module
  */
 import { type Args, parseArgs } from "@std/cli";
-import { fileSystemErrorMessage, UserError } from "../core/errors.ts";
+import { fileSystemErrorMessage, messageWithHint, UserError } from "../core/errors.ts";
 import { printable, scrubError } from "../core/redact.ts";
 import { type BackendChoice, initBackend } from "../backend.ts";
 
@@ -59,10 +59,21 @@ function failLine(message: string): never {
   Deno.exit(EXIT_USAGE);
 }
 
-/** The one-line message for a failure the user can fix, or undefined for a bug. */
-export function userFacingMessage(e: unknown): string | undefined {
-  if (e instanceof UserError) return e.message;
+/**
+ * The one-line message for a failure the user can fix, or undefined for a bug. `flags` are the
+ * command's (see {@linkcode specFlags}): a hint naming a flag is added only when it is one of them.
+ */
+export function userFacingMessage(e: unknown, flags: readonly string[] = []): string | undefined {
+  if (e instanceof UserError) return messageWithHint(e, flags);
   return fileSystemErrorMessage(e);
+}
+
+/** Every flag `spec` accepts, without dashes (`help`, `json`, `backend` included as offered). */
+export function specFlags(spec: CommandSpec<unknown>): string[] {
+  const flags = [...(spec.string ?? []), ...(spec.boolean ?? []), ...(spec.collect ?? []), "help"];
+  if (spec.json) flags.push("json");
+  if (spec.backend) flags.push("backend");
+  return flags;
 }
 
 /** Parse flags per `spec`; bad flags become a UserError naming the flag. */
@@ -125,7 +136,7 @@ export async function runCommand<R>(spec: CommandSpec<R>, args: string[] = Deno.
     } else spec.print?.(result);
   } catch (e) {
     console.log = log;
-    const msg = userFacingMessage(e);
+    const msg = userFacingMessage(e, specFlags(spec as CommandSpec<unknown>));
     if (msg !== undefined) failLine(msg);
     throw scrubError(e);
   }

@@ -16,8 +16,9 @@ import { type DemoCheck, runDemoHeadless } from "../export/demo_check.ts";
 import { findChromium, noChromiumMessage } from "../core/chromium.ts";
 
 const USAGE = `usage: deno task demo [--model DIR|RUN_DIR|SPEC] [--port N] [--host ${DEMO_HOST}]
+                      [--backend NAME] [--quiet]
        deno task demo --headless [--model ...] [--web-backend wasm|webgl] [--runs N]
-                      [--screenshot FILE.png] [--json]
+                      [--screenshot FILE.png] [--backend NAME] [--quiet] [--json]
 
   --model        a tfjs export folder (deno task export --format tfjs), or a run directory or
                  model spec (exported to a temporary tfjs folder first); default: the newest
@@ -25,7 +26,9 @@ const USAGE = `usage: deno task demo [--model DIR|RUN_DIR|SPEC] [--port N] [--ho
   --port         port on ${DEMO_HOST} (default: a free one)
   --headless     classify the bundled samples in headless Chromium, report predictions and the
                  median inference time; a tfjs export folder gets browser_latency.json
-  --web-backend  tfjs backend in the page for --headless (default wasm)`;
+  --web-backend  tfjs backend in the page for --headless (default wasm)
+  --backend      the toolkit's backend, for exporting a run or spec to tfjs first
+  --quiet        no progress lines while exporting`;
 
 if (import.meta.main) {
   await runCommand<DemoCheck | { url: string }>({

@@ -14,13 +14,16 @@ import { resolvedRepos } from "../net/hub.ts";
 import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 
-const USAGE = `usage: deno task fetch beans|hf:ORG/NAME[@REV] [--split NAME]... [--out DIR] [--json]
+const USAGE =
+  `usage: deno task fetch beans|hf:ORG/NAME[@REV] [--split NAME]... [--out DIR] [--quiet]
+                        [--json]
 
 Downloads into the Hugging Face cache (what is there already is not downloaded again):
   beans               ${BEANS_REPO}, splits train, validation, test (or --split ...)
   hf:ORG/NAME[@REV]   a model's config, preprocessor config and weights
   --out DIR           also copy the files to DIR (beans: DIR/<split>.parquet, use --data DIR;
-                      a model: a checkpoint folder, use hf-dir:DIR)`;
+                      a model: a checkpoint folder, use hf-dir:DIR)
+  --quiet             no download progress`;
 
 const FETCH_HINT = "fetch downloads: unset HF_HUB_OFFLINE, and check HF_ENDPOINT";
 
@@ -77,8 +80,9 @@ if (import.meta.main) {
       if ((f.split as string[] | undefined)?.length) {
         throw new UserError("--split applies to beans only");
       }
-      const p = parseSpec(target);
-      if (p.kind !== "hf") {
+      // Checked before parseSpec, whose error lists every model spec form (dir:, hf-dir:, …).
+      const p = target.startsWith("hf:") ? parseSpec(target) : undefined;
+      if (p?.kind !== "hf") {
         throw new UserError(
           `unknown fetch target "${target}"; expected beans or hf:ORG/NAME[@REV]`,
         );

@@ -8,6 +8,9 @@ import { type CommandSpec, runCommand } from "./command.ts";
 import { executeNotebooks, type NotebookRun } from "../notebook/execute.ts";
 import { checkNotebookInputs } from "../notebook/teacher.ts";
 
+/** The presets the notebooks are run with, as the usage says (the others take far longer). */
+const PROFILES = ["smoke", "cpu-fast"];
+
 const USAGE = `usage: deno task notebooks [--profile smoke|cpu-fast] [--out DIR] [--only 01,03]
   [--timeout S] [--json]
 
@@ -22,6 +25,9 @@ export const notebooksCommand: CommandSpec<NotebookRun> = {
   default: { profile: "smoke", timeout: "900" },
   json: true,
   async run(f) {
+    if (!PROFILES.includes(f.profile as string)) {
+      throw new UserError(`--profile must be ${PROFILES.join(" or ")}, got "${f.profile}"`);
+    }
     const timeoutS = Number(f.timeout);
     if (!(timeoutS > 0)) {
       throw new UserError(`--timeout must be a positive number of seconds, got "${f.timeout}"`);

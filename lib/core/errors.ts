@@ -18,6 +18,45 @@
 export class UserError extends Error {
   /** Always "UserError": what `String(err)` shows, and a check that holds where `instanceof` cannot. */
   override name = "UserError";
+  /** A way out through a command-line flag, added to the message by commands that have it. */
+  readonly hint?: FlagHint;
+
+  /** `message` is complete without `opts.hint`, which only a command with its flag adds. */
+  constructor(message: string, opts: { hint?: FlagHint } = {}) {
+    super(message);
+    if (opts.hint) this.hint = opts.hint;
+  }
+}
+
+/**
+ * A fix that names a flag, e.g. `--skip-bad-images`. The library cannot know which command
+ * called it, so it never names a flag in the message itself: `runCommand` appends `text` only
+ * for a command that has `flag`, else `otherwise` (a fix every command allows), so no error
+ * line names a flag the command lacks.
+ */
+export interface FlagHint {
+  /** The flag, without dashes, e.g. "skip-bad-images". */
+  flag: string;
+  /** What to do with the flag, e.g. "use --skip-bad-images to leave such rows out". */
+  text: string;
+  /** What to say where the command lacks the flag (nothing when absent). */
+  otherwise?: string;
+}
+
+/** What a caller can add to an error: text to append as is, or a {@linkcode FlagHint}. */
+export type Hint = string | FlagHint;
+
+/** A UserError with `hint` appended to `message` (text) or attached to it (a FlagHint). */
+export function hintedError(message: string, hint?: Hint): UserError {
+  if (typeof hint === "object") return new UserError(message, { hint });
+  return new UserError(hint ? `${message}; ${hint}` : message);
+}
+
+/** `e`'s message with its hint for a command whose flags are `flags` (`otherwise` if not among them). */
+export function messageWithHint(e: UserError, flags: readonly string[]): string {
+  const h = e.hint;
+  const extra = h && (flags.includes(h.flag) ? h.text : h.otherwise);
+  return extra ? `${e.message}; ${extra}` : e.message;
 }
 
 /** Deno's file-system error classes whose message already names the path and the reason. */

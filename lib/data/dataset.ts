@@ -6,7 +6,7 @@
  */
 import { loadSharp } from "./sharp.ts";
 import * as tf from "../tf.ts";
-import { UserError } from "../core/errors.ts";
+import { type FlagHint, UserError } from "../core/errors.ts";
 import { applyView, type AugmentOptions, sampleView, type View } from "./augment.ts";
 import {
   cacheDir,
@@ -99,7 +99,10 @@ export interface LoadSplitOptions {
   split: string;
   /** Size, mean and std of the images (defaults: `VIT_PREPROCESS`'s). */
   preprocess?: Partial<PreprocessOptions>;
-  /** Class names in label order, overriding the file's metadata. */
+  /**
+   * Class names in label order for data without them (or an image folder's order); a Parquet
+   * file's own names are never overridden: different ones are an error.
+   */
   labels?: string[];
   /** Renumber labels to this class list by name (see `resolveSplit`). */
   classNames?: string[];
@@ -114,6 +117,12 @@ export interface LoadSplitOptions {
 // Bump when the cached bytes would change for the same source and size.
 const CACHE_VERSION = 1;
 const DECODE_CONCURRENCY = 2;
+
+// Commands that offer skipping say so; the others (e.g. teacher) only name the bad row.
+const SKIP_BAD_IMAGES_HINT: FlagHint = {
+  flag: "skip-bad-images",
+  text: "use --skip-bad-images to leave such rows out",
+};
 
 function describeRow(src: SplitSource, row: number): string {
   const id = src.ids[row];
@@ -145,8 +154,8 @@ async function decodeAll(
         const reason = `image bytes do not decode (${(e as Error).message.split("\n")[0]})`;
         if (!opts.skipBadImages) {
           failure ??= new UserError(
-            `${describeRow(src, i)}: ${reason}; expected a JPEG/PNG image ` +
-              `(use --skip-bad-images to leave such rows out)`,
+            `${describeRow(src, i)}: ${reason}; expected a JPEG/PNG image`,
+            { hint: SKIP_BAD_IMAGES_HINT },
           );
           return;
         }
@@ -223,8 +232,8 @@ export async function loadSplit(opts: LoadSplitOptions): Promise<ImageSplit> {
     const first = cached.skipped[0];
     if (!opts.skipBadImages) {
       throw new UserError(
-        `${describeRow(src, first.row)}: ${first.reason}; expected a JPEG/PNG image ` +
-          `(use --skip-bad-images to leave such rows out)`,
+        `${describeRow(src, first.row)}: ${first.reason}; expected a JPEG/PNG image`,
+        { hint: SKIP_BAD_IMAGES_HINT },
       );
     }
     if (cached.rows.length === 0) {

@@ -1,7 +1,7 @@
 /**
  * Hugging Face image-classification Parquet files (`image` struct {bytes, path}, `labels` int64,
  * optional `image_file_path`), read with hyparquet. Class names come from the file's
- * `huggingface` key-value metadata (features.labels.names) unless given explicitly.
+ * `huggingface` key-value metadata (features.labels.names), or are given for a file without them.
  * @module
  */
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
@@ -60,17 +60,58 @@ async function openParquet(path: string): Promise<OpenParquet> {
   return { file, meta, columns };
 }
 
-/** Class names stored by Hugging Face `datasets` in the file's key-value metadata, if any. */
-export function classNamesFromMetadata(meta: FileMetaData): string[] | undefined {
+/**
+ * Class names stored by Hugging Face `datasets` in the file's key-value metadata, if any.
+ * Duplicate names are refused (naming `path` and the list): two labels sharing a name would be
+ * merged into one class.
+ */
+export function classNamesFromMetadata(
+  meta: FileMetaData,
+  path = "Parquet file",
+): string[] | undefined {
   const kv = meta.key_value_metadata?.find((e) => e.key === "huggingface");
   if (!kv?.value) return undefined;
+  let names: unknown;
   try {
     const features = JSON.parse(kv.value)?.info?.features ?? {};
-    const names = (features.labels ?? features.label)?.names;
-    return Array.isArray(names) && names.every((n) => typeof n === "string") ? names : undefined;
+    names = (features.labels ?? features.label)?.names;
   } catch {
     return undefined;
   }
+  if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) return undefined;
+  if (new Set(names).size !== names.length) {
+    throw new UserError(
+      `${path}: duplicate class names [${names.join(", ")}] in the Parquet metadata ` +
+        `(key "huggingface")`,
+    );
+  }
+  return names;
+}
+
+/**
+ * The class names of one file: its metadata's, else `labels`. `labels` only names classes of data
+ * without metadata; differing from the file's own names is refused rather than silently relabelling.
+ */
+function fileClassNames(meta: FileMetaData, path: string, labels?: string[]): string[] {
+  const stored = classNamesFromMetadata(meta, path);
+  if (stored && labels && !sameList(stored, labels)) {
+    throw new UserError(
+      `${path}: --labels [${labels.join(", ")}] differs from the class names ` +
+        `[${stored.join(", ")}] in the file's metadata; drop --labels (it is only for data ` +
+        `without class names)`,
+    );
+  }
+  const names = stored ?? labels;
+  if (!names) {
+    throw new UserError(`${path}: no class names in the Parquet metadata (key "huggingface")`, {
+      hint: { flag: "labels", text: "pass them in label order with --labels a,b,c" },
+    });
+  }
+  return names;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -121,13 +162,7 @@ export async function openParquetSplit(
           `found ${p.columns.map((c) => `"${c}"`).join(", ") || "none"}`,
       );
     }
-    const names = opts.labels ?? classNamesFromMetadata(p.meta);
-    if (!names) {
-      throw new UserError(
-        `${path}: no class names in the Parquet metadata (key "huggingface"); ` +
-          `pass them in label order with --labels a,b,c`,
-      );
-    }
+    const names = fileClassNames(p.meta, path, opts.labels);
     classNames ??= names;
     // Shards written separately may order their ClassLabel names differently: align by name.
     const remap = names.map((c) => classNames!.indexOf(c));

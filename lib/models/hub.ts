@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { UserError } from "../core/errors.ts";
+import { type Hint, UserError } from "../core/errors.ts";
 import { hubEndpoint, parseRepo, repoLabel } from "../net/hub.ts";
 import { hubCacheDir } from "../net/hf_cache.ts";
 import { hubFiles, hubRepoFiles } from "../net/hub_files.ts";
@@ -66,7 +66,7 @@ const fetched = new Map<string, HubModel>();
  */
 export async function fetchHFModel(
   target: string,
-  opts: { quiet?: boolean; hint?: string } = {},
+  opts: { quiet?: boolean; hint?: Hint } = {},
 ): Promise<HubModel> {
   const key = `${hubEndpoint()} ${hubCacheDir()} ${target}`;
   const known = fetched.get(key);

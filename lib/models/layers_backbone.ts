@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import { type Classifier, type InputSpec, type ModelConfig, REINIT_HEAD_HINT } from "./model.ts";
 import { UserError } from "../core/errors.ts";
 import { checkListedPath } from "../core/paths.ts";
 import { assertFinite } from "./safetensors.ts";
@@ -717,8 +717,8 @@ export async function loadTfjsLayersDir(
     head = findHead(full, featureLayer);
     if (!head) {
       throw new UserError(
-        `${path}: no classifier head after layer "${featureLayer}" to load (a feature ` +
-          "extractor); pass --reinit-head to train a new head on it",
+        `${path}: no classifier head after layer "${featureLayer}" to load (a feature extractor)`,
+        { hint: REINIT_HEAD_HINT },
       );
     }
     numLabels = head.units;

@@ -33,6 +33,16 @@ export async function writeLogitsFile(o: LogitsFileOptions): Promise<number[]> {
     x.dispose();
     throw new UserError(`${o.input}: "${name}" has shape [${x.shape}], expected [batch, 3, H, W]`);
   }
+  // NaN/Inf pixels give no meaningful logits, and backends disagree on them (the native one
+  // wrote finite numbers where cpu wrote NaN): refuse them rather than write either.
+  const values = x.dataSync();
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    x.dispose();
+    throw new UserError(
+      `${o.input}: "${name}" element ${bad} is ${values[bad]}; pixel values must be finite`,
+    );
+  }
   const model = await createModel(o.model, { quiet: true });
   try {
     if (x.shape[2] !== model.input.size || x.shape[3] !== model.input.size) {

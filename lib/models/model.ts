@@ -4,6 +4,7 @@
  * @module
  */
 import type { Tensor2D, Tensor4D, Variable } from "../core/tf_types.ts";
+import type { FlagHint } from "../core/errors.ts";
 
 /**
  * How a model expects its input images to be prepared (ViTImageProcessor-style): resized to
@@ -95,3 +96,9 @@ export interface Classifier {
   /** Release all variables. */
   dispose(): void;
 }
+
+/** The fix for a model whose classifier head does not fit the data, on commands with --reinit-head. */
+export const REINIT_HEAD_HINT: FlagHint = {
+  flag: "reinit-head",
+  text: "pass --reinit-head to train a new random head",
+};

@@ -6,7 +6,7 @@
  * architecture registers.
  * @module
  */
-import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import { type Classifier, type InputSpec, type ModelConfig, REINIT_HEAD_HINT } from "./model.ts";
 import {
   loadHFMobileNetV2,
   MobileNetV2,
@@ -249,7 +249,8 @@ export async function createModel(spec: string, opts: CreateOptions = {}): Promi
         model.dispose();
         throw new UserError(
           `${spec}: the model's head has ${model.config.numLabels} labels but the dataset has ` +
-            `${opts.numLabels}; pass --reinit-head to train a new head`,
+            `${opts.numLabels}`,
+          { hint: REINIT_HEAD_HINT },
         );
       }
       return model;

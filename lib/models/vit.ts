@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
-import type { Classifier, InputSpec, ModelConfig } from "./model.ts";
+import { type Classifier, type InputSpec, type ModelConfig, REINIT_HEAD_HINT } from "./model.ts";
 import { gelu, layerNorm, linear, ParamStore } from "./layers.ts";
 import { openHFWeights } from "./hf_checkpoint.ts";
 import { assertAllUsed } from "./safetensors.ts";
@@ -358,8 +358,8 @@ export async function loadHFViT(dir: string, opts: LoadViTOptions = {}): Promise
   if (opts.numLabels !== undefined && opts.numLabels !== cfg.numLabels) {
     if (!opts.reinitHead) {
       throw new UserError(
-        `${dir}: the checkpoint has ${cfg.numLabels} labels but the dataset has ${opts.numLabels}; ` +
-          `pass --reinit-head to replace the classifier head with a new random one`,
+        `${dir}: the checkpoint has ${cfg.numLabels} labels but the dataset has ${opts.numLabels}`,
+        { hint: REINIT_HEAD_HINT },
       );
     }
     console.error(

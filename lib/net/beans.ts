@@ -4,7 +4,7 @@
  * `huggingface_hub` downloaded is used as is. Pin a revision with env `KD_BEANS_REVISION`.
  * @module
  */
-import { UserError } from "../core/errors.ts";
+import { type FlagHint, hintedError } from "../core/errors.ts";
 import { hubFiles, type HubOptions, hubRepoFiles } from "./hub_files.ts";
 import { parseRepo, repoLabel, type RepoRef } from "./hub.ts";
 
@@ -13,9 +13,15 @@ export const BEANS_REPO = "AI-Lab-Makerere/beans";
 /** Splits the hub has for beans. */
 export const BEANS_SPLITS = ["train", "validation", "test"] as const;
 
-/** What to do instead of the hub, for error messages. */
-export const DATA_HINT = "pass --data DIR (or set KD_DATA) naming a folder with train.parquet " +
-  "and validation.parquet (see README: Offline)";
+const LOCAL_DATA =
+  "naming a folder with train.parquet and validation.parquet (see README: Offline)";
+
+/** What to do instead of the hub, for error messages (`--data` only where the command has it). */
+export const DATA_HINT: FlagHint = {
+  flag: "data",
+  text: `pass --data DIR (or set KD_DATA) ${LOCAL_DATA}`,
+  otherwise: `set KD_DATA ${LOCAL_DATA}`,
+};
 
 /** The beans repository at the revision in effect (env `KD_BEANS_REVISION`, else main). */
 export function beansRef(): RepoRef {
@@ -43,9 +49,10 @@ export async function beansSplitFiles(split: string, opts: HubOptions = {}): Pro
   if (!shards.length) {
     const have = BEANS_SPLITS.filter((s) => listing.files.some((f) => isSplitShard(f, s)));
     const where = listing.fromCache ? "the cached copy of " : "";
-    throw new UserError(
+    throw hintedError(
       `${where}${repoLabel(ref)} has no "${split}" split` +
-        (have.length ? ` (it has: ${have.join(", ")})` : "") + `; ${hint}`,
+        (have.length ? ` (it has: ${have.join(", ")})` : ""),
+      hint,
     );
   }
   if (!opts.quiet && !listing.fromCache && !announced.has(listing.commit)) {

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { UserError } from "../core/errors.ts";
+import { type Hint, hintedError, UserError } from "../core/errors.ts";
 import { DownloadError, downloadFile, errorText, sha256FromEtag } from "./download.ts";
 import {
   hubApiUrl,
@@ -49,8 +49,11 @@ import { dirname } from "node:path";
 /** Options shared by the functions here. */
 export interface HubOptions {
   quiet?: boolean;
-  /** What the user can do instead, appended to "cannot get ..." errors (e.g. "pass --data DIR"). */
-  hint?: string;
+  /**
+   * What the user can do instead, added to "cannot get ..." errors: text, or a flag's hint that
+   * only commands with the flag show (e.g. `--data DIR`).
+   */
+  hint?: Hint;
   /** Download retries (default 5). */
   retries?: number;
 }
@@ -62,28 +65,29 @@ export interface HubFile {
   commit: string;
 }
 
-function missingOffline(ref: RepoRef, path: string, hint?: string): UserError {
-  return new UserError(
+function missingOffline(ref: RepoRef, path: string, hint?: Hint): UserError {
+  return hintedError(
     `HF_HUB_OFFLINE is set and ${repoLabel(ref)}/${path} is not in the Hugging Face cache ` +
-      `(${hubCacheDir()})${hint ? `; ${hint}` : ""}`,
+      `(${hubCacheDir()})`,
+    hint,
   );
 }
 
-function unreachable(ref: RepoRef, path: string, why: string, hint?: string): UserError {
-  return new UserError(
+function unreachable(ref: RepoRef, path: string, why: string, hint?: Hint): UserError {
+  return hintedError(
     `cannot get ${repoLabel(ref)}/${path}: the Hugging Face hub at ${hubEndpoint()} is ` +
-      `unreachable (${why}) and the file is not in the cache (${hubCacheDir()})` +
-      `${hint ? `; ${hint}` : ""}`,
+      `unreachable (${why}) and the file is not in the cache (${hubCacheDir()})`,
+    hint,
   );
 }
 
-function httpError(ref: RepoRef, what: string, status: number, hint?: string): UserError {
+function httpError(ref: RepoRef, what: string, status: number, hint?: Hint): UserError {
   const why = status === 401 || status === 403
     ? "private or gated? set HF_TOKEN"
     : status === 404
     ? "not found"
     : `HTTP ${status}`;
-  return new UserError(`${repoLabel(ref)}: ${what}: ${why}${hint ? `; ${hint}` : ""}`);
+  return hintedError(`${repoLabel(ref)}: ${what}: ${why}`, hint);
 }
 
 /** Metadata of one file from a HEAD request (redirects to a CDN are not followed). */
@@ -313,9 +317,10 @@ async function listRepoFiles(ref: RepoRef, opts: HubOptions): Promise<RepoFiles>
   if (hubOffline()) {
     const snap = fromSnapshot(ref);
     if (!snap) {
-      throw new UserError(
+      throw hintedError(
         `HF_HUB_OFFLINE is set and ${repoLabel(ref)} is not in the Hugging Face cache ` +
-          `(${hubCacheDir()})${opts.hint ? `; ${opts.hint}` : ""}`,
+          `(${hubCacheDir()})`,
+        opts.hint,
       );
     }
     recordResolved(ref, snap.commit);
@@ -334,10 +339,10 @@ async function listRepoFiles(ref: RepoRef, opts: HubOptions): Promise<RepoFiles>
       recordResolved(ref, snap.commit);
       return snap;
     }
-    throw new UserError(
+    throw hintedError(
       `cannot list ${repoLabel(ref)}: the Hugging Face hub at ${hubEndpoint()} is unreachable ` +
-        `(${errorText(e)}) and the repository is not in the cache (${hubCacheDir()})` +
-        `${opts.hint ? `; ${opts.hint}` : ""}`,
+        `(${errorText(e)}) and the repository is not in the cache (${hubCacheDir()})`,
+      opts.hint,
     );
   }
   if (!res.ok) {

@@ -96,7 +96,7 @@ export async function notebookTeacher(profile: string, data?: string): Promise<N
 export async function checkNotebookInputs(profile: string): Promise<void> {
   const data = notebookDataDir();
   const labels = (await resolveSplit({ data, split: "train", quiet: true })).classNames;
-  await resolveSplit({ data, split: "validation", labels, quiet: true });
+  await resolveSplit({ data, split: "validation", classNames: labels, quiet: true });
   const teacher = Deno.env.get("KD_TEACHER") || (profile === "smoke" ? GUIDE_TEACHER : undefined);
   await ensureModelFiles(teacher ?? backboneSpec(), { quiet: true });
 }

@@ -11,6 +11,7 @@ import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
 import type { TrainConfig } from "../train.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
 import { checkManifestRuns } from "../sweep/results.ts";
+import { checkSweepResults } from "./results_shape.ts";
 
 /**
  * A test-split evaluation stored beside a run (`test_eval.json`), kept apart from validation.
@@ -175,8 +176,7 @@ export async function loadSweep(dir: string): Promise<SweepData> {
         `(deno task sweep ... writes it)`,
     );
   }
-  const results = await readOptionalJson<SweepResults>(resultsPath) as SweepResults;
-  if (!Array.isArray(results.rows)) throw new UserError(`${resultsPath}: "rows" is not a list`);
+  const results = checkSweepResults(await readOptionalJson<unknown>(resultsPath), resultsPath);
   const manifestPath = join(dir, "sweep.json");
   const manifest = await readOptionalJson<SweepManifest>(manifestPath);
   if (manifest) checkManifestRuns(manifestPath, manifest);

@@ -210,7 +210,7 @@ async function checkInputs(
     return src;
   });
   const labels = (await resolveSplit({ data: opts.data, split: "train", quiet: true })).classNames;
-  await resolveSplit({ data: opts.data, split: "validation", labels, quiet: true });
+  await resolveSplit({ data: opts.data, split: "validation", classNames: labels, quiet: true });
   return sources;
 }
 

@@ -21,7 +21,7 @@ import {
 } from "../models/mobilenet_v2.ts";
 import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import { mobileNetV2FromLayers } from "../models/unfold_mobilenet_v2.ts";
-import { UserError } from "../core/errors.ts";
+import { type FlagHint, UserError } from "../core/errors.ts";
 
 /** A classifier whose body can be cut, cached and partly retrained (see the module doc). */
 export interface TeacherBackbone extends Classifier {
@@ -48,9 +48,13 @@ export interface TeacherBackbone extends Classifier {
 /** The backbone teachers are built from unless `--backbone`/`KD_BACKBONE` says otherwise. */
 export const DEFAULT_BACKBONE = "hf:google/mobilenet_v2_1.0_224";
 
-/** What to tell a user whose backbone cannot be had. */
-export const BACKBONE_HINT =
-  "pass --backbone SPEC (or set KD_BACKBONE) naming a local copy, e.g. tfjs-dir:PATH or hf-dir:PATH";
+/** What to tell a user whose backbone cannot be had (`--backbone` only where the command has it). */
+export const BACKBONE_HINT: FlagHint = {
+  flag: "backbone",
+  text: "pass --backbone SPEC (or set KD_BACKBONE) naming a local copy, e.g. tfjs-dir:PATH or " +
+    "hf-dir:PATH",
+  otherwise: "name a local copy instead, e.g. tfjs-dir:PATH or hf-dir:PATH (env KD_BACKBONE)",
+};
 
 /**
  * The backbone in effect: the flag, else env `KD_BACKBONE`, else `fallback` (e.g. what an

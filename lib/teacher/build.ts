@@ -353,7 +353,8 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
 
   // The data first: its absence is the likeliest problem offline, and it is cheap to check.
   const labels = (await resolveSplit({ data: opts.data, split: "train", quiet })).classNames;
-  await resolveSplit({ data: opts.data, split: "validation", labels, quiet });
+  // Validation follows the training split's classes by name (`labels` would relabel its rows).
+  await resolveSplit({ data: opts.data, split: "validation", classNames: labels, quiet });
   const { model, commit, unfolded } = await openBackbone(from, {
     numLabels: labels.length,
     labels,
@@ -369,7 +370,13 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
       s.maxImages,
     );
     const val = limited(
-      await loadSplit({ data: opts.data, split: "validation", labels, preprocess: pre, quiet }),
+      await loadSplit({
+        data: opts.data,
+        split: "validation",
+        classNames: labels,
+        preprocess: pre,
+        quiet,
+      }),
       s.maxImages,
     );
     const point = model.featurePoint;

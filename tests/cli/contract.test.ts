@@ -8,7 +8,8 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { writeSyntheticSweep } from "../../lib/report/synthetic.ts";
-import { BEANS_DIR } from "../data/helpers.ts";
+import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "../data/helpers.ts";
+import { tfjsBackbone } from "../helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
 import { parseCommandArgs } from "../../lib/cli/command.ts";
 import { intFlag, mapFlag, numberFlag, numberListFlag } from "../../lib/cli/flags.ts";
@@ -301,4 +302,108 @@ test("every --flag the README gives a command exists in that command's --help", 
     for (const f of flags) if (!given.has(f)) missing.push(`${cmd} --${f}`);
   }
   assertEquals(missing, []);
+});
+
+/** The last stderr line of a one-line error, checked to name each of `want` and none of `never`. */
+function assertErrorNames(r: Result, what: string, want: string[], never: string[] = []) {
+  assertOneLineError(r, what);
+  const line = r.stderr.trim().split("\n").at(-1)!;
+  for (const w of want) assert(line.includes(w), `${what}: "${w}" missing in: ${line}`);
+  for (const n of never) assert(!line.includes(n), `${what}: names "${n}": ${line}`);
+}
+
+test("an error names a flag only where the command has it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Data without class names, and data with an undecodable image.
+    const rows = await validationRows(0, 3);
+    await Deno.mkdir(join(dir, "plain"));
+    await Deno.mkdir(join(dir, "bad"));
+    for (const split of ["train", "validation"]) {
+      writeImageParquet(join(dir, "plain", `${split}.parquet`), rows, { withPaths: false });
+      const bad = rows.map((r, i) => i === 1 ? { ...r, bytes: r.bytes.subarray(0, 100) } : r);
+      writeImageParquet(join(dir, "bad", `${split}.parquet`), bad, { classNames: BEANS_CLASSES });
+    }
+    const env = { KD_CACHE_DIR: join(dir, "cache") };
+    const plain = ["--data", join(dir, "plain")], bad = ["--data", join(dir, "bad")];
+    const backbone = `tfjs-dir:${await tfjsBackbone()}`; // 1001 labels: not beans' 3
+
+    // Offline without the dataset: --data where the command has it, KD_DATA everywhere.
+    const offline = { HF_HUB_OFFLINE: "1", HF_HUB_CACHE: join(dir, "hf"), KD_DATA: "" };
+    const cases: [string[], string[], string[], Record<string, string>?][] = [
+      // [args, named, not named, env]
+      [["data", "info"], ["pass --data DIR"], [], offline],
+      [["notebooks"], ["set KD_DATA"], ["--data"], offline],
+      [["data", "info", ...plain], ["no class names", "--labels a,b,c"], []],
+      [["teacher", ...plain, "--out", join(dir, "t")], ["no class names"], ["--labels"]],
+      [["data", "prepare", ...bad, "--image-size", "32"], ["row 1", "--skip-bad-images"], []],
+      [["bench", "data", ...bad, "--image-size", "32"], ["row 1"], ["--skip-bad-images"]],
+      [
+        ["teacher", ...bad, "--from", backbone, "--image-size", "32", "--out", join(dir, "t")],
+        ["row 1"],
+        ["--skip-bad-images"],
+      ],
+      [
+        ["eval", "--model", backbone, "--data", BEANS_DIR],
+        ["1001 labels but the dataset has 3"],
+        ["--reinit-head"],
+      ],
+      [
+        ["train", "--student", backbone, "--data", BEANS_DIR, "--out", join(dir, "run")],
+        ["1001 labels but the dataset has 3", "--reinit-head"],
+        [],
+      ],
+      // `--size` is bench train's alias: another sub-command names the flag the user typed.
+      [["bench", "models", "--size", "96"], ["--size"], ["--image-size"]],
+    ];
+    const problems: string[] = [];
+    for (const [args, want, never, caseEnv] of cases) {
+      try {
+        assertErrorNames(await task(args, caseEnv ?? env), args.join(" "), want, never);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    assertEquals(problems, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("out-of-range values are refused naming the flag and what it accepts", async () => {
+  const offline = { HF_HUB_OFFLINE: "1", HF_HUB_CACHE: "/nonexistent/hf" };
+  const models = ["--student", "dir:/nonexistent/s", "--teacher", "dir:/nonexistent/t"];
+  const cases: [string[], string][] = [
+    [["bench", "tradeoff", ...models, "--runs", "0"], `--runs must be 1 or more, got "0"`],
+    [["bench", "tradeoff", ...models, "--seconds=-1"], `--seconds must be 0 or more, got "-1"`],
+    [["notebooks", "--profile", "hf-guide"], `--profile must be smoke or cpu-fast, got "hf-guide"`],
+  ];
+  const problems: string[] = [];
+  for (const [args, want] of cases) {
+    const r = await task(args, offline);
+    try {
+      assertErrorNames(r, args.join(" "), [want]);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  assertEquals(problems, []);
+});
+
+test("help lists every flag a command accepts; fetch's error lists only what fetch takes", async () => {
+  const helpFlags: [string[], string[]][] = [
+    [["demo"], ["--backend", "--quiet"]],
+    [["fetch"], ["--quiet"]],
+    [["bench", "tradeoff"], ["--runs", "--seconds", "--quiet"]],
+  ];
+  for (const [args, flags] of helpFlags) {
+    const help = (await task([...args, "--help"])).stdout;
+    for (const f of flags) assert(help.includes(f), `${args.join(" ")} --help lacks ${f}`);
+  }
+  assertErrorNames(
+    await task(["fetch", "bogus"]),
+    "fetch bogus",
+    [`unknown fetch target "bogus"; expected beans or hf:ORG/NAME[@REV]`],
+    ["hf-dir:", "mobilenet_v2", "tfjs-dir:"],
+  );
 });

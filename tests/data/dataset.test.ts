@@ -151,11 +151,12 @@ test("undecodable image: UserError names file, row and image_file_path; --skip-b
         "row 2",
         rows[2].path,
         "do not decode",
-        "--skip-bad-images",
       ]
     ) {
       assert(e.message.includes(part), `"${part}" missing in: ${e.message}`);
     }
+    // The flag is named by the commands that have it (tests/cli/contract.test.ts).
+    assertEquals((e as UserError).hint?.flag, "skip-bad-images");
     assertEquals(cacheFiles(`${dir}/cache`), []);
 
     const s = await loadSplit({ ...opts, skipBadImages: true });

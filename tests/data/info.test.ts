@@ -1,5 +1,5 @@
 import { test } from "../permissions.ts";
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertStringIncludes } from "@std/assert";
 import { datasetInfo } from "../../lib/data/info.ts";
 import { BEANS_DIR } from "./helpers.ts";
 import { fullBeansTest } from "../fixture_paths.ts";
@@ -52,6 +52,31 @@ test("`deno task data info --json`: stdout is the counts object", async () => {
   for (const [k, v] of Object.entries(EXPECTED)) {
     assertEquals({ rows: splits[k].rows, classes: splits[k].classes }, v);
   }
+});
+
+test("`deno task data info --labels` differing from the file's class names: exit 2, one line", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../lib/cli/data.ts", import.meta.url).pathname,
+      "info",
+      "--data",
+      BEANS_DIR,
+      "--labels",
+      "x,y,z",
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 2);
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n");
+  assertEquals(err.length, 1, err.join("\n"));
+  assertStringIncludes(
+    err[0],
+    `--labels [x, y, z] differs from the class names [angular_leaf_spot`,
+  );
 });
 
 test("`deno task data info` on a missing folder: exit 2, one error line", async () => {

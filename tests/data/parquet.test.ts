@@ -61,10 +61,41 @@ test("--labels names classes when the file has no metadata; ids fall back to row
   try {
     const p = `${dir}/plain.parquet`;
     writeImageParquet(p, await validationRows(0, 2), { withPaths: false });
-    await assertRejects(() => openParquetSplit("x", [p]), UserError, "--labels");
+    const e = await assertRejects(() => openParquetSplit("x", [p]), UserError, "no class names");
+    assertEquals((e as UserError).hint?.flag, "labels"); // named by the commands that have --labels
     const s = await openParquetSplit("x", [p], { labels: ["a", "b", "c"] });
     assertEquals(s.classNames, ["a", "b", "c"]);
     assertEquals(s.ids, ["row:0", "row:1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("--labels never overrides the file's class names: equal is fine, different is refused", async () => {
+  // Same names: accepted as is.
+  const same = await openParquetSplit("v", [VALIDATION], { labels: [...BEANS_CLASSES] });
+  assertEquals(same.classNames, BEANS_CLASSES);
+  // Other names, or the same names in another order, would relabel every row.
+  for (const labels of [["a", "b", "c"], ["angular_leaf_spot", "healthy", "bean_rust"]]) {
+    await assertRejects(
+      () => openParquetSplit("v", [VALIDATION], { labels }),
+      UserError,
+      `${VALIDATION}: --labels [${labels.join(", ")}] differs from the class names ` +
+        `[${BEANS_CLASSES.join(", ")}] in the file's metadata`,
+    );
+  }
+});
+
+test("duplicate class names in the metadata are refused, naming the file and the list", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const p = `${dir}/dup.parquet`;
+    writeImageParquet(p, await validationRows(0, 3), { classNames: ["a", "a", "b"] });
+    await assertRejects(
+      () => openParquetSplit("x", [p]),
+      UserError,
+      `${p}: duplicate class names [a, a, b] in the Parquet metadata`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

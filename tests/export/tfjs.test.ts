@@ -214,11 +214,12 @@ test("tfjs-dir: an exported student keeps its head; non-finite weights are refus
     assertEquals(a.data, b.data); // nothing random: the same logits every time
     assertEquals([a.labels, a.size], [["class_0", "class_1", "class_2"], 32]);
     // Another label count is refused unless a new head is asked for.
-    await assertRejects(
+    const mismatch = await assertRejects(
       () => createModel(`tfjs-dir:${out}`, { numLabels: 4 }),
       UserError,
-      "the model's head has 3 labels but the dataset has 4; pass --reinit-head",
+      "the model's head has 3 labels but the dataset has 4",
     );
+    assertEquals((mismatch as UserError).hint?.flag, "reinit-head");
 
     // The same folder without its Dense layer is a feature extractor: no head to load.
     const json = JSON.parse(await Deno.readTextFile(join(out, "model.json")));

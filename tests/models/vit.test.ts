@@ -158,7 +158,8 @@ test("vit: bad checkpoints are clear UserErrors, never partial models", async ()
 test("vit: label-count mismatch needs reinitHead, which keeps the body", async () => {
   const dir = VIT_DIRS[0];
   const e = await assertRejects(() => loadHFViT(dir, { numLabels: 5, quiet: true }), UserError);
-  assertStringIncludes(e.message, "--reinit-head");
+  assertStringIncludes(e.message, "labels but the dataset has 5");
+  assertEquals((e as UserError).hint?.flag, "reinit-head"); // named by commands that have it, see contract tests
   const m = await loadHFViT(dir, { numLabels: 5, reinitHead: true, quiet: true });
   const ref = await loadHFViT(dir, { quiet: true });
   assertEquals(m.stateVariables().get("classifier.weight")!.shape, [48, 5]);

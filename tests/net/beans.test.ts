@@ -1,7 +1,7 @@
 import { BEANS_MINI_ROWS } from "../fixture_paths.ts";
 import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { UserError } from "../../lib/core/errors.ts";
+import { messageWithHint, UserError } from "../../lib/core/errors.ts";
 import { beansSplitFiles, isSplitShard } from "../../lib/net/beans.ts";
 import { resolveSplit } from "../../lib/data/resolve.ts";
 import { hubFileUrl } from "../../lib/net/hub.ts";
@@ -11,6 +11,15 @@ import { withEnv, withFakeHub } from "./hub_env.ts";
 const VALIDATION = ALL_GRANTED
   ? await Deno.readFile(`${BEANS_DIR}/validation.parquet`)
   : new Uint8Array();
+/** What to do, added by the command: --data only where it has the flag, KD_DATA everywhere. */
+function assertDataHint(e: Error) {
+  const withData = messageWithHint(e as UserError, ["data"]);
+  const without = messageWithHint(e as UserError, []);
+  assertStringIncludes(withData, "; pass --data DIR (or set KD_DATA)");
+  assertStringIncludes(without, "; set KD_DATA");
+  assert(!without.includes("--data"), without);
+}
+
 const BEANS = {
   type: "dataset" as const,
   repo: "AI-Lab-Makerere/beans",
@@ -35,16 +44,16 @@ test("beans: the default dataset comes from the HF cache (datasets--AI-Lab-Maker
     // A split the repository lacks names the ones it has.
     const e = await assertRejects(() => beansSplitFiles("train", { quiet: true }), UserError);
     assertStringIncludes(e.message, `no "train" split (it has: validation)`);
-    assertStringIncludes(e.message, "--data");
+    assertDataHint(e);
   });
 });
 
-test("beans: offline with an empty cache, or hub unreachable, is one line naming --data", async () => {
+test("beans: offline with an empty cache, or hub unreachable, names --data where the command has it", async () => {
   await withFakeHub([BEANS], async (hub) => {
     await withEnv({ HF_HUB_OFFLINE: "1", KD_DATA: undefined }, async () => {
       const e = await assertRejects(() => resolveSplit({ split: "train" }), UserError);
       assertStringIncludes(e.message, "HF_HUB_OFFLINE");
-      assertStringIncludes(e.message, "--data DIR");
+      assertDataHint(e);
     });
     assertEquals(hub.log.length, 0);
   });
@@ -58,7 +67,7 @@ test("beans: offline with an empty cache, or hub unreachable, is one line naming
     await withEnv({ HF_ENDPOINT: `http://127.0.0.1:${port}` }, async () => {
       const e = await assertRejects(() => beansSplitFiles("train", { quiet: true }), UserError);
       assertStringIncludes(e.message, "unreachable");
-      assertStringIncludes(e.message, "--data DIR");
+      assertDataHint(e);
     });
   });
 });
