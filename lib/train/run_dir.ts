@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
 import { exists, oldPrefix, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
@@ -132,6 +132,18 @@ export async function inspectRunDir(
   const recorded = await exists(join(out, "config.json"));
   const anything = finished || interrupted || recorded;
   const holdsRun = finished || interrupted || (recorded && await isRunRecord(out));
+  // A folder of the user's is not a run folder: writing a run into it would overwrite any file
+  // that shares a run file's name, so that takes --force (as export's --out does).
+  const foreign = holdsRun ? [] : foreignEntries(out);
+  if (foreign.length && !opts.force) {
+    throw new UserError(
+      `${out} is not empty and holds no run (${foreign.slice(0, 3).join(", ")}${
+        foreign.length > 3 ? ", ..." : ""
+      }); choose a new or empty --out, or pass --force to write the run's files (${
+        RUN_ENTRIES.join(", ")
+      }) there`,
+    );
+  }
   if (opts.force) return { out, resuming: false, replacing: anything, holdsRun };
   if (finished) {
     throw new UserError(`${out} already holds a finished run; pass --force to replace it`);
@@ -167,6 +179,16 @@ export async function inspectRunDir(
     };
   }
   return { out, resuming: interrupted, replacing: false, holdsRun };
+}
+
+/** What in `out` neither a run nor its lock and crash leftovers put there (sorted names). */
+function foreignEntries(out: string): string[] {
+  const asides = new Set(checkpointAsides(out).map((d) => basename(d)));
+  return entriesOf(out).map((e) => e.name)
+    .filter((n) =>
+      n !== RUN_LOCK && !RUN_ENTRIES.includes(n) && !RUN_TEMPORARY.test(n) && !asides.has(n)
+    )
+    .sort();
 }
 
 /** Whether `out/config.json` is a run's record (`{train, environment}`), not some other file. */

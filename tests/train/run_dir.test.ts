@@ -184,10 +184,19 @@ test("train cleans crash leftovers only of its own writes, only in a run folder,
     ]);
     assertEquals([code, lines.length], [2, 1], lines.join("\n"));
     assertEquals(await names(), mine);
-    // Nor does a good run into that folder touch them: it holds no run of the toolkit's.
+    // A folder of the user's takes --force to train into, and even then its files stay.
     const config = tinyConfig({ epochs: 2 });
+    await assertRejects(
+      () => train(config, { out, quiet: true }),
+      UserError,
+      `${out} is not empty and holds no run (.checkpoint.old-abc, draft.tmp, notes.tmp)`,
+    );
+    assertEquals(await names(), mine);
     // Interrupted in epoch 2 (2 steps per epoch: step 3 is its first).
-    await assertRejects(() => train(config, { out, quiet: true, nanAtStep: 3 }), UserError);
+    await assertRejects(
+      () => train(config, { out, force: true, quiet: true, nanAtStep: 3 }),
+      UserError,
+    );
     assertEquals((await names()).filter((n) => mine.includes(n)), mine);
     assertEquals(await Deno.readTextFile(join(out, "notes.tmp", "a.txt")), "mine");
     assertEquals(await Deno.readTextFile(join(out, ".checkpoint.old-abc", "x")), "mine");
