@@ -17,7 +17,8 @@ const USAGE =
   `usage: deno task bench tradeoff --student SPEC|RUN_DIR --teacher SPEC [--data DIR] [--web DIR]
                                 [--browser] [--runs N] [--seconds S] [--json] [--backend NAME]
                                 [--quiet]
-       deno task bench tradeoff --sweep SWEEP_DIR [--data DIR] [--browser] [--json]
+       deno task bench tradeoff --sweep SWEEP_DIR [--data DIR] [--browser] [--runs N] [--seconds S]
+                                [--json]
 
   Teacher and student side by side: parameters, weight-file size, multiply-adds per image,
   CPU latency (batch 1) and throughput (batch 32) on the backend, browser latency, validation
@@ -62,6 +63,8 @@ export function tradeoffCommand(): CommandSpec<TradeoffTable> {
           data: f.data as string | undefined,
           browser: f.browser as boolean,
           quiet,
+          minRuns,
+          minSeconds,
         });
         const { html } = await writeReport(f.sweep as string, { quiet: true });
         console.error(`wrote ${f.sweep}/tradeoff.json and ${html}`);
