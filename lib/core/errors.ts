@@ -33,6 +33,20 @@ export class UserError extends Error {
  * called it, so it never names a flag in the message itself: `runCommand` appends `text` only
  * for a command that has `flag`, else `otherwise` (a fix every command allows), so no error
  * line names a flag the command lacks.
+ *
+ * @example A library error whose fix is a flag only some commands have
+ * ```ts
+ * import { type FlagHint, UserError } from "@kd/vision";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const hint: FlagHint = {
+ *   flag: "skip-bad-images",
+ *   text: "use --skip-bad-images to leave such rows out",
+ *   otherwise: "remove the row from the file",
+ * };
+ * const e = new UserError("train.parquet: row 7 is not an image", { hint });
+ * assertEquals(e.message, "train.parquet: row 7 is not an image"); // the hint is the command's to add
+ * ```
  */
 export interface FlagHint {
   /** The flag, without dashes, e.g. "skip-bad-images". */
@@ -43,7 +57,18 @@ export interface FlagHint {
   otherwise?: string;
 }
 
-/** What a caller can add to an error: text to append as is, or a {@linkcode FlagHint}. */
+/**
+ * What a caller can add to an error: text to append as is, or a {@linkcode FlagHint}.
+ *
+ * @example Both kinds
+ * ```ts
+ * import type { Hint } from "@kd/vision";
+ *
+ * const always: Hint = "download it first with deno task fetch";
+ * const flagOnly: Hint = { flag: "data", text: "pass --data DIR", otherwise: "set KD_DATA" };
+ * console.log(typeof always, typeof flagOnly);
+ * ```
+ */
 export type Hint = string | FlagHint;
 
 /** A UserError with `hint` appended to `message` (text) or attached to it (a FlagHint). */
