@@ -15,6 +15,17 @@ const EXPECTED = {
   validation: { rows: 15, classes: { angular_leaf_spot: 4, bean_rust: 5, healthy: 6 } },
 };
 
+/** `deno task data info ARGS`, its exit code and output. */
+function dataInfo(args: string[]): Promise<Deno.CommandOutput> {
+  const cli = new URL("../../lib/cli/data.ts", import.meta.url).pathname;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "info", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
 fullBeansTest("datasetInfo counts rows and classes of the full beans splits", async (dir) => {
   const info = await datasetInfo({ data: dir });
   for (const [k, v] of Object.entries(FULL)) {
@@ -31,20 +42,7 @@ test("datasetInfo counts rows and classes of the committed beans subset", async 
 });
 
 test("`deno task data info --json`: stdout is the counts object", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../../lib/cli/data.ts", import.meta.url).pathname,
-      "info",
-      "--data",
-      BEANS_DIR,
-      "--json",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await dataInfo(["--data", BEANS_DIR, "--json"]);
   assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
   assertEquals(lines.length, 1);
@@ -55,21 +53,7 @@ test("`deno task data info --json`: stdout is the counts object", async () => {
 });
 
 test("`deno task data info --labels` differing from the file's class names: exit 2, one line", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../../lib/cli/data.ts", import.meta.url).pathname,
-      "info",
-      "--data",
-      BEANS_DIR,
-      "--labels",
-      "x,y,z",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await dataInfo(["--data", BEANS_DIR, "--labels", "x,y,z"]);
   assertEquals(out.code, 2);
   const err = new TextDecoder().decode(out.stderr).trim().split("\n");
   assertEquals(err.length, 1, err.join("\n"));
@@ -80,19 +64,7 @@ test("`deno task data info --labels` differing from the file's class names: exit
 });
 
 test("`deno task data info` on a missing folder: exit 2, one error line", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../../lib/cli/data.ts", import.meta.url).pathname,
-      "info",
-      "--data",
-      "/nonexistent/beans",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await dataInfo(["--data", "/nonexistent/beans"]);
   assertEquals(out.code, 2);
   const err = new TextDecoder().decode(out.stderr).trim().split("\n");
   assertEquals(err.length, 1);
