@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { cpuThreads } from "../core/threads.ts";
 import { exists, readJson } from "../core/fs.ts";
 import { ensureBackend, initBackend } from "../backend.ts";
 import { shardRuns } from "./grid.ts";
@@ -41,13 +42,8 @@ interface JobSpec {
  * assertEquals(threadsPerJob(3, 8), 2);
  * ```
  */
-export function threadsPerJob(jobs: number, total: number = totalThreads()): number {
+export function threadsPerJob(jobs: number, total: number = cpuThreads()): number {
   return Math.max(1, Math.floor(total / jobs));
-}
-
-function totalThreads(): number {
-  const env = Number(Deno.env.get("OMP_NUM_THREADS"));
-  return Number.isInteger(env) && env > 0 ? env : navigator.hardwareConcurrency;
 }
 
 /** A `--jobs` value: a whole number ≥ 1 (a clear error otherwise). */

@@ -3,6 +3,7 @@
  * with every cpu kernel copied over and the hot ones replaced by oneDNN-backed kernels.
  * @module
  */
+import { cpuThreads } from "../../core/threads.ts";
 import * as tf from "../../tf.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { initDnnl } from "./dnnl.ts";
@@ -54,12 +55,6 @@ export const NATIVE = "native";
 
 let registered = false;
 
-/** Number of OpenMP threads oneDNN will use (env `OMP_NUM_THREADS`, else all cores). */
-export function nativeThreads(): number {
-  const env = Number(Deno.env.get("OMP_NUM_THREADS"));
-  return Number.isInteger(env) && env > 0 ? env : navigator.hardwareConcurrency;
-}
-
 /**
  * Register the `native` backend with its kernels and gradients (loads libdnnl; throws a clear
  * Error when it is absent). Returns a device description.
@@ -67,7 +62,7 @@ export function nativeThreads(): number {
 export function registerNativeBackend(): string {
   initDnnl();
   keepFreedMemory();
-  const device = `CPU (oneDNN via FFI, ${nativeThreads()} threads)`;
+  const device = `CPU (oneDNN via FFI, ${cpuThreads()} threads)`;
   if (registered) return device;
   tf.registerBackend(NATIVE, () => {
     const b = new NativeBackend();
