@@ -23,14 +23,21 @@ import {
   gridHash,
   parseShard,
   selectForConfirm,
-  shardRuns,
 } from "./grid.ts";
 import type { RunEntry, SweepManifest, TeacherEntry } from "./types.ts";
 import { ensureTeacher } from "./teachers.ts";
 import { hasSplit, resolveSplit, splitFiles } from "../data/resolve.ts";
 import { checksumFiles } from "../data/source.ts";
 import { tryLock } from "../core/lock.ts";
-import { lockPath, pollMs, runFinished, sleep, type StageContext, trainStage } from "./stage.ts";
+import {
+  lockPath,
+  pollMs,
+  runFinished,
+  shardFirst,
+  sleep,
+  type StageContext,
+  trainStage,
+} from "./stage.ts";
 import { checkJobs, trainStageInJobs } from "./jobs.ts";
 import { evaluateModel, recordEvaluation } from "../evaluate.ts";
 import type { FinalSummary } from "../core/run_files.ts";
@@ -435,8 +442,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
   };
   const runStage = async (stage: string, runs: RunEntry[]) => {
     if (jobs > 1) {
-      const mine = shardRuns(runs, shard);
-      const order = [...mine, ...runs.filter((r) => !mine.includes(r))];
+      const order = shardFirst(runs, shard);
       await trainStageInJobs({ dir, stage, runs: order, jobs, log, quiet: opts.quiet });
       // Done, unless another process (a concurrent sweep) still trains some of them.
       if ((await Promise.all(runs.map((r) => runFinished(dir, r)))).every(Boolean)) return;

@@ -55,6 +55,15 @@ export function runFinished(dir: string, run: RunEntry): Promise<boolean> {
   return exists(join(dir, "runs", run.id, "final.json"));
 }
 
+/** `runs` with the shard's own share first, then the rest, each in their given order. */
+export function shardFirst(
+  runs: RunEntry[],
+  shard: { index: number; count: number },
+): RunEntry[] {
+  const mine = shardRuns(runs, shard);
+  return [...mine, ...runs.filter((r) => !mine.includes(r))];
+}
+
 async function countFinished(dir: string, runs: RunEntry[]): Promise<number> {
   let n = 0;
   for (const r of runs) if (await runFinished(dir, r)) n++;
@@ -80,8 +89,7 @@ export async function trainStage(
     await Deno.writeTextFile(eventsPath, line + "\n", { append: true });
   };
   const finished = (r: RunEntry) => runFinished(dir, r);
-  const mine = shardRuns(runs, ctx.shard);
-  const order = [...mine, ...runs.filter((r) => !mine.includes(r))];
+  const order = shardFirst(runs, ctx.shard);
   const t0 = performance.now();
   let trainedHere = 0, announcedWait = false;
   const done = await countFinished(dir, runs);
