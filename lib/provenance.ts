@@ -24,8 +24,8 @@ export async function gitCommit(): Promise<string | null> {
   }
 }
 
-/** This machine's `/proc/cpuinfo`, or null off Linux. */
-function readCpuinfo(): string | null {
+/** This machine's `/proc/cpuinfo`, or null off Linux: read once, pass to {@linkcode cpuModel} and {@linkcode cpuSignature}. */
+export function readCpuinfo(): string | null {
   try {
     return Deno.readTextFileSync("/proc/cpuinfo");
   } catch {

@@ -1,6 +1,6 @@
 /**
  * Per-kernel wall time of a stretch of work: every kernel registered on the active backend is
- * wrapped with a timer (then restored), so `bench train --profile` shows where a step goes.
+ * wrapped with a timer (then restored), so `bench train --kernel-times` shows where a step goes.
  * Kernels called from inside other kernels count in both; the sum can exceed the total.
  * @module
  */

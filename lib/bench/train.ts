@@ -11,7 +11,7 @@ import type { Classifier } from "../models/model.ts";
 import { createModel } from "../models/registry.ts";
 import { createOptimizer } from "../optim.ts";
 import { presetRecipe } from "../presets.ts";
-import { cpuModel, cpuSignature } from "../provenance.ts";
+import { cpuModel, cpuSignature, readCpuinfo } from "../provenance.ts";
 import { stepModel, trainStep } from "../train/step.ts";
 import { type TorchReference, torchReference } from "./torch.ts";
 import { type KernelProfile, startKernelProfile } from "./profile.ts";
@@ -344,9 +344,10 @@ export async function benchTrain(o: TrainBenchOptions): Promise<TrainBenchResult
 }
 
 function machine(): string {
-  const sig = cpuSignature();
+  const info = readCpuinfo();
+  const sig = cpuSignature(info);
   const load = Deno.loadavg()[0].toFixed(2);
-  return `${cpuModel()}${sig ? ` (${sig})` : ""}, ${navigator.hardwareConcurrency} cores, ` +
+  return `${cpuModel(info)}${sig ? ` (${sig})` : ""}, ${navigator.hardwareConcurrency} cores, ` +
     `load ${load}`;
 }
 

@@ -30,7 +30,7 @@ const USAGE =
 const TRAIN_USAGE =
   `usage: deno task bench train [--backend NAME] [--image-size PX] [--batch-size N] [--width W]
          [--steps K] [--warmup K] [--modes scratch,cached,online] [--teacher SPEC]
-         [--vs-torch [--rounds N]] [--write|--no-write] [--profile] [--json]
+         [--vs-torch [--rounds N]] [--write|--no-write] [--kernel-times] [--json]
 
 Median images/s of the trainer's own step (forward, distillation loss against cached teacher
 logits, backward, gradient clipping, AdamW; the cpu-fast recipe) after warm-up.
@@ -47,7 +47,7 @@ ${TEACHER_HELP}
                     --no-write never)
   --rounds N        with --vs-torch: alternate PyTorch's runs and ours N times (default 1) and
                     report the round with the median ratio, with the range of all N
-  --profile         time every kernel during extra steps (ms per step, largest first)
+  --kernel-times    time every kernel during extra steps (ms per step, largest first)
   --json            print the result as one JSON line`;
 
 const MODELS_USAGE =
@@ -108,7 +108,9 @@ function nonNegative(name: string, value: unknown, fallback: number): number {
 const train: CommandSpec<TrainBenchResult> = {
   usage: TRAIN_USAGE,
   string: ["image-size", "batch-size", "width", "steps", "warmup", "modes", "teacher", "rounds"],
-  boolean: ["vs-torch", "write", "no-write", "profile"],
+  boolean: ["vs-torch", "write", "no-write", "kernel-times"],
+  // --profile names a sweep's or notebook's profile everywhere else.
+  renamed: { profile: "kernel-times" },
   json: true,
   backend: true,
   async run(f, ctx) {
@@ -134,7 +136,7 @@ const train: CommandSpec<TrainBenchResult> = {
       teacher: f.teacher as string | undefined,
       vsTorch: Boolean(f["vs-torch"]),
       rounds: positive("rounds", f.rounds, 1),
-      profile: Boolean(f.profile),
+      profile: Boolean(f["kernel-times"]),
     });
     // Only comparisons of record update BENCHMARKS.md: quick runs must not replace those rows.
     if ((f["vs-torch"] || f.write) && !f["no-write"]) {

@@ -29,6 +29,11 @@ export interface CommandSpec<R = unknown> {
   collect?: string[];
   /** Default values of flags. */
   default?: Record<string, unknown>;
+  /**
+   * Flags renamed since a release, old name to new (without dashes): the old spelling is refused
+   * with a line naming the new one, so one concept keeps one spelling and old scripts learn it.
+   */
+  renamed?: Record<string, string>;
   /** Positional arguments accepted: `[min, max]` (default none). */
   positionals?: [number, number];
   /** Offer `--json`: `run`'s result is printed as JSON on stdout. */
@@ -82,6 +87,11 @@ export function parseCommandArgs(spec: CommandSpec<unknown>, args: string[]): Ar
   const string = [...(spec.string ?? [])];
   if (spec.json) boolean.push("json");
   if (spec.backend) string.push("backend");
+  for (const [old, now] of Object.entries(spec.renamed ?? {})) {
+    if (args.some((a) => a === `--${old}` || a.startsWith(`--${old}=`))) {
+      throw new UserError(`--${old} is now --${now} (same meaning; see --help)`);
+    }
+  }
   let flags: Args;
   try {
     flags = parseArgs(args, {

@@ -1,5 +1,5 @@
 /**
- * `deno task teacher [--from SPEC] [--data DIR] [--out DIR] ...`: build a beans teacher from a
+ * `deno task teacher [--backbone SPEC] [--data DIR] [--out DIR] ...`: build a beans teacher from a
  * pretrained CNN backbone (`buildTeacher` in `lib/teacher/build.ts`), by default the hub's
  * ImageNet MobileNetV2 `hf:google/mobilenet_v2_1.0_224` (env `KD_BACKBONE` changes the default).
  * @module
@@ -12,7 +12,7 @@ import { buildTeacher, type BuildTeacherOptions, type TeacherResult } from "../t
 import { initBackend } from "../backend.ts";
 
 const USAGE =
-  `usage: deno task teacher [--from SPEC] [--data DIR] [--out DIR] [--name NAME] [--force]
+  `usage: deno task teacher [--backbone SPEC] [--data DIR] [--out DIR] [--name NAME] [--force]
   [--features-from POINT|block:K] [--train-fraction F] [--finetune-blocks K|all]
   [--augment crop[=MIN-MAX],flip,mixup=ALPHA] [--finetune-epochs E] [--finetune-lr LR]
   [--image-size PX] [--weight-decays 0,1e-3,1e-2,1e-1]
@@ -22,7 +22,7 @@ const USAGE =
 Builds a beans teacher: a linear probe on frozen features of a pretrained CNN, selected on
 validation, optionally with the last K blocks fine-tuned; saved as a folder usable as dir:PATH.
 
-  --from SPEC          the backbone: hf:ORG/NAME[@REV] (a MobileNetV2 on the hub, through the
+  --backbone SPEC      the backbone: hf:ORG/NAME[@REV] (a MobileNetV2 on the hub, through the
                        Hugging Face cache), hf-dir:PATH or tfjs-dir:PATH (a tfjs MobileNetV2
                        with folded batch norms becomes the toolkit's MobileNetV2, same features)
                        (default: env KD_BACKBONE, else ${DEFAULT_BACKBONE})
@@ -35,7 +35,7 @@ validation, optionally with the last K blocks fine-tuned; saved as a folder usab
   --image-size PX      build (and later run) the teacher at this input size instead of the
                        backbone's own (224): e.g. the student's, so the teacher sees what it sees
   --max-images N       an evenly spaced subset of at most N images per split
-  --out DIR            default data/teachers/<name>/; never the --data or --from folder
+  --out DIR            default data/teachers/<name>/; never the --data or --backbone folder
                        (nor a folder holding either)
   --name NAME          the default folder's name (letters, digits, ".", "_", "-")
   --force              replace a non-empty --out (a teacher built before included)`;
@@ -43,7 +43,7 @@ validation, optionally with the last K blocks fine-tuned; saved as a folder usab
 /** `--flag` values of the teacher command as {@linkcode BuildTeacherOptions}. */
 export function teacherOptions(f: Args): BuildTeacherOptions {
   return {
-    from: f.from as string | undefined,
+    from: f.backbone as string | undefined,
     data: f.data as string | undefined,
     out: f.out as string | undefined,
     name: f.name as string | undefined,
@@ -71,7 +71,7 @@ export function teacherOptions(f: Args): BuildTeacherOptions {
 export const teacherCommand: CommandSpec<TeacherResult> = {
   usage: USAGE,
   string: [
-    "from",
+    "backbone",
     "data",
     "out",
     "name",
@@ -90,6 +90,8 @@ export const teacherCommand: CommandSpec<TeacherResult> = {
     "image-size",
   ],
   boolean: ["force", "quiet"],
+  // `sweep` always spelled the backbone --backbone (env KD_BACKBONE): one concept, one spelling.
+  renamed: { from: "backbone" },
   json: true,
   backend: true,
   run: (f) => buildTeacher(teacherOptions(f)),

@@ -62,7 +62,14 @@ export async function checkOut(
   if (!info.isDirectory) throw new UserError(`${label} is a file, not a folder`);
   if (force) return;
   for await (const _ of Deno.readDir(out)) {
-    throw new UserError(`${label} is not empty; pass --force to replace it`);
+    throw new UserError(`${label} is not empty`, {
+      // A sweep builds teachers through here but has no --force: it must not be told to pass one.
+      hint: {
+        flag: "force",
+        text: "pass --force to replace it",
+        otherwise: "empty it or choose another folder",
+      },
+    });
   }
 }
 

@@ -79,11 +79,6 @@ export function settingsMismatch(
   return null;
 }
 
-/** Validation accuracy `buildTeacher` recorded (`info.val_accuracy`), or null if none. */
-export async function recordedValAccuracy(dir: string): Promise<number | null> {
-  return valAccuracyOf(await readSavedTeacher(dir));
-}
-
 /** Options of {@linkcode ensureTeacher}. */
 export interface EnsureTeacherOptions {
   /** Backbone spec for the build (already resolved from --backbone, env and the source). */

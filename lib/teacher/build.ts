@@ -266,7 +266,7 @@ async function checkTeacherOut(
   try {
     spec = parseSpec(opts.from);
   } catch { /* a bad spec is reported where the backbone is opened, by its own message */ }
-  if (spec && "target" in spec && spec.kind !== "hf") read.push(["--from", spec.target]);
+  if (spec && "target" in spec && spec.kind !== "hf") read.push(["--backbone", spec.target]);
   for (const [flag, dir] of read) {
     const how = await overlap(out, dir);
     if (how) {

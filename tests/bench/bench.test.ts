@@ -34,7 +34,7 @@ test("bench train times the trainer's step in every mode (tiny configuration)", 
   assertEquals(r.teacher, "mobilenet_v2@0.35");
 });
 
-test("bench train --profile times kernels and restores them afterwards", async () => {
+test("bench train --kernel-times times kernels and restores them afterwards", async () => {
   const backend = await initBackend(undefined, { quiet: true });
   const before = tf.getKernel("Conv2D", tf.getBackend())!.kernelFunc;
   const r = await benchTrain({

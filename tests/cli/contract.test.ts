@@ -110,6 +110,29 @@ test("bad values and missing arguments are one line, exit 2", async () => {
   for (const args of cases) assertOneLineError(await task(args), args.join(" "));
 });
 
+test("a renamed flag is refused in one line naming its one spelling now", async () => {
+  for (
+    const [args, line] of [
+      [
+        ["teacher", "--from", "tfjs-dir:/x"],
+        "error: --from is now --backbone (same meaning; see --help)",
+      ],
+      [
+        ["bench", "train", "--profile"],
+        "error: --profile is now --kernel-times (same meaning; see --help)",
+      ],
+      [
+        ["bench", "train", "--profile=true"],
+        "error: --profile is now --kernel-times (same meaning; see --help)",
+      ],
+    ] as const
+  ) {
+    const r = await task([...args]);
+    assertOneLineError(r, args.join(" "));
+    assertEquals(r.stderr.trim().split("\n").at(-1), line);
+  }
+});
+
 /** Cheap invocations of every task whose help offers --json (stdout must be JSON only). */
 async function jsonCases(dir: string): Promise<Record<string, string[]>> {
   await writeSyntheticSweep(join(dir, "sweep"), { teachers: ["t"], temperatures: [2], seeds: [0] });
@@ -339,7 +362,7 @@ test("an error names a flag only where the command has it", async () => {
       [["data", "prepare", ...bad, "--image-size", "32"], ["row 1", "--skip-bad-images"], []],
       [["bench", "data", ...bad, "--image-size", "32"], ["row 1"], ["--skip-bad-images"]],
       [
-        ["teacher", ...bad, "--from", backbone, "--image-size", "32", "--out", join(dir, "t")],
+        ["teacher", ...bad, "--backbone", backbone, "--image-size", "32", "--out", join(dir, "t")],
         ["row 1"],
         ["--skip-bad-images"],
       ],

@@ -10,7 +10,7 @@ import { nchwToNhwc } from "../../lib/models/vit.ts";
 import { loadSplit } from "../../lib/data/dataset.ts";
 import { subsetSplit } from "../../lib/data/subset.ts";
 import { predictLogits } from "../../lib/predict.ts";
-import { UserError } from "../../lib/core/errors.ts";
+import { messageWithHint, UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA } from "../helpers.ts";
 import { runCommand } from "../commands.ts";
 import { MNV2_FIXTURE, trainTinyStudent, VIT_FIXTURE } from "./helpers.ts";
@@ -221,10 +221,19 @@ test("export refuses a ViT, a run without best/ and a non-empty --out, writing n
 
     await Deno.mkdir(out);
     await Deno.writeTextFile(join(out, "keep.txt"), "mine");
-    await assertRejects(
+    const e = await assertRejects(
       () => exportModel({ model: `hf-dir:${MNV2_FIXTURE}`, format: "hf", out, quiet: true }),
       UserError,
-      "not empty; pass --force",
+      "is not empty",
+    );
+    // The export command has --force, so its line names it (a sweep's would not).
+    assertEquals(
+      messageWithHint(e, ["force"]),
+      `--out ${out} is not empty; pass --force to replace it`,
+    );
+    assertEquals(
+      messageWithHint(e, []),
+      `--out ${out} is not empty; empty it or choose another folder`,
     );
     assertEquals(await entries(out), ["keep.txt"]);
     await exportModel({

@@ -2,7 +2,8 @@ import { ALL_GRANTED, test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import * as tf from "../../lib/tf.ts";
-import { runTeacher } from "../../lib/cli/teacher.ts";
+import { runTeacher, teacherCommand } from "../../lib/cli/teacher.ts";
+import { type CommandSpec, specFlags } from "../../lib/cli/command.ts";
 import { buildTeacher, teacherName } from "../../lib/teacher/build.ts";
 import { openBackbone } from "../../lib/teacher/backbone.ts";
 import { finetuneFromImages } from "../../lib/teacher/finetune.ts";
@@ -10,11 +11,11 @@ import { loadSplit } from "../../lib/data/dataset.ts";
 import { evenlySpaced, subsetSplit } from "../../lib/data/subset.ts";
 import { predictLogits } from "../../lib/predict.ts";
 import { evaluateLogits } from "../../lib/metrics.ts";
-import { recordedValAccuracy } from "../../lib/sweep/teachers.ts";
+import { readSavedTeacher } from "../../lib/sweep/teachers.ts";
 import { createModel, loadModel } from "../../lib/models/registry.ts";
 import type { MobileNetV2 } from "../../lib/models/mobilenet_v2.ts";
 import { initBackend } from "../../lib/backend.ts";
-import { UserError } from "../../lib/core/errors.ts";
+import { messageWithHint, UserError } from "../../lib/core/errors.ts";
 import { TEST_DATA, tfjsBackbone } from "../helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
 import { runCommand } from "../commands.ts";
@@ -46,7 +47,7 @@ test("teacher: a tfjs MobileNetV2 probe is saved as the toolkit's MobileNetV2, l
   await withTemp(async (dir) => {
     const tfjs = await tfjsBackbone();
     const r = await runTeacher([
-      "--from",
+      "--backbone",
       `tfjs-dir:${tfjs}`,
       "--data",
       TEST_DATA,
@@ -65,7 +66,7 @@ test("teacher: a tfjs MobileNetV2 probe is saved as the toolkit's MobileNetV2, l
     assertEquals(saved.info.val_accuracy, r.val_accuracy);
     assertEquals(saved.info.from, `tfjs-dir:${tfjs}`);
     // The sweep reads the key the builder writes (it used to find none).
-    assertEquals(await recordedValAccuracy(`${dir}/t`), r.val_accuracy);
+    assertEquals((await readSavedTeacher(`${dir}/t`)).info?.val_accuracy, r.val_accuracy);
     const m = await loadModel(`${dir}/t`);
     assertEquals(m.config.numLabels, 3);
     m.dispose();
@@ -123,7 +124,7 @@ test("teacher: an HF MobileNetV2 backbone, cut at block:1 or fine-tuned, gives M
       const m = await loadModel(`${dir}/${t}`);
       assertEquals(m.config.kind, "mobilenet_v2");
       assertEquals(m.config.labels, CLASSES);
-      assertEquals(await recordedValAccuracy(`${dir}/${t}`), r.val_accuracy);
+      assertEquals((await readSavedTeacher(`${dir}/${t}`)).info?.val_accuracy, r.val_accuracy);
       m.dispose();
     }
   });
@@ -155,7 +156,7 @@ test("teacher: --finetune-blocks all trains every block after the stem on augmen
     const loss = (i: { finetune: { history: { train_loss: number }[] } }) =>
       i.finetune.history[1].train_loss;
     assert(Number.isFinite(loss(plain)) && loss(plain) !== loss(augmented));
-    assertEquals(await recordedValAccuracy(`${dir}/aug`), aug.val_accuracy);
+    assertEquals((await readSavedTeacher(`${dir}/aug`)).info?.val_accuracy, aug.val_accuracy);
     assertEquals(teacherName({ finetuneBlocks: "all", augment: "flip" }), "mnv2-probe-ftall-aug");
     // Cached activations cannot be augmented: refused with the flag that fixes it.
     await assertRejects(
@@ -170,7 +171,7 @@ test("teacher: --image-size builds and saves the teacher at that input size", as
   await withTemp(async (dir) => {
     // The fixture backbone is a 32 px checkpoint; its convolutions run at any size.
     const r = await runTeacher([
-      "--from",
+      "--backbone",
       `hf-dir:${HF_MNV2}`,
       "--data",
       TEST_DATA,
@@ -215,7 +216,7 @@ test("teacher: --image-size builds and saves the teacher at that input size", as
   const e = await assertRejects(
     () =>
       runTeacher([
-        "--from",
+        "--backbone",
         `tfjs-dir:${tfjs}`,
         "--data",
         TEST_DATA,
@@ -293,13 +294,13 @@ test("teacher: bad flags and backbones are one-line UserErrors naming the flag",
       [["--epochs", "0"], "--epochs"],
       [["--max-images", "x"], "--max-images"],
       [["--bogus"], "bogus"],
-      [["--from", "mobilenet_v2@0.5", "--data", TEST_DATA], "teachers are built from"],
+      [["--backbone", "mobilenet_v2@0.5", "--data", TEST_DATA], "teachers are built from"],
       [
-        ["--from", `hf-dir:${FIXTURES}/vit_tiny`, "--data", TEST_DATA],
+        ["--backbone", `hf-dir:${FIXTURES}/vit_tiny`, "--data", TEST_DATA],
         "cannot be a teacher backbone",
       ],
       [
-        ["--from", `hf-dir:${HF_MNV2}`, "--data", TEST_DATA, "--features-from", "block:99"],
+        ["--backbone", `hf-dir:${HF_MNV2}`, "--data", TEST_DATA, "--features-from", "block:99"],
         "block:99",
       ],
     ] as const
@@ -315,7 +316,7 @@ test("teacher: bad flags and backbones are one-line UserErrors naming the flag",
   );
 });
 
-test("teacher: --out that holds files, or is or holds --data or --from, is refused; nothing is lost", async () => {
+test("teacher: --out that holds files, or is or holds --data or --backbone, is refused; nothing is lost", async () => {
   await withTemp(async (dir) => {
     // Copies: the fixtures themselves must survive even a build that ignores the refusal.
     const data = join(dir, "data"), backbone = join(dir, "backbone");
@@ -327,12 +328,27 @@ test("teacher: --out that holds files, or is or holds --data or --from, is refus
     }
     const files = async (d: string) => (await Array.fromAsync(Deno.readDir(d))).map((e) => e.name);
     const before = { data: await files(data), backbone: await files(backbone) };
+    // Errors as the teacher command prints them: with the hints its flags allow.
     const build = (out: string, more: string[] = []) =>
-      runTeacher(["--from", `hf-dir:${backbone}`, "--data", data, "--out", out, ...FAST, ...more]);
+      runTeacher([
+        "--backbone",
+        `hf-dir:${backbone}`,
+        "--data",
+        data,
+        "--out",
+        out,
+        ...FAST,
+        ...more,
+      ])
+        .catch((e) => {
+          throw e instanceof UserError
+            ? new UserError(messageWithHint(e, specFlags(teacherCommand as CommandSpec<unknown>)))
+            : e;
+        });
     for (
       const [out, msg] of [
         [data, `--out ${data} is the --data folder ${data}`],
-        [backbone, `--out ${backbone} is the --from folder ${backbone}`],
+        [backbone, `--out ${backbone} is the --backbone folder ${backbone}`],
         [dir, `--out ${dir} contains the --data folder`],
         [join(data, "t"), "is inside the --data folder"],
       ]
@@ -363,7 +379,7 @@ test("teacher: --out that holds files, or is or holds --data or --from, is refus
 
     // The command: exit 2, one line naming --out; the files stay.
     const { code, lines } = await runCommand("teacher", [
-      ...["--from", `hf-dir:${backbone}`, "--data", data, "--out", data, ...FAST],
+      ...["--backbone", `hf-dir:${backbone}`, "--data", data, "--out", data, ...FAST],
     ]);
     assertEquals([code, lines.length], [2, 1], lines.join("\n"));
     assertStringIncludes(lines[0], `--out ${data} is the --data folder`);
@@ -377,7 +393,8 @@ test("teacher: a --name that is not a plain folder name is refused before any wo
     const data = join(dir, "missing");
     for (const name of ["..", "../../../somewhere", "a/b", "/tmp/x", ".hidden"]) {
       await assertRejects(
-        () => runTeacher(["--name", name, "--data", data, "--from", `hf-dir:${HF_MNV2}`, ...FAST]),
+        () =>
+          runTeacher(["--name", name, "--data", data, "--backbone", `hf-dir:${HF_MNV2}`, ...FAST]),
         UserError,
         `--name "${name}" cannot name a folder`,
       );
