@@ -115,6 +115,15 @@ export async function ensureTeacher(
     }
     return { dir, valAccuracy: valAccuracyOf(saved) };
   }
+  // Said here, in the sweep's words: buildTeacher would name the folder as its --out.
+  if (await exists(dir)) {
+    for await (const _ of Deno.readDir(dir)) {
+      throw new UserError(
+        `${dir} holds files but no built teacher (no config.json); delete or empty it to build ` +
+          `teacher ${src.name} there, or use another --out folder`,
+      );
+    }
+  }
   const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
   opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
   const built = await buildTeacher({

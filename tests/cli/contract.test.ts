@@ -350,6 +350,9 @@ test("an error names a flag only where the command has it", async () => {
     const env = { KD_CACHE_DIR: join(dir, "cache") };
     const plain = ["--data", join(dir, "plain")], bad = ["--data", join(dir, "bad")];
     const backbone = `tfjs-dir:${await tfjsBackbone()}`; // 1001 labels: not beans' 3
+    const stray = join(dir, "sweep", "teachers", "mnv2-ft-all-s96");
+    await Deno.mkdir(stray, { recursive: true });
+    await Deno.writeTextFile(join(stray, "notes.txt"), "mine");
 
     // Offline without the dataset: --data where the command has it, KD_DATA everywhere.
     const offline = { HF_HUB_OFFLINE: "1", HF_HUB_CACHE: join(dir, "hf"), KD_DATA: "" };
@@ -376,6 +379,16 @@ test("an error names a flag only where the command has it", async () => {
         ["1001 labels but the dataset has 3", "--reinit-head"],
         [],
       ],
+      // A sweep's teacher folder holding someone's files: the sweep has no --force to offer.
+      [
+        [
+          "sweep",
+          ...["--profile", "smoke", "--teachers", "mnv2-ft-all-s96", "--data", BEANS_DIR],
+          ...["--backbone", `hf-dir:${FIXTURES}/mobilenet_v2_tiny`, "--out", join(dir, "sweep")],
+        ],
+        ["teachers/mnv2-ft-all-s96 holds files but no built teacher", "delete or empty it"],
+        ["--force"],
+      ],
       // `--size` is bench train's alias: another sub-command names the flag the user typed.
       [["bench", "models", "--size", "96"], ["--size"], ["--image-size"]],
     ];
@@ -388,6 +401,7 @@ test("an error names a flag only where the command has it", async () => {
       }
     }
     assertEquals(problems, []);
+    assertEquals(await Deno.readTextFile(join(stray, "notes.txt")), "mine");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
