@@ -24,7 +24,10 @@ export async function gitCommit(): Promise<string | null> {
   }
 }
 
-/** This machine's `/proc/cpuinfo`, or null off Linux: read once, pass to {@linkcode cpuModel} and {@linkcode cpuSignature}. */
+/**
+ * This machine's `/proc/cpuinfo`, or null off Linux: read it once and pass it to
+ * {@linkcode cpuModel} and {@linkcode cpuSignature}.
+ */
 export function readCpuinfo(): string | null {
   try {
     return Deno.readTextFileSync("/proc/cpuinfo");

@@ -99,6 +99,17 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Whether folder `dir` holds anything; false when it does not exist. */
+export async function hasEntries(dir: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(dir)) return true;
+    return false;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 /** Read and parse a JSON file; errors name the file. */
 export async function readJson<T>(path: string): Promise<T> {
   const text = await Deno.readTextFile(path);

@@ -6,7 +6,7 @@
  */
 import { isAbsolute } from "node:path";
 import { UserError } from "./errors.ts";
-import { canonicalPath, isSameOrInside } from "./fs.ts";
+import { canonicalPath, hasEntries, isSameOrInside } from "./fs.ts";
 
 /**
  * `name` when it is a plain name (letters, digits, ".", "_", "-"; no `..`), which can only name
@@ -61,9 +61,9 @@ export async function checkOut(
   }
   if (!info.isDirectory) throw new UserError(`${label} is a file, not a folder`);
   if (force) return;
-  for await (const _ of Deno.readDir(out)) {
+  if (await hasEntries(out)) {
     throw new UserError(`${label} is not empty`, {
-      // A sweep builds teachers through here but has no --force: it must not be told to pass one.
+      // Library callers include commands without --force: only those with it are told to pass it.
       hint: {
         flag: "force",
         text: "pass --force to replace it",

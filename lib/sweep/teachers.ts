@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { exists, readJson } from "../core/fs.ts";
+import { exists, hasEntries, readJson } from "../core/fs.ts";
 import { buildTeacher, TEACHER_DEFAULTS, type TeacherSettings } from "../teacher/build.ts";
 import type { TeacherSource } from "./define.ts";
 
@@ -116,13 +116,11 @@ export async function ensureTeacher(
     return { dir, valAccuracy: valAccuracyOf(saved) };
   }
   // Said here, in the sweep's words: buildTeacher would name the folder as its --out.
-  if (await exists(dir)) {
-    for await (const _ of Deno.readDir(dir)) {
-      throw new UserError(
-        `${dir} holds files but no built teacher (no config.json); delete or empty it to build ` +
-          `teacher ${src.name} there, or use another --out folder`,
-      );
-    }
+  if (await hasEntries(dir)) {
+    throw new UserError(
+      `${dir} holds files but no built teacher (no config.json); delete or empty it to build ` +
+        `teacher ${src.name} there, or use another --out folder`,
+    );
   }
   const shown = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(" ");
   opts.log(`building teacher ${src.name} from ${opts.from}${shown ? ` (${shown})` : ""}`);
