@@ -694,7 +694,7 @@ export async function loadTfjsLayersDir(
   } catch (e) {
     throw new UserError(`${path}: cannot read a tfjs model.json (${(e as Error).message})`);
   }
-  if (!mj.modelTopology?.config?.layers || !Array.isArray(mj.weightsManifest)) {
+  if (!mj?.modelTopology?.config?.layers || !Array.isArray(mj.weightsManifest)) {
     throw new UserError(
       `${path}: not a tfjs LayersModel (needs modelTopology and weightsManifest)`,
     );

@@ -139,6 +139,9 @@ async function hfDir(dir: string, spec: string, opts: CreateOptions): Promise<Cl
   } catch (e) {
     throw new UserError(`${spec}: cannot read ${dir}/config.json (${(e as Error).message})`);
   }
+  if (typeof hf !== "object" || hf === null || Array.isArray(hf)) {
+    throw new UserError(`${spec}: ${dir}/config.json is not a JSON object`);
+  }
   if (hf.model_type === "mobilenet_v2") {
     const o = mobileNetV2OptionsFromHF(hf, `${dir}/config.json`);
     const reinit = opts.numLabels !== undefined && opts.numLabels !== o.numLabels;

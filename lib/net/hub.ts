@@ -79,10 +79,20 @@ export function hubHeaders(
 ): Record<string, string> {
   const token = Deno.env.get("HF_TOKEN");
   const h: Record<string, string> = { ...extra };
-  if (token && url.startsWith(hubEndpoint()) && !h.Authorization) {
-    h.Authorization = `Bearer ${token}`;
-  }
+  if (token && isHubUrl(url) && !h.Authorization) h.Authorization = `Bearer ${token}`;
   return h;
+}
+
+/**
+ * Whether `url` goes to the hub itself: same origin (scheme, host and port) as the endpoint. A
+ * prefix test would also pass `https://huggingface.co.example.com/…`, and the token with it.
+ */
+export function isHubUrl(url: string | URL): boolean {
+  try {
+    return new URL(url).origin === new URL(hubEndpoint()).origin;
+  } catch {
+    return false;
+  }
 }
 
 /** A hub repository resolved to a commit, as recorded in every run's provenance. */

@@ -17,6 +17,7 @@ import {
   hubFileUrl,
   hubHeaders,
   hubOffline,
+  isHubUrl,
   recordResolved,
   repoLabel,
   type RepoRef,
@@ -110,10 +111,15 @@ async function headFile(url: string, ref: RepoRef, path: string): Promise<FileMe
     await res.body?.cancel();
     const h = res.headers;
     const location = h.get("location");
-    // Relative redirects are a renamed repository: follow them; absolute ones go to a CDN.
-    if (res.status >= 300 && res.status < 400 && location && location.startsWith("/")) {
-      target = new URL(location, target).href;
-      continue;
+    // A path on the hub is a renamed repository: follow it. A full URL goes to a CDN, whose
+    // answer the HEAD does not need; `//host/…` (or `/\host/…`) is another host, though it
+    // starts with a slash, and must not get the request (nor its token).
+    if (res.status >= 300 && res.status < 400 && location?.startsWith("/")) {
+      const next = new URL(location, target);
+      if (isHubUrl(next)) {
+        target = next.href;
+        continue;
+      }
     }
     if (res.status >= 400) return res.status;
     const commitText = h.get("x-repo-commit") ?? undefined;
@@ -230,6 +236,13 @@ export async function hubFile(
     throw httpError(ref, path, meta, opts.hint);
   }
   const { commit, etag } = meta;
+  // Files asked for at a commit must come from it, or one snapshot would mix two commits.
+  if (isCommit(ref.revision) && commit !== ref.revision) {
+    throw new UserError(
+      `${label}: asked for commit ${ref.revision}, the server at ${hubEndpoint()} answered for ` +
+        `${commit} (is HF_ENDPOINT a Hugging Face hub?)`,
+    );
+  }
   await writeRef(ref, commit);
   record(commit);
   const present = lookupCached(ref, path, commit);
@@ -349,19 +362,22 @@ async function listRepoFiles(ref: RepoRef, opts: HubOptions): Promise<RepoFiles>
     await res.body?.cancel();
     throw httpError(ref, "listing its files", res.status, opts.hint);
   }
-  let info: { sha?: unknown; siblings?: { rfilename?: unknown }[] };
+  let info: unknown;
   try {
     info = await res.json();
   } catch (e) {
     throw new UserError(`${url}: not a hub API answer (${(e as Error).message})`);
   }
-  const commit = typeof info.sha === "string" ? info.sha : "";
-  if (!isCommit(commit) || !Array.isArray(info.siblings)) {
+  const { sha, siblings } = (typeof info === "object" && info !== null ? info : {}) as {
+    sha?: unknown;
+    siblings?: unknown;
+  };
+  const commit = typeof sha === "string" ? sha : "";
+  if (!isCommit(commit) || !Array.isArray(siblings)) {
     throw new UserError(`${url}: the answer has no commit "sha" or "siblings" list`);
   }
-  const files = info.siblings.map((s) => s.rfilename).filter((f): f is string =>
-    typeof f === "string"
-  );
+  const files = siblings.map((s) => typeof s === "object" && s !== null ? s.rfilename : undefined)
+    .filter((f): f is string => typeof f === "string");
   await writeRef(ref, commit);
   recordResolved(ref, commit);
   return { commit, files: files.sort(), fromCache: false };

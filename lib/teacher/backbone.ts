@@ -112,6 +112,9 @@ async function hfMobileNet(
   } catch (e) {
     throw new UserError(`${spec}: cannot read ${path} (${(e as Error).message})`);
   }
+  if (typeof hf !== "object" || hf === null || Array.isArray(hf)) {
+    throw new UserError(`${spec}: ${path} is not a JSON object`);
+  }
   if (hf.model_type !== "mobilenet_v2") {
     throw new UserError(
       `${spec}: model_type ${JSON.stringify(hf.model_type)} cannot be a teacher backbone ` +

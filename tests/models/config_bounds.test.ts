@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { initBackend } from "../../lib/backend.ts";
 import { createModel, loadModel, parseSpec } from "../../lib/models/registry.ts";
 import { vitConfigFromHF } from "../../lib/models/vit.ts";
+import { openBackbone } from "../../lib/teacher/backbone.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { saveRandomStudent, TEST_DATA } from "../helpers.ts";
 import { runCommand } from "../commands.ts";
@@ -121,6 +122,33 @@ test("config sizes out of bounds are refused naming config.json and the key", as
     );
     assertEquals([code, lines.length], [2, 1], lines.join("\n"));
     assertStringIncludes(lines[0], `error: ${hf}/config.json: "depth_multiplier" must be`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+test("config.json or model.json that is valid JSON but not an object is one clear error", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kd-json-shape-" });
+  try {
+    for (const body of ["null", "[]", "3", '"vit"']) {
+      await Deno.writeTextFile(join(tmp, "config.json"), body);
+      await Deno.writeTextFile(join(tmp, "model.json"), body);
+      await assertRejects(() => createModel(`hf-dir:${tmp}`), UserError, "config.json");
+      await assertRejects(
+        () => openBackbone(`hf-dir:${tmp}`, { numLabels: 3 }),
+        UserError,
+        "config.json",
+      );
+      await assertRejects(() => createModel(`tfjs-dir:${tmp}`), UserError, "model.json");
+    }
+    // The command: one line, exit 2, no stack trace.
+    await Deno.writeTextFile(join(tmp, "config.json"), "null");
+    const { code, lines } = await runCommand(
+      "eval",
+      ["--model", `hf-dir:${tmp}`, "--data", TEST_DATA, "--split", "validation"],
+    );
+    assertEquals([code, lines.length], [2, 1], lines.join("\n"));
+    assertStringIncludes(lines[0], `${tmp}/config.json is not a JSON object`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

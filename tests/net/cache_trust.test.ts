@@ -6,8 +6,8 @@
 import { test } from "../permissions.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
-import { hubFile } from "../../lib/net/hub_files.ts";
-import { parseRepo } from "../../lib/net/hub.ts";
+import { hubFile, hubFiles, hubRepoFiles } from "../../lib/net/hub_files.ts";
+import { hubHeaders, isHubUrl, parseRepo } from "../../lib/net/hub.ts";
 import { UserError } from "../../lib/core/errors.ts";
 import { createModel } from "../../lib/models/registry.ts";
 import { type FakeRepo, gitSha1, sha256, startFakeHub } from "./fake_hub.ts";
@@ -327,5 +327,101 @@ test("hub cache: folders of the cache linked elsewhere are never written through
       });
       assertEquals(tree(out), [], what);
     });
+  }
+});
+
+test("hub cache: HF_TOKEN goes only to the hub's origin, never to a host a redirect names", async () => {
+  await withEnv({ HF_ENDPOINT: "https://huggingface.co", HF_TOKEN: "hf_secret" }, () => {
+    assert(isHubUrl("https://huggingface.co/org/m/resolve/main/config.json"));
+    assert(!isHubUrl("https://huggingface.co.example.com/org/m"), "a prefix is not the hub");
+    assert(!isHubUrl("http://huggingface.co/org/m"), "another scheme is another origin");
+    assert(!isHubUrl("https://huggingface.co:8443/org/m"), "another port is another origin");
+    assertEquals(hubHeaders("https://huggingface.co.example.com/x"), {});
+    assertEquals(hubHeaders("https://huggingface.co/x"), { Authorization: "Bearer hf_secret" });
+    return Promise.resolve();
+  });
+  // A protocol-relative (`//host/…`) or backslash (`/\host/…`) Location starts with a slash
+  // but names another host: the HEAD must not follow it, and the token must not reach it.
+  for (const prefix of ["//", "/\\"]) {
+    const seen: { method: string; auth: string | null }[] = [];
+    const other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      seen.push({ method: req.method, auth: req.headers.get("authorization") });
+      return new Response("no", { status: 404 });
+    });
+    try {
+      await withFakeHub([REPO], async () => {
+        await withEnv({ HF_TOKEN: "hf_secret" }, async () => {
+          await hubFile(ref, "model.safetensors", { quiet: true, retries: 0 }).catch(() => {});
+        });
+      }, {
+        tamper: (_p, h) => {
+          if (h.has("location")) h.set("location", `${prefix}127.0.0.1:${other.addr.port}/x`);
+        },
+      });
+      assertEquals(seen.filter((r) => r.auth !== null), [], `${prefix}: the token left the hub`);
+      // The download's GET may follow a redirect (fetch drops the token across origins); the
+      // HEAD, which reads the hub's own headers, must not.
+      assertEquals(seen.filter((r) => r.method === "HEAD"), [], `${prefix}: HEAD followed`);
+    } finally {
+      await other.shutdown();
+    }
+  }
+});
+
+test("hub cache: files fetched at a pinned commit that the server answers for another are refused", async () => {
+  await sandbox(async (base, cache) => {
+    const other = "d".repeat(40);
+    const hub = startFakeHub([REPO], {
+      tamper: (p, h) => p === "model.safetensors" && h.set("x-repo-commit", other),
+    });
+    try {
+      await withEnv(
+        { HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+        async () => {
+          const err = await assertRejects(
+            () => hubFiles(ref, COMMIT, ["config.json", "model.safetensors"], { quiet: true }),
+            UserError,
+            `asked for commit ${COMMIT}`,
+          );
+          assertStringIncludes(err.message, other);
+        },
+      );
+      assertEquals(tree(base).filter((p) => p.includes(other)), []);
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
+test("hub cache: an API answer of the wrong shape is one clear error, not a TypeError", async () => {
+  for (const body of ["null", "[]", `{"sha":"${COMMIT}","siblings":[null]}`, `{"sha":null}`]) {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response(body, { headers: { "content-type": "application/json" } }),
+    );
+    try {
+      await sandbox((_base, cache) =>
+        withEnv(
+          {
+            HF_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
+            HF_HUB_CACHE: cache,
+            HF_HUB_OFFLINE: undefined,
+          },
+          async () => {
+            const got = await hubRepoFiles(parseRepo(`org/shape${body.length}`, "model"))
+              .then((r) => r, (e) => e);
+            if (body.includes("siblings")) {
+              // A null entry is no file: the list is what remains.
+              assertEquals((got as { files: string[] }).files, [], String(got));
+            } else {
+              assert(got instanceof UserError, `${body}: ${got}`);
+              assertStringIncludes(got.message, '"sha"');
+            }
+          },
+        )
+      );
+    } finally {
+      await server.shutdown();
+    }
   }
 });
