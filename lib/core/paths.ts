@@ -10,15 +10,26 @@ import { canonicalPath, hasEntries, isSameOrInside } from "./fs.ts";
 
 /**
  * `name` when it is a plain name (letters, digits, ".", "_", "-"; no `..`), which can only name
- * a folder inside the one it is joined to; else a UserError starting with `what`.
+ * a file or folder inside the one it is joined to; else a UserError starting with `what`, then
+ * `role` (what such a name may not do).
  */
-export function checkName(what: string, name: string): string {
+export function checkName(what: string, name: string, role = "cannot name a folder"): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes("..")) {
     throw new UserError(
-      `${what} "${name}" cannot name a folder: use letters, digits, ".", "_" and "-" only`,
+      `${what} "${name}" ${role}: use letters, digits, ".", "_" and "-" only`,
     );
   }
   return name;
+}
+
+/**
+ * `split` when it is a plain name. A split names files inside the data folder
+ * (`<split>.parquet`) and, after it, cache files and evaluation records (`<split>_eval.json`):
+ * `../x` would read and write outside them, and `./test` would pass for another name than the
+ * held-out `test`.
+ */
+export function checkSplitName(split: string): string {
+  return checkName("split", split, "is a name in the data folder, not a path");
 }
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
+import { checkSplitName } from "../core/paths.ts";
 import { BEANS_REPO, BEANS_SPLITS, beansSplitFiles } from "../net/beans.ts";
 import { hasFolderSplit, openFolderSplit } from "./folder.ts";
 import { openParquetSplit } from "./parquet.ts";
@@ -67,6 +68,7 @@ export function availableSplits(
 
 /** Whether the data has `split` (the default, beans on the hub, has train, validation and test). */
 export function hasSplit(data: string | undefined, split: string): boolean {
+  checkSplitName(split);
   const { dir, isDefault } = dataDir(data);
   if (isDefault) return (BEANS_SPLITS as readonly string[]).includes(split);
   return isDir(dir) && availableSplits(dir, [split]).length > 0;
@@ -82,6 +84,7 @@ export async function splitFiles(
   split: string,
   opts: { quiet?: boolean } = {},
 ): Promise<string[] | null> {
+  checkSplitName(split);
   const { dir, isDefault } = dataDir(data);
   if (isDefault) return await beansSplitFiles(split, opts);
   const parquet = isDir(dir) ? findParquet(dir, split) : [];
@@ -116,7 +119,7 @@ async function openSplit(
   opts: { data?: string; split: string; labels?: string[]; quiet?: boolean },
 ): Promise<SplitSource> {
   const { dir, isDefault } = dataDir(opts.data);
-  const { split } = opts;
+  const split = checkSplitName(opts.split);
   if (isDefault) {
     const files = await beansSplitFiles(split, { quiet: opts.quiet });
     return await openParquetSplit(split, files, { labels: opts.labels });

@@ -5,6 +5,7 @@
  * @module
  */
 import { type FlagHint, hintedError } from "../core/errors.ts";
+import { checkSplitName } from "../core/paths.ts";
 import { hubFiles, type HubOptions, hubRepoFiles } from "./hub_files.ts";
 import { parseRepo, repoLabel, type RepoRef } from "./hub.ts";
 
@@ -42,6 +43,7 @@ const announced = new Set<string>();
  * A split the repository does not have is a UserError naming the ones it has.
  */
 export async function beansSplitFiles(split: string, opts: HubOptions = {}): Promise<string[]> {
+  checkSplitName(split);
   const ref = beansRef();
   const hint = opts.hint ?? DATA_HINT;
   const listing = await hubRepoFiles(ref, { ...opts, hint });

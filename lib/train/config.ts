@@ -5,6 +5,7 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
+import { checkSplitName } from "../core/paths.ts";
 import { camelKeys, snakeKeys } from "../core/settings.ts";
 import { validateDistillationOptions } from "../loss.ts";
 import { parseAugment } from "../data/augment.ts";
@@ -109,6 +110,8 @@ export function validateConfig(c: TrainConfig): void {
   if (!["accuracy", "macro_f1", "val_loss"].includes(c.selectBy)) {
     throw new UserError(`--select-by must be accuracy, macro_f1 or val_loss, got "${c.selectBy}"`);
   }
+  checkSplitName(c.trainSplit);
+  checkSplitName(c.valSplit);
   if (c.trainSplit === c.valSplit) {
     throw new UserError(`training and validation splits are both "${c.trainSplit}"`);
   }

@@ -1,13 +1,15 @@
 import { BEANS_MINI_ROWS } from "../fixture_paths.ts";
 import { test } from "../permissions.ts";
-import { assertEquals, assertRejects } from "@std/assert";
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { UserError } from "../../lib/core/errors.ts";
 import {
   availableSplits,
   dataDir,
   DEFAULT_DATA,
   findParquet,
+  hasSplit,
   resolveSplit,
+  splitFiles,
 } from "../../lib/data/resolve.ts";
 import { VALIDATION } from "./helpers.ts";
 
@@ -78,5 +80,26 @@ test("data folder: option, then KD_DATA, then the default", () => {
   } finally {
     if (old === undefined) Deno.env.delete("KD_DATA");
     else Deno.env.set("KD_DATA", old);
+  }
+});
+
+test("a split is a plain name: paths are refused before anything is read or written", async () => {
+  const outer = await Deno.makeTempDir();
+  try {
+    // A split file outside the data folder that a path-like name would reach.
+    await Deno.mkdir(`${outer}/data`);
+    await Deno.mkdir(`${outer}/elsewhere`);
+    await Deno.symlink(VALIDATION, `${outer}/data/validation.parquet`);
+    await Deno.symlink(VALIDATION, `${outer}/elsewhere/validation.parquet`);
+    for (const split of ["../elsewhere/validation", "./validation", "/tmp/x", "a/b", ".."]) {
+      const data = `${outer}/data`;
+      await assertRejects(() => resolveSplit({ data, split }), UserError, `split "${split}"`);
+      await assertRejects(() => splitFiles(data, split), UserError, `split "${split}"`);
+      assertThrows(() => hasSplit(data, split), UserError, `split "${split}"`);
+    }
+    const ok = await resolveSplit({ data: `${outer}/data`, split: "validation" });
+    assertEquals(ok.ids.length, BEANS_MINI_ROWS.validation);
+  } finally {
+    await Deno.remove(outer, { recursive: true });
   }
 });

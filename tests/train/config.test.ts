@@ -31,6 +31,9 @@ Deno.test("out-of-range settings name their flag", () => {
     [{ seed: -1 }, "--seed"],
     [{ augment: "rotate" }, "--augment"],
     [{ valSplit: "test" }, "test split"],
+    // A path is no split name: "./test" would select on the held-out test split.
+    [{ valSplit: "./test" }, 'split "./test"'],
+    [{ trainSplit: "../data/train" }, 'split "../data/train"'],
   ];
   for (const [patch, flag] of cases) {
     const e = assertThrows(() => validateConfig({ ...base, ...patch }), UserError);
