@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import { ensureBackend } from "./backend.ts";
 import { UserError } from "./core/errors.ts";
 import { exists, writeJsonAtomic } from "./core/fs.ts";
 import { loadSplit } from "./data/dataset.ts";
@@ -90,6 +91,7 @@ export async function evaluateModel(opts: {
   skipBadImages?: boolean;
   quiet?: boolean;
 }): Promise<Evaluation> {
+  await ensureBackend();
   // Class names come from the index; images are decoded once, at the model's own size, below.
   const index = await resolveSplit({ ...opts, quiet: true });
   if (index.labels.length === 0) throw new UserError(`${index.source}: the split has no rows`);

@@ -81,3 +81,26 @@ test("the root entry point exports every area's API", async () => {
     assertEquals(absent, [], `${path}: not re-exported by ${config.exports["."]}`);
   }
 });
+
+test("a script's first call may be createModel or evaluateModel: no backend set-up needed", async () => {
+  // A fresh process each: the backend is process state, and this suite has one already.
+  const calls = {
+    createModel: `await createModel("hf-dir:tests/fixtures/mobilenet_v2_tiny", { quiet: true })
+      .then((m) => m.apply(tf.zeros([1, m.input.size, m.input.size, 3])).shape)`,
+    evaluateModel: `(await evaluateModel({ model: "hf-dir:tests/fixtures/mobilenet_v2_tiny",
+      data: "tests/fixtures/beans", split: "validation", quiet: true })).metrics.n`,
+  };
+  for (const [name, expr] of Object.entries(calls)) {
+    const script = `import * as tf from "@tensorflow/tfjs";\n` +
+      `import { createModel, evaluateModel } from "@kd/vision";\nconsole.log(JSON.stringify(${expr}));`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert(out.success, `${name}: ${err}`);
+    assert(new TextDecoder().decode(out.stdout).trim().length > 0, name);
+  }
+});

@@ -18,6 +18,7 @@ import { type BackboneConfig, LayersBackbone, loadTfjsLayersDir } from "./layers
 import { loadStateInto, readSavedConfig } from "./checkpoint.ts";
 import { fetchHFModel } from "./hub.ts";
 import { openHFWeights } from "./hf_checkpoint.ts";
+import { ensureBackend } from "../backend.ts";
 import { UserError } from "../core/errors.ts";
 import { MOBILENET_V2_HF_BOUNDS } from "./config_bounds.ts";
 
@@ -113,6 +114,8 @@ function checkLabels(model: Classifier, spec: string, opts: CreateOptions): Clas
  * ```
  */
 export async function loadModel(dir: string): Promise<Classifier> {
+  // A script's first call may be this one: without a backend, tfjs's first op throws.
+  await ensureBackend();
   const saved = await readSavedConfig(dir);
   const build = KINDS[saved.config.kind];
   if (!build) {
@@ -220,6 +223,7 @@ export async function ensureModelFiles(
  * ```
  */
 export async function createModel(spec: string, opts: CreateOptions = {}): Promise<Classifier> {
+  await ensureBackend();
   const p = parseSpec(spec);
   if (p.kind === "mobilenet_v2") {
     if (opts.numLabels === undefined) {
