@@ -25,6 +25,24 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 }
 
 /**
+ * A new, uniquely named folder in `dir` to build something in before it is renamed into place,
+ * made with the mode a plain `mkdir` gives (0777 less the umask). `Deno.makeTempDir` makes 0700
+ * folders, and after the rename the model a user exported or a run's `best/` would be readable by
+ * its owner only.
+ */
+export async function makeStagingDir(dir: string, prefix: string, suffix = ""): Promise<string> {
+  for (;;) {
+    const path = join(dir, `${prefix}${crypto.randomUUID().slice(0, 8)}${suffix}`);
+    try {
+      await Deno.mkdir(path);
+      return path;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+}
+
+/**
  * Replace directory `dest` by `src` (built elsewhere in the same folder) with at most a brief
  * window. The previous `dest` is moved into a uniquely named hidden folder beside it
  * (`.NAME.old-XXXX`) before it is deleted: a fixed name such as `NAME.old` could be a folder of

@@ -7,7 +7,7 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { replaceDir } from "../core/fs.ts";
+import { makeStagingDir, replaceDir } from "../core/fs.ts";
 import { checkOut, overlap } from "../core/paths.ts";
 import { createModel, parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
@@ -242,10 +242,7 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
     const parent = dirname(resolve(opts.out));
     await Deno.mkdir(parent, { recursive: true });
     // A unique hidden sibling: no folder of the user's can be in the way or be replaced.
-    const tmp = await Deno.makeTempDir({
-      dir: parent,
-      prefix: `.${basename(resolve(opts.out))}.tmp-`,
-    });
+    const tmp = await makeStagingDir(parent, `.${basename(resolve(opts.out))}.tmp-`);
     try {
       if (opts.format === "hf") {
         const weights = hfSafetensors(model, await batchesTracked(source));

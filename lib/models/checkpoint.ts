@@ -16,7 +16,7 @@ import {
   readSafetensors,
 } from "./safetensors.ts";
 import { UserError } from "../core/errors.ts";
-import { replaceDir } from "../core/fs.ts";
+import { makeStagingDir, replaceDir } from "../core/fs.ts";
 import { MAX_IMAGE_SIZE } from "../data/preprocess.ts";
 import {
   checkBounds,
@@ -42,7 +42,7 @@ export async function saveModel(
 ): Promise<void> {
   const parent = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
   await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".saving-", suffix: ".tmp" });
+  const tmp = await makeStagingDir(parent, ".saving-", ".tmp");
   try {
     const saved: SavedConfig = { config: model.config, input: model.input, info };
     await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify(saved, null, 2) + "\n");

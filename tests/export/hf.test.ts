@@ -59,6 +59,9 @@ test("hf export of the HF fixture gives back the same tensors, config and logits
       "model.safetensors",
       "preprocessor_config.json",
     ]);
+    // Shared like any folder the user makes (umask), not owner-only as a temp folder is.
+    await Deno.mkdir(join(tmp, "plain"));
+    assertEquals((await Deno.stat(out)).mode, (await Deno.stat(join(tmp, "plain"))).mode);
     const want = await readSafetensors(join(MNV2_FIXTURE, "model.safetensors"));
     const got = await readSafetensors(join(out, "model.safetensors"));
     assertEquals(got.metadata, { format: "pt" });
