@@ -3,6 +3,7 @@
  * are cheap, backend-independent and testable by hand.
  * @module
  */
+import { UserError } from "./core/errors.ts";
 
 /**
  * Everything the trainer, eval command and reports record about one evaluation. Rates are
@@ -34,6 +35,52 @@ export interface EvalMetrics {
   confusion: number[][];
   /** Expected calibration error (15 equal-width confidence bins). */
   ece: number;
+}
+
+/**
+ * Refuse inputs whose metrics would be silently wrong: labels that are not classes, a logits
+ * array that is not `labels × numClasses`, a non-finite logit (a NaN row would count as a
+ * prediction of class 0).
+ */
+function checkInputs(
+  labels: ArrayLike<number>,
+  numClasses: number,
+  logits?: ArrayLike<number>,
+  predictions?: ArrayLike<number>,
+): void {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new UserError(
+      `metrics: the number of classes must be an integer >= 1, got ${numClasses}`,
+    );
+  }
+  if (logits && logits.length !== labels.length * numClasses) {
+    throw new UserError(
+      `metrics: ${logits.length} logits for ${labels.length} labels × ${numClasses} classes`,
+    );
+  }
+  if (predictions && predictions.length !== labels.length) {
+    throw new UserError(
+      `metrics: ${predictions.length} predictions for ${labels.length} labels`,
+    );
+  }
+  for (const [what, values] of [["label", labels], ["prediction", predictions ?? []]] as const) {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
+        throw new UserError(`metrics: ${what} ${i} is ${v}, not a class in [0, ${numClasses})`);
+      }
+    }
+  }
+  if (logits) {
+    for (let i = 0; i < logits.length; i++) {
+      if (!Number.isFinite(logits[i])) {
+        throw new UserError(
+          `metrics: the logits of row ${Math.floor(i / numClasses)} hold ${logits[i]} ` +
+            `(a model whose output is not a number)`,
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -89,6 +136,7 @@ export function confusionMatrix(
   predictions: ArrayLike<number>,
   numClasses: number,
 ): number[][] {
+  checkInputs(labels, numClasses, undefined, predictions);
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < labels.length; i++) m[labels[i]][predictions[i]]++;
   return m;
@@ -106,6 +154,9 @@ export function confusionMatrix(
  * ```
  */
 export function accuracy(labels: ArrayLike<number>, predictions: ArrayLike<number>): number {
+  if (labels.length !== predictions.length) {
+    throw new UserError(`metrics: ${predictions.length} predictions for ${labels.length} labels`);
+  }
   let hit = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) hit++;
   return labels.length ? hit / labels.length : 0;
@@ -169,6 +220,7 @@ export function expectedCalibrationError(
   numClasses: number,
   bins = 15,
 ): number {
+  checkInputs(labels, numClasses, logits);
   const probs = softmaxRows(logits, numClasses);
   const n = labels.length;
   const count = new Float64Array(bins),
@@ -237,6 +289,7 @@ export function evaluateLogits(
   labels: ArrayLike<number>,
   numClasses: number,
 ): EvalMetrics {
+  checkInputs(labels, numClasses, logits);
   const predictions = argmaxRows(logits, numClasses);
   const confusion = confusionMatrix(labels, predictions, numClasses);
   const scores = perClassScores(confusion);

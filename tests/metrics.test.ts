@@ -1,4 +1,5 @@
-import { assertAlmostEquals, assertEquals } from "@std/assert";
+import { assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+import { UserError } from "../lib/core/errors.ts";
 import {
   accuracy,
   argmaxRows,
@@ -68,4 +69,21 @@ Deno.test("evaluateLogits bundles everything", () => {
   assertEquals(m.n, 4);
   assertAlmostEquals(m.accuracy, 0.75, 1e-12);
   assertEquals(m.confusion, [[1, 0, 0], [0, 1, 0], [1, 0, 1]]);
+});
+
+Deno.test("metrics refuse inputs whose numbers would be silently wrong", () => {
+  const bad: [() => unknown, string][] = [
+    // A NaN row used to count as a prediction of class 0.
+    [() => evaluateLogits([NaN, 0, 0, 0, 2, 0], [0, 1], 3), "row 0 hold NaN"],
+    [() => evaluateLogits([1, 0, 0, Infinity, 0, 0], [0, 1], 3), "row 1 hold Infinity"],
+    [() => expectedCalibrationError([NaN, 0, 0], [0], 3), "row 0 hold NaN"],
+    [() => evaluateLogits([1, 0, 0], [0, 1], 3), "3 logits for 2 labels × 3 classes"],
+    [() => evaluateLogits([1, 0, 0, 1, 0, 0], [0, 3], 3), "label 1 is 3"],
+    [() => evaluateLogits([1, 0, 0], [0], 0), "classes must be an integer >= 1"],
+    [() => accuracy([0, 1, 2], [0]), "1 predictions for 3 labels"],
+    [() => confusionMatrix([0, 5], [0, 1], 3), "label 1 is 5"],
+    [() => confusionMatrix([0, 1], [0, -1], 3), "prediction 1 is -1"],
+    [() => confusionMatrix([0, NaN], [0, 1], 3), "label 1 is NaN"],
+  ];
+  for (const [call, message] of bad) assertThrows(call, UserError, message);
 });
