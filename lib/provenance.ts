@@ -4,11 +4,12 @@
  * @module
  */
 import * as tf from "./tf.ts";
+import { projectRoot } from "./core/project.ts";
 import { resolvedRepos } from "./net/hub.ts";
 
 /** Git commit of the toolkit (with `-dirty` when the tree has changes), or null outside git. */
 export async function gitCommit(): Promise<string | null> {
-  const root = new URL("..", import.meta.url).pathname;
+  const root = projectRoot();
   try {
     const run = async (args: string[]) => {
       const o = await new Deno.Command("git", { args, cwd: root, stdout: "piped", stderr: "null" })

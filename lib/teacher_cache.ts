@@ -19,12 +19,12 @@ import type { ImageSplit } from "./data/dataset.ts";
 import { encodeSafetensors, getRaw, parseSafetensors } from "./models/safetensors.ts";
 import { predictLogits } from "./predict.ts";
 import { writeFileAtomic } from "./core/fs.ts";
+import { defaultCacheDir } from "./core/project.ts";
 import { rowsOfIds, subsetSplit } from "./data/subset.ts";
 
 /** Default cache folder (`KD_CACHE_DIR` overrides). */
 export function cacheDir(): string {
-  return Deno.env.get("KD_CACHE_DIR") ??
-    new URL("../data/cache", import.meta.url).pathname;
+  return defaultCacheDir();
 }
 
 /** The cache key of a teacher's logits on a split: a sha256 over everything that changes them. */

@@ -7,6 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { defaultCacheDir } from "../core/project.ts";
 
 const MAGIC = "KDIMG01\n";
 const TRAILER = "KDIMGEND";
@@ -15,8 +16,7 @@ const dec = new TextDecoder();
 
 /** The cache folder: the argument, else env `KD_CACHE_DIR`, else `<repo>/data/cache`. */
 export function cacheDir(override?: string): string {
-  return override ?? Deno.env.get("KD_CACHE_DIR") ??
-    new URL("../../data/cache", import.meta.url).pathname;
+  return override ?? defaultCacheDir();
 }
 
 /** Short stable hash of a JSON-able description of everything the cached bytes depend on. */

@@ -6,11 +6,12 @@
  */
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { projectRoot } from "../core/project.ts";
 import { PRESETS } from "../presets.ts";
 import { DEFAULT_DATA } from "../data/resolve.ts";
 
-/** Absolute path of the repository root. */
-export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+/** Absolute path of the repository root (a user cache folder when imported from a URL). */
+export const REPO_ROOT: string = projectRoot();
 
 /**
  * Dataset folder for notebooks: env `KD_DATA`, else undefined (beans from the Hugging Face cache).

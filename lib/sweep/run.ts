@@ -13,6 +13,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson, writeJsonAtomic } from "../core/fs.ts";
 import { checkName } from "../core/paths.ts";
+import { projectPath, projectRoot } from "../core/project.ts";
 import type { SweepDefinition, SweepProfile, TeacherSource } from "./define.ts";
 import {
   checkConfirmPlan,
@@ -46,10 +47,10 @@ import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
 import { checkManifestRuns } from "./results.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = `${projectRoot()}/`;
 
 /** Default folder holding sweep directories. */
-export const SWEEPS_DIR = join(ROOT, "runs", "sweeps");
+export const SWEEPS_DIR = projectPath("runs/sweeps");
 
 /** Find and import an experiment: a path, or a name matched against `experiments/*.ts`. */
 export async function loadExperiment(

@@ -20,6 +20,7 @@ import { evenlySpaced, subsetSplit } from "../data/subset.ts";
 import { saveModel } from "../models/checkpoint.ts";
 import { parseSpec } from "../models/registry.ts";
 import { checkName, checkOut, overlap } from "../core/paths.ts";
+import { projectPath } from "../core/project.ts";
 import { backboneSpec, openBackbone } from "./backbone.ts";
 import { calibrateBatchNorm } from "../models/unfold_mobilenet_v2.ts";
 import { MAX_IMAGE_SIZE, type PreprocessOptions } from "../data/preprocess.ts";
@@ -343,7 +344,7 @@ export async function buildTeacher(opts: BuildTeacherOptions = {}): Promise<Teac
   const from = backboneSpec(opts.from);
   // The name becomes a folder under data/teachers/: never a path out of it.
   const name = opts.name === undefined ? teacherName(s) : checkName("--name", opts.name);
-  const out = opts.out ?? new URL(`../../data/teachers/${name}`, import.meta.url).pathname;
+  const out = opts.out ?? projectPath(`data/teachers/${name}`);
   await checkTeacherOut(out, {
     from,
     data: opts.data,
