@@ -1,6 +1,6 @@
 import { BEANS_MINI_ROWS, BEANS_MINI_VALIDATION_PER_CLASS } from "./fixture_paths.ts";
 import { test } from "./permissions.ts";
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { initBackend } from "../lib/backend.ts";
 import { UserError } from "../lib/core/errors.ts";
@@ -8,6 +8,7 @@ import { evaluateModel } from "../lib/evaluate.ts";
 import { saveModel } from "../lib/models/checkpoint.ts";
 import { createModel } from "../lib/models/registry.ts";
 import { saveRandomStudent, TEST_DATA as DATA } from "./helpers.ts";
+import { MNV2_FIXTURE as MNV2_TINY } from "./export/helpers.ts";
 const EVAL_CLI = new URL("../lib/cli/eval.ts", import.meta.url).pathname;
 
 async function evalCli(args: string[]) {
@@ -115,4 +116,19 @@ test("eval matches a model's classes to the data's by name, or refuses naming bo
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+test("deno task eval --quiet prints nothing on stderr, not even the backend line", async () => {
+  const cli = new URL("../lib/cli/eval.ts", import.meta.url).pathname;
+  const run = (quiet: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "--model", `hf-dir:${MNV2_TINY}`, "--data", DATA, ...quiet],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const [loud, quiet] = await Promise.all([run([]), run(["--quiet"])]);
+  assert(loud.success && quiet.success, new TextDecoder().decode(quiet.stderr));
+  assertStringIncludes(new TextDecoder().decode(loud.stderr), "backend: ");
+  assertEquals(new TextDecoder().decode(quiet.stderr), "");
+  assertEquals(quiet.stdout, loud.stdout);
 });

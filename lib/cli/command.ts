@@ -136,8 +136,9 @@ export async function runCommand<R>(spec: CommandSpec<R>, args: string[] = Deno.
     json = Boolean(flags.json);
     // Under --json every line the library prints goes to stderr; stdout carries the JSON only.
     if (json) console.log = console.error;
+    // --quiet means no progress lines, the backend's included (errors still print).
     const backend = spec.backend
-      ? await initBackend(flags.backend as string | undefined)
+      ? await initBackend(flags.backend as string | undefined, { quiet: Boolean(flags.quiet) })
       : undefined;
     const result = await spec.run(flags, { json, backend });
     if (json) {
