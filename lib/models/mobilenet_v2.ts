@@ -245,8 +245,18 @@ export class MobileNetV2 implements Classifier {
     if (!Number.isInteger(c.numLabels) || c.numLabels < 1) {
       throw new UserError(`mobilenet_v2: numLabels must be a positive integer, got ${c.numLabels}`);
     }
+    if (c.labels !== undefined && c.labels.length !== c.numLabels) {
+      throw new UserError(
+        `mobilenet_v2: ${c.labels.length} label names for ${c.numLabels} labels (${
+          c.labels.join(", ")
+        })`,
+      );
+    }
     if (!(c.depthMultiplier > 0)) {
       throw new UserError(`mobilenet_v2: depth multiplier must be > 0, got ${c.depthMultiplier}`);
+    }
+    if (!Number.isInteger(c.imageSize) || c.imageSize < 1) {
+      throw new UserError(`mobilenet_v2: imageSize must be a positive integer, got ${c.imageSize}`);
     }
     if (!c.tfPadding) {
       throw new UserError("mobilenet_v2: only tfPadding=true is implemented (the HF default)");

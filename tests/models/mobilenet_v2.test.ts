@@ -165,3 +165,14 @@ Deno.test("mobilenet_v2: bnMomentum 'hf' is 0.997 and training updates running s
   assert(after.some((v, i) => v !== before[i]), "running mean unchanged by a training step");
   m.dispose();
 });
+
+Deno.test("mobilenet_v2: label names that are not numLabels long, or a bad image size, are refused", () => {
+  assertThrows(
+    () => new MobileNetV2({ numLabels: 3, labels: ["a", "b"] }),
+    UserError,
+    "2 label names for 3 labels (a, b)",
+  );
+  for (const imageSize of [0, NaN, 32.5]) {
+    assertThrows(() => new MobileNetV2({ numLabels: 3, imageSize }), UserError, "imageSize");
+  }
+});
