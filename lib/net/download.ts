@@ -22,6 +22,11 @@ export interface DownloadOptions {
   partSuffix?: string;
   /** Extra check of the complete partial file before it is renamed (throw a DownloadError). */
   verify?: (part: string) => Promise<void>;
+  /**
+   * Size the server announced (the hub's `X-Linked-Size`): a body that runs past it is cut off
+   * there and refused, instead of being written in full and then failing its checksum.
+   */
+  size?: number;
   /** Extra attempts after the first failure (default 5). */
   retries?: number;
   /** First backoff delay in ms, doubled per attempt (default 1000). */
@@ -186,12 +191,23 @@ async function attempt(
     try {
       for await (const chunk of res.body!) {
         bump();
+        if (opts.size !== undefined && size + chunk.length > opts.size) {
+          throw new DownloadError(
+            `${url}: the server sent more than the ${opts.size} bytes it announced`,
+            "checksum",
+          );
+        }
         for (let w = 0; w < chunk.length;) w += await f.write(chunk.subarray(w));
         hash.update(chunk);
         size += chunk.length;
         progress.update(size);
       }
     } catch (e) {
+      if (e instanceof DownloadError) {
+        ctrl.abort();
+        await Deno.remove(part).catch(() => {});
+        throw new DownloadError(`${e.message}; the partial file was removed`, e.kind);
+      }
       throw new RetryableError(`connection lost after ${size} bytes: ${(e as Error).message}`);
     }
     if (total !== undefined && size < total) {

@@ -268,6 +268,7 @@ export async function hubFile(
     try {
       await downloadFile(url, blob, {
         sha256: lfs ?? null,
+        size: meta.size,
         partSuffix: ".incomplete",
         label,
         quiet: opts.quiet,

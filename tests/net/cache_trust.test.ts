@@ -425,3 +425,29 @@ test("hub cache: an API answer of the wrong shape is one clear error, not a Type
     }
   }
 });
+
+test("hub cache: a download longer than its announced X-Linked-Size is cut off and removed", async () => {
+  await sandbox(async (base, cache) => {
+    const hub = startFakeHub([REPO], {
+      tamper: (p, h) => p === "model.safetensors" && h.set("x-linked-size", "1000"),
+    });
+    try {
+      await withEnv(
+        { HF_ENDPOINT: hub.base, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: undefined },
+        async () => {
+          await assertRejects(
+            () => hubFile(ref, "model.safetensors", { quiet: true, retries: 0 }),
+            UserError,
+            "more than the 1000 bytes it announced",
+          );
+        },
+      );
+      // Neither the blob nor a partial file is left; at most 1000 bytes were written.
+      const blobs = tree(base).filter((p) => p.includes("/blobs/"));
+      assertEquals(blobs, []);
+      assert(hub.log.filter((r) => r.path.startsWith("/cdn/")).length > 0, "the CDN was asked");
+    } finally {
+      await hub.close();
+    }
+  });
+});
