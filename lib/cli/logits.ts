@@ -11,7 +11,9 @@ import { SPEC_FORMS } from "../models/registry.ts";
 import { writeLogitsFile } from "../models/logits_file.ts";
 
 const USAGE = `usage: deno task logits --model SPEC --input FILE.safetensors --out FILE.safetensors
-  [--batch-size N] [--input-name pixel_values] [--backend NAME] [--json]
+  [--batch-size N] [--input-name pixel_values] [--force] [--backend NAME] [--json]
+
+  --force   replace an existing --out file (never the --input file itself)
 
   SPEC: ${SPEC_FORMS.join(" | ")}`;
 
@@ -19,6 +21,7 @@ const USAGE = `usage: deno task logits --model SPEC --input FILE.safetensors --o
 export const logitsCommand: CommandSpec<{ out: string; shape: number[] }> = {
   usage: USAGE,
   string: ["model", "input", "out", "batch-size", "input-name"],
+  boolean: ["force"],
   json: true,
   backend: true,
   async run(f) {
@@ -33,6 +36,7 @@ export const logitsCommand: CommandSpec<{ out: string; shape: number[] }> = {
       out: f.out as string,
       inputName: f["input-name"] as string | undefined,
       batchSize,
+      force: Boolean(f.force),
     });
     return { out: f.out as string, shape };
   },

@@ -6,6 +6,7 @@
  */
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
+import { canonicalPath, exists } from "../core/fs.ts";
 import { createModel } from "./registry.ts";
 import { getTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { nchwToNhwc } from "./vit.ts";
@@ -21,12 +22,24 @@ export interface LogitsFileOptions {
   /** Name of the input tensor (default `pixel_values`). */
   inputName?: string;
   batchSize?: number;
+  /** Replace an existing `out` (never the input itself). */
+  force?: boolean;
+}
+
+/** Refuse an `out` that exists (without `force`) or that is the input file. */
+async function checkLogitsOut(o: LogitsFileOptions): Promise<void> {
+  if (!(await exists(o.out))) return;
+  if (await canonicalPath(o.out) === await canonicalPath(o.input)) {
+    throw new UserError(`--out ${o.out} is the --input file; write the logits to another file`);
+  }
+  if (!o.force) throw new UserError(`--out ${o.out} exists; pass --force to replace it`);
 }
 
 /** Run the model on the input's pixel values and write the logits; returns their shape. */
 export async function writeLogitsFile(o: LogitsFileOptions): Promise<number[]> {
   const batch = o.batchSize ?? 16;
   const name = o.inputName ?? "pixel_values";
+  await checkLogitsOut(o);
   const file = await readSafetensors(o.input);
   const x = getTensor(file, name);
   if (x.rank !== 4 || x.shape[1] !== 3) {

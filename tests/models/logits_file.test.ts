@@ -31,3 +31,34 @@ test("writeLogitsFile refuses non-finite pixel values, naming the file and tenso
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("writeLogitsFile never overwrites its input, and an existing --out only with force", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const input = join(dir, "io.safetensors");
+    await Deno.copyFile(`${FIXTURES}/vit_tiny/io.safetensors`, input);
+    const before = await Deno.readFile(input);
+    const model = `hf-dir:${FIXTURES}/vit_tiny`;
+    for (const out of [input, join(dir, ".", "io.safetensors")]) {
+      for (const force of [false, true]) {
+        await assertRejects(
+          () => writeLogitsFile({ model, input, out, force }),
+          UserError,
+          "is the --input file",
+        );
+      }
+    }
+    assertEquals(await Deno.readFile(input), before);
+    const mine = join(dir, "mine.safetensors");
+    await Deno.writeTextFile(mine, "the user's file");
+    await assertRejects(
+      () => writeLogitsFile({ model, input, out: mine }),
+      UserError,
+      `--out ${mine} exists; pass --force`,
+    );
+    assertEquals(await Deno.readTextFile(mine), "the user's file");
+    assertEquals(await writeLogitsFile({ model, input, out: mine, force: true }), [2, 3]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
