@@ -9,20 +9,22 @@
 import { basename, join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { runCommand } from "./command.ts";
+import { copyFilesTo } from "../net/copy_files.ts";
 import { BEANS_REPO, BEANS_SPLITS, beansRef, beansSplitFiles } from "../net/beans.ts";
 import { resolvedRepos } from "../net/hub.ts";
 import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 
 const USAGE =
-  `usage: deno task fetch beans|hf:ORG/NAME[@REV] [--split NAME]... [--out DIR] [--quiet]
-                        [--json]
+  `usage: deno task fetch beans|hf:ORG/NAME[@REV] [--split NAME]... [--out DIR [--force]]
+                        [--quiet] [--json]
 
 Downloads into the Hugging Face cache (what is there already is not downloaded again):
   beans               ${BEANS_REPO}, splits train, validation, test (or --split ...)
   hf:ORG/NAME[@REV]   a model's config, preprocessor config and weights
   --out DIR           also copy the files to DIR (beans: DIR/<split>.parquet, use --data DIR;
                       a model: a checkpoint folder, use hf-dir:DIR)
+  --force             replace files in --out whose contents differ (same ones are kept)
   --quiet             no download progress`;
 
 const FETCH_HINT = "fetch downloads: unset HF_HUB_OFFLINE, and check HF_ENDPOINT";
@@ -34,25 +36,12 @@ interface Fetched {
   files: string[];
 }
 
-async function copyTo(files: [string, string][], out: string): Promise<string[]> {
-  const done: string[] = [];
-  for (const [src, name] of files) {
-    const dest = join(out, name);
-    await Deno.mkdir(join(dest, ".."), { recursive: true });
-    const tmp = `${dest}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    await Deno.copyFile(src, tmp);
-    await Deno.rename(tmp, dest);
-    done.push(dest);
-  }
-  return done;
-}
-
 if (import.meta.main) {
   await runCommand<Fetched>({
     usage: USAGE,
     string: ["split", "out"],
     collect: ["split"],
-    boolean: ["quiet"],
+    boolean: ["quiet", "force"],
     positionals: [1, 1],
     json: true,
     async run(f) {
@@ -74,7 +63,7 @@ if (import.meta.main) {
         return {
           repo: `datasets/${BEANS_REPO}`,
           commit,
-          files: out ? await copyTo(files, out) : files.map((x) => x[0]),
+          files: out ? await copyFilesTo(files, out, Boolean(f.force)) : files.map((x) => x[0]),
         };
       }
       if ((f.split as string[] | undefined)?.length) {
@@ -93,7 +82,7 @@ if (import.meta.main) {
       return {
         repo: p.target,
         commit: model.commit,
-        files: out ? await copyTo(files, out) : files.map((x) => x[0]),
+        files: out ? await copyFilesTo(files, out, Boolean(f.force)) : files.map((x) => x[0]),
       };
     },
     print(r) {
