@@ -13,12 +13,13 @@ import * as tf from "./tf.ts";
 import { join } from "node:path";
 import { UserError } from "./core/errors.ts";
 import { writeJsonAtomic } from "./core/fs.ts";
+import { overlap } from "./core/paths.ts";
 import { reseedGlobalRandom, restoreGlobalRandom } from "./core/seed.ts";
 import type { EpochRecord, FinalSummary } from "./core/run_files.ts";
 import { batchIndices } from "./data/dataset.ts";
 import { augmentEnabled, parseAugment } from "./data/augment.ts";
 import type { Classifier } from "./models/model.ts";
-import { createModel, loadModel } from "./models/registry.ts";
+import { createModel, loadModel, parseSpec } from "./models/registry.ts";
 import { saveModel } from "./models/checkpoint.ts";
 import { createOptimizer, type Optimizer } from "./optim.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
@@ -138,6 +139,7 @@ export interface TrainOptions {
  */
 export async function train(config: TrainConfig, opts: TrainOptions): Promise<FinalSummary> {
   validateConfig(config);
+  await checkOutApart(opts.out, config);
   // Library callers need not pick a backend first: the one in effect, else the default choice.
   await ensureBackend();
   const lock = await lockRunDir(opts.out);
@@ -145,6 +147,33 @@ export async function train(config: TrainConfig, opts: TrainOptions): Promise<Fi
     return await trainLocked(config, opts);
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Refuse an `out` that is, or holds, a folder the run reads (the teacher, the student's starting
+ * weights, the data): `--force` replaces a previous run's files there, `best/` and `config.json`
+ * among them, and a teacher saved by this toolkit is exactly such files. Inside one is fine.
+ */
+async function checkOutApart(out: string, config: TrainConfig): Promise<void> {
+  const read: [string, string][] = [];
+  const specs: [string, string | null][] = [
+    ["--teacher", config.teacher],
+    ["--student", config.student],
+  ];
+  for (const [flag, spec] of specs) {
+    const p = spec ? parseSpec(spec) : null;
+    if (p && p.kind !== "mobilenet_v2" && p.kind !== "hf") read.push([flag, p.target]);
+  }
+  if (config.data) read.push(["--data", config.data]);
+  for (const [flag, dir] of read) {
+    const how = await overlap(out, dir);
+    if (how === "is" || how === "contains") {
+      throw new UserError(
+        `--out ${out} ${how} the ${flag} folder ${dir}; the run would write over what it ` +
+          "reads, so choose another --out",
+      );
+    }
   }
 }
 

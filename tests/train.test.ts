@@ -120,6 +120,37 @@ test("invalid settings fail before any work", async () => {
   await Deno.remove(out, { recursive: true });
 });
 
+test("a run's --out may not be, or hold, the teacher, student or data folder it reads", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const teacher = await saveRandomStudent(dir, "best");
+    const before = await Deno.readTextFile(join(teacher, "config.json"));
+    const base: TrainConfig = {
+      ...presetRecipe("smoke"),
+      student: "mobilenet_v2@0.35",
+      teacher: `dir:${teacher}`,
+      data: DATA,
+      trainSplit: "train",
+      valSplit: "validation",
+      seed: 0,
+    };
+    // --force replaces a run's files (config.json, best/): a saved teacher is such files.
+    for (
+      const [config, out, words] of [
+        [base, teacher, "is the --teacher folder"],
+        [base, dir, "contains the --teacher folder"],
+        [{ ...base, teacher: null, student: `dir:${teacher}` }, teacher, "--student folder"],
+        [{ ...base, teacher: null }, DATA, "is the --data folder"],
+      ] as const
+    ) {
+      await assertRejects(() => train(config, { out, force: true }), UserError, words);
+    }
+    assertEquals(await Deno.readTextFile(join(teacher, "config.json")), before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 test("a NaN loss stops the run naming epoch and step, keeping the last good checkpoint", async () => {
   await initBackend(undefined, { quiet: true });
   const out = await Deno.makeTempDir();
