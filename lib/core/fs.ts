@@ -4,6 +4,7 @@
  * @module
  */
 import { basename, dirname, join, resolve, sep } from "node:path";
+import { UserError } from "./errors.ts";
 
 /** Write `data` to `path` atomically (temp file in the same folder + rename). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
@@ -128,12 +129,15 @@ export async function hasEntries(dir: string): Promise<boolean> {
   }
 }
 
-/** Read and parse a JSON file; errors name the file. */
+/**
+ * Read and parse a JSON file; a file that is not JSON is a UserError naming it (the files read
+ * this way are records a user can edit or damage, not the toolkit's own state in memory).
+ */
 export async function readJson<T>(path: string): Promise<T> {
   const text = await Deno.readTextFile(path);
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
   }
 }

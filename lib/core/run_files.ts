@@ -5,6 +5,7 @@
  * writes.
  * @module
  */
+import { UserError } from "./errors.ts";
 
 /**
  * One line of `metrics.jsonl`: the training losses of an epoch and the validation of the model
@@ -120,4 +121,45 @@ export interface EvalRecord {
   n: number;
   confusion?: number[][];
   evaluated_at?: string;
+}
+
+/** A UserError naming `path` and the key whose value breaks `rule`. */
+function badRecord(path: string, key: string, rule: string, value: unknown): UserError {
+  return new UserError(
+    `${path}: "${key}" must be ${rule}, got ${JSON.stringify(value) ?? String(value)}`,
+  );
+}
+
+/** `value` when it is a finite number within [lo, hi]. */
+function checkNumber(path: string, key: string, value: unknown, lo: number, hi: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < lo || value > hi) {
+    throw badRecord(path, key, `a number in [${lo}, ${hi}]`, value);
+  }
+  return value;
+}
+
+/**
+ * `value` (parsed from `path`) when it is a `final.json` whose scores a report can use: an object
+ * with the validation counts and rates in range. A hand-edited or foreign file would otherwise
+ * become a 700% accuracy, or a 0% one from a `null`, in a table that exits 0.
+ */
+export function checkFinalSummary(value: unknown, path: string): FinalSummary {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UserError(`${path}: not a training run's final.json (not a JSON object)`);
+  }
+  const f = value as Record<string, unknown>;
+  const v = f.validation as Record<string, unknown> | null | undefined;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw badRecord(path, "validation", "an object", v);
+  }
+  checkNumber(path, "validation.accuracy", v.accuracy, 0, 1);
+  checkNumber(path, "validation.macro_f1", v.macro_f1, 0, 1);
+  const n = checkNumber(path, "validation.n", v.n, 1, Number.MAX_SAFE_INTEGER);
+  if (!Number.isInteger(n)) throw badRecord(path, "validation.n", "an integer >= 1", n);
+  const best = checkNumber(path, "best_epoch", f.best_epoch, 0, Number.MAX_SAFE_INTEGER);
+  if (!Number.isInteger(best)) throw badRecord(path, "best_epoch", "an integer >= 0", best);
+  if (f.teacher_val_accuracy !== null && f.teacher_val_accuracy !== undefined) {
+    checkNumber(path, "teacher_val_accuracy", f.teacher_val_accuracy, 0, 1);
+  }
+  return value as FinalSummary;
 }

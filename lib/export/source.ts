@@ -8,7 +8,12 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson } from "../core/fs.ts";
-import type { EpochRecord, EvalRecord, FinalSummary } from "../core/run_files.ts";
+import {
+  checkFinalSummary,
+  type EpochRecord,
+  type EvalRecord,
+  type FinalSummary,
+} from "../core/run_files.ts";
 import { parseSpec } from "../models/registry.ts";
 import { type TrainConfig, trainConfigFromJson } from "../train/config.ts";
 
@@ -57,7 +62,9 @@ export async function readRunRecords(dir: string): Promise<RunRecords> {
     join(dir, "config.json"),
   );
   if (!cfg?.train) throw new UserError(`${dir}/config.json: not a training run's config`);
-  const final = await jsonOrNull<FinalSummary>(join(dir, "final.json"));
+  const finalPath = join(dir, "final.json");
+  const finalJson = await jsonOrNull<unknown>(finalPath);
+  const final = finalJson === null ? null : checkFinalSummary(finalJson, finalPath);
   let bestStep: number | null = null;
   const metricsPath = join(dir, "metrics.jsonl");
   if (final && await exists(metricsPath)) {

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { exists, readJson } from "../core/fs.ts";
-import type { EpochRecord, FinalSummary } from "../core/run_files.ts";
+import { checkFinalSummary, type EpochRecord, type FinalSummary } from "../core/run_files.ts";
 import type { TrainConfig } from "../train.ts";
 import type { RunEntry, SweepManifest, SweepResults } from "../sweep/types.ts";
 import { checkManifestRuns } from "../sweep/results.ts";
@@ -129,6 +129,12 @@ async function readOptionalJson<T>(path: string): Promise<T | null> {
   }
 }
 
+/** A run's `final.json`, checked (null when the run has not finished). */
+async function readFinal(path: string): Promise<FinalSummary | null> {
+  const value = await readOptionalJson<unknown>(path);
+  return value === null ? null : checkFinalSummary(value, path);
+}
+
 /** Load one run folder; `entry` (from sweep.json) wins over the run's own config.json. */
 export async function loadRun(dir: string, id: string, entry?: RunEntry): Promise<RunData> {
   const saved = await readOptionalJson<{ train: TrainConfig }>(join(dir, "config.json"));
@@ -149,7 +155,7 @@ export async function loadRun(dir: string, id: string, entry?: RunEntry): Promis
     lambda: kind === "distill" ? entry?.lambda ?? cfg?.lambda ?? null : null,
     seed: entry?.seed ?? cfg?.seed ?? null,
     metrics,
-    final: await readOptionalJson<FinalSummary>(join(dir, "final.json")),
+    final: await readFinal(join(dir, "final.json")),
     testEval: await readOptionalJson<TestEval>(join(dir, "test_eval.json")),
   };
 }

@@ -14,7 +14,7 @@ import {
   mcnemarExact,
   pairedDifference,
 } from "../stats.ts";
-import type { EvalRecord, FinalSummary } from "../core/run_files.ts";
+import { checkFinalSummary, type EvalRecord, type FinalSummary } from "../core/run_files.ts";
 import type {
   ArmStats,
   ConfirmResult,
@@ -63,11 +63,7 @@ export async function readFinished(
   for (const r of runs) {
     const path = join(dir, "runs", r.id, "final.json");
     if (!(await exists(path))) continue;
-    try {
-      out.set(r.id, await readJson<FinalSummary>(path));
-    } catch (e) {
-      throw new UserError(`${path}: cannot parse results (${(e as Error).message})`);
-    }
+    out.set(r.id, checkFinalSummary(await readJson<unknown>(path), path));
   }
   return out;
 }

@@ -41,7 +41,7 @@ import {
 } from "./stage.ts";
 import { checkJobs, trainStageInJobs } from "./jobs.ts";
 import { evaluateModel, recordEvaluation } from "../evaluate.ts";
-import type { FinalSummary } from "../core/run_files.ts";
+import { checkFinalSummary } from "../core/run_files.ts";
 import { parseSpec } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { backboneSpec } from "../teacher/backbone.ts";
@@ -465,8 +465,8 @@ export async function runSweep(opts: SweepOptions): Promise<{ dir: string; compl
     let plan = saved.confirm ?? null;
     const acc = new Map<string, number>();
     for (const r of screen) {
-      const f = await readJson<FinalSummary>(join(dir, "runs", r.id, "final.json"));
-      acc.set(r.id, f.validation.accuracy);
+      const path = join(dir, "runs", r.id, "final.json");
+      acc.set(r.id, checkFinalSummary(await readJson<unknown>(path), path).validation.accuracy);
     }
     if (plan) checkConfirmPlan(manifestPath, plan, screen, acc);
     else {

@@ -390,7 +390,38 @@ export async function restoreCheckpoint(
     (v as tf.Variable).assign(t);
     t.dispose();
   }
-  return await readJson<TrainerState>(join(dir, "trainer.json"));
+  const path = join(dir, "trainer.json");
+  return checkTrainerState(await readJson<unknown>(path), path);
+}
+
+/**
+ * `value` (parsed from `path`) when it is a trainer state a run can resume from: counters that
+ * are integers >= 0 and a history list. `{}` used to resume "after epoch undefined".
+ */
+export function checkTrainerState(value: unknown, path: string): TrainerState {
+  const fail = (what: string) =>
+    new UserError(
+      `${path}: ${what}; the checkpoint cannot be resumed (pass --force to start over)`,
+    );
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw fail("not a trainer state (not a JSON object)");
+  }
+  const s = value as Record<string, unknown>;
+  for (const key of ["epoch", "step", "bestEpoch", "sinceBest", "trainImages"]) {
+    const v = s[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+      throw fail(`"${key}" must be an integer >= 0, got ${JSON.stringify(v) ?? String(v)}`);
+    }
+  }
+  if (typeof s.trainTime !== "number" || !(s.trainTime >= 0)) {
+    throw fail(`"trainTime" must be a number >= 0, got ${JSON.stringify(s.trainTime)}`);
+  }
+  if (!Array.isArray(s.history)) throw fail(`"history" must be a list`);
+  // JSON has no -Infinity: the score before any epoch was kept is saved as null.
+  if (s.bestScore !== null && typeof s.bestScore !== "number") {
+    throw fail(`"bestScore" must be a number, got ${JSON.stringify(s.bestScore)}`);
+  }
+  return { ...s, bestScore: s.bestScore ?? -Infinity } as TrainerState;
 }
 
 /** Rewrite `metrics.jsonl` with the whole history (atomic, so a crash never truncates it). */

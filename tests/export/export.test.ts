@@ -63,7 +63,10 @@ test("export refuses an --out that is, is inside or contains the source run", as
     const run = join(tmp, "runs", "a");
     await saveRandomStudent(run, "best");
     await Deno.writeTextFile(join(run, "config.json"), JSON.stringify({ train: { seed: 0 } }));
-    await Deno.writeTextFile(join(run, "final.json"), JSON.stringify({ best_epoch: 1 }));
+    await Deno.writeTextFile(
+      join(run, "final.json"),
+      JSON.stringify({ best_epoch: 1, validation: { n: 12, accuracy: 0.5, macro_f1: 0.4 } }),
+    );
     await Deno.writeTextFile(join(run, "metrics.jsonl"), '{"epoch":1,"step":2}\n');
     await Deno.symlink(run, join(tmp, "link"));
     const before = await snapshot(tmp);

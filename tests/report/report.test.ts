@@ -195,3 +195,35 @@ test({
 if (ALL_GRANTED && !findChromium()) {
   console.error("skipping the PNG test: chromium is not installed");
 }
+
+test("a run's final.json with scores out of range or of the wrong type stops the report, named", async () => {
+  const { dir } = await syntheticDir({ confirmSeeds: 0 });
+  try {
+    const id = [...Deno.readDirSync(join(dir, "runs"))].map((e) => e.name).sort()[0];
+    const path = join(dir, "runs", id, "final.json");
+    const good = JSON.parse(await Deno.readTextFile(path));
+    const cases: [unknown, string][] = [
+      [{ ...good, validation: { ...good.validation, accuracy: 7 } }, '"validation.accuracy"'],
+      [{ ...good, validation: { ...good.validation, accuracy: null } }, '"validation.accuracy"'],
+      [{ ...good, validation: { ...good.validation, accuracy: "abc" } }, '"validation.accuracy"'],
+      [{ ...good, validation: null }, '"validation" must be an object'],
+      [null, "not a JSON object"],
+      [{ ...good, best_epoch: 1.5 }, '"best_epoch"'],
+    ];
+    for (const [value, words] of cases) {
+      await Deno.writeTextFile(path, JSON.stringify(value));
+      const before = await Deno.readTextFile(join(dir, "results.json"));
+      const err = await writeSweepReport(dir, { quiet: true }).then(() => null, (e) => e);
+      assert(err instanceof UserError, `${JSON.stringify(value)}: ${err}`);
+      assertStringIncludes(err.message, `${path}: `);
+      assertStringIncludes(err.message, words);
+      // Nothing was rewritten from the bad record.
+      assertEquals(await Deno.readTextFile(join(dir, "results.json")), before);
+    }
+    await Deno.writeTextFile(path, "{garb");
+    const err = await loadSweep(dir).then(() => null, (e) => e);
+    assert(err instanceof UserError && err.message.includes(`${path}: not valid JSON`), `${err}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,12 +1,18 @@
 /** Nothing finished is lost: --force replaces a run only once the new one has started. */
 import { test } from "../permissions.ts";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { join } from "node:path";
 import { UserError } from "../../lib/core/errors.ts";
 import { presetRecipe } from "../../lib/presets.ts";
 import { train, type TrainConfig } from "../../lib/train.ts";
 import { tryLock } from "../../lib/core/lock.ts";
-import { RUN_LOCK } from "../../lib/train/run_dir.ts";
+import { checkTrainerState, initialState, RUN_LOCK } from "../../lib/train/run_dir.ts";
 import { TEST_DATA as DATA, tinyConfig } from "../helpers.ts";
 import { runCommand } from "../commands.ts";
 import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "../data/helpers.ts";
@@ -236,5 +242,27 @@ test("train cleans crash leftovers only of its own writes, only in a run folder,
     assertEquals(await Deno.readTextFile(join(out, ".checkpoint.old-abc", "x")), "mine");
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("a trainer.json that is not a trainer state cannot be resumed from, named", () => {
+  const good = { ...initialState(), epoch: 2, step: 10, bestEpoch: 2, bestScore: 0.5 };
+  assertEquals(checkTrainerState(good, "t.json"), good);
+  // JSON keeps no -Infinity: a state saved before any kept epoch reads back as null.
+  assertEquals(checkTrainerState({ ...good, bestScore: null }, "t.json").bestScore, -Infinity);
+  const bad: [unknown, string][] = [
+    [null, "not a trainer state"],
+    [[], "not a trainer state"],
+    [{}, '"epoch" must be an integer >= 0, got undefined'],
+    [{ ...good, epoch: -1 }, '"epoch"'],
+    [{ ...good, step: 1.5 }, '"step"'],
+    [{ ...good, history: null }, '"history" must be a list'],
+    [{ ...good, trainTime: "x" }, '"trainTime"'],
+    [{ ...good, bestScore: "x" }, '"bestScore"'],
+  ];
+  for (const [value, words] of bad) {
+    const e = assertThrows(() => checkTrainerState(value, "t.json"), UserError, words);
+    assertStringIncludes(e.message, "t.json: ");
+    assertStringIncludes(e.message, "--force");
   }
 });
