@@ -111,11 +111,17 @@ export function parseMetricsJsonl(text: string, file: string): EpochRecord[] {
   const out: EpochRecord[] = [];
   text.split("\n").forEach((line, i) => {
     if (!line.trim()) return;
+    let r: unknown;
     try {
-      out.push(JSON.parse(line) as EpochRecord);
+      r = JSON.parse(line);
     } catch (e) {
       throw new UserError(`${file}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
     }
+    const epoch = (r as { epoch?: unknown } | null)?.epoch;
+    if (typeof r !== "object" || r === null || !Number.isInteger(epoch)) {
+      throw new UserError(`${file}: line ${i + 1} is not an epoch record (no integer "epoch")`);
+    }
+    out.push(r as EpochRecord);
   });
   return out;
 }

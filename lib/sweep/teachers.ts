@@ -31,7 +31,12 @@ export interface SavedTeacher {
 
 /** The saved teacher in `dir` (its `config.json`). */
 export async function readSavedTeacher(dir: string): Promise<SavedTeacher> {
-  return await readJson<SavedTeacher>(join(dir, "config.json"));
+  const path = join(dir, "config.json");
+  const saved = await readJson<unknown>(path);
+  if (typeof saved !== "object" || saved === null || Array.isArray(saved)) {
+    throw new UserError(`${path}: not a saved teacher's config (not a JSON object)`);
+  }
+  return saved as SavedTeacher;
 }
 
 function valAccuracyOf(saved: SavedTeacher): number | null {

@@ -160,6 +160,17 @@ test("loadSweep names the missing results.json and bad metrics lines", async () 
     }
     assert(bad instanceof UserError);
     assertStringIncludes(bad.message, "x/metrics.jsonl: line 2");
+    // Valid JSON that is no epoch record (it was a TypeError reading 'epoch').
+    for (const line of ["null", "[]", '{"epoch":"1"}', "3"]) {
+      let e: unknown;
+      try {
+        parseMetricsJsonl(`{"epoch":1}\n${line}\n`, "x/metrics.jsonl");
+      } catch (x) {
+        e = x;
+      }
+      assert(e instanceof UserError, line);
+      assertStringIncludes(e.message, "x/metrics.jsonl: line 2 is not an epoch record");
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

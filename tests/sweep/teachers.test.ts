@@ -70,3 +70,16 @@ test("sweep teachers: a built teacher is reused as built, refused when its setti
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+test("a teacher folder whose config.json is not an object is one error naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const body of ["null", "[]", "{garb"]) {
+      await Deno.writeTextFile(join(dir, "config.json"), body);
+      const e = await assertRejects(() => readSavedTeacher(dir), UserError);
+      assertStringIncludes(e.message, `${join(dir, "config.json")}: `);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
