@@ -92,6 +92,14 @@ export function parseCommandArgs(spec: CommandSpec<unknown>, args: string[]): Ar
       throw new UserError(`--${old} is now --${now} (same meaning; see --help)`);
     }
   }
+  // `--lr -1`: a value that starts with "-" reads as a flag to the parser ("ambiguous"); a
+  // negative number after a flag that takes a value is that value.
+  const takesValue = new Set([...string, ...(spec.collect ?? [])].map((n) => `--${n}`));
+  args = args.flatMap((a, i) =>
+    takesValue.has(args[i - 1] ?? "") && /^-(\d|\.\d)/.test(a) && !a.includes("=") ? [] : [
+      takesValue.has(a) && /^-(\d|\.\d)/.test(args[i + 1] ?? "") ? `${a}=${args[i + 1]}` : a,
+    ]
+  );
   let flags: Args;
   try {
     flags = parseArgs(args, {

@@ -12,11 +12,14 @@ function refuseEmpty(name: string, value: unknown): void {
   }
 }
 
+/** A decimal number as people write one (`0.5`, `-1`, `3e-4`); `Number` also takes `0x10`. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** Parse a numeric flag; undefined stays undefined, an empty value is refused. */
 export function numberFlag(name: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   refuseEmpty(name, value);
-  const n = Number(value);
+  const n = DECIMAL.test(String(value).trim()) ? Number(value) : NaN;
   if (!Number.isFinite(n)) throw new UserError(`--${name} must be a number, got "${value}"`);
   return n;
 }

@@ -5,6 +5,7 @@
  */
 import { UserError } from "../core/errors.ts";
 import { type CommandSpec, runCommand } from "./command.ts";
+import { intFlag } from "./flags.ts";
 import { executeNotebooks, type NotebookRun } from "../notebook/execute.ts";
 import { checkNotebookInputs } from "../notebook/teacher.ts";
 
@@ -28,9 +29,10 @@ export const notebooksCommand: CommandSpec<NotebookRun> = {
     if (!PROFILES.includes(f.profile as string)) {
       throw new UserError(`--profile must be ${PROFILES.join(" or ")}, got "${f.profile}"`);
     }
-    const timeoutS = Number(f.timeout);
+    // nbconvert's timeout is an int; "0.5" or "1e999" failed there with a Python traceback.
+    const timeoutS = intFlag("timeout", f.timeout)!;
     if (!(timeoutS > 0)) {
-      throw new UserError(`--timeout must be a positive number of seconds, got "${f.timeout}"`);
+      throw new UserError(`--timeout must be a whole number of seconds > 0, got "${f.timeout}"`);
     }
     // Data and teacher first: offline with one missing, one line instead of a failed notebook.
     await checkNotebookInputs(f.profile as string);

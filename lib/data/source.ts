@@ -53,11 +53,13 @@ export async function checksumFiles(files: string[]): Promise<string> {
 /** Class names from a `--labels a,b,c` style value, or undefined when empty. */
 export function parseLabelList(value: string | undefined): string[] | undefined {
   if (!value) return undefined;
-  const names = value.split(",").map((s) => s.trim()).filter((s) => s);
+  const names = value.split(",").map((s) => s.trim());
+  // "," or "a,,b" is a typo (or an unset shell variable), not "no list given".
+  if (names.some((s) => !s)) throw new UserError(`--labels: an empty class name in "${value}"`);
   if (new Set(names).size !== names.length) {
     throw new UserError(`--labels: duplicate class names in "${value}"`);
   }
-  return names.length ? names : undefined;
+  return names;
 }
 
 /** Throw a UserError unless every label indexes `classNames`; names the row and sample id. */

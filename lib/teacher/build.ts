@@ -225,7 +225,8 @@ export function validateTeacherSettings(s: TeacherSettings): void {
   if (!(s.finetuneLr > 0)) bad("finetune-lr", "> 0", s.finetuneLr);
   if (!(s.lr > 0)) bad("lr", "> 0", s.lr);
   if (!int(s.batchSize, 1)) bad("batch-size", "a positive integer", s.batchSize);
-  if (!Number.isInteger(s.seed)) bad("seed", "an integer", s.seed);
+  // As train's --seed: a negative one wraps to another seed (-1 builds what 4294967295 does).
+  if (!int(s.seed, 0)) bad("seed", "an integer >= 0", s.seed);
   if (!int(s.maxImages, 0)) bad("max-images", "a positive integer", s.maxImages);
   if (!s.weightDecays.length || s.weightDecays.some((w) => !(w >= 0))) {
     bad("weight-decays", "a comma-separated list of non-negative numbers", s.weightDecays);

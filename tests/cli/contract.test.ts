@@ -12,6 +12,7 @@ import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "../
 import { tfjsBackbone } from "../helpers.ts";
 import { FIXTURES } from "../fixture_paths.ts";
 import { parseCommandArgs } from "../../lib/cli/command.ts";
+import { parseLabelList } from "../../lib/data/source.ts";
 import { intFlag, mapFlag, numberFlag, numberListFlag } from "../../lib/cli/flags.ts";
 import { UserError } from "../../lib/core/errors.ts";
 
@@ -265,6 +266,26 @@ test("an empty flag value is refused naming the flag, never replaced by a defaul
     assertThrows(() => parse("lr", "  "), UserError, "--lr needs a value");
   }
   assertThrows(() => numberListFlag("temperatures", "2,,5"), UserError, "empty item");
+  // Decimal numbers only: Number() also reads hex, binary and octal.
+  for (const v of ["0x10", "0b11", "0o7", "1_000", "Infinity", "1e999", "abc"]) {
+    assertThrows(() => numberFlag("lr", v), UserError, `--lr must be a number, got "${v}"`);
+  }
+  assertEquals(["3", "-1", "+2", "0.5", ".5", "5.", "3e-4", " 7 "].map((v) => numberFlag("x", v)), [
+    3,
+    -1,
+    2,
+    0.5,
+    0.5,
+    5,
+    3e-4,
+    7,
+  ]);
+  // A negative number after a flag that takes a value is that value, as with `--lr=-1`.
+  const neg = parseCommandArgs(spec, ["--lr", "-1", "--epochs", "-2.5", "--split", "-3"]);
+  assertEquals([neg.lr, neg.epochs, neg.split], ["-1", "-2.5", ["-3"]]);
+  assertThrows(() => parseLabelList(","), UserError, "an empty class name");
+  assertThrows(() => parseLabelList("a,,b"), UserError, "an empty class name");
+  assertEquals(parseLabelList("a, b"), ["a", "b"]);
 
   // The commands: one line naming the first empty flag, exit 2.
   const cases: [string[], string][] = [
@@ -414,6 +435,9 @@ test("out-of-range values are refused naming the flag and what it accepts", asyn
     [["bench", "tradeoff", ...models, "--runs", "0"], `--runs must be 1 or more, got "0"`],
     [["bench", "tradeoff", ...models, "--seconds=-1"], `--seconds must be 0 or more, got "-1"`],
     [["notebooks", "--profile", "hf-guide"], `--profile must be smoke or cpu-fast, got "hf-guide"`],
+    [["notebooks", "--timeout", "0.5"], `--timeout must be an integer, got "0.5"`],
+    [["train", "--out", "/nonexistent/run", "--lr", "-1"], "--lr must be a number > 0, got -1"],
+    [["teacher", "--seed=-1", "--out", "/nonexistent/t"], "--seed must be an integer >= 0"],
   ];
   const problems: string[] = [];
   for (const [args, want] of cases) {
