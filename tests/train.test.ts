@@ -193,6 +193,17 @@ test("teacher and dataset label sets must match unless mapped explicitly", () =>
   );
   const mapped = alignTeacherColumns(logits, ["x", "y", "z"], ds, { x: "c", y: "a", z: "b" }, "t");
   assertEquals([...mapped], [2, 3, 1, 5, 6, 4]);
+  // A key naming no teacher class is a typo, not a no-op (it was ignored, yet recorded).
+  assertThrows(
+    () => alignTeacherColumns(logits, ds, ds, { foo: "bar" }, "t"),
+    UserError,
+    "--label-map: foo is not among teacher t's classes [a, b, c]",
+  );
+  assertThrows(
+    () => alignTeacherColumns(logits, ["x", "y", "z"], ds, { x: "c", y: "a", w: "b" }, "t"),
+    UserError,
+    "w is not among",
+  );
 });
 
 test("augmented distillation runs the teacher online on the same views (consistent teaching)", async () => {

@@ -36,6 +36,14 @@ export function alignTeacherColumns(
   teacherSpec: string,
 ): Float32Array {
   const k = teacherLabels?.length ?? classNames.length;
+  // A key that names no teacher class maps nothing, yet the run's config would record it.
+  const unknown = Object.keys(labelMap ?? {}).filter((l) => !teacherLabels?.includes(l));
+  if (unknown.length) {
+    throw new UserError(
+      `--label-map: ${unknown.join(", ")} ${unknown.length > 1 ? "are" : "is"} not among teacher ` +
+        `${teacherSpec}'s classes [${(teacherLabels ?? []).join(", ")}]`,
+    );
+  }
   const generic = !teacherLabels || teacherLabels.every((l) => GENERIC.test(l));
   if (generic && !labelMap) {
     if (k !== classNames.length) {
