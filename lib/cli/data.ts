@@ -74,6 +74,7 @@ const prepare: CommandSpec<Prepared[]> = {
         labels,
         preprocess: size ? { size } : undefined,
         skipBadImages: f["skip-bad-images"] as boolean,
+        requireCache: true,
         quiet: f.quiet as boolean,
       });
       out.push({

@@ -110,6 +110,11 @@ export interface LoadSplitOptions {
   skipBadImages?: boolean;
   /** Cache folder (default env `KD_CACHE_DIR`, else `<repo>/data/cache`). */
   cacheDir?: string;
+  /**
+   * Fail when the decoded images cannot be written to the cache (`deno task data prepare`,
+   * whose whole job that is); by default it is a warning and the split is used uncached.
+   */
+  requireCache?: boolean;
   /** Print no progress (decoding, downloading the default dataset). */
   quiet?: boolean;
 }
@@ -223,6 +228,9 @@ export async function loadSplit(opts: LoadSplitOptions): Promise<ImageSplit> {
     try {
       await writeImageCache(file, cached);
     } catch (e) {
+      if (opts.requireCache) {
+        throw new UserError(`cannot write the image cache ${file}: ${(e as Error).message}`);
+      }
       if (!opts.quiet) {
         console.error(`warning: could not write cache ${file}: ${(e as Error).message}`);
       }

@@ -51,7 +51,10 @@ export async function readImageCache(
   try {
     buf = await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
+    // No cache there (a folder of the path may even be a file): decode, and the write says why.
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
     throw e;
   }
   const bad = (why: string) => {

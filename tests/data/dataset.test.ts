@@ -16,6 +16,8 @@ import { BEANS_CLASSES, BEANS_DIR, validationRows, writeImageParquet } from "./h
 import { runCommand } from "../commands.ts";
 import { fullBeansTest } from "../fixture_paths.ts";
 import { findParquet } from "../../lib/data/resolve.ts";
+import { join } from "node:path";
+import { TEST_DATA as DATA } from "../helpers.ts";
 
 const SIZE = 48; // small images keep these tests fast; the 224 path is covered by preprocess.test.ts
 
@@ -302,4 +304,23 @@ test("batchIndices: a permutation per epoch, deterministic from (seed, epoch)", 
     () => [...batchIndices(3, { batchSize: 0, shuffle: false, seed: 0, epoch: 0 })],
     RangeError,
   );
+});
+
+test("an image cache that cannot be written fails data prepare's loads, only warns otherwise", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A cache folder under a file: no mkdir can make it, whoever runs the test (root too).
+    await Deno.writeTextFile(join(dir, "file"), "");
+    const cacheDir = join(dir, "file", "cache");
+    const opts = { data: DATA, split: "validation", preprocess: { size: 24 }, cacheDir };
+    const ok = await loadSplit({ ...opts, quiet: true });
+    assertEquals(ok.fromCache, false);
+    await assertRejects(
+      () => loadSplit({ ...opts, quiet: true, requireCache: true }),
+      UserError,
+      `cannot write the image cache ${cacheDir}/`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
