@@ -98,7 +98,12 @@ function noBest(dir: string): UserError {
 async function fromFolder(spec: string, dir: string): Promise<ExportSource> {
   const kind = await folderKind(dir);
   if (kind === "run") {
-    if (await folderKind(join(dir, "best")) !== "model") throw noBest(dir);
+    const best = join(dir, "best");
+    const bestKind = await folderKind(best);
+    if (bestKind === "missing") throw noBest(dir);
+    if (bestKind !== "model") {
+      throw new UserError(`${best}/config.json: not a saved model's config (damaged?)`);
+    }
     return { spec, modelSpec: `dir:${join(dir, "best")}`, run: await readRunRecords(dir) };
   }
   if (kind === "model") {

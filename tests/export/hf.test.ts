@@ -221,6 +221,15 @@ test("export refuses a ViT, a run without best/ and a non-empty --out, writing n
       "without best/",
     );
     assertEquals(await entries(tmp), ["run"]);
+    // A best/ that is there but damaged is named as such, not as missing.
+    await Deno.mkdir(join(run, "best"));
+    await Deno.writeTextFile(join(run, "best", "config.json"), "null");
+    await assertRejects(
+      () => exportModel({ model: run, format: "tfjs", out, quiet: true }),
+      UserError,
+      `${join(run, "best")}/config.json: not a saved model's config`,
+    );
+    await Deno.remove(join(run, "best"), { recursive: true });
 
     await Deno.mkdir(out);
     await Deno.writeTextFile(join(out, "keep.txt"), "mine");
