@@ -8,7 +8,7 @@
  */
 import { dirname, extname, join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { exists } from "../core/fs.ts";
+import { exists, readJson } from "../core/fs.ts";
 
 const DEMO = new URL("./demo/", import.meta.url).pathname;
 const NODE_MODULES = new URL("../../node_modules/@tensorflow/", import.meta.url).pathname;
@@ -128,8 +128,19 @@ export async function startDemoServer(opts: DemoServerOptions): Promise<DemoServ
   ) {
     throw new UserError(`--port must be an integer in 0..65535, got ${opts.port}`);
   }
-  if (!(await exists(join(opts.modelDir, "model.json")))) {
+  const modelJson = join(opts.modelDir, "model.json");
+  if (!(await exists(modelJson))) {
     throw new UserError(`${opts.modelDir}: no model.json (export one with --format tfjs)`);
+  }
+  // Checked here, not in the page: a broken file there was an "Uncaught … in the page".
+  const mj = await readJson<
+    { modelTopology?: unknown; userDefinedMetadata?: { preprocessing?: { size?: unknown } } } | null
+  >(modelJson);
+  if (!mj?.modelTopology || !Number.isInteger(mj.userDefinedMetadata?.preprocessing?.size)) {
+    throw new UserError(
+      `${modelJson}: not a tfjs export of this toolkit (needs modelTopology and ` +
+        `userDefinedMetadata.preprocessing.size; export one with --format tfjs)`,
+    );
   }
   for (const [name, rel] of VENDOR) {
     if (!(await exists(join(NODE_MODULES, rel)))) {

@@ -177,7 +177,7 @@ export function fileLoadHandler(dir: string): tf.io.IOHandler {
       } catch (e) {
         throw new UserError(`${path}: cannot read a tfjs model.json (${(e as Error).message})`);
       }
-      if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+      if (!json?.modelTopology || !Array.isArray(json.weightsManifest)) {
         throw new UserError(`${path}: not a tfjs model (needs modelTopology and weightsManifest)`);
       }
       return tf.io.getModelArtifactsForJSON(json, async (manifest) => {

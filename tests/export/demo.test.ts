@@ -123,6 +123,17 @@ test({
         "127.0.0.1",
       );
       await assertRejects(() => startDemoServer({ modelDir: tmp }), UserError, "no model.json");
+      // A model.json that is no export of ours: one error here, not an exception in the page.
+      const broken = join(tmp, "broken");
+      await Deno.mkdir(broken);
+      for (const body of ["null", "{garb", '{"modelTopology":{}}']) {
+        await Deno.writeTextFile(join(broken, "model.json"), body);
+        await assertRejects(
+          () => startDemoServer({ modelDir: broken }),
+          UserError,
+          `${join(broken, "model.json")}: `,
+        );
+      }
       const server = await startDemoServer({ modelDir: web });
       try {
         assert(server.url.startsWith("http://127.0.0.1:"));
