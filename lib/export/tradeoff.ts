@@ -9,6 +9,7 @@
  */
 import * as tf from "../tf.ts";
 import { basename, join } from "node:path";
+import { UserError } from "../core/errors.ts";
 import { exists, readJson } from "../core/fs.ts";
 import { findChromium } from "../core/chromium.ts";
 import type { Classifier } from "../models/model.ts";
@@ -149,6 +150,18 @@ async function weightFileBytes(spec: string, model: Classifier): Promise<number>
   return encodeSafetensors(model.stateVariables()).length;
 }
 
+/** `value` when it is a `browser_latency.json` (a positive median, in ms). */
+function checkLatency(value: unknown, path: string): BrowserLatency {
+  const ms = (value as { median_ms?: unknown } | null)?.median_ms;
+  if (typeof ms !== "number" || !(ms > 0) || !Number.isFinite(ms)) {
+    throw new UserError(
+      `${path}: not a browser latency record (needs "median_ms" > 0; deno task demo --headless ` +
+        "writes one)",
+    );
+  }
+  return value as BrowserLatency;
+}
+
 /** Validation accuracy recorded with the model: its run's `final.json` or a teacher's save info. */
 async function recordedAccuracy(
   source: ExportSource,
@@ -178,7 +191,7 @@ async function browserLatency(
   if (opts.web) {
     const path = join(opts.web, "browser_latency.json");
     return {
-      latency: (await exists(path)) ? await readJson<BrowserLatency>(path) : null,
+      latency: (await exists(path)) ? checkLatency(await readJson<unknown>(path), path) : null,
       webBytes: await folderBytes(opts.web),
     };
   }

@@ -1,6 +1,7 @@
 import { BEANS_MINI_ROWS } from "../fixture_paths.ts";
 import { ALL_GRANTED, test } from "../permissions.ts";
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { UserError } from "../../lib/core/errors.ts";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend.ts";
 import { measureTradeoff, tradeoffMarkdown } from "../../lib/export/tradeoff.ts";
@@ -71,6 +72,17 @@ test("tradeoff: teacher and student side by side, counted, timed and scored", as
       BEANS_MINI_ROWS.validation,
       "evaluated",
     ]);
+    // A browser_latency.json that is no latency record is named, not a TypeError.
+    const web = join(tmp, "web");
+    await Deno.mkdir(web);
+    for (const body of ["null", '{"median_ms":-1}', "{garb"]) {
+      await Deno.writeTextFile(join(web, "browser_latency.json"), body);
+      await assertRejects(
+        () => measureTradeoff({ teachers: [], students: [`dir:${student}`], web: [web], ...FAST }),
+        UserError,
+        `${join(web, "browser_latency.json")}: `,
+      );
+    }
     const md = tradeoffMarkdown(t);
     assertStringIncludes(md, "| model | role | input | parameters |");
     assertStringIncludes(
