@@ -7,6 +7,7 @@
 import * as tf from "./tf.ts";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./core/errors.ts";
+import { holdLine } from "./core/held_line.ts";
 
 /** Names accepted by `--backend` and `KD_BACKEND`. */
 export const BACKEND_NAMES = ["auto", "native", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -180,7 +181,7 @@ async function pickAuto(): Promise<BackendChoice> {
  */
 export async function initBackend(
   requested: string = Deno.env.get("KD_BACKEND") ?? "auto",
-  opts: { quiet?: boolean } = {},
+  opts: { quiet?: boolean; hold?: boolean } = {},
 ): Promise<BackendChoice> {
   if (current && (requested === "auto" || requested === current.name)) return current;
   if (!(BACKEND_NAMES as readonly string[]).includes(requested)) {
@@ -211,7 +212,12 @@ export async function initBackend(
     choice.reason = "requested";
   }
   current = choice;
-  if (!opts.quiet) console.error(`backend: ${choice.name} on ${choice.device} (${choice.reason})`);
+  if (!opts.quiet) {
+    const line = `backend: ${choice.name} on ${choice.device} (${choice.reason})`;
+    // A command holds it until it has more to say (see core/held_line.ts); a library call prints.
+    if (opts.hold) holdLine(line);
+    else console.error(line);
+  }
   return choice;
 }
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { flushHeldLine } from "./core/held_line.ts";
+
 const enc = new TextEncoder();
 
 /** Format seconds as `12s`, `3m05s` or `1h02m`. */
@@ -100,6 +102,7 @@ export class Progress {
     const note = this.#note ? ` ${this.#note}` : "";
     const line = `${this.label}: ${amount}${pct}${note} ${speed} ${tail}`;
     this.#printed = true;
+    flushHeldLine();
     Deno.stderr.writeSync(
       enc.encode(this.#tty ? `\r\x1b[K${line}${final ? "\n" : ""}` : `${line}\n`),
     );

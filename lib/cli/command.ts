@@ -7,7 +7,8 @@
  * - `--json` (where a command has a result) prints only that JSON on stdout: everything the
  *   command and the library say goes to stderr;
  * - `--backend` (where a command computes) is initialised the same way everywhere, through
- *   `initBackend` (flag, else env `KD_BACKEND`, else auto), with one line saying which.
+ *   `initBackend` (flag, else env `KD_BACKEND`, else auto), with one line saying which: held
+ *   until the command says anything else or succeeds, dropped when it fails on bad input.
  *
  * Anything else is a bug and keeps its stack trace (exit 1).
  * @module
@@ -16,6 +17,7 @@ import { type Args, parseArgs } from "@std/cli";
 import { fileSystemErrorMessage, messageWithHint, UserError } from "../core/errors.ts";
 import { printable, scrubError } from "../core/redact.ts";
 import { type BackendChoice, initBackend } from "../backend.ts";
+import { dropHeldLine, flushHeldLine } from "../core/held_line.ts";
 
 /** What {@linkcode runCommand} needs to know about a command. */
 export interface CommandSpec<R = unknown> {
@@ -133,7 +135,7 @@ export function parseCommandArgs(spec: CommandSpec<unknown>, args: string[]): Ar
 
 /** Run a command under the contract (see the module doc); never returns on failure. */
 export async function runCommand<R>(spec: CommandSpec<R>, args: string[] = Deno.args) {
-  const log = console.log;
+  const log = console.log, error = console.error;
   let json = false;
   try {
     const flags = parseCommandArgs(spec as CommandSpec<unknown>, args);
@@ -142,21 +144,37 @@ export async function runCommand<R>(spec: CommandSpec<R>, args: string[] = Deno.
       return;
     }
     json = Boolean(flags.json);
+    // The backend line waits for the command's first other line (see core/held_line.ts).
+    console.error = (...a: unknown[]) => {
+      flushHeldLine();
+      error(...a);
+    };
     // Under --json every line the library prints goes to stderr; stdout carries the JSON only.
     if (json) console.log = console.error;
     // --quiet means no progress lines, the backend's included (errors still print).
     const backend = spec.backend
-      ? await initBackend(flags.backend as string | undefined, { quiet: Boolean(flags.quiet) })
+      ? await initBackend(flags.backend as string | undefined, {
+        quiet: Boolean(flags.quiet),
+        hold: true,
+      })
       : undefined;
     const result = await spec.run(flags, { json, backend });
+    flushHeldLine();
+    console.error = error;
     if (json) {
       console.log = log;
       console.log(JSON.stringify(result));
     } else spec.print?.(result);
   } catch (e) {
+    console.error = error;
     console.log = log;
     const msg = userFacingMessage(e, specFlags(spec as CommandSpec<unknown>));
-    if (msg !== undefined) failLine(msg);
+    // Bad input is one line: the held backend line goes with it. A bug's report keeps it.
+    if (msg !== undefined) {
+      dropHeldLine();
+      failLine(msg);
+    }
+    flushHeldLine();
     throw scrubError(e);
   }
 }

@@ -109,6 +109,19 @@ test("bad values and missing arguments are one line, exit 2", async () => {
     ],
   ];
   for (const args of cases) assertOneLineError(await task(args), args.join(" "));
+  // Commands that start a backend hold its line back: a bad value is exactly one line.
+  const backed: string[][] = [
+    ["train", "--out", "/tmp/x", "--epochs", "abc"],
+    ["eval", "--model", "mobilenet_v2", "--split", "a/b"],
+    ["logits", "--model", "mobilenet_v2", "--input", "a", "--out", "b", "--batch-size", "x"],
+    ["export", "--model", "/nonexistent/run", "--format", "hf", "--out", "/tmp/kd-x"],
+    ["bench", "train", "--steps", "abc"],
+  ];
+  for (const args of backed) {
+    const r = await task(args);
+    assertOneLineError(r, args.join(" "));
+    assertEquals(r.stderr.trim().split("\n").length, 1, `${args.join(" ")}:\n${r.stderr}`);
+  }
 });
 
 test("a renamed flag is refused in one line naming its one spelling now", async () => {

@@ -17,7 +17,6 @@ import { runCommand } from "../commands.ts";
 import { fullBeansTest } from "../fixture_paths.ts";
 import { findParquet } from "../../lib/data/resolve.ts";
 import { join } from "node:path";
-import { TEST_DATA as DATA } from "../helpers.ts";
 
 const SIZE = 48; // small images keep these tests fast; the 224 path is covered by preprocess.test.ts
 
@@ -312,7 +311,7 @@ test("an image cache that cannot be written fails data prepare's loads, only war
     // A cache folder under a file: no mkdir can make it, whoever runs the test (root too).
     await Deno.writeTextFile(join(dir, "file"), "");
     const cacheDir = join(dir, "file", "cache");
-    const opts = { data: DATA, split: "validation", preprocess: { size: 24 }, cacheDir };
+    const opts = { data: BEANS_DIR, split: "validation", preprocess: { size: 24 }, cacheDir };
     const ok = await loadSplit({ ...opts, quiet: true });
     assertEquals(ok.fromCache, false);
     await assertRejects(
