@@ -40,7 +40,8 @@ for (const dir of VIT_DIRS) {
   });
 
   test(`vit: writeLogitsFile on ${dir} writes the same logits`, async () => {
-    const out = await Deno.makeTempFile({ suffix: ".safetensors" });
+    const tmp = await Deno.makeTempDir();
+    const out = `${tmp}/logits.safetensors`;
     try {
       await writeLogitsFile({ model: `hf-dir:${dir}`, input: `${dir}/io.safetensors`, out });
       const got = await readSafetensors(out);
@@ -50,14 +51,15 @@ for (const dir of VIT_DIRS) {
       assert(maxAbsDiff(a, b) <= 1e-4);
       tf.dispose([a, b]);
     } finally {
-      await Deno.remove(out);
+      await Deno.remove(tmp, { recursive: true });
     }
   });
 }
 
 test("vit: deno task logits as a subprocess", async () => {
   const dir = VIT_DIRS[0];
-  const out = await Deno.makeTempFile({ suffix: ".safetensors" });
+  const tmp = await Deno.makeTempDir();
+  const out = `${tmp}/logits.safetensors`;
   try {
     const cmd = new Deno.Command(Deno.execPath(), {
       args: [
@@ -86,7 +88,7 @@ test("vit: deno task logits as a subprocess", async () => {
     assert(maxAbsDiff(a, b) <= 1e-4);
     tf.dispose([a, b]);
   } finally {
-    await Deno.remove(out);
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 
