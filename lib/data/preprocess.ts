@@ -83,6 +83,7 @@ export function preprocessOptions(p: Partial<PreprocessOptions> = {}): Preproces
   if (!Number.isInteger(out.size) || out.size < 1 || out.size > MAX_IMAGE_SIZE) {
     throw new UserError(
       `image size must be an integer in [1, ${MAX_IMAGE_SIZE}] px, got ${out.size}`,
+      { hint: { flag: "image-size", text: "set --image-size within it" } },
     );
   }
   if (out.mean.length !== 3 || out.std.length !== 3 || out.std.some((s) => !(s > 0))) {
