@@ -125,15 +125,7 @@ test("a run's --out may not be, or hold, the teacher, student or data folder it 
   try {
     const teacher = await saveRandomStudent(dir, "best");
     const before = await Deno.readTextFile(join(teacher, "config.json"));
-    const base: TrainConfig = {
-      ...presetRecipe("smoke"),
-      student: "mobilenet_v2@0.35",
-      teacher: `dir:${teacher}`,
-      data: DATA,
-      trainSplit: "train",
-      valSplit: "validation",
-      seed: 0,
-    };
+    const base = tinyConfig({ teacher: `dir:${teacher}` });
     // --force replaces a run's files (config.json, best/): a saved teacher is such files.
     for (
       const [config, out, words] of [
