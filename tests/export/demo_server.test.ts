@@ -20,7 +20,9 @@ test({
     const secret = "root:x:0:0:SECRET-BYTES";
     await Deno.writeTextFile(join(tmp, "passwd"), secret);
     await Deno.writeTextFile(join(tmp, "elsewhere", "weights.bin"), secret);
-    await Deno.writeTextFile(join(web, "model.json"), "{}");
+    // The least model.json the server starts with (it checks the demo's fields up front).
+    const modelJson = '{"modelTopology":{},"userDefinedMetadata":{"preprocessing":{"size":32}}}';
+    await Deno.writeTextFile(join(web, "model.json"), modelJson);
     await Deno.symlink(join(tmp, "passwd"), join(web, "passwd")); // absolute
     await Deno.symlink("../elsewhere/weights.bin", join(web, "group1-shard1of1.bin")); // relative
     await Deno.symlink("/etc", join(web, "etc")); // a folder
@@ -36,7 +38,7 @@ test({
         return { status: r.status, body: await r.text() };
       };
       assertEquals((await get("/model/model.json")).status, 200);
-      assertEquals((await get("/model/alias.json")).body, "{}");
+      assertEquals((await get("/model/alias.json")).body, modelJson);
       const bad = [
         "/model/passwd",
         "/model/group1-shard1of1.bin",
