@@ -5,7 +5,6 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./core/errors.ts";
 import { holdLine } from "./core/held_line.ts";
 
@@ -129,6 +128,10 @@ async function tryNative(): Promise<BackendChoice> {
 }
 
 async function tryWasm(): Promise<BackendChoice> {
+  // Imported here, not at the top: importing it registers "wasm" as tfjs's preferred backend,
+  // and until it is initialised every tensor op throws; so importing this module (as
+  // createModel's does) must not register it.
+  const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
   setWasmPaths(
     new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href,
   );
