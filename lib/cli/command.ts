@@ -97,11 +97,13 @@ export function parseCommandArgs(spec: CommandSpec<unknown>, args: string[]): Ar
   // `--lr -1`: a value that starts with "-" reads as a flag to the parser ("ambiguous"); a
   // negative number after a flag that takes a value is that value.
   const takesValue = new Set([...string, ...(spec.collect ?? [])].map((n) => `--${n}`));
-  args = args.flatMap((a, i) =>
-    takesValue.has(args[i - 1] ?? "") && /^-(\d|\.\d)/.test(a) && !a.includes("=") ? [] : [
-      takesValue.has(a) && /^-(\d|\.\d)/.test(args[i + 1] ?? "") ? `${a}=${args[i + 1]}` : a,
-    ]
-  );
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const negative = /^-(\d|\.\d)/.test(args[i + 1] ?? "");
+    if (takesValue.has(args[i]) && negative) joined.push(`${args[i]}=${args[++i]}`);
+    else joined.push(args[i]);
+  }
+  args = joined;
   let flags: Args;
   try {
     flags = parseArgs(args, {
