@@ -21,6 +21,8 @@ import { saveModel } from "../models/checkpoint.ts";
 import { parseSpec } from "../models/registry.ts";
 import { checkName, checkOut, overlap } from "../core/paths.ts";
 import { projectPath } from "../core/project.ts";
+import { makeStagingDir } from "../core/fs.ts";
+import { dirname, resolve } from "node:path";
 import { backboneSpec, openBackbone } from "./backbone.ts";
 import { calibrateBatchNorm } from "../models/unfold_mobilenet_v2.ts";
 import { MAX_IMAGE_SIZE, type PreprocessOptions } from "../data/preprocess.ts";
@@ -279,6 +281,11 @@ async function checkTeacherOut(
     }
   }
   await checkOut(out, opts.force, opts.defaultOut ? `${out} (the default --out)` : undefined);
+  // A folder that cannot be written is found now, not after minutes of building: the teacher
+  // is saved through a staging folder beside --out, so that is what must be possible.
+  const parent = dirname(resolve(out));
+  await Deno.mkdir(parent, { recursive: true });
+  await Deno.remove(await makeStagingDir(parent, ".kd-write-check-"));
 }
 
 function pct(x: number): string {

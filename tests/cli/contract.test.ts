@@ -116,6 +116,8 @@ test("bad values and missing arguments are one line, exit 2", async () => {
     ["logits", "--model", "mobilenet_v2", "--input", "a", "--out", "b", "--batch-size", "x"],
     ["export", "--model", "/nonexistent/run", "--format", "hf", "--out", "/tmp/kd-x"],
     ["bench", "train", "--steps", "abc"],
+    // An --out that cannot be written is found before the teacher is built, not after.
+    ["teacher", "--out", "/sys/kd-contract/teacher", "--data", BEANS_DIR],
   ];
   for (const args of backed) {
     const r = await task(args);
