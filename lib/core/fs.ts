@@ -129,6 +129,11 @@ export async function hasEntries(dir: string): Promise<boolean> {
   }
 }
 
+/** Whether a parsed JSON value is an object (not null, not an array): a record to read keys of. */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /**
  * Read and parse a JSON file; a file that is not JSON is a UserError naming it (the files read
  * this way are records a user can edit or damage, not the toolkit's own state in memory).

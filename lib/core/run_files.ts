@@ -6,6 +6,7 @@
  * @module
  */
 import { UserError } from "./errors.ts";
+import { isJsonObject } from "./fs.ts";
 
 /**
  * One line of `metrics.jsonl`: the training losses of an epoch and the validation of the model
@@ -144,22 +145,21 @@ function checkNumber(path: string, key: string, value: unknown, lo: number, hi: 
  * become a 700% accuracy, or a 0% one from a `null`, in a table that exits 0.
  */
 export function checkFinalSummary(value: unknown, path: string): FinalSummary {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw new UserError(`${path}: not a training run's final.json (not a JSON object)`);
   }
-  const f = value as Record<string, unknown>;
-  const v = f.validation as Record<string, unknown> | null | undefined;
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+  const v = value.validation;
+  if (!isJsonObject(v)) {
     throw badRecord(path, "validation", "an object", v);
   }
   checkNumber(path, "validation.accuracy", v.accuracy, 0, 1);
   checkNumber(path, "validation.macro_f1", v.macro_f1, 0, 1);
   const n = checkNumber(path, "validation.n", v.n, 1, Number.MAX_SAFE_INTEGER);
   if (!Number.isInteger(n)) throw badRecord(path, "validation.n", "an integer >= 1", n);
-  const best = checkNumber(path, "best_epoch", f.best_epoch, 0, Number.MAX_SAFE_INTEGER);
+  const best = checkNumber(path, "best_epoch", value.best_epoch, 0, Number.MAX_SAFE_INTEGER);
   if (!Number.isInteger(best)) throw badRecord(path, "best_epoch", "an integer >= 0", best);
-  if (f.teacher_val_accuracy !== null && f.teacher_val_accuracy !== undefined) {
-    checkNumber(path, "teacher_val_accuracy", f.teacher_val_accuracy, 0, 1);
+  if (value.teacher_val_accuracy !== null && value.teacher_val_accuracy !== undefined) {
+    checkNumber(path, "teacher_val_accuracy", value.teacher_val_accuracy, 0, 1);
   }
-  return value as FinalSummary;
+  return value as unknown as FinalSummary;
 }

@@ -20,6 +20,7 @@ import { fetchHFModel } from "./hub.ts";
 import { openHFWeights } from "./hf_checkpoint.ts";
 import { ensureBackend } from "../backend.ts";
 import { UserError } from "../core/errors.ts";
+import { isJsonObject } from "../core/fs.ts";
 import { MOBILENET_V2_HF_BOUNDS } from "./config_bounds.ts";
 
 /**
@@ -142,7 +143,7 @@ async function hfDir(dir: string, spec: string, opts: CreateOptions): Promise<Cl
   } catch (e) {
     throw new UserError(`${spec}: cannot read ${dir}/config.json (${(e as Error).message})`);
   }
-  if (typeof hf !== "object" || hf === null || Array.isArray(hf)) {
+  if (!isJsonObject(hf)) {
     throw new UserError(`${spec}: ${dir}/config.json is not a JSON object`);
   }
   if (hf.model_type === "mobilenet_v2") {

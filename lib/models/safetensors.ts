@@ -7,6 +7,7 @@
  */
 import * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
+import { isJsonObject } from "../core/fs.ts";
 
 /** Element types this module decodes. */
 export type DType = "F32" | "F16" | "BF16" | "I64" | "I32";
@@ -84,7 +85,7 @@ export function parseSafetensors(bytes: Uint8Array, path = "<memory>"): Safetens
   } catch (e) {
     throw bad(path, `header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+  if (!isJsonObject(header)) {
     throw bad(path, "header is not a JSON object");
   }
   const data = bytes.subarray(8 + n);
@@ -92,7 +93,7 @@ export function parseSafetensors(bytes: Uint8Array, path = "<memory>"): Safetens
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      if (!isJsonObject(entry)) {
         throw bad(path, "__metadata__ is not an object");
       }
       for (const [k, v] of Object.entries(entry)) {

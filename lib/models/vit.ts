@@ -12,6 +12,7 @@ import { openHFWeights } from "./hf_checkpoint.ts";
 import { assertAllUsed } from "./safetensors.ts";
 import { assignAll, loadTorchTensors, type TorchLayout } from "./torch_layout.ts";
 import { UserError } from "../core/errors.ts";
+import { isJsonObject } from "../core/fs.ts";
 import { checkBounds, checkViTParameters, MAX_LABELS, VIT_HF_BOUNDS } from "./config_bounds.ts";
 import {
   type EncoderWeights,
@@ -322,7 +323,7 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
   }
   try {
     const v = JSON.parse(text);
-    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+    if (!isJsonObject(v)) throw new Error("not an object");
     return v;
   } catch (e) {
     throw new UserError(`${path}: invalid JSON (${(e as Error).message})`);

@@ -4,6 +4,7 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
+import { isJsonObject } from "../core/fs.ts";
 import type { SweepResults } from "../sweep/types.ts";
 
 /** Checks `v` (found at `at`, e.g. `rows[0].teacher`); returns what is wrong, or undefined. */
@@ -49,7 +50,7 @@ function list(item: Shape): Shape {
 
 function object(fields: Record<string, Shape>): Shape {
   return (v, at) => {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    if (!isJsonObject(v)) {
       return `${at || "the file"} should be an object, got ${describe(v)}`;
     }
     for (const [k, s] of Object.entries(fields)) {

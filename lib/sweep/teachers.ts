@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
-import { exists, hasEntries, readJson } from "../core/fs.ts";
+import { exists, hasEntries, isJsonObject, readJson } from "../core/fs.ts";
 import { buildTeacher, TEACHER_DEFAULTS, type TeacherSettings } from "../teacher/build.ts";
 import type { TeacherSource } from "./define.ts";
 
@@ -33,7 +33,7 @@ export interface SavedTeacher {
 export async function readSavedTeacher(dir: string): Promise<SavedTeacher> {
   const path = join(dir, "config.json");
   const saved = await readJson<unknown>(path);
-  if (typeof saved !== "object" || saved === null || Array.isArray(saved)) {
+  if (!isJsonObject(saved)) {
     throw new UserError(`${path}: not a saved teacher's config (not a JSON object)`);
   }
   return saved as SavedTeacher;

@@ -22,6 +22,7 @@ import {
 import { loadTfjsLayersDir } from "../models/layers_backbone.ts";
 import { mobileNetV2FromLayers } from "../models/unfold_mobilenet_v2.ts";
 import { type FlagHint, UserError } from "../core/errors.ts";
+import { isJsonObject } from "../core/fs.ts";
 
 /** A classifier whose body can be cut, cached and partly retrained (see the module doc). */
 export interface TeacherBackbone extends Classifier {
@@ -112,7 +113,7 @@ async function hfMobileNet(
   } catch (e) {
     throw new UserError(`${spec}: cannot read ${path} (${(e as Error).message})`);
   }
-  if (typeof hf !== "object" || hf === null || Array.isArray(hf)) {
+  if (!isJsonObject(hf)) {
     throw new UserError(`${spec}: ${path} is not a JSON object`);
   }
   if (hf.model_type !== "mobilenet_v2") {

@@ -19,7 +19,14 @@
 import { basename, join } from "node:path";
 import type * as tf from "../tf.ts";
 import { UserError } from "../core/errors.ts";
-import { exists, oldPrefix, readJson, replaceDir, writeFileAtomic } from "../core/fs.ts";
+import {
+  exists,
+  isJsonObject,
+  oldPrefix,
+  readJson,
+  replaceDir,
+  writeFileAtomic,
+} from "../core/fs.ts";
 import { settingDifferences } from "../core/settings.ts";
 import { lockHolder, tryLock } from "../core/lock.ts";
 import type { EpochRecord } from "../core/run_files.ts";
@@ -403,25 +410,24 @@ export function checkTrainerState(value: unknown, path: string): TrainerState {
     new UserError(
       `${path}: ${what}; the checkpoint cannot be resumed (pass --force to start over)`,
     );
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw fail("not a trainer state (not a JSON object)");
   }
-  const s = value as Record<string, unknown>;
   for (const key of ["epoch", "step", "bestEpoch", "sinceBest", "trainImages"]) {
-    const v = s[key];
+    const v = value[key];
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
       throw fail(`"${key}" must be an integer >= 0, got ${JSON.stringify(v) ?? String(v)}`);
     }
   }
-  if (typeof s.trainTime !== "number" || !(s.trainTime >= 0)) {
-    throw fail(`"trainTime" must be a number >= 0, got ${JSON.stringify(s.trainTime)}`);
+  if (typeof value.trainTime !== "number" || !(value.trainTime >= 0)) {
+    throw fail(`"trainTime" must be a number >= 0, got ${JSON.stringify(value.trainTime)}`);
   }
-  if (!Array.isArray(s.history)) throw fail(`"history" must be a list`);
+  if (!Array.isArray(value.history)) throw fail(`"history" must be a list`);
   // JSON has no -Infinity: the score before any epoch was kept is saved as null.
-  if (s.bestScore !== null && typeof s.bestScore !== "number") {
-    throw fail(`"bestScore" must be a number, got ${JSON.stringify(s.bestScore)}`);
+  if (value.bestScore !== null && typeof value.bestScore !== "number") {
+    throw fail(`"bestScore" must be a number, got ${JSON.stringify(value.bestScore)}`);
   }
-  return { ...s, bestScore: s.bestScore ?? -Infinity } as TrainerState;
+  return { ...value, bestScore: value.bestScore ?? -Infinity } as TrainerState;
 }
 
 /** Rewrite `metrics.jsonl` with the whole history (atomic, so a crash never truncates it). */
