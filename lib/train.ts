@@ -19,7 +19,7 @@ import type { EpochRecord, FinalSummary } from "./core/run_files.ts";
 import { batchIndices } from "./data/dataset.ts";
 import { augmentEnabled, parseAugment } from "./data/augment.ts";
 import type { Classifier } from "./models/model.ts";
-import { createModel, loadModel, parseSpec } from "./models/registry.ts";
+import { createModel, loadModel, specFolder } from "./models/registry.ts";
 import { saveModel } from "./models/checkpoint.ts";
 import { createOptimizer, type Optimizer } from "./optim.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
@@ -162,8 +162,8 @@ async function checkOutApart(out: string, config: TrainConfig): Promise<void> {
     ["--student", config.student],
   ];
   for (const [flag, spec] of specs) {
-    const p = spec ? parseSpec(spec) : null;
-    if (p && p.kind !== "mobilenet_v2" && p.kind !== "hf") read.push([flag, p.target]);
+    const dir = spec ? specFolder(spec) : null;
+    if (dir) read.push([flag, dir]);
   }
   if (config.data) read.push(["--data", config.data]);
   for (const [flag, dir] of read) {

@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { makeStagingDir, replaceDir } from "../core/fs.ts";
 import { checkOut, overlap } from "../core/paths.ts";
-import { createModel, parseSpec } from "../models/registry.ts";
+import { createModel, parseSpec, specFolder } from "../models/registry.ts";
 import { fetchHFModel } from "../models/hub.ts";
 import { openHFWeights } from "../models/hf_checkpoint.ts";
 import { assertDtype } from "../models/safetensors.ts";
@@ -139,8 +139,8 @@ export interface ExportResult {
 function sourceFolders(source: ExportSource): string[] {
   const dirs: string[] = [];
   if (source.run) dirs.push(source.run.dir);
-  const p = parseSpec(source.modelSpec);
-  if (p.kind === "dir" || p.kind === "hf-dir" || p.kind === "tfjs-dir") dirs.push(p.target);
+  const folder = specFolder(source.modelSpec);
+  if (folder) dirs.push(folder);
   return dirs;
 }
 

@@ -197,6 +197,15 @@ export function parseSpec(spec: string): ParsedSpec {
 }
 
 /**
+ * The local folder a spec reads its model from (`dir:`, `hf-dir:`, `tfjs-dir:`), else null (a
+ * fresh student, or `hf:` from the hub cache): what an output folder must keep clear of.
+ */
+export function specFolder(spec: string): string | null {
+  const p = parseSpec(spec);
+  return p.kind === "dir" || p.kind === "hf-dir" || p.kind === "tfjs-dir" ? p.target : null;
+}
+
+/**
  * Make sure the files a spec needs are here (a hub model is fetched into the Hugging Face cache;
  * other specs need nothing), so a missing one fails before any work.
  */

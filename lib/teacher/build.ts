@@ -18,7 +18,7 @@ import { type ImageSplit, loadSplit, toTensor } from "../data/dataset.ts";
 import { dataDir, resolveSplit } from "../data/resolve.ts";
 import { evenlySpaced, subsetSplit } from "../data/subset.ts";
 import { saveModel } from "../models/checkpoint.ts";
-import { parseSpec } from "../models/registry.ts";
+import { specFolder } from "../models/registry.ts";
 import { checkName, checkOut, overlap } from "../core/paths.ts";
 import { projectPath } from "../core/project.ts";
 import { makeStagingDir } from "../core/fs.ts";
@@ -266,11 +266,11 @@ async function checkTeacherOut(
   const read: [string, string][] = [];
   const data = dataDir(opts.data);
   if (!data.isDefault) read.push(["--data", data.dir]);
-  let spec: ReturnType<typeof parseSpec> | undefined;
+  let backbone: string | null = null;
   try {
-    spec = parseSpec(opts.from);
+    backbone = specFolder(opts.from);
   } catch { /* a bad spec is reported where the backbone is opened, by its own message */ }
-  if (spec && "target" in spec && spec.kind !== "hf") read.push(["--backbone", spec.target]);
+  if (backbone) read.push(["--backbone", backbone]);
   for (const [flag, dir] of read) {
     const how = await overlap(out, dir);
     if (how) {
